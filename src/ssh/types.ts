@@ -1,0 +1,86 @@
+/**
+ * The contract between src/ssh (connections) and the layers above it. Nothing here knows Node-RED:
+ * the config node turns its form and credentials into an `SshEndpoint` and owns one `ChannelProvider`.
+ */
+import type { Algorithms, ClientChannel, SFTPWrapper } from 'ssh2';
+import type { TransferError } from '../errors';
+
+/** How the server's host key is checked. A mismatch fails with EHOSTKEY before any credential is sent. */
+export type HostKeyPolicy =
+  /** one or more `SHA256:<base64>` fingerprints, as `ssh-keygen -lf` prints them */
+  | { kind: 'fingerprint'; fingerprints: string[] }
+  /** an OpenSSH known_hosts file (hashed names, [host]:port, @revoked; @cert-authority lines refused) */
+  | { kind: 'known_hosts'; file: string }
+  /** trust on first use: the first key seen is written to `storeFile` and enforced from then on */
+  | { kind: 'tofu'; storeFile: string }
+  /** accept any key (the node keeps a warning on its status) */
+  | { kind: 'any' };
+
+export type AuthMethodName = 'agent' | 'publickey' | 'password' | 'keyboard-interactive';
+
+export interface AuthConfig {
+  password?: string;
+  /** PEM/OpenSSH/PuTTY key text (line endings already normalised) */
+  privateKey?: string;
+  /** a key file on the Node-RED machine, read when connecting */
+  privateKeyPath?: string;
+  passphrase?: string;
+  /** ssh-agent socket: a path, or 'env' for $SSH_AUTH_SOCK; absent = no agent */
+  agent?: string;
+  /** answer keyboard-interactive prompts with the password */
+  keyboardInteractive?: boolean;
+  /** order in which configured methods are tried; default agent, publickey, password, keyboard-interactive */
+  order?: AuthMethodName[];
+}
+
+export interface SshEndpoint {
+  host: string;
+  port: number;
+  username: string;
+  auth: AuthConfig;
+  hostKey: HostKeyPolicy;
+  /** TCP connect + handshake + authentication */
+  readyTimeoutMs: number;
+  /** SSH keepalive interval, 0 = off */
+  keepaliveIntervalMs: number;
+  /** cipher/kex/hostkey/mac overrides for legacy devices */
+  algorithms?: Algorithms;
+  /** another endpoint whose connection forwards to this one */
+  jumpHost?: SshEndpoint;
+}
+
+export interface PoolOptions {
+  /** channels open at once on one connection (OpenSSH MaxSessions is 10) */
+  maxChannelsPerConnection: number;
+  /** connections opened to the host when channel requests queue */
+  maxConnections: number;
+  /** close a connection that carried no channel for this long */
+  idleCloseMs: number;
+  /** first reconnect delay after a dropped connection; doubles with jitter up to reconnectMaxMs */
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+}
+
+/** An exec channel that holds one of the pool's channel slots until it closes. */
+export interface ExecLease {
+  /** stdout is the readable side, stdin the writable side, stderr on `channel.stderr`; no PTY */
+  readonly channel: ClientChannel;
+  /** Why the channel ended early, when it was the connection under it that failed (ECONNRESET, ETIMEDOUT). */
+  connectionError(): TransferError | undefined;
+}
+
+/** An SFTP session that holds one channel slot until `release()` (idempotent) ends it. */
+export interface SftpLease {
+  readonly sftp: SFTPWrapper;
+  connectionError(): TransferError | undefined;
+  release(): void;
+}
+
+/** What the transfer layer needs from connections. `SshPool` (src/ssh/pool.ts) implements it. */
+export interface ChannelProvider {
+  /** "host:port" (or "user@host:port") for error messages; never contains a secret */
+  readonly label: string;
+  /** Opens `command` in an exec channel; waits in the pool's queue when every slot is taken. */
+  exec(command: string, options?: { signal?: AbortSignal }): Promise<ExecLease>;
+  sftp(options?: { signal?: AbortSignal }): Promise<SftpLease>;
+}

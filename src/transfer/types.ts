@@ -1,0 +1,115 @@
+/**
+ * The job interface that the nodes call. Transport-neutral: `upload` and `download` (src/transfer/index.ts)
+ * choose SCP or SFTP per `TransferContext.transport` and report which one moved the data.
+ */
+import type { Readable } from 'stream';
+import type { ChannelProvider } from '../ssh/types';
+
+export type TransportChoice = 'auto' | 'scp' | 'sftp';
+export type TransportUsed = 'scp' | 'sftp';
+export type OverwritePolicy = 'overwrite' | 'skip' | 'fail';
+
+export interface TransferContext {
+  channels: ChannelProvider;
+  transport: TransportChoice;
+  /** aborting fails the job with EABORTED and leaves no partial file at a final path */
+  signal?: AbortSignal;
+  /** a step (ack, record, data chunk) that takes longer than this fails with ETIMEDOUT */
+  idleTimeoutMs: number;
+  /** the whole job must end within this, 0 = no deadline */
+  deadlineMs?: number;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+// ---------------------------------------------------------------------------------------------- upload
+
+export type UploadSource =
+  /** content in memory; `name` is used when the target is a directory */
+  | { kind: 'buffer'; data: Buffer; name?: string; mode?: number; mtime?: Date }
+  /** a stream; without `size` it is spooled to a temporary file first (SCP needs the size up front) */
+  | { kind: 'stream'; stream: Readable; name?: string; size?: number; mode?: number; mtime?: Date }
+  /** a local file or directory (directories are sent recursively) */
+  | { kind: 'path'; path: string };
+
+export interface UploadRequest {
+  sources: UploadSource[];
+  /**
+   * With one file source: the remote file path (or an existing remote directory, then the file lands
+   * inside it under its name). With several sources or a directory source: a remote directory.
+   */
+  remotePath: string;
+  /** send modes and times (T records / SFTP setstat); never setuid/setgid/sticky */
+  preserve: boolean;
+  /** write to a temporary remote name and rename into place when complete */
+  atomic: boolean;
+  overwrite: OverwritePolicy;
+  /** mode for buffer/stream sources without one (default 0o644) */
+  defaultMode?: number;
+}
+
+// -------------------------------------------------------------------------------------------- download
+
+export type DownloadTarget =
+  /** one file into memory; refuses (ETOOBIG) files larger than maxBytes before reading them */
+  | { kind: 'buffer'; maxBytes: number }
+  /** one file to this local path (written to a temporary name, renamed when complete) */
+  | { kind: 'file'; path: string }
+  /** files (and with `recursive`, trees) into this existing local directory */
+  | { kind: 'directory'; path: string };
+
+export interface DownloadLimits {
+  maxFileBytes: number;
+  maxTotalBytes: number;
+  maxFiles: number;
+  maxDepth: number;
+}
+
+export interface DownloadRequest {
+  remotePath: string;
+  target: DownloadTarget;
+  /** copy a remote directory tree */
+  recursive: boolean;
+  /** treat the last component of remotePath as a glob (`*`, `?`, `[...]`); every name must match it */
+  glob: boolean;
+  /** apply remote modes (minus 07000) and times locally */
+  preserve: boolean;
+  overwrite: OverwritePolicy;
+  limits: DownloadLimits;
+}
+
+// --------------------------------------------------------------------------------------------- results
+
+export interface TransferredFile {
+  /** remote path of the file */
+  remotePath: string;
+  /** local path written (downloads to file/directory, uploads from a path) */
+  localPath?: string;
+  size: number;
+  mode: number;
+  /** seconds since the epoch, when known */
+  mtime?: number;
+  atime?: number;
+  /** downloads to a buffer only */
+  data?: Buffer;
+  /** false when skipped by the overwrite policy */
+  transferred: boolean;
+}
+
+export interface TransferResult {
+  transport: TransportUsed;
+  files: TransferredFile[];
+  /** remote (upload) or local (download) directories created */
+  directories: string[];
+  /** payload bytes moved */
+  bytes: number;
+  durationMs: number;
+  /** bytes per second */
+  rate: number;
+}
+
+// -------------------------------------------------------------------------------------------- progress
+
+export type ProgressEvent =
+  | { type: 'fileStart'; path: string; size: number; index: number }
+  | { type: 'bytes'; path: string; fileBytes: number; fileSize: number; totalBytes: number; totalSize?: number }
+  | { type: 'fileEnd'; path: string; size: number; index: number; transferred: boolean };
