@@ -80,7 +80,7 @@ export interface SftpLease {
 export interface ChannelProvider {
   /** "host:port" (or "user@host:port") for error messages; never contains a secret */
   readonly label: string;
-  /** Opens `command` in an exec channel; waits in the pool's queue when every slot is taken. */
-  exec(command: string, options?: { signal?: AbortSignal }): Promise<ExecLease>;
+  /** Opens `command` in an exec channel (a Buffer keeps raw bytes); waits in the queue when every slot is taken. */
+  exec(command: string | Buffer, options?: { signal?: AbortSignal }): Promise<ExecLease>;
   sftp(options?: { signal?: AbortSignal }): Promise<SftpLease>;
 }
