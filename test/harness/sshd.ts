@@ -1,0 +1,153 @@
+/** A real OpenSSH sshd on 127.0.0.1, configured from scratch for each server (own host keys, own config). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCommand } from './exec';
+import { HostKeyType, getClientKeys, publicKeyTypeAndBlob, sshKeygen, sshKeygenFingerprint } from './keys';
+import { ServerProcess, freePort } from './server-process';
+import { makeTempDirSync } from './tmp';
+import type { SshdServer } from './types';
+import { getTestUser, isRoot } from './user';
+
+export interface SshdOptions {
+  /**
+   * sshd_config lines. A keyword given here replaces the harness's default for it (sshd keeps the first value
+   * it reads, so these go first); from the first `Match` line on, the lines go at the end of the file.
+   */
+  config?: string[];
+  /** host keys to generate, in this order; default ['ed25519'] */
+  hostKeyTypes?: HostKeyType[];
+}
+
+const SSHD = '/usr/sbin/sshd';
+const INSTALL_HINT = 'apt-get install -y openssh-server openssh-client';
+
+export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> {
+  await checkSshdInstalled();
+  const [user, keys] = await Promise.all([getTestUser(), getClientKeys()]);
+  const dir = makeTempDirSync('scpt-sshd');
+  // sshd reads AuthorizedKeysFile with the user's privileges: the dir and file must be readable by them.
+  fs.chmodSync(dir, 0o755);
+  const authorizedKeysFile = path.join(dir, 'authorized_keys');
+  fs.writeFileSync(authorizedKeysFile, keys.authorizedKeys, { mode: 0o644 });
+  if (isRoot()) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+
+  const hostKeyTypes = options.hostKeyTypes?.length ? options.hostKeyTypes : (['ed25519'] as HostKeyType[]);
+  const hostKeyFiles = hostKeyTypes.map((type) => path.join(dir, `ssh_host_${type}_key`));
+  await Promise.all(hostKeyTypes.map((type, i) => sshKeygen(type, hostKeyFiles[i] as string, '', 'scp-test-host')));
+  const hostKeyFingerprints = await Promise.all(hostKeyFiles.map((f) => sshKeygenFingerprint(`${f}.pub`)));
+  const hostPublicKeys = hostKeyFiles.map((f) => publicKeyTypeAndBlob(fs.readFileSync(`${f}.pub`, 'utf8')));
+
+  const extra = await versionSpecificDefaults();
+  const configFile = path.join(dir, 'sshd_config');
+  const logFile = path.join(dir, 'sshd.log');
+
+  let serverProcess: ServerProcess | undefined;
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 5 && !serverProcess; attempt++) {
+    const port = await freePort();
+    const defaults = [
+      `ListenAddress 127.0.0.1:${port}`,
+      'AddressFamily inet',
+      ...hostKeyFiles.map((f) => `HostKey ${f}`),
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorizedKeysFile}`,
+      'StrictModes no',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication yes',
+      'PermitEmptyPasswords no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'PermitRootLogin no',
+      `AllowUsers ${user.username}`,
+      'LogLevel VERBOSE',
+      'Subsystem sftp internal-sftp',
+      'PrintMotd no',
+      'PrintLastLog no',
+      'UseDNS no',
+      'X11Forwarding no',
+      // Tests open many connections at once (pool tests); the default 10:30:100 would drop some at random.
+      'MaxStartups 100',
+      ...extra,
+    ];
+    fs.writeFileSync(configFile, composeConfig(defaults, options.config ?? []), { mode: 0o644 });
+    const candidate = new ServerProcess(
+      { name: 'sshd', command: SSHD, args: ['-D', '-f', configFile, '-E', logFile], logFile },
+      port,
+    );
+    try {
+      await candidate.start();
+      serverProcess = candidate;
+    } catch (err) {
+      candidate.dispose();
+      lastError = err as Error;
+      if (!/Address already in use|Cannot bind/i.test(lastError.message)) break;
+    }
+  }
+  if (!serverProcess) {
+    throw new Error(`cannot start ${SSHD}: ${lastError?.message ?? 'unknown reason'}`);
+  }
+  const proc = serverProcess;
+  const knownHostsLines = hostPublicKeys.map((k) => `[127.0.0.1]:${proc.port} ${k}`);
+  return {
+    kind: 'openssh',
+    host: '127.0.0.1',
+    port: proc.port,
+    username: user.username,
+    password: user.password,
+    home: user.home,
+    clientKey: keys.clientKey,
+    clientKeyPath: keys.clientKeyPath,
+    clientKeyEncrypted: keys.clientKeyEncrypted,
+    clientKeyEncryptedPath: keys.clientKeyEncryptedPath,
+    clientKeyPassphrase: keys.clientKeyPassphrase,
+    hostKeyFingerprints,
+    knownHostsLine: knownHostsLines[0] as string,
+    knownHostsLines,
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+    restart: () => proc.restart(),
+    isRunning: () => proc.running,
+    logs: () => proc.logs(),
+  };
+}
+
+/**
+ * Defaults first, except keywords the caller sets (sshd uses the first value it reads, and some keywords such
+ * as `Subsystem sftp` may not appear twice). Caller lines from the first `Match` on go last, as sshd requires.
+ */
+export function composeConfig(defaults: string[], callerLines: string[]): string {
+  const matchAt = callerLines.findIndex((l) => /^\s*Match\s/i.test(l));
+  const topLevel = matchAt < 0 ? callerLines : callerLines.slice(0, matchAt);
+  const matchBlocks = matchAt < 0 ? [] : callerLines.slice(matchAt);
+  const overriddenKeys = new Set(topLevel.map(configKey).filter((k) => k !== ''));
+  const kept = defaults.filter((line) => !overriddenKeys.has(configKey(line)));
+  return [...topLevel, ...kept, ...matchBlocks].join('\n') + '\n';
+}
+
+/** The keyword of a config line, lower-cased ("subsystem sftp" for subsystems, which are keyed by name). */
+function configKey(line: string): string {
+  const words = line.trim().split(/\s+/);
+  const keyword = (words[0] ?? '').toLowerCase();
+  if (keyword === '' || keyword.startsWith('#')) return '';
+  return keyword === 'subsystem' ? `subsystem ${words[1] ?? ''}` : keyword;
+}
+
+async function checkSshdInstalled(): Promise<void> {
+  for (const program of [SSHD, '/usr/bin/ssh-keygen']) {
+    if (!fs.existsSync(program)) {
+      throw new Error(`${program} is missing: the tests need a real OpenSSH server. Install it with: ${INSTALL_HINT}`);
+    }
+  }
+}
+
+let sshdVersion: Promise<[number, number]> | undefined;
+
+/** Newer OpenSSH penalises sources that fail auth or drop connections; tests do both on purpose, often. */
+async function versionSpecificDefaults(): Promise<string[]> {
+  sshdVersion ??= runCommand(SSHD, ['-V']).then((r) => {
+    const match = /OpenSSH_(\d+)\.(\d+)/.exec(r.stderr + r.stdout.toString('utf8'));
+    return match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  });
+  const [major, minor] = await sshdVersion;
+  return major > 9 || (major === 9 && minor >= 8) ? ['PerSourcePenalties no'] : [];
+}
