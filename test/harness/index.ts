@@ -12,3 +12,15 @@ export { makeTempDir } from './tmp';
 export { requireRealServers, skipOrFail, needThrowawayUser } from './requirements';
 export { isRoot } from './user';
 export { fingerprintOfPublicKeyLine } from './keys';
+export { startDropbear, type DropbearOptions } from './dropbear';
+export {
+  startFakeServer,
+  startSilentServer,
+  generateTestKey,
+  type FakeServer,
+  type FakeServerOptions,
+  type FakeExecHandler,
+  type FakeExecRequest,
+  type FakeSftpRequest,
+  type SilentServer,
+} from './fake';

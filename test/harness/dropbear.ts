@@ -1,0 +1,90 @@
+/** A real Dropbear server on 127.0.0.1: the other SSH server found on routers and IoT devices. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { mustRun } from './exec';
+import { HostKeyType, fingerprintOfPublicKeyLine, getClientKeys, publicKeyTypeAndBlob } from './keys';
+import { ServerProcess, freePort } from './server-process';
+import { makeTempDirSync } from './tmp';
+import type { SshdServer } from './types';
+import { getTestUser } from './user';
+
+export interface DropbearOptions {
+  /** host keys to generate, in this order; default ['ed25519'] */
+  hostKeyTypes?: HostKeyType[];
+  /** extra dropbear command-line arguments (e.g. ['-s'] to refuse passwords) */
+  args?: string[];
+}
+
+const DROPBEAR = '/usr/sbin/dropbear';
+const DROPBEARKEY = '/usr/bin/dropbearkey';
+
+export async function startDropbear(options: DropbearOptions = {}): Promise<SshdServer> {
+  for (const program of [DROPBEAR, DROPBEARKEY]) {
+    if (!fs.existsSync(program)) {
+      throw new Error(`${program} is missing: the Dropbear tests need it. Install it with: apt-get install -y dropbear-bin`);
+    }
+  }
+  // Dropbear reads the user's ~/.ssh/authorized_keys, which getTestUser wrote (as root; else it is the
+  // current user's own file, which we do not touch).
+  const [user, keys] = await Promise.all([getTestUser(), getClientKeys()]);
+  const dir = makeTempDirSync('scpt-dropbear');
+  const hostKeyTypes = options.hostKeyTypes?.length ? options.hostKeyTypes : (['ed25519'] as HostKeyType[]);
+  const hostKeyFiles = hostKeyTypes.map((type) => path.join(dir, `dropbear_${type}_host_key`));
+  const publicLines = await Promise.all(
+    hostKeyTypes.map(async (type, i) => {
+      const file = hostKeyFiles[i] as string;
+      await mustRun(DROPBEARKEY, ['-t', type, '-f', file]);
+      // `dropbearkey -y` prints "Public key portion is:", the key line, then a fingerprint line.
+      const out = await mustRun(DROPBEARKEY, ['-y', '-f', file]);
+      const line = out.split('\n').find((l) => /^(ssh-|ecdsa-)/.test(l));
+      if (!line) throw new Error(`unexpected dropbearkey -y output: ${out}`);
+      return publicKeyTypeAndBlob(line);
+    }),
+  );
+
+  let serverProcess: ServerProcess | undefined;
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 5 && !serverProcess; attempt++) {
+    const port = await freePort();
+    const args = [
+      '-F', '-E', '-m', '-w', '-j', '-k',
+      '-p', `127.0.0.1:${port}`,
+      '-P', path.join(dir, 'dropbear.pid'),
+      ...hostKeyFiles.flatMap((f) => ['-r', f]),
+      ...(options.args ?? []),
+    ];
+    const candidate = new ServerProcess({ name: 'dropbear', command: DROPBEAR, args }, port);
+    try {
+      await candidate.start();
+      serverProcess = candidate;
+    } catch (err) {
+      candidate.dispose();
+      lastError = err as Error;
+      if (!/Address already in use|Failed listening/i.test(lastError.message)) break;
+    }
+  }
+  if (!serverProcess) throw new Error(`cannot start ${DROPBEAR}: ${lastError?.message ?? 'unknown reason'}`);
+  const proc = serverProcess;
+  const knownHostsLines = publicLines.map((k) => `[127.0.0.1]:${proc.port} ${k}`);
+  return {
+    kind: 'dropbear',
+    host: '127.0.0.1',
+    port: proc.port,
+    username: user.username,
+    password: user.password,
+    home: user.home,
+    clientKey: keys.clientKey,
+    clientKeyPath: keys.clientKeyPath,
+    clientKeyEncrypted: keys.clientKeyEncrypted,
+    clientKeyEncryptedPath: keys.clientKeyEncryptedPath,
+    clientKeyPassphrase: keys.clientKeyPassphrase,
+    hostKeyFingerprints: publicLines.map(fingerprintOfPublicKeyLine),
+    knownHostsLine: knownHostsLines[0] as string,
+    knownHostsLines,
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+    restart: () => proc.restart(),
+    isRunning: () => proc.running,
+    logs: () => proc.logs(),
+  };
+}
