@@ -1,0 +1,19 @@
+/**
+ * The SCP wire protocol (OpenSSH's `scp -t` / `scp -f`) over plain Node streams: command building with
+ * shell quoting, the record codec, and the source (upload) / sink (download) state machines that treat
+ * everything the server says as hostile. No ssh2, no Node-RED.
+ */
+export { quoteForShell, quoteForShellBytes, buildScpCommand, type ScpCommandOptions } from './quote';
+export {
+  encodeRecord,
+  parseRecord,
+  codeForServerMessage,
+  unsafeNameReason,
+  DEFAULT_RECORD_LIMITS,
+  type ScpRecord,
+  type ScpTimes,
+  type RecordLimits,
+} from './records';
+export type { ScpStreams, ScpSessionOptions, ScpStepResult, ScpFinish } from './types';
+export { ScpSource, isNoScpError, type ScpSourceFile, type ScpSourceDirectory, type ScpProtocolError } from './source';
+export { ScpSink, type SinkExpectation, type SinkLimits, type SinkEntry, type ScpSinkOptions } from './sink';
