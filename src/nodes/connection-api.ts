@@ -1,0 +1,49 @@
+/**
+ * What an scp-connection config node offers the flow nodes that use it (the 05-tls.js pattern: a config
+ * node with a small method API). Kept apart from the node's constructor so the flow nodes depend on the
+ * interface only.
+ */
+import type { TransferError } from '../errors';
+import type { ChannelProvider, SshEndpoint } from '../ssh/types';
+import type { TransportChoice } from '../transfer/types';
+import type { NodeInstance } from './red-types';
+
+export type ConnectionState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
+
+/** A flow node that shows the connection's state in its own status. */
+export interface ConnectionUser {
+  connectionState(state: ConnectionState, error?: TransferError): void;
+}
+
+export interface PoolStats {
+  connections: number;
+  channels: number;
+  queued: number;
+  maxChannelsSeen: number;
+}
+
+export interface ScpConnectionNode extends NodeInstance {
+  /** The shared pool (created on first call). Throws EINVAL when the configuration is unusable. */
+  channels(): ChannelProvider;
+  readonly transport: TransportChoice;
+  readonly idleTimeoutMs: number;
+  /** true when the host-key policy is 'any': flow nodes keep that visible in their status */
+  readonly hostKeyUnverified: boolean;
+  /** "user@host:port", for messages (never a secret) */
+  readonly label: string;
+  /** The endpoint this node connects to; `visited` holds the connection ids already on the jump chain. */
+  endpointFor(visited: string[]): SshEndpoint;
+  /** The pool's counters, or undefined before the first connection was asked for. */
+  poolStats(): PoolStats | undefined;
+  register(user: ConnectionUser): void;
+  deregister(user: ConnectionUser): void;
+}
+
+export function isScpConnectionNode(node: unknown): node is ScpConnectionNode {
+  return (
+    typeof node === 'object' &&
+    node !== null &&
+    typeof (node as ScpConnectionNode).channels === 'function' &&
+    typeof (node as ScpConnectionNode).endpointFor === 'function'
+  );
+}

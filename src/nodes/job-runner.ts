@@ -1,0 +1,323 @@
+/**
+ * The part both flow nodes share: one job per message with its own AbortController, the status ring
+ * (connecting / percent / done / error, or the number of jobs when several run), throttled progress
+ * messages on output 2, errors turned into `done(err)` with a translated message and `err.code`, and
+ * aborting everything when the node closes. The nodes themselves only read the message and shape results.
+ */
+import { TRANSFER_ERROR_CODES, TransferError, isTransferError, type TransferErrorCode } from '../errors';
+import { cleanText } from '../text';
+import type { ProgressEvent, TransferContext } from '../transfer/types';
+import type { ConnectionState, ConnectionUser, ScpConnectionNode } from './connection-api';
+import type { DoneFunction, NodeAPI, NodeInstance, NodeMessage, NodeStatus, SendFunction } from './red-types';
+
+export type Namespace = 'scp-upload' | 'scp-download';
+
+/** At most this often a progress message (and a status update) per job: 4 per second. */
+export const PROGRESS_INTERVAL_MS = 250;
+/** How long 'close' waits for aborted jobs to finish before answering their messages itself. */
+const CLOSE_GRACE_MS = 10_000;
+
+/** An EINVAL about the message or the node's settings, with its own catalog key under `<ns>.errors.`. */
+export class InputError extends TransferError {
+  constructor(
+    readonly messageKey: string,
+    summary: string,
+    details: { host?: string; path?: string; detail?: string } = {},
+  ) {
+    super('EINVAL', summary, details);
+  }
+}
+
+/** What a node's `prepare` returns: the job, and the remote path it is about (for progress and errors). */
+export interface PreparedJob {
+  remotePath: string;
+  execute(ctx: TransferContext): Promise<JobOutput>;
+}
+
+export interface JobOutput {
+  /** messages for output 1, in order */
+  messages: NodeMessage[];
+  /** payload bytes moved (for the final progress message and the status) */
+  bytes: number;
+}
+
+/** The error a Catch node receives: `message` translated, `code` copied by Node-RED into msg.error.code. */
+export interface NodeError extends Error {
+  code: TransferErrorCode;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function codeOf(error: unknown): TransferErrorCode {
+  if (isTransferError(error)) return error.code;
+  const code = (error as { code?: unknown } | null)?.code;
+  return (TRANSFER_ERROR_CODES as readonly unknown[]).includes(code) ? (code as TransferErrorCode) : 'EPROTO';
+}
+
+export function toNodeError(
+  RED: NodeAPI,
+  namespace: Namespace,
+  error: unknown,
+  context: { host: string; path: string },
+): NodeError {
+  const code = codeOf(error);
+  let detail: string;
+  if (isTransferError(error)) detail = error.detail ? `${error.summary}: ${error.detail}` : error.summary;
+  else detail = cleanText(error instanceof Error ? error.message : String(error));
+  const values = {
+    host: isTransferError(error) && error.host ? error.host : context.host,
+    path: isTransferError(error) && error.path ? error.path : context.path,
+    detail,
+  };
+  const key = error instanceof InputError ? error.messageKey : code;
+  const nodeError = new Error(RED._(`${namespace}.errors.${key}`, values)) as NodeError;
+  // An own property: Node-RED copies `code` from the error onto msg.error.code for Catch nodes.
+  nodeError.code = code;
+  return nodeError;
+}
+
+/** Follows one job's progress events and decides when a progress message is due. */
+class ProgressTracker {
+  private readonly startedAt = Date.now();
+  private lastReport = 0;
+  private file = '';
+  private fileBytes = 0;
+  private fileSize = 0;
+  private bytes = 0;
+  private total: number | undefined;
+
+  /** Returns true when a report is due (first event, then at most every PROGRESS_INTERVAL_MS). */
+  update(event: ProgressEvent): boolean {
+    if (event.type === 'fileStart') {
+      this.file = event.path;
+      this.fileSize = event.size;
+      this.fileBytes = 0;
+    } else if (event.type === 'bytes') {
+      this.file = event.path;
+      this.fileBytes = event.fileBytes;
+      this.fileSize = event.fileSize;
+      this.bytes = event.totalBytes;
+      if (event.totalSize !== undefined) this.total = event.totalSize;
+    } else {
+      this.fileBytes = event.size;
+      this.fileSize = event.size;
+    }
+    const now = Date.now();
+    if (now - this.lastReport < PROGRESS_INTERVAL_MS) return false;
+    this.lastReport = now;
+    return true;
+  }
+
+  /** The progress payload; `finalBytes` marks the end of the job (100 %). */
+  payload(finalBytes?: number): Record<string, unknown> {
+    const seconds = Math.max((Date.now() - this.startedAt) / 1000, 0.001);
+    const bytes = finalBytes ?? this.bytes;
+    const total = finalBytes ?? this.total;
+    let percent: number;
+    if (finalBytes !== undefined) percent = 100;
+    else if (total !== undefined && total > 0) percent = Math.floor((bytes / total) * 100);
+    else if (this.fileSize > 0) percent = Math.floor((this.fileBytes / this.fileSize) * 100);
+    else percent = 0;
+    const rate = Math.round(bytes / seconds);
+    const eta = total !== undefined && rate > 0 ? Math.max(0, (total - bytes) / rate) : null;
+    return {
+      file: this.file,
+      bytes,
+      total: total ?? null,
+      percent: Math.min(percent, 100),
+      fileBytes: finalBytes !== undefined ? this.fileSize : this.fileBytes,
+      fileSize: this.fileSize,
+      rate,
+      eta: eta === null ? null : Math.round(eta * 10) / 10,
+    };
+  }
+}
+
+interface RunningJob {
+  controller: AbortController;
+  finished: Promise<void>;
+  /** answers the message (once) */
+  finish(error?: Error): void;
+  percent: number;
+}
+
+export class JobRunner implements ConnectionUser {
+  private readonly jobs = new Set<RunningJob>();
+  private closing = false;
+
+  constructor(
+    private readonly RED: NodeAPI,
+    private readonly node: NodeInstance,
+    private readonly namespace: Namespace,
+    private readonly connection: ScpConnectionNode | undefined,
+    private readonly progressOutput: boolean,
+  ) {
+    connection?.register(this);
+    this.showIdle();
+    node.on('close', (_removed: boolean, done: () => void) => {
+      this.close().then(done, done);
+    });
+  }
+
+  private t(key: string, values?: Record<string, unknown>): string {
+    return this.RED._(`${this.namespace}.status.${key}`, values);
+  }
+
+  private setStatus(status: NodeStatus | Record<string, never>): void {
+    this.node.status(status);
+  }
+
+  private showIdle(): void {
+    if (this.connection?.hostKeyUnverified) this.setStatus({ fill: 'yellow', shape: 'ring', text: this.t('keyUnverified') });
+    else this.setStatus({});
+  }
+
+  private showBusy(job: RunningJob): void {
+    if (this.jobs.size > 1) this.setStatus({ fill: 'blue', shape: 'dot', text: this.t('running', { count: this.jobs.size }) });
+    else this.setStatus({ fill: 'blue', shape: 'dot', text: this.t('percent', { percent: job.percent }) });
+  }
+
+  connectionState(state: ConnectionState, error?: TransferError): void {
+    if (this.closing) return;
+    if (state === 'connecting' && this.jobs.size > 0) {
+      this.setStatus({ fill: 'yellow', shape: 'ring', text: this.t('connecting') });
+    } else if (state === 'error' && this.jobs.size === 0 && error) {
+      this.setStatus({ fill: 'red', shape: 'ring', text: this.t('error', { code: error.code }) });
+    }
+  }
+
+  /** Output 1 only, or [result, null] when the progress output exists. */
+  private sendResult(send: SendFunction, msg: NodeMessage): void {
+    send(this.progressOutput ? [msg, null] : msg);
+  }
+
+  private sendProgress(send: SendFunction, msg: NodeMessage, remotePath: string, payload: Record<string, unknown>): void {
+    if (!this.progressOutput) return;
+    const progress: NodeMessage = { _msgid: this.RED.util.generateId(), payload, remotePath };
+    if (msg.topic !== undefined) progress.topic = msg.topic;
+    send([null, progress]);
+  }
+
+  /** Handles one input message: `prepare` reads it (may throw InputError), the job runs, results go out. */
+  handle(msg: NodeMessage, send: SendFunction, done: DoneFunction, prepare: (msg: NodeMessage) => Promise<PreparedJob>): void {
+    const host = this.connection?.label ?? '';
+    let remotePath = '';
+    let answered = false;
+    const controller = new AbortController();
+    let settle!: () => void;
+    const job: RunningJob = {
+      controller,
+      finished: new Promise<void>((resolve) => {
+        settle = resolve;
+      }),
+      percent: 0,
+      finish: (error?: Error) => {
+        if (answered) return;
+        answered = true;
+        this.jobs.delete(job);
+        settle();
+        if (error) done(error);
+        else done();
+      },
+    };
+
+    const run = async (): Promise<void> => {
+      if (!this.connection) throw new InputError('noConnection', 'no scp-connection is configured');
+      if (this.closing) throw new TransferError('EABORTED', 'the node is closing', { host });
+      this.jobs.add(job);
+      if (this.jobs.size > 1) this.showBusy(job);
+      else this.setStatus({ fill: 'yellow', shape: 'ring', text: this.t('connecting') });
+      const prepared = await prepare(msg);
+      remotePath = prepared.remotePath;
+      const channels = this.connection.channels();
+      const tracker = new ProgressTracker();
+      const ctx: TransferContext = {
+        channels,
+        transport: this.connection.transport,
+        signal: controller.signal,
+        idleTimeoutMs: this.connection.idleTimeoutMs,
+        onProgress: (event) => {
+          if (answered || !tracker.update(event)) return;
+          const payload = tracker.payload();
+          job.percent = payload.percent as number;
+          this.showBusy(job);
+          this.sendProgress(send, msg, remotePath, payload);
+        },
+      };
+      const output = await prepared.execute(ctx);
+      if (answered) return;
+      this.sendProgress(send, msg, remotePath, tracker.payload(output.bytes));
+      for (const result of output.messages) this.sendResult(send, result);
+      this.jobs.delete(job);
+      if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);
+      else {
+        const fill = this.connection.hostKeyUnverified ? 'yellow' : 'green';
+        this.setStatus({ fill, shape: 'dot', text: this.t('done', { size: formatBytes(output.bytes) }) });
+      }
+      job.finish();
+    };
+
+    run().catch((error: unknown) => {
+      if (answered) return;
+      const nodeError = toNodeError(this.RED, this.namespace, error, { host, path: remotePath });
+      this.jobs.delete(job);
+      if (!this.closing) {
+        if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);
+        else this.setStatus({ fill: 'red', shape: 'ring', text: this.t('error', { code: nodeError.code }) });
+      }
+      job.finish(nodeError);
+    });
+  }
+
+  /** Aborts every job (they end with EABORTED), waits for them, answers any that did not end, clears status. */
+  private async close(): Promise<void> {
+    this.closing = true;
+    this.connection?.deregister(this);
+    const running = [...this.jobs];
+    for (const job of running) job.controller.abort();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE_MS);
+      timer.unref();
+    });
+    await Promise.race([Promise.all(running.map((job) => job.finished)), grace]);
+    if (timer) clearTimeout(timer);
+    for (const job of running) {
+      job.finish(
+        toNodeError(this.RED, this.namespace, new TransferError('EABORTED', 'the node was closed'), {
+          host: this.connection?.label ?? '',
+          path: '',
+        }),
+      );
+    }
+    this.setStatus({});
+  }
+}
+
+/** Resolves a TypedInput property for this message (RED.util.evaluateNodeProperty as a promise). */
+export function evaluateProperty(RED: NodeAPI, node: NodeInstance, value: string, type: string, msg: NodeMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    try {
+      RED.util.evaluateNodeProperty(value, type, node, msg, (error, result) => {
+        if (error) reject(new InputError('badProperty', 'a property could not be evaluated', { detail: cleanText(error.message) }));
+        else resolve(result);
+      });
+    } catch (error) {
+      reject(new InputError('badProperty', 'a property could not be evaluated', { detail: cleanText((error as Error).message) }));
+    }
+  });
+}
+
+/** The result for msg.scp: the TransferResult without file contents. */
+export function describeResult<T extends { files: Array<{ data?: Buffer }> }>(result: T): T {
+  return { ...result, files: result.files.map(({ data: _data, ...file }) => file) };
+}

@@ -1,0 +1,173 @@
+/**
+ * scp-connection: one SSH endpoint, its credentials and host-key policy. It owns one SshPool (created at
+ * first use) that every flow node using it shares, fans the pool's state out to those nodes' status, and
+ * serves the editor's "Test connection" button.
+ */
+import path from 'path';
+import os from 'os';
+import { TransferError, isTransferError } from '../errors';
+import { SshPool, testConnection, cryptoBindingAvailable } from '../ssh';
+import type { ChannelProvider, SshEndpoint } from '../ssh/types';
+import {
+  endpointOf,
+  idleTimeoutMsOf,
+  poolOptionsOf,
+  transportOf,
+  type ConnectionCredentials,
+  type ConnectionSettings,
+} from './endpoint';
+import {
+  isScpConnectionNode,
+  type ConnectionState,
+  type ConnectionUser,
+  type ScpConnectionNode,
+} from './connection-api';
+import type { NodeAPI, NodeDef, NodeInstance, RequestLike, ResponseLike } from './red-types';
+
+interface ConnectionDef extends NodeDef, ConnectionSettings {}
+
+/** What the editor shows in place of a stored secret it never receives. */
+const STORED_SECRET_PLACEHOLDER = '__PWRD__';
+const SECRET_NAMES = ['password', 'privateKey', 'passphrase'] as const;
+
+let cryptoWarningGiven = false;
+
+export = function register(RED: NodeAPI): void {
+  const tofuStoreFile = (): string => path.join(RED.settings.userDir ?? path.join(os.homedir(), '.node-red'), 'scp-known-hosts.json');
+
+  /** The endpoint for one connection's settings, following its jump host through the deployed nodes. */
+  function buildEndpoint(settings: ConnectionSettings, credentials: ConnectionCredentials, visited: string[]): SshEndpoint {
+    const endpoint = endpointOf(settings, credentials, tofuStoreFile());
+    const jumpId = settings.jumpHost?.trim();
+    if (jumpId) {
+      if (visited.includes(jumpId)) {
+        throw new TransferError('EINVAL', 'the jump host chain loops back to a connection already in it', { host: endpoint.host });
+      }
+      const jump = RED.nodes.getNode(jumpId);
+      if (!isScpConnectionNode(jump)) {
+        throw new TransferError('EINVAL', 'the jump host connection is not deployed', { host: endpoint.host });
+      }
+      endpoint.jumpHost = jump.endpointFor([...visited, jumpId]);
+    }
+    return endpoint;
+  }
+
+  function ScpConnection(this: NodeInstance, def: ConnectionDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this as ScpConnectionNode;
+    const settings: ConnectionSettings = { ...def };
+    const users = new Set<ConnectionUser>();
+    let pool: SshPool | undefined;
+    let closed = false;
+
+    const host = def.host?.trim() ?? '';
+    const port = def.port === undefined || def.port === '' ? 22 : Number(def.port);
+    const label = `${def.username?.trim() ?? ''}@${host}:${port}`;
+    let transport: ConnectionSettings['transport'] = 'auto';
+    let idleTimeoutMs = 30_000;
+    let configError: TransferError | undefined;
+    try {
+      transport = transportOf(settings);
+      idleTimeoutMs = idleTimeoutMsOf(settings);
+    } catch (error) {
+      configError = error as TransferError;
+    }
+
+    if (def.hostKeyPolicy === 'any') node.warn(RED._('scp-connection.warnings.anyHostKey', { host: label }));
+    if (!cryptoWarningGiven && !cryptoBindingAvailable()) {
+      cryptoWarningGiven = true;
+      node.warn(RED._('scp-connection.warnings.noCryptoBinding'));
+    }
+
+    const fanOut = (state: ConnectionState, error?: TransferError): void => {
+      for (const user of users) user.connectionState(state, error);
+    };
+
+    Object.defineProperties(node, {
+      transport: { get: () => transport, enumerable: true },
+      idleTimeoutMs: { get: () => idleTimeoutMs, enumerable: true },
+      hostKeyUnverified: { value: def.hostKeyPolicy === 'any', enumerable: true },
+      label: { value: label, enumerable: true },
+    });
+
+    node.endpointFor = (visited: string[]): SshEndpoint =>
+      buildEndpoint(settings, node.credentials as ConnectionCredentials, visited.includes(node.id) ? visited : [...visited, node.id]);
+
+    node.channels = (): ChannelProvider => {
+      if (closed) throw new TransferError('EABORTED', 'the connection node was closed', { host: label });
+      if (configError) throw configError;
+      if (!pool) {
+        const endpoint = node.endpointFor([node.id]);
+        pool = new SshPool(endpoint, poolOptionsOf(settings), {
+          onState: (state, error) => fanOut(state, error),
+          log: { warn: (text: string) => node.warn(text), debug: (text: string) => node.debug(text) },
+        });
+      }
+      return pool;
+    };
+
+    node.poolStats = () => pool?.stats();
+    node.register = (user: ConnectionUser) => {
+      users.add(user);
+    };
+    node.deregister = (user: ConnectionUser) => {
+      users.delete(user);
+    };
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      users.clear();
+      const closing = pool;
+      pool = undefined;
+      if (!closing) {
+        done();
+        return;
+      }
+      closing.close().then(
+        () => done(),
+        (error: unknown) => {
+          node.warn(RED._('scp-connection.warnings.closeFailed', { detail: isTransferError(error) ? error.message : String(error) }));
+          done();
+        },
+      );
+    });
+  }
+
+  RED.nodes.registerType('scp-connection', ScpConnection as (this: NodeInstance, def: never) => void, {
+    credentials: {
+      password: { type: 'password' },
+      privateKey: { type: 'password' },
+      passphrase: { type: 'password' },
+    },
+  });
+
+  /**
+   * "Test connection": the dialog posts its current values. Secrets typed in the dialog are used; a blank
+   * or placeholder secret means "the stored one". The reply is the ConnectionReport, which holds no secret.
+   */
+  RED.httpAdmin.post('/scp-connection/:id/test', RED.auth.needsPermission('scp-connection.write'), (req: RequestLike, res: ResponseLike) => {
+    const body = (req.body ?? {}) as ConnectionSettings & { credentials?: ConnectionCredentials };
+    const id = req.params.id;
+    const stored = (RED.nodes.getCredentials(id) ?? {}) as ConnectionCredentials;
+    const credentials: ConnectionCredentials = {};
+    for (const name of SECRET_NAMES) {
+      const typed = body.credentials?.[name];
+      const value = typed === undefined || typed === '' || typed === STORED_SECRET_PLACEHOLDER ? stored[name] : typed;
+      if (typeof value === 'string' && value !== '') credentials[name] = value;
+    }
+    const settings: ConnectionSettings = { ...body };
+    delete (settings as { credentials?: unknown }).credentials;
+    const fail = (error: unknown): void => {
+      const known = isTransferError(error) ? error : new TransferError('EINVAL', 'the test could not run');
+      res.json({ reached: false, authenticated: false, scp: null, sftp: null, error: { code: known.code, message: known.message } });
+    };
+    let endpoint: SshEndpoint;
+    try {
+      endpoint = buildEndpoint(settings, credentials, [id]);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    testConnection(endpoint, { inspectHostKey: true }).then((report) => res.json(report), fail);
+  });
+};

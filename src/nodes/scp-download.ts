@@ -1,0 +1,141 @@
+/**
+ * scp download: the remote path (a file, a directory with `recursive`, or a pattern with `glob`) copied
+ * into msg.payload, a local file or a local directory. With several files into the payload, one message
+ * per file goes out carrying msg.parts, so a join node can put the set back together.
+ */
+import { download } from '../transfer';
+import type { DownloadRequest, DownloadTarget, OverwritePolicy, TransferResult } from '../transfer/types';
+import { isScpConnectionNode } from './connection-api';
+import { InputError, JobRunner, describeResult, evaluateProperty, type PreparedJob } from './job-runner';
+import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
+
+type TargetKind = 'payload' | 'file' | 'directory';
+
+interface DownloadDef extends NodeDef {
+  connection: string;
+  remotePath?: string;
+  remotePathType?: string;
+  target?: TargetKind;
+  localPath?: string;
+  localPathType?: string;
+  recursive?: boolean;
+  glob?: boolean;
+  preserve?: boolean;
+  overwrite?: OverwritePolicy;
+  maxSize?: number | string;
+  maxFiles?: number | string;
+  progress?: boolean;
+}
+
+const MIB = 1024 * 1024;
+const MAX_DEPTH = 64;
+const DEFAULT_MAX_SIZE_MIB = 256;
+const DEFAULT_MAX_FILES = 10000;
+
+function positiveNumber(value: unknown, fallback: number, key: string, allowZero: boolean): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0 || (!allowZero && number === 0)) {
+    throw new InputError(key, `${key} must be a positive number`, { detail: String(value) });
+  }
+  return number;
+}
+
+/** The message for one file: remote path, size, mode and time of that file. */
+function describeFile(msg: NodeMessage, file: TransferResult['files'][number]): void {
+  msg.remotePath = file.remotePath;
+  msg.size = file.size;
+  msg.mode = file.mode;
+  if (file.mtime !== undefined) msg.mtime = file.mtime;
+}
+
+export = function register(RED: NodeAPI): void {
+  function ScpDownload(this: NodeInstance, def: DownloadDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const connectionNode = RED.nodes.getNode(def.connection);
+    const connection = isScpConnectionNode(connectionNode) ? connectionNode : undefined;
+    const targetKind: TargetKind = def.target ?? 'payload';
+    const runner = new JobRunner(RED, node, 'scp-download', connection, def.progress === true);
+
+    /** Several files into the payload: one message per file, with msg.parts (an incoming msg.parts nests). */
+    const partMessages = (msg: NodeMessage, result: TransferResult): NodeMessage[] => {
+      const id = RED.util.generateId();
+      const count = result.files.length;
+      const incomingParts = msg.parts;
+      return result.files.map((file, index) => {
+        const part = index === count - 1 ? msg : RED.util.cloneMessage(msg);
+        if (index !== count - 1) delete part._msgid;
+        part.payload = file.data ?? Buffer.alloc(0);
+        describeFile(part, file);
+        const parts: Record<string, unknown> = { id, index, count, type: 'array' };
+        if (incomingParts !== undefined) parts.parts = incomingParts;
+        part.parts = parts;
+        // The whole result once, on the last part, rather than a copy of the file list in every message.
+        if (index === count - 1) part.scp = describeResult(result);
+        else delete part.scp;
+        return part;
+      });
+    };
+
+    const prepare = async (msg: NodeMessage): Promise<PreparedJob> => {
+      const remotePath = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
+      if (typeof remotePath !== 'string' || remotePath === '') throw new InputError('noRemotePath', 'the remote path is empty');
+      const maxSizeMiB = positiveNumber(def.maxSize, DEFAULT_MAX_SIZE_MIB, 'badMaxSize', targetKind !== 'payload');
+      const maxFiles = positiveNumber(def.maxFiles, DEFAULT_MAX_FILES, 'badMaxFiles', false);
+      const sizeCap = maxSizeMiB === 0 ? Number.MAX_SAFE_INTEGER : Math.floor(maxSizeMiB * MIB);
+      let target: DownloadTarget;
+      let localPath: string | undefined;
+      if (targetKind === 'payload') {
+        target = { kind: 'buffer', maxBytes: sizeCap };
+      } else {
+        const value = await evaluateProperty(RED, node, def.localPath ?? 'localPath', def.localPathType ?? 'msg', msg);
+        if (typeof value !== 'string' || value === '') throw new InputError('noLocalPath', 'the local path is empty', { path: remotePath });
+        localPath = value;
+        target = { kind: targetKind, path: value };
+      }
+      const severalFiles = def.recursive === true || def.glob === true;
+      const request: DownloadRequest = {
+        remotePath,
+        target,
+        recursive: def.recursive === true,
+        glob: def.glob === true,
+        preserve: targetKind === 'payload' ? false : def.preserve !== false,
+        overwrite: def.overwrite ?? 'overwrite',
+        limits: {
+          maxFileBytes: sizeCap,
+          // In memory the cap is for everything kept; on disk it is per file.
+          maxTotalBytes: targetKind === 'payload' ? sizeCap : Number.MAX_SAFE_INTEGER,
+          maxFiles: Math.floor(maxFiles),
+          maxDepth: MAX_DEPTH,
+        },
+      };
+      return {
+        remotePath,
+        execute: async (ctx) => {
+          const result = await download(ctx, request);
+          if (targetKind === 'payload' && severalFiles) {
+            if (result.files.length === 0) {
+              msg.payload = [];
+              msg.remotePath = remotePath;
+              msg.scp = describeResult(result);
+              return { messages: [msg], bytes: result.bytes };
+            }
+            return { messages: partMessages(msg, result), bytes: result.bytes };
+          }
+          const [first] = result.files;
+          if (targetKind === 'payload') msg.payload = first?.data ?? Buffer.alloc(0);
+          if (first !== undefined && result.files.length === 1) describeFile(msg, first);
+          else msg.remotePath = remotePath;
+          if (localPath !== undefined) msg.localPath = localPath;
+          msg.scp = describeResult(result);
+          return { messages: [msg], bytes: result.bytes };
+        },
+      };
+    };
+
+    node.on('input', (msg, send, done) => runner.handle(msg, send, done, prepare));
+  }
+
+  RED.nodes.registerType('scp download', ScpDownload as (this: NodeInstance, def: never) => void);
+};

@@ -1,0 +1,96 @@
+/**
+ * scp upload: msg.payload (Buffer, string or readable stream) or local files/directories named by the
+ * local path property, copied to the remote path. Output 1 is the incoming message with what was sent;
+ * output 2 (optional) carries progress.
+ */
+import { Readable } from 'stream';
+import { upload } from '../transfer';
+import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer/types';
+import { isScpConnectionNode } from './connection-api';
+import { InputError, JobRunner, describeResult, evaluateProperty, type PreparedJob } from './job-runner';
+import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
+
+interface UploadDef extends NodeDef {
+  connection: string;
+  remotePath?: string;
+  remotePathType?: string;
+  localPath?: string;
+  localPathType?: string;
+  mode?: string;
+  preserve?: boolean;
+  atomic?: boolean;
+  overwrite?: OverwritePolicy;
+  progress?: boolean;
+}
+
+const MODE_PATTERN = /^0?[0-7]{3}$/;
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/** The local paths to send, or undefined when the property holds nothing (then the payload is the content). */
+function localPathsOf(value: unknown): string[] | undefined {
+  if (isNonEmptyString(value)) return [value];
+  if (Array.isArray(value) && value.length > 0) {
+    if (!value.every(isNonEmptyString)) {
+      throw new InputError('badLocalPath', 'the local path list must hold only non-empty strings');
+    }
+    return value;
+  }
+  if (value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)) return undefined;
+  throw new InputError('badLocalPath', 'the local path must be a string or an array of strings');
+}
+
+function contentSourceOf(payload: unknown, name: string | undefined): UploadSource {
+  const named = name === undefined ? {} : { name };
+  if (Buffer.isBuffer(payload)) return { kind: 'buffer', data: payload, ...named };
+  if (typeof payload === 'string') return { kind: 'buffer', data: Buffer.from(payload, 'utf8'), ...named };
+  if (payload instanceof Readable) return { kind: 'stream', stream: payload, ...named };
+  throw new InputError('badPayload', 'msg.payload must be a Buffer, a string or a readable stream');
+}
+
+export = function register(RED: NodeAPI): void {
+  function ScpUpload(this: NodeInstance, def: UploadDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const connectionNode = RED.nodes.getNode(def.connection);
+    const connection = isScpConnectionNode(connectionNode) ? connectionNode : undefined;
+    const modeText = (def.mode ?? '').trim() || '0644';
+    const runner = new JobRunner(RED, node, 'scp-upload', connection, def.progress === true);
+
+    const prepare = async (msg: NodeMessage): Promise<PreparedJob> => {
+      const remotePath = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
+      if (!isNonEmptyString(remotePath)) throw new InputError('noRemotePath', 'the remote path is empty');
+      if (!MODE_PATTERN.test(modeText)) throw new InputError('badMode', 'the mode must be octal, like 0644', { detail: modeText });
+      const localValue = await evaluateProperty(RED, node, def.localPath ?? 'localPath', def.localPathType ?? 'msg', msg);
+      const localPaths = localPathsOf(localValue);
+      const filename = isNonEmptyString(msg.filename) ? msg.filename : undefined;
+      const sources: UploadSource[] = localPaths
+        ? localPaths.map((path) => ({ kind: 'path', path }))
+        : [contentSourceOf(msg.payload, filename)];
+      const request: UploadRequest = {
+        sources,
+        remotePath,
+        preserve: def.preserve === true,
+        atomic: def.atomic !== false,
+        overwrite: def.overwrite ?? 'overwrite',
+        defaultMode: parseInt(modeText, 8),
+      };
+      return {
+        remotePath,
+        execute: async (ctx) => {
+          const result = await upload(ctx, request);
+          msg.remotePath = remotePath;
+          msg.bytes = result.bytes;
+          msg.scp = describeResult(result);
+          return { messages: [msg], bytes: result.bytes };
+        },
+      };
+    };
+
+    node.on('input', (msg, send, done) => runner.handle(msg, send, done, prepare));
+  }
+
+  RED.nodes.registerType('scp upload', ScpUpload as (this: NodeInstance, def: never) => void);
+};
