@@ -50,9 +50,7 @@ function describeFile(msg: NodeMessage, file: TransferResult['files'][number]): 
 }
 
 export = function register(RED: NodeAPI): void {
-  function ScpDownload(this: NodeInstance, def: DownloadDef): void {
-    RED.nodes.createNode(this, def);
-    const node = this;
+  function setUpDownload(node: NodeInstance, def: DownloadDef): void {
     const connectionNode = RED.nodes.getNode(def.connection);
     const connection = isScpConnectionNode(connectionNode) ? connectionNode : undefined;
     const targetKind: TargetKind = def.target ?? 'payload';
@@ -135,6 +133,11 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.on('input', (msg, send, done) => runner.handle(msg, send, done, prepare));
+  }
+
+  function ScpDownload(this: NodeInstance, def: DownloadDef): void {
+    RED.nodes.createNode(this, def);
+    setUpDownload(this, def);
   }
 
   RED.nodes.registerType('scp download', ScpDownload as (this: NodeInstance, def: never) => void);

@@ -51,9 +51,7 @@ function contentSourceOf(payload: unknown, name: string | undefined): UploadSour
 }
 
 export = function register(RED: NodeAPI): void {
-  function ScpUpload(this: NodeInstance, def: UploadDef): void {
-    RED.nodes.createNode(this, def);
-    const node = this;
+  function setUpUpload(node: NodeInstance, def: UploadDef): void {
     const connectionNode = RED.nodes.getNode(def.connection);
     const connection = isScpConnectionNode(connectionNode) ? connectionNode : undefined;
     const modeText = (def.mode ?? '').trim() || '0644';
@@ -90,6 +88,11 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.on('input', (msg, send, done) => runner.handle(msg, send, done, prepare));
+  }
+
+  function ScpUpload(this: NodeInstance, def: UploadDef): void {
+    RED.nodes.createNode(this, def);
+    setUpUpload(this, def);
   }
 
   RED.nodes.registerType('scp upload', ScpUpload as (this: NodeInstance, def: never) => void);
