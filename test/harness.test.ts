@@ -188,21 +188,20 @@ describe('test harness', function () {
       const { client } = await connect(keyAuth(server));
       client.on('error', () => undefined);
       const closed = new Promise<string>((resolve) => client.on('close', () => resolve('closed')));
-      const started = new Promise<void>((resolve, reject) => {
-        client.exec('echo started; exec sleep 600', (err, channel) => {
+      // `exec` keeps the shell's pid for sleep, so the pid printed is the remote process to watch.
+      const remotePid = await new Promise<number>((resolve, reject) => {
+        client.exec('echo $$; exec sleep 600', (err, channel) => {
           if (err) return reject(err);
           channel.on('error', () => undefined);
-          channel.once('data', () => resolve());
+          channel.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
         });
       });
-      await started;
-      const sleeping = await runAsUser(server, 'pgrep -u "$(id -u)" -x sleep || true');
-      assert.notEqual(sleeping.stdout.toString().trim(), '', 'the remote sleep should be running');
+      assert.ok(remotePid > 1);
+      assert.deepEqual(processTree(remotePid), [remotePid], 'the remote sleep should be running');
       await server.kill();
-      assert.equal(await closed, 'closed');
+      assert.deepEqual(processTree(remotePid), [], 'the remote sleep survived kill()');
       assert.equal(server.isRunning(), false);
-      const sleepPids = sleeping.stdout.toString().trim().split('\n').map(Number);
-      for (const pid of sleepPids) assert.deepEqual(processTree(pid), [], `sleep ${pid} survived kill()`);
+      assert.equal(await closed, 'closed');
       await server.restart();
       assert.equal((await runOver(keyAuth(server), 'echo back')).trim(), 'back');
     });
@@ -211,6 +210,8 @@ describe('test harness', function () {
   describe('Dropbear', function () {
     let server: SshdServer;
     before(async function () {
+      // Dropbear reads only ~/.ssh/authorized_keys, which the harness writes only for its throwaway user.
+      needThrowawayUser(this);
       server = await startDropbear();
     });
     after(async function () {

@@ -6,7 +6,7 @@ import { HostKeyType, fingerprintOfPublicKeyLine, getClientKeys, publicKeyTypeAn
 import { ServerProcess, freePort } from './server-process';
 import { makeTempDirSync } from './tmp';
 import type { SshdServer } from './types';
-import { getTestUser } from './user';
+import { getTestUser, isRoot } from './user';
 
 export interface DropbearOptions {
   /** host keys to generate, in this order; default ['ed25519'] */
@@ -24,8 +24,11 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Sshd
       throw new Error(`${program} is missing: the Dropbear tests need it. Install it with: apt-get install -y dropbear-bin`);
     }
   }
-  // Dropbear reads the user's ~/.ssh/authorized_keys, which getTestUser wrote (as root; else it is the
-  // current user's own file, which we do not touch).
+  // Dropbear has no AuthorizedKeysFile option: it reads ~/.ssh/authorized_keys, which the harness writes for
+  // its throwaway user only. The current user's own file is not ours to change.
+  if (!isRoot()) {
+    throw new Error('startDropbear needs root: Dropbear can only use the throwaway user\'s ~/.ssh/authorized_keys');
+  }
   const [user, keys] = await Promise.all([getTestUser(), getClientKeys()]);
   const dir = makeTempDirSync('scpt-dropbear');
   const hostKeyTypes = options.hostKeyTypes?.length ? options.hostKeyTypes : (['ed25519'] as HostKeyType[]);
