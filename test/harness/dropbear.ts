@@ -30,7 +30,7 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Sshd
     throw new Error('startDropbear needs root: Dropbear can only use the throwaway user\'s ~/.ssh/authorized_keys');
   }
   const [user, keys] = await Promise.all([getTestUser(), getClientKeys()]);
-  const dir = makeTempDirSync('scpt-dropbear');
+  const dir = makeTempDirSync('dropbear');
   const hostKeyTypes = options.hostKeyTypes?.length ? options.hostKeyTypes : (['ed25519'] as HostKeyType[]);
   const hostKeyFiles = hostKeyTypes.map((type) => path.join(dir, `dropbear_${type}_host_key`));
   const publicLines = await Promise.all(

@@ -56,7 +56,7 @@ export function getClientKeys(): Promise<ClientKeys> {
 }
 
 async function generateClientKeys(): Promise<ClientKeys> {
-  const dir = makeTempDirSync('scpt-client-keys');
+  const dir = makeTempDirSync('client-keys');
   const plainPath = path.join(dir, 'id_ed25519');
   const encryptedPath = path.join(dir, 'id_rsa_encrypted');
   const passphrase = `pass-${crypto.randomBytes(9).toString('hex')}`;

@@ -15,5 +15,5 @@ export function skipOrFail(ctx: Mocha.Context, why: string): never {
 
 /** For tests that need the throwaway user (password auth, permissions): only root can create one. */
 export function needThrowawayUser(ctx: Mocha.Context): void {
-  if (!isRoot()) skipOrFail(ctx, 'a throwaway user with a password: run the tests as root');
+  if (!isRoot()) skipOrFail(ctx, 'the throwaway test user (password, own authorized_keys): run the tests as root');
 }

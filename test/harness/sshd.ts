@@ -24,7 +24,7 @@ const INSTALL_HINT = 'apt-get install -y openssh-server openssh-client';
 export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> {
   await checkSshdInstalled();
   const [user, keys] = await Promise.all([getTestUser(), getClientKeys()]);
-  const dir = makeTempDirSync('scpt-sshd');
+  const dir = makeTempDirSync('sshd');
   // sshd reads AuthorizedKeysFile with the user's privileges: the dir and file must be readable by them.
   fs.chmodSync(dir, 0o755);
   const authorizedKeysFile = path.join(dir, 'authorized_keys');

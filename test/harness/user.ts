@@ -10,6 +10,8 @@ import { onCleanup } from './cleanup';
 import { mustRun, runCommand, runSync } from './exec';
 import { getClientKeys } from './keys';
 import { isAlive, killAll, pidsOfUid } from './proc';
+import { TEMP_NAME, makeUntrackedTempDir } from './tmp';
+import { sweepAbandoned } from './abandoned';
 
 export interface TestUser {
   username: string;
@@ -34,6 +36,7 @@ let testUser: Promise<TestUser> | undefined;
 
 /** The one login of this run (created on first use). */
 export function getTestUser(): Promise<TestUser> {
+  sweepAbandoned();
   testUser ??= isRoot() ? createThrowawayUser() : Promise.resolve(currentUser());
   return testUser;
 }
@@ -48,9 +51,9 @@ async function createThrowawayUser(): Promise<TestUser> {
   const username = `${NAME_PREFIX}${crypto.randomBytes(4).toString('hex')}`;
   const password = crypto.randomBytes(12).toString('hex');
   // The home lives in a temp dir of its own; the dir must be traversable by the user (mkdtemp gives 0700).
-  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'scpt-home-'));
+  const parent = makeUntrackedTempDir('home');
   fs.chmodSync(parent, 0o755);
-  const emptySkeleton = fs.mkdtempSync(path.join(os.tmpdir(), 'scpt-skel-'));
+  const emptySkeleton = makeUntrackedTempDir('skel');
   const home = path.join(parent, username);
 
   let created = false;
@@ -120,6 +123,6 @@ function removeAbandonedUsers(): void {
     if (!Number.isInteger(creator) || creator <= 0 || isAlive(creator)) continue;
     removeUserSync(name);
     const parent = home ? path.dirname(home) : '';
-    if (path.basename(parent).startsWith('scpt-home-')) fs.rmSync(parent, { recursive: true, force: true });
+    if (TEMP_NAME.test(path.basename(parent))) fs.rmSync(parent, { recursive: true, force: true });
   }
 }
