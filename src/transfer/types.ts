@@ -38,6 +38,8 @@ export interface UploadRequest {
    * inside it under its name). With several sources or a directory source: a remote directory.
    */
   remotePath: string;
+  /** the remote path as raw bytes (names that are not valid UTF-8); when set it replaces `remotePath` */
+  remotePathBytes?: Buffer;
   /** send modes and times (T records / SFTP setstat); never setuid/setgid/sticky */
   preserve: boolean;
   /** write to a temporary remote name and rename into place when complete */
@@ -66,6 +68,8 @@ export interface DownloadLimits {
 
 export interface DownloadRequest {
   remotePath: string;
+  /** the remote path as raw bytes (SCP only); when set it replaces `remotePath` */
+  remotePathBytes?: Buffer;
   target: DownloadTarget;
   /** copy a remote directory tree */
   recursive: boolean;

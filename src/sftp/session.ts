@@ -1,0 +1,250 @@
+/**
+ * SFTP as promises with our error codes: a thin layer over ssh2's SFTPWrapper. Paths are strings (the
+ * SFTP protocol carries UTF-8 paths in ssh2). Reads and writes keep several requests in flight (like
+ * OpenSSH's sftp client) but deliver data in order and wait for the consumer: memory stays bounded.
+ */
+import type { Attributes, FileEntry, InputAttributes, SFTPWrapper, Stats } from 'ssh2';
+import { TransferError, type TransferErrorCode } from '../errors';
+import { cleanText } from '../text';
+
+/** ssh2's SFTP status codes (draft-ietf-secsh-filexfer-02). */
+const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
+
+/** Requests in flight per file and bytes per request: 16 × 32 KiB hides loopback latency well. */
+const WINDOW = 16;
+const REQUEST_BYTES = 32 * 1024;
+
+export interface SftpContext {
+  host: string;
+  idleTimeoutMs: number;
+  signal: AbortSignal;
+  /** the error to fail with once `signal` aborted */
+  stopError(path?: string): TransferError;
+}
+
+export type SftpStats = Stats;
+
+export function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Maps an ssh2 SFTP error to a TransferError naming host and path. */
+export function sftpError(error: unknown, host: string, path: string, summary: string, failureCode: TransferErrorCode = 'EPROTO'): TransferError {
+  if (error instanceof TransferError) return error.withContext({ host, path });
+  const status = statusOf(error);
+  const code: TransferErrorCode =
+    status === STATUS.NO_SUCH_FILE
+      ? 'ENOENT'
+      : status === STATUS.PERMISSION_DENIED
+        ? 'EACCES'
+        : status === STATUS.FAILURE
+          ? failureCode
+          : status === undefined
+            ? 'ECONNRESET'
+            : 'EPROTO';
+  const detail = error instanceof Error ? cleanText(error.message) : undefined;
+  return new TransferError(code, summary, { host, path, detail, cause: error });
+}
+
+export class SftpSession {
+  constructor(
+    readonly sftp: SFTPWrapper,
+    private readonly ctx: SftpContext,
+  ) {}
+
+  /** Runs one SFTP request with the idle timeout and the abort signal. */
+  private call<T>(path: string, summary: string, start: (done: (error: unknown, value?: T) => void) => void, failureCode?: TransferErrorCode): Promise<T> {
+    const { ctx } = this;
+    return new Promise<T>((resolve, reject) => {
+      if (ctx.signal.aborted) return reject(ctx.stopError(path));
+      let settled = false;
+      const finish = (error: unknown, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onAbort);
+        if (error) reject(sftpError(error, ctx.host, path, summary, failureCode));
+        else resolve(value as T);
+      };
+      const timer = setTimeout(
+        () => finish(new TransferError('ETIMEDOUT', `the SFTP server did not answer within ${ctx.idleTimeoutMs} ms`, { host: ctx.host, path })),
+        ctx.idleTimeoutMs,
+      );
+      const onAbort = (): void => finish(ctx.stopError(path));
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        start(finish);
+      } catch (error) {
+        finish(error);
+      }
+    });
+  }
+
+  /** stat following symlinks; undefined when nothing is there. */
+  async stat(path: string): Promise<Stats | undefined> {
+    try {
+      return await this.call<Stats>(path, 'cannot stat the remote path', (done) => this.sftp.stat(path, done));
+    } catch (error) {
+      if ((error as TransferError).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async lstat(path: string): Promise<Stats | undefined> {
+    try {
+      return await this.call<Stats>(path, 'cannot stat the remote path', (done) => this.sftp.lstat(path, done));
+    } catch (error) {
+      if ((error as TransferError).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  mkdir(path: string, mode: number): Promise<void> {
+    return this.call<void>(path, 'cannot create the remote directory', (done) => this.sftp.mkdir(path, { mode }, (e) => done(e)), 'EEXIST');
+  }
+
+  setstat(path: string, attrs: InputAttributes): Promise<void> {
+    return this.call<void>(path, 'cannot set the remote mode or times', (done) => this.sftp.setstat(path, attrs, (e) => done(e)), 'EACCES');
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.call<void>(path, 'cannot remove the remote file', (done) => this.sftp.unlink(path, (e) => done(e)), 'EACCES');
+  }
+
+  /** Directory listing (names unvalidated: the caller checks them, they are hostile). */
+  async readdir(path: string): Promise<FileEntry[]> {
+    return this.call<FileEntry[]>(path, 'cannot list the remote directory', (done) => this.sftp.readdir(path, done), 'ENOTDIR');
+  }
+
+  /**
+   * Moves `from` onto `to`. With `replace` an existing `to` is replaced atomically (posix-rename@openssh.com
+   * when the server has it). Without, the plain SFTP rename refuses an existing target (OpenSSH links
+   * then unlinks): EEXIST.
+   */
+  async rename(from: string, to: string, replace: boolean): Promise<void> {
+    const extensions = (this.sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
+    if (replace && extensions['posix-rename@openssh.com'] !== undefined) {
+      return this.call<void>(to, 'cannot move the uploaded file into place', (done) => this.sftp.ext_openssh_rename(from, to, (e) => done(e)), 'EACCES');
+    }
+    try {
+      await this.call<void>(to, 'cannot move the uploaded file into place', (done) => this.sftp.rename(from, to, (e) => done(e)), 'EEXIST');
+    } catch (error) {
+      if (!replace || (error as TransferError).code !== 'EEXIST') throw error;
+      // A server without posix-rename: replace in two steps (not atomic, the best SFTPv3 offers).
+      await this.unlink(to);
+      await this.call<void>(to, 'cannot move the uploaded file into place', (done) => this.sftp.rename(from, to, (e) => done(e)), 'EACCES');
+    }
+  }
+
+  /** `failureCode`: what a generic SFTP FAILURE means here (EISDIR for reads, EEXIST for exclusive creates). */
+  async open(path: string, flags: string, mode?: number, failureCode?: TransferErrorCode): Promise<Buffer> {
+    return this.call<Buffer>(
+      path,
+      flags.startsWith('r') ? 'cannot open the remote file' : 'cannot create the remote file',
+      (done) => this.sftp.open(path, flags as 'r', (mode === undefined ? {} : { mode }) as Attributes, done),
+      failureCode ?? (flags.startsWith('r') ? 'EISDIR' : 'EACCES'),
+    );
+  }
+
+  async close(handle: Buffer, path: string): Promise<void> {
+    await this.call<void>(path, 'cannot close the remote file', (done) => this.sftp.close(handle, (e) => done(e)), 'EACCES');
+  }
+
+  async fstat(handle: Buffer, path: string): Promise<Stats> {
+    return this.call<Stats>(path, 'cannot stat the remote file', (done) => this.sftp.fstat(handle, done));
+  }
+
+  async fsetstat(handle: Buffer, path: string, attrs: InputAttributes): Promise<void> {
+    await this.call<void>(path, 'cannot set the remote mode or times', (done) => this.sftp.fsetstat(handle, attrs, (e) => done(e)), 'EACCES');
+  }
+
+  /**
+   * Writes a stream of chunks at increasing offsets, with up to WINDOW requests in flight; `next`
+   * yields the chunks (awaited, so the source is read only as fast as the server takes it).
+   */
+  async writeAll(handle: Buffer, path: string, chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void): Promise<number> {
+    let offset = 0;
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    const send = (piece: Buffer, position: number): void => {
+      const request = this.call<void>(path, 'cannot write the remote file', (done) =>
+        this.sftp.write(handle, piece, 0, piece.length, position, (e) => done(e)), 'EACCES',
+      ).then(
+        () => {
+          inFlight.delete(request);
+          onBytes(piece.length);
+        },
+        (error: unknown) => {
+          inFlight.delete(request);
+          failure ??= error;
+        },
+      );
+      inFlight.add(request);
+    };
+    for await (const chunk of chunks) {
+      for (let at = 0; at < chunk.length; at += REQUEST_BYTES) {
+        if (failure) throw failure;
+        while (inFlight.size >= WINDOW) await Promise.race(inFlight);
+        if (failure) throw failure;
+        const piece = chunk.subarray(at, Math.min(chunk.length, at + REQUEST_BYTES));
+        send(piece, offset);
+        offset += piece.length;
+      }
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure;
+    return offset;
+  }
+
+  /**
+   * Reads exactly `size` bytes with up to WINDOW requests in flight, handing them to `write` in order
+   * and waiting for it. A file that ends early fails (EPROTO): the caller then discards what it wrote.
+   */
+  async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+    let nextOffset = 0;
+    let delivered = 0;
+    const pending: { offset: number; promise: Promise<Buffer> }[] = [];
+    const request = (offset: number, length: number): Promise<Buffer> =>
+      this.call<Buffer>(path, 'cannot read the remote file', (done) => {
+        const buffer = Buffer.allocUnsafe(length);
+        this.sftp.read(handle, buffer, 0, length, offset, (error: unknown, bytesRead?: number) => {
+          if (error && statusOf(error) === STATUS.EOF) return done(undefined, buffer.subarray(0, 0));
+          if (error) return done(error);
+          done(undefined, buffer.subarray(0, bytesRead ?? 0));
+        });
+      });
+    const fill = (): void => {
+      while (pending.length < WINDOW && nextOffset < size) {
+        const length = Math.min(REQUEST_BYTES, size - nextOffset);
+        const promise = request(nextOffset, length);
+        promise.catch(() => undefined);
+        pending.push({ offset: nextOffset, promise });
+        nextOffset += length;
+      }
+    };
+    fill();
+    while (pending.length > 0) {
+      const head = pending.shift() as { offset: number; promise: Promise<Buffer> };
+      let data = await head.promise;
+      const wanted = Math.min(REQUEST_BYTES, size - head.offset);
+      // A short read (the server may cap its reply) is completed by reading the rest synchronously.
+      while (data.length < wanted) {
+        const more = await request(head.offset + data.length, wanted - data.length);
+        if (more.length === 0) {
+          throw new TransferError('EPROTO', `the remote file ended after ${head.offset + data.length} of ${size} bytes (it changed while being read)`, {
+            host: this.ctx.host,
+            path,
+          });
+        }
+        data = Buffer.concat([data, more]);
+      }
+      delivered += data.length;
+      await write(data);
+      fill();
+    }
+    if (delivered !== size) {
+      throw new TransferError('EPROTO', `read ${delivered} of ${size} bytes`, { host: this.ctx.host, path });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The job interface the nodes call: `upload` and `download`, over SCP or SFTP per
+ * `TransferContext.transport`. With 'auto' SCP is tried first; when the server has no usable scp the
+ * job runs over SFTP and the decision is remembered for that ChannelProvider, so later jobs go
+ * straight to SFTP.
+ */
+import { TransferError } from '../errors';
+import type { ChannelProvider } from '../ssh/types';
+import { sftpDownload } from './sftp-download';
+import { sftpUpload } from './sftp-upload';
+import { Job } from './job';
+import { remotePathOf, showRemote } from './remote-path';
+import { checkDownloadTarget, scpDownload } from './scp-download';
+import { NO_SCP, scpUpload } from './scp-upload';
+import { planUpload, type UploadPlan } from './sources';
+import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
+
+export * from './types';
+export { matchGlob, hasGlobCharacters } from './glob';
+
+const remembered = new WeakMap<ChannelProvider, TransportUsed>();
+
+/** Forgets what 'auto' learned about a provider (e.g. after the connection's settings changed). */
+export function forgetTransport(channels: ChannelProvider): void {
+  remembered.delete(channels);
+}
+
+function firstTransport(ctx: TransferContext): TransportUsed {
+  if (ctx.transport === 'sftp') return 'sftp';
+  if (ctx.transport === 'scp') return 'scp';
+  return remembered.get(ctx.channels) ?? 'scp';
+}
+
+function checkPolicy(overwrite: OverwritePolicy, host: string): void {
+  if (overwrite !== 'overwrite' && overwrite !== 'skip' && overwrite !== 'fail') {
+    throw new TransferError('EINVAL', 'overwrite must be "overwrite", "skip" or "fail"', { host });
+  }
+}
+
+function noScp(job: Job, path: string): TransferError {
+  return new TransferError('EPROTO', 'the server has no usable scp (use transport "sftp" or "auto")', { host: job.host, path });
+}
+
+export async function upload(ctx: TransferContext, request: UploadRequest): Promise<TransferResult> {
+  const job = new Job(ctx);
+  let plan: UploadPlan | undefined;
+  let shown: string | undefined;
+  try {
+    checkPolicy(request.overwrite, job.host);
+    const remote = remotePathOf(request, job.host);
+    shown = showRemote(remote);
+    if (!Array.isArray(request.sources) || request.sources.length === 0) {
+      throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
+    }
+    plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644);
+    if (firstTransport(ctx) === 'sftp') return await sftpUpload(job, request, plan, remote);
+    const result = await scpUpload(job, request, plan, remote);
+    if (result !== NO_SCP) {
+      if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
+      return result;
+    }
+    if (ctx.transport !== 'auto') throw noScp(job, shown);
+    remembered.set(ctx.channels, 'sftp');
+    return await sftpUpload(job, request, plan, remote);
+  } catch (error) {
+    throw job.normalise(error, shown);
+  } finally {
+    job.dispose();
+    await plan?.cleanup();
+  }
+}
+
+export async function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+  const job = new Job(ctx);
+  let shown: string | undefined;
+  try {
+    checkPolicy(request.overwrite, job.host);
+    const remote = remotePathOf(request, job.host);
+    shown = showRemote(remote);
+    await checkDownloadTarget(job, request);
+    if (firstTransport(ctx) === 'sftp') return await sftpDownload(job, request, remote);
+    const result = await scpDownload(job, request, remote);
+    if (result !== NO_SCP) {
+      if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
+      return result;
+    }
+    if (ctx.transport !== 'auto') throw noScp(job, shown);
+    remembered.set(ctx.channels, 'sftp');
+    return await sftpDownload(job, request, remote);
+  } catch (error) {
+    throw job.normalise(error, shown);
+  } finally {
+    job.dispose();
+  }
+}

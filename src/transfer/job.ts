@@ -1,0 +1,174 @@
+/**
+ * One running upload or download: the abort/deadline signal every step listens to, the progress
+ * reporter, and the list of temporary files to remove when the job fails. Both transports share it.
+ */
+import { TransferError, isTransferError } from '../errors';
+import type { ChannelProvider } from '../ssh/types';
+import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from './types';
+
+/** 'bytes' progress events are emitted at most once per this many bytes or milliseconds per file. */
+const PROGRESS_BYTES_STEP = 64 * 1024;
+const PROGRESS_INTERVAL_MS = 100;
+
+export class Job {
+  readonly channels: ChannelProvider;
+  readonly host: string;
+  readonly idleTimeoutMs: number;
+  /** aborted by the caller's signal or by the deadline; `failure()` says which */
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private readonly started = Date.now();
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlinePassed = false;
+  private readonly detachCallerSignal: () => void;
+  private readonly onProgress: ((event: ProgressEvent) => void) | undefined;
+
+  readonly files: TransferredFile[] = [];
+  readonly directories: string[] = [];
+  bytes = 0;
+  totalSize: number | undefined;
+  private fileIndex = 0;
+  private current: { path: string; size: number; bytes: number; lastBytes: number; lastTime: number } | undefined;
+
+  constructor(readonly ctx: TransferContext) {
+    this.channels = ctx.channels;
+    this.host = ctx.channels.label;
+    this.idleTimeoutMs = ctx.idleTimeoutMs > 0 ? ctx.idleTimeoutMs : 30_000;
+    this.onProgress = ctx.onProgress;
+    this.signal = this.controller.signal;
+    const callerSignal = ctx.signal;
+    const onCallerAbort = (): void => this.controller.abort(this.abortedError());
+    if (callerSignal) {
+      if (callerSignal.aborted) onCallerAbort();
+      else callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+    }
+    this.detachCallerSignal = () => callerSignal?.removeEventListener('abort', onCallerAbort);
+    if (ctx.deadlineMs !== undefined && ctx.deadlineMs > 0) {
+      this.deadlineTimer = setTimeout(() => {
+        this.deadlinePassed = true;
+        this.controller.abort(this.deadlineError());
+      }, ctx.deadlineMs);
+      this.deadlineTimer.unref?.();
+    }
+  }
+
+  /** Stops the deadline timer and unhooks the caller's signal; call once when the job ends. */
+  dispose(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.detachCallerSignal();
+  }
+
+  /** Throws the abort/deadline error when the job must stop now. */
+  checkActive(path?: string): void {
+    if (this.signal.aborted) throw this.stopError(path);
+  }
+
+  /** The error a stopped job fails with: ETIMEDOUT after the deadline, EABORTED otherwise. */
+  stopError(path?: string): TransferError {
+    return (this.deadlinePassed ? this.deadlineError() : this.abortedError()).withContext({ path });
+  }
+
+  /**
+   * Normalises anything thrown during the job: a stop (abort/deadline) wins over whatever error the
+   * torn-down streams produced; foreign errors become TransferErrors naming host and path.
+   */
+  normalise(error: unknown, path?: string, fallbackCode: TransferError['code'] = 'EPROTO'): TransferError {
+    if (this.signal.aborted) return this.stopError(path);
+    if (isTransferError(error)) return error.withContext({ host: this.host, path });
+    const message = error instanceof Error ? error.message : String(error);
+    return new TransferError(fallbackCode, 'transfer failed', { host: this.host, path, detail: message, cause: error });
+  }
+
+  private abortedError(): TransferError {
+    return new TransferError('EABORTED', 'transfer aborted', { host: this.host });
+  }
+
+  private deadlineError(): TransferError {
+    return new TransferError('ETIMEDOUT', `transfer did not finish within ${this.ctx.deadlineMs} ms`, { host: this.host });
+  }
+
+  // ------------------------------------------------------------------------------------------ progress
+
+  fileStart(path: string, size: number): void {
+    this.current = { path, size, bytes: 0, lastBytes: 0, lastTime: Date.now() };
+    this.emit({ type: 'fileStart', path, size, index: this.fileIndex });
+  }
+
+  /** Counts `n` payload bytes of the current file; emits a throttled 'bytes' event. */
+  addBytes(n: number): void {
+    this.bytes += n;
+    const file = this.current;
+    if (!file) return;
+    file.bytes += n;
+    const now = Date.now();
+    if (file.bytes - file.lastBytes >= PROGRESS_BYTES_STEP || now - file.lastTime >= PROGRESS_INTERVAL_MS) {
+      this.emitBytes(file, now);
+    }
+  }
+
+  private emitBytes(file: NonNullable<Job['current']>, now: number): void {
+    file.lastBytes = file.bytes;
+    file.lastTime = now;
+    this.emit({
+      type: 'bytes',
+      path: file.path,
+      fileBytes: file.bytes,
+      fileSize: file.size,
+      totalBytes: this.bytes,
+      ...(this.totalSize !== undefined ? { totalSize: this.totalSize } : {}),
+    });
+  }
+
+  /** Records a finished (or skipped) file and emits 'fileEnd' (preceded by a last 'bytes' if one is due). */
+  fileEnd(file: TransferredFile, progressPath: string): void {
+    const current = this.current;
+    if (current && current.path === progressPath && current.bytes !== current.lastBytes) this.emitBytes(current, Date.now());
+    this.current = undefined;
+    this.files.push(file);
+    this.emit({ type: 'fileEnd', path: progressPath, size: file.size, index: this.fileIndex, transferred: file.transferred });
+    this.fileIndex += 1;
+  }
+
+  private emit(event: ProgressEvent): void {
+    if (!this.onProgress) return;
+    try {
+      this.onProgress(event);
+    } catch {
+      // A failing progress listener must not break the transfer it observes.
+    }
+  }
+
+  result(transport: TransportUsed): TransferResult {
+    const durationMs = Math.max(0, Date.now() - this.started);
+    return {
+      transport,
+      files: this.files,
+      directories: this.directories,
+      bytes: this.bytes,
+      durationMs,
+      rate: durationMs > 0 ? Math.round((this.bytes * 1000) / durationMs) : this.bytes,
+    };
+  }
+}
+
+/** Waits `promise` but rejects when `signal` aborts (the pending operation is left to its own cleanup). */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(onAbort());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const listener = (): void => reject(onAbort());
+    signal.addEventListener('abort', listener, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', listener);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', listener);
+        reject(error);
+      },
+    );
+  });
+}

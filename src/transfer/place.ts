@@ -1,0 +1,120 @@
+/**
+ * Where a downloaded file goes, for both transports: into a buffer (size-capped), or to a local path
+ * through an exclusive temporary file renamed into place, with the overwrite policy applied first.
+ */
+import { promises as fs } from 'fs';
+import { basename, dirname } from 'path';
+import { TransferError } from '../errors';
+import type { Job } from './job';
+import { AtomicFileWriter, currentUmask, inspectLocal, insideTarget, localError } from './local-files';
+import type { DownloadRequest, TransferredFile } from './types';
+
+export interface IncomingFile {
+  /** server-chosen components below the target: parent directories, then the name */
+  components: string[];
+  /** for results and progress */
+  remotePath: string;
+  mode: number;
+  size: number;
+  times?: { mtime: number; atime: number };
+}
+
+export interface Delivery {
+  /** streams exactly the file's bytes into `write`, awaiting it */
+  pump(write: (chunk: Buffer) => void | Promise<void>): Promise<void>;
+  /** tells the server the file is skipped (SCP answers the record); SFTP does nothing */
+  skip(): Promise<void>;
+}
+
+/** Temporary files of the running download, removed when it fails. */
+export class PlacementSet {
+  readonly writers = new Set<AtomicFileWriter>();
+  async discardAll(): Promise<void> {
+    for (const writer of this.writers) await writer.discard();
+    this.writers.clear();
+  }
+}
+
+export async function placeFile(job: Job, request: DownloadRequest, file: IncomingFile, delivery: Delivery, open: PlacementSet): Promise<void> {
+  const display = file.remotePath;
+  const mode = file.mode & 0o777;
+  const record: TransferredFile = {
+    remotePath: display,
+    size: file.size,
+    mode,
+    ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
+    transferred: true,
+  };
+  const target = request.target;
+  if (target.kind === 'buffer') {
+    if (file.size > target.maxBytes) {
+      throw new TransferError('ETOOBIG', `the remote file has ${file.size} bytes, more than the cap of ${target.maxBytes}`, {
+        host: job.host,
+        path: display,
+      });
+    }
+    job.fileStart(display, file.size);
+    const data = Buffer.allocUnsafe(file.size);
+    let offset = 0;
+    await delivery.pump((chunk) => {
+      if (offset + chunk.length > data.length) {
+        throw new TransferError('EPROTO', 'the server sent more data than it announced', { host: job.host, path: display });
+      }
+      chunk.copy(data, offset);
+      offset += chunk.length;
+      job.addBytes(chunk.length);
+    });
+    if (offset !== file.size) {
+      throw new TransferError('EPROTO', `received ${offset} bytes, expected ${file.size}`, { host: job.host, path: display });
+    }
+    job.fileEnd({ ...record, data }, display);
+    return;
+  }
+  const localPath = target.kind === 'file' ? target.path : insideTarget(target.path, file.components, job);
+  record.localPath = localPath;
+  const existing = await inspectLocal(localPath, job);
+  if (existing === 'directory') throw new TransferError('EISDIR', 'a local directory is in the way of the file', { host: job.host, path: localPath });
+  if (existing === 'file' && request.overwrite === 'fail') {
+    throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
+  }
+  job.fileStart(display, file.size);
+  if (existing === 'file' && request.overwrite === 'skip') {
+    await delivery.skip();
+    job.fileEnd({ ...record, transferred: false }, display);
+    return;
+  }
+  const writer = await AtomicFileWriter.create(job, dirname(localPath), basename(localPath), localPath);
+  open.writers.add(writer);
+  await delivery.pump((chunk) => {
+    job.addBytes(chunk.length);
+    return writer.write(chunk);
+  });
+  // Never setuid/setgid/sticky; without "preserve" the umask applies as for any new file.
+  const finalMode = request.preserve ? mode : mode & ~currentUmask();
+  const placed = await writer.commit(file.size, {
+    mode: finalMode,
+    ...(request.preserve && file.times ? { times: file.times } : {}),
+    replace: request.overwrite !== 'fail',
+  });
+  open.writers.delete(writer);
+  if (!placed) throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
+  job.fileEnd(record, display);
+}
+
+export interface OpenDirectory {
+  path: string;
+  mode: number;
+  times?: { mtime: number; atime: number };
+  created: boolean;
+}
+
+/** Directories stay 0700 while they fill; their real mode (never setuid/setgid/sticky) and times come last. */
+export async function finishDirectory(job: Job, request: DownloadRequest, directory: OpenDirectory): Promise<void> {
+  const mode = request.preserve ? directory.mode : directory.created ? directory.mode & ~currentUmask() : undefined;
+  try {
+    if (mode !== undefined) await fs.chmod(directory.path, mode & 0o777);
+    if (request.preserve && directory.times) await fs.utimes(directory.path, directory.times.atime, directory.times.mtime);
+  } catch (error) {
+    throw localError(error, directory.path, job, 'cannot set the local directory mode or times');
+  }
+}

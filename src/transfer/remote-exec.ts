@@ -1,0 +1,220 @@
+/**
+ * Small shell commands the SCP transport needs around the protocol itself: probing what exists at the
+ * target, renaming temporary files into place, removing them after a failure. Every path is quoted
+ * with the scp module's POSIX quoting; the commands are built as bytes so any path survives.
+ */
+import type { ClientChannel } from 'ssh2';
+import { TransferError } from '../errors';
+import { quoteForShellBytes } from '../scp';
+import { cleanText } from '../text';
+import type { Job } from './job';
+
+/** One command's output (stdout capped, stderr a cleaned tail). */
+export interface ExecOutcome {
+  exitCode: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+const MAX_STDOUT = 256 * 1024;
+const MAX_STDERR = 8 * 1024;
+/** A command is one argument to the remote `sh -c`; Linux caps one argument at 128 KiB. */
+const MAX_COMMAND_BYTES = 60 * 1024;
+
+/** Runs `command` in an exec channel and collects its output; rejects on stop, idle timeout, channel failure. */
+export async function runRemote(job: Job, command: Buffer, path?: string): Promise<ExecOutcome> {
+  job.checkActive(path);
+  let lease;
+  try {
+    lease = await job.channels.exec(command, { signal: job.signal });
+  } catch (error) {
+    throw job.normalise(error, path, 'ECONNRESET');
+  }
+  const channel: ClientChannel = lease.channel;
+  return new Promise<ExecOutcome>((resolve, reject) => {
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr = Buffer.alloc(0);
+    let exitCode: number | null = null;
+    let settled = false;
+    let idleTimer: NodeJS.Timeout | undefined;
+
+    const finish = (error?: TransferError): void => {
+      if (settled) return;
+      settled = true;
+      if (idleTimer) clearTimeout(idleTimer);
+      job.signal.removeEventListener('abort', onAbort);
+      if (error) {
+        try {
+          channel.destroy();
+        } catch {
+          // already gone
+        }
+        reject(error);
+      } else {
+        resolve({ exitCode, stdout: Buffer.concat(stdout), stderr: cleanText(stderr, MAX_STDERR) });
+      }
+    };
+    const armIdle = (): void => {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => {
+        finish(new TransferError('ETIMEDOUT', `remote command gave no sign of life for ${job.idleTimeoutMs} ms`, { host: job.host, path }));
+      }, job.idleTimeoutMs);
+    };
+    const onAbort = (): void => finish(job.stopError(path));
+
+    job.signal.addEventListener('abort', onAbort, { once: true });
+    armIdle();
+    channel.on('data', (chunk: Buffer) => {
+      armIdle();
+      if (stdoutBytes < MAX_STDOUT) {
+        stdout.push(chunk);
+        stdoutBytes += chunk.length;
+      }
+    });
+    channel.stderr.on('data', (chunk: Buffer) => {
+      armIdle();
+      stderr = Buffer.concat([stderr, chunk]);
+      if (stderr.length > MAX_STDERR) stderr = stderr.subarray(stderr.length - MAX_STDERR);
+    });
+    channel.on('exit', (code: number | null) => {
+      exitCode = typeof code === 'number' ? code : null;
+    });
+    channel.on('error', (error: unknown) => finish(lease.connectionError() ?? job.normalise(error, path, 'ECONNRESET')));
+    channel.stderr.on('error', () => undefined);
+    channel.on('close', () => {
+      const lost = lease.connectionError();
+      if (lost) finish(lost.withContext({ path }));
+      else finish();
+    });
+    channel.end();
+  });
+}
+
+function bytes(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
+
+/** Splits items into commands of at most MAX_COMMAND_BYTES: prefix + items + suffix. */
+function batchCommands(prefix: Buffer, items: Buffer[], suffix: Buffer): { command: Buffer; count: number }[] {
+  const batches: { command: Buffer; count: number }[] = [];
+  let parts: Buffer[] = [];
+  let length = prefix.length + suffix.length;
+  for (const item of items) {
+    if (parts.length > 0 && length + item.length > MAX_COMMAND_BYTES) {
+      batches.push({ command: Buffer.concat([prefix, ...parts, suffix]), count: parts.length });
+      parts = [];
+      length = prefix.length + suffix.length;
+    }
+    parts.push(item);
+    length += item.length;
+  }
+  if (parts.length > 0) batches.push({ command: Buffer.concat([prefix, ...parts, suffix]), count: parts.length });
+  return batches;
+}
+
+/** Reads "<MARKER>chars\n" from the end of stdout; a login banner may come before it. */
+function markedReply(stdout: Buffer, marker: string): string | undefined {
+  const at = stdout.lastIndexOf(marker);
+  if (at < 0) return undefined;
+  const rest = stdout.subarray(at + marker.length);
+  const end = rest.indexOf(0x0a);
+  return (end < 0 ? rest : rest.subarray(0, end)).toString('latin1');
+}
+
+export type RemoteKind = 'directory' | 'other' | 'missing';
+
+const PROBE_MARKER = 'SCP-PROBE:';
+
+/**
+ * What exists at each path (symlinks to directories count as directories, dangling symlinks as
+ * "other"). Returns 'noShell' when the server did not run the probe at all (no shell, SFTP-only
+ * account): the caller decides whether that means "use SFTP" or an error.
+ */
+export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: string): Promise<RemoteKind[] | 'noShell'> {
+  const prefix = bytes(`printf '${PROBE_MARKER}'; for p in`);
+  const items = paths.map((p) => Buffer.concat([bytes(' '), quoteForShellBytes(p)]));
+  const suffix = bytes(
+    `; do if [ -d "$p" ]; then printf d; elif [ -e "$p" ] || [ -h "$p" ]; then printf f; else printf n; fi; done; echo`,
+  );
+  const kinds: RemoteKind[] = [];
+  let first = true;
+  for (const batch of batchCommands(prefix, items, suffix)) {
+    const outcome = await runRemote(job, batch.command, pathForErrors);
+    const reply = markedReply(outcome.stdout, PROBE_MARKER);
+    if (reply === undefined || reply.length !== batch.count || !/^[dfn]*$/u.test(reply)) {
+      if (first && reply === undefined) return 'noShell';
+      throw new TransferError('EPROTO', 'the server gave an unexpected reply to a file test', {
+        host: job.host,
+        path: pathForErrors,
+        detail: outcome.stderr || cleanText(outcome.stdout, 200),
+      });
+    }
+    for (const char of reply) kinds.push(char === 'd' ? 'directory' : char === 'f' ? 'other' : 'missing');
+    first = false;
+  }
+  return kinds;
+}
+
+const RENAME_MARKER = 'SCP-RENAME:';
+
+export type RenameOutcome = 'ok' | 'exists' | 'failed';
+
+/**
+ * Moves each temporary file onto its final name, in one command per batch. `replace` uses
+ * `mv -f` (an atomic rename); without it `ln` creates the final name only if it does not exist
+ * (atomically refusing an existing target), then the temporary name is removed. A pair that fails
+ * leaves no temporary file behind.
+ */
+export async function renameRemote(
+  job: Job,
+  pairs: { from: Buffer; to: Buffer }[],
+  replace: boolean,
+  pathForErrors: string,
+): Promise<{ outcomes: RenameOutcome[]; stderr: string }> {
+  const fn = replace
+    ? `r(){ if mv -f -- "$1" "$2"; then printf 0; else rm -f -- "$1"; printf 1; fi; };`
+    : `r(){ if ln -- "$1" "$2"; then rm -f -- "$1"; printf 0; elif [ -e "$2" ] || [ -h "$2" ]; then rm -f -- "$1"; printf e; else rm -f -- "$1"; printf 1; fi; };`;
+  const prefix = bytes(`${fn} printf '${RENAME_MARKER}';`);
+  const items = pairs.map((pair) =>
+    Buffer.concat([bytes(' r '), quoteForShellBytes(pair.from), bytes(' '), quoteForShellBytes(pair.to), bytes(';')]),
+  );
+  const outcomes: RenameOutcome[] = [];
+  let stderr = '';
+  for (const batch of batchCommands(prefix, items, bytes(' echo'))) {
+    const outcome = await runRemote(job, batch.command, pathForErrors);
+    const reply = markedReply(outcome.stdout, RENAME_MARKER);
+    if (reply === undefined || reply.length !== batch.count || !/^[01e]*$/u.test(reply)) {
+      throw new TransferError('EPROTO', 'the server gave an unexpected reply to a rename', {
+        host: job.host,
+        path: pathForErrors,
+        detail: outcome.stderr || cleanText(outcome.stdout, 200),
+      });
+    }
+    if (outcome.stderr) stderr = outcome.stderr;
+    for (const char of reply) outcomes.push(char === '0' ? 'ok' : char === 'e' ? 'exists' : 'failed');
+  }
+  return { outcomes, stderr };
+}
+
+/** Best effort: removes temporary files after a failure (errors are swallowed: the job already failed). */
+export async function removeRemoteQuietly(job: Job, paths: Buffer[]): Promise<void> {
+  if (paths.length === 0 || !job.signal) return;
+  const items = paths.map((p) => Buffer.concat([bytes(' '), quoteForShellBytes(p)]));
+  for (const batch of batchCommands(bytes('rm -f --'), items, Buffer.alloc(0))) {
+    try {
+      await runRemoteIgnoringStop(job, batch.command);
+    } catch {
+      // nothing more to do: the connection is gone or the server refuses
+    }
+  }
+}
+
+/** Cleanup must still run after an abort, so it gets a job view whose signal is not aborted. */
+async function runRemoteIgnoringStop(job: Job, command: Buffer): Promise<void> {
+  const cleanupJob = Object.create(job, {
+    signal: { value: AbortSignal.timeout(Math.max(job.idleTimeoutMs, 5000)) },
+    checkActive: { value: () => undefined },
+  }) as Job;
+  await runRemote(cleanupJob, command);
+}

@@ -1,0 +1,173 @@
+/**
+ * Download over SCP: one `scp -f` channel; every record the server sends is validated by the sink
+ * (names, sizes, order, caps) and then placed by this module inside the user's target only.
+ */
+import { dirname } from 'path';
+import type { ClientChannel } from 'ssh2';
+import { TransferError } from '../errors';
+import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, isNoScpError, quoteForShellBytes, type SinkExpectation, type SinkLimits } from '../scp';
+import type { ExecLease } from '../ssh/types';
+import { isValidUtf8 } from '../text';
+import { globForShell } from './glob';
+import type { Job } from './job';
+import { ensureLocalDirectory, inspectLocal, insideTarget, localError } from './local-files';
+import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from './place';
+import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
+import { NO_SCP } from './scp-upload';
+import { closeChannelQuietly } from './scp-session';
+import type { DownloadRequest, TransferResult } from './types';
+import { promises as fs } from 'fs';
+
+/** Checks the request against its target before anything is opened. */
+export async function checkDownloadTarget(job: Job, request: DownloadRequest): Promise<void> {
+  const target = request.target;
+  if (target.kind === 'buffer') {
+    if (request.recursive) throw new TransferError('EINVAL', 'a recursive download needs a directory target', { host: job.host });
+    if (!(Number.isSafeInteger(target.maxBytes) && target.maxBytes >= 0)) {
+      throw new TransferError('EINVAL', 'the buffer size cap must be a whole number of bytes', { host: job.host });
+    }
+    return;
+  }
+  if (typeof target.path !== 'string' || target.path === '' || target.path.includes('\0')) {
+    throw new TransferError('EINVAL', 'the local path is empty or contains a NUL byte', { host: job.host });
+  }
+  if (target.kind === 'file') {
+    if (request.recursive) throw new TransferError('EINVAL', 'a recursive download needs a directory target', { host: job.host, path: target.path });
+    const existing = await inspectLocal(target.path, job);
+    if (existing === 'directory') throw new TransferError('EISDIR', 'the local target is a directory', { host: job.host, path: target.path });
+    try {
+      const parent = await fs.stat(dirname(target.path));
+      if (!parent.isDirectory()) throw new TransferError('ENOTDIR', 'the local parent is not a directory', { host: job.host, path: target.path });
+    } catch (error) {
+      if (error instanceof TransferError) throw error;
+      throw localError(error, target.path, job, 'the local directory does not exist');
+    }
+    return;
+  }
+  try {
+    const stats = await fs.stat(target.path);
+    if (!stats.isDirectory()) throw new TransferError('ENOTDIR', 'the local target is not a directory', { host: job.host, path: target.path });
+  } catch (error) {
+    if (error instanceof TransferError) throw error;
+    throw localError(error, target.path, job, 'the local target directory does not exist');
+  }
+}
+
+/** The largest single file the request accepts. */
+export function fileCap(request: DownloadRequest): number {
+  const base = request.limits.maxFileBytes;
+  return request.target.kind === 'buffer' ? Math.min(base, request.target.maxBytes) : base;
+}
+
+function sinkLimits(request: DownloadRequest): SinkLimits {
+  const limits = request.limits;
+  const totalCap = request.target.kind === 'buffer' ? Math.min(limits.maxTotalBytes, request.target.maxBytes) : limits.maxTotalBytes;
+  return {
+    ...DEFAULT_RECORD_LIMITS,
+    maxFileBytes: fileCap(request),
+    maxTotalBytes: totalCap,
+    maxFiles: request.target.kind === 'directory' ? limits.maxFiles : Math.min(limits.maxFiles, 1),
+    maxDepth: limits.maxDepth,
+  };
+}
+
+export async function scpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult | typeof NO_SCP> {
+  const shown = showRemote(remote);
+  const { dir, base } = splitRemote(remote);
+  if (base.length === 0 || base.equals(Buffer.from('.')) || base.equals(Buffer.from('..'))) {
+    throw new TransferError('EINVAL', 'the remote path does not name a file or directory', { host: job.host, path: shown });
+  }
+  if (!isValidUtf8(base)) {
+    throw new TransferError('EINVAL', 'SCP downloads need a remote name that is valid UTF-8', { host: job.host, path: shown });
+  }
+  const baseText = base.toString('utf8');
+  let command: Buffer;
+  let expect: SinkExpectation;
+  if (request.glob) {
+    expect = { kind: 'glob', pattern: baseText };
+    const flags = `scp -f${request.recursive ? ' -r' : ''}${request.preserve ? ' -p' : ''} -- `;
+    const dirPart = dir.equals(Buffer.from('/')) ? Buffer.from('/') : Buffer.concat([quoteForShellBytes(dir), Buffer.from('/')]);
+    command = Buffer.concat([Buffer.from(flags), dirPart, globForShell(baseText, job.host)]);
+  } else {
+    expect = request.recursive ? { kind: 'tree', name: baseText } : { kind: 'exact', name: baseText };
+    command = buildScpCommand(remote, { role: 'source', recursive: request.recursive, preserve: request.preserve });
+  }
+
+  let lease: ExecLease;
+  try {
+    lease = await job.channels.exec(command, { signal: job.signal });
+  } catch (error) {
+    throw job.normalise(error, shown, 'ECONNRESET');
+  }
+  const channel: ClientChannel = lease.channel;
+  channel.on('error', () => undefined);
+  channel.stderr.on('error', () => undefined);
+  const sink = new ScpSink(
+    { stdout: channel, stdin: channel, stderr: channel.stderr },
+    {
+      idleTimeoutMs: job.idleTimeoutMs,
+      signal: job.signal,
+      host: job.host,
+      path: shown,
+      expect,
+      recursive: request.recursive,
+      limits: sinkLimits(request),
+    },
+  );
+  const placements = new PlacementSet();
+  const directories: OpenDirectory[] = [];
+  let first = true;
+  try {
+    for (;;) {
+      let entry;
+      try {
+        entry = await sink.next();
+      } catch (error) {
+        if (first && isNoScpError(error)) return NO_SCP;
+        throw error;
+      }
+      first = false;
+      if (entry === null) break;
+      if (entry.type === 'endDirectory') {
+        const finished = directories.pop();
+        if (finished) await finishDirectory(job, request, finished);
+        continue;
+      }
+      const remoteEntry = joinRemote(dir, [...entry.parents, entry.name].join('/'));
+      if (entry.type === 'directory') {
+        if (request.target.kind !== 'directory') {
+          throw new TransferError('EISDIR', 'the remote path is a directory', { host: job.host, path: showRemote(remoteEntry) });
+        }
+        const local = insideTarget(request.target.path, [...entry.parents, entry.name], job);
+        const created = await ensureLocalDirectory(local, job);
+        if (created) job.directories.push(local);
+        directories.push({ path: local, mode: entry.mode & 0o777, times: entry.times, created });
+        await sink.accept();
+        continue;
+      }
+      await placeFile(
+        job,
+        request,
+        {
+          components: [...entry.parents, entry.name],
+          remotePath: remoteText(remoteEntry),
+          mode: entry.mode,
+          size: entry.size,
+          ...(entry.times ? { times: entry.times } : {}),
+        },
+        { pump: (write) => sink.receive(write), skip: () => sink.skip('file exists, skipped') },
+        placements,
+      );
+    }
+    await sink.finish();
+  } catch (error) {
+    sink.destroy();
+    closeChannelQuietly(channel);
+    await placements.discardAll();
+    throw job.normalise(lease.connectionError() ?? error, shown);
+  } finally {
+    closeChannelQuietly(channel);
+  }
+  return job.result('scp');
+}
+

@@ -1,0 +1,161 @@
+/**
+ * Upload over SFTP, for servers without a usable scp: the same plan, layout, temporary names and
+ * overwrite policy as the SCP path, with SFTP requests instead of records and shell commands. Final
+ * paths are never written directly (no fastPut): content goes to the temporary name, then a rename.
+ */
+import type { Readable } from 'stream';
+import { TransferError } from '../errors';
+import { SftpSession } from '../sftp';
+import type { SftpLease } from '../ssh/types';
+import { isValidUtf8 } from '../text';
+import type { Job } from './job';
+import type { RemoteKind } from './remote-exec';
+import { joinRemote, remoteText, showRemote } from './remote-path';
+import { buildStep, resolveLayout, type Step } from './scp-upload';
+import type { PlannedEntry, UploadPlan } from './sources';
+import type { TransferResult, UploadRequest } from './types';
+
+/** How many stat requests are in flight at once while checking what exists at the target. */
+const STAT_BATCH = 32;
+
+export function sftpPath(remote: Buffer, job: Job): string {
+  if (!isValidUtf8(remote)) {
+    throw new TransferError('EINVAL', 'SFTP needs remote paths that are valid UTF-8', { host: job.host, path: showRemote(remote) });
+  }
+  return remote.toString('utf8');
+}
+
+export async function openSftp(job: Job, path: string): Promise<{ lease: SftpLease; session: SftpSession }> {
+  let lease: SftpLease;
+  try {
+    lease = await job.channels.sftp({ signal: job.signal });
+  } catch (error) {
+    throw job.normalise(error, path, 'EPROTO');
+  }
+  lease.sftp.on('error', () => undefined);
+  const session = new SftpSession(lease.sftp, {
+    host: job.host,
+    idleTimeoutMs: job.idleTimeoutMs,
+    signal: job.signal,
+    stopError: (p) => job.stopError(p),
+  });
+  return { lease, session };
+}
+
+async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
+  const stats = await session.stat(path);
+  if (stats) return stats.isDirectory() ? 'directory' : 'other';
+  // stat fails on a dangling symlink: it is still something in the way.
+  return (await session.lstat(path)) ? 'other' : 'missing';
+}
+
+function filePaths(entry: PlannedEntry, path: Buffer, out: Buffer[]): void {
+  if (entry.kind === 'file') out.push(path);
+  else for (const child of entry.entries) filePaths(child, joinRemote(path, child.name as Buffer), out);
+}
+
+export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadPlan, remote: Buffer): Promise<TransferResult> {
+  const shown = showRemote(remote);
+  const remoteString = sftpPath(remote, job);
+  const { lease, session } = await openSftp(job, shown);
+  const created: string[] = [];
+  try {
+    const remoteKind = await kindOf(session, remoteString);
+    const single = plan.entries.length === 1 ? plan.entries[0] : undefined;
+    const layout = resolveLayout(job, remote, remoteKind, single, plan.entries, shown);
+    const finals: Buffer[] = [];
+    for (const { entry, name } of layout.top) filePaths(entry, joinRemote(layout.targetDir, name), finals);
+    const existing = new Map<string, RemoteKind>();
+    for (let at = 0; at < finals.length; at += STAT_BATCH) {
+      const batch = finals.slice(at, at + STAT_BATCH);
+      const kinds = await Promise.all(batch.map((path) => kindOf(session, sftpPath(path, job))));
+      batch.forEach((path, index) => existing.set(path.toString('latin1'), kinds[index]));
+    }
+    const steps = layout.top.map(({ entry, name }) => buildStep(entry, name, layout.targetDir, request.atomic, existing, request.overwrite, job));
+    job.totalSize = plan.totalSize;
+    await walk(job, request, session, steps, created);
+    return job.result('sftp');
+  } catch (error) {
+    for (const path of created) await session.unlink(path).catch(() => undefined);
+    throw job.normalise(lease.connectionError() ?? error, shown);
+  } finally {
+    lease.release();
+  }
+}
+
+async function* chunksOf(content: Readable | Buffer): AsyncIterable<Buffer> {
+  if (Buffer.isBuffer(content)) {
+    yield content;
+    return;
+  }
+  for await (const chunk of content) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+}
+
+async function walk(job: Job, request: UploadRequest, session: SftpSession, steps: Step[], created: string[]): Promise<void> {
+  for (const step of steps) {
+    job.checkActive();
+    if (step.kind === 'directory') {
+      const path = sftpPath(step.remotePath, job);
+      const before = await session.stat(path);
+      let made = false;
+      if (!before) {
+        await session.mkdir(path, (step.mode | 0o700) & 0o777);
+        made = true;
+      } else if (!before.isDirectory()) {
+        throw new TransferError('ENOTDIR', 'a file is in the way of a directory', { host: job.host, path: showRemote(step.remotePath) });
+      }
+      job.directories.push(remoteText(step.remotePath));
+      await walk(job, request, session, step.steps, created);
+      // Directories stay writable while they fill; their own mode and times come last.
+      if (request.preserve) {
+        await session.setstat(path, { mode: step.mode & 0o777, ...(step.times ? { atime: step.times.atime, mtime: step.times.mtime } : {}) });
+      } else if (made && (step.mode & 0o700) !== 0o700) {
+        await session.setstat(path, { mode: step.mode & 0o777 });
+      }
+      continue;
+    }
+    const file = step.file;
+    const display = remoteText(step.finalPath);
+    const record = {
+      remotePath: display,
+      ...(file.localPath !== undefined ? { localPath: file.localPath } : {}),
+      size: file.size,
+      mode: file.mode,
+      ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
+    };
+    job.fileStart(display, file.size);
+    if (step.skip) {
+      job.fileEnd({ ...record, transferred: false }, display);
+      continue;
+    }
+    const wirePath = sftpPath(step.wirePath, job);
+    const finalPath = sftpPath(step.finalPath, job);
+    // 'wx' (exclusive) for temporary names and for overwrite=fail; 'w' truncates an existing file.
+    const exclusive = request.atomic || request.overwrite === 'fail';
+    const handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
+    if (request.atomic) created.push(wirePath);
+    const content = file.open();
+    try {
+      const written = await session.writeAll(handle, wirePath, chunksOf(content), (n) => job.addBytes(n));
+      if (written !== file.size) {
+        throw new TransferError('EPROTO', `the source changed size: ${written} bytes instead of ${file.size}`, { host: job.host, path: display });
+      }
+      if (request.preserve) {
+        await session.fsetstat(handle, wirePath, {
+          mode: file.mode & 0o777,
+          ...(file.times ? { atime: file.times.atime, mtime: file.times.mtime } : {}),
+        });
+      }
+    } catch (error) {
+      if (!Buffer.isBuffer(content)) content.destroy();
+      await session.close(handle, wirePath).catch(() => undefined);
+      throw error;
+    }
+    await session.close(handle, wirePath);
+    if (request.atomic) {
+      await session.rename(wirePath, finalPath, request.overwrite !== 'fail');
+      created.splice(created.indexOf(wirePath), 1);
+    }
+    job.fileEnd({ ...record, transferred: true }, display);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Test support for the transfer engine: a ChannelProvider for the harness's sshd, and helpers to look at
+ * the server's filesystem. The provider is the real SshPool when it works; until then (and as a
+ * fallback while the ssh layer is being written) a minimal provider over one ssh2 Client.
+ */
+import * as crypto from 'node:crypto';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { TransferError } from '../../src/errors';
+import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
+import type { TransferContext } from '../../src/transfer/types';
+import type { SshdServer } from '../harness';
+
+export interface TestProvider extends ChannelProvider {
+  close(): Promise<void>;
+}
+
+/** One ssh2 connection, channels opened directly (no queue): enough for sequential tests. */
+export async function directProvider(server: SshdServer, algorithms?: Record<string, string[]>): Promise<TestProvider> {
+  const client = new Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+    client.connect({
+      host: server.host,
+      port: server.port,
+      username: server.username,
+      privateKey: server.clientKey,
+      readyTimeout: 20_000,
+      hostVerifier: () => true,
+      ...(algorithms ? { algorithms } : {}),
+    });
+  });
+  client.on('error', () => undefined);
+  // Without this the SCP ack pattern waits on Nagle's algorithm (see the protocol notes).
+  (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
+  const label = `${server.username}@${server.host}:${server.port}`;
+  return {
+    label,
+    exec: (command: string | Buffer) =>
+      new Promise<ExecLease>((resolve, reject) => {
+        client.exec(command as string, (error: Error | undefined, channel: ClientChannel) => {
+          if (error) return reject(new TransferError('ECONNRESET', 'exec failed', { host: label, detail: error.message }));
+          resolve({ channel, connectionError: () => undefined });
+        });
+      }),
+    sftp: () =>
+      new Promise<SftpLease>((resolve, reject) => {
+        client.sftp((error: Error | undefined, sftp: SFTPWrapper) => {
+          if (error) return reject(new TransferError('EPROTO', 'sftp failed', { host: label, detail: error.message }));
+          sftp.on('error', () => undefined);
+          let released = false;
+          resolve({
+            sftp,
+            connectionError: () => undefined,
+            release: () => {
+              if (released) return;
+              released = true;
+              sftp.end();
+            },
+          });
+        });
+      }),
+    close: async () => {
+      client.end();
+    },
+  };
+}
+
+export function context(channels: ChannelProvider, overrides: Partial<TransferContext> = {}): TransferContext {
+  return { channels, transport: 'scp', idleTimeoutMs: 20_000, ...overrides };
+}
+
+export function randomData(size: number): Buffer {
+  return crypto.randomBytes(size);
+}
+
+export function sha256(data: Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+/** Shell single-quoting for the test's own server-side checks (independent of the code under test). */
+export function sq(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+export const DEFAULT_LIMITS = {
+  maxFileBytes: Number.MAX_SAFE_INTEGER,
+  maxTotalBytes: Number.MAX_SAFE_INTEGER,
+  maxFiles: 100_000,
+  maxDepth: 64,
+};
