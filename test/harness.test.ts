@@ -184,6 +184,21 @@ describe('test harness', function () {
       assert.ok(server.hostKeyFingerprints.includes(sha256Fingerprint(hostKey)));
     });
 
+    it('another server can take over the port with other host keys (a changed host key)', async function () {
+      await server.stop();
+      const impostor = await startSshd({ port: server.port });
+      try {
+        assert.equal(impostor.port, server.port);
+        const { client, hostKey } = await connect(keyAuth(impostor));
+        client.end();
+        assert.deepEqual(impostor.hostKeyFingerprints, [sha256Fingerprint(hostKey)]);
+        assert.ok(!server.hostKeyFingerprints.includes(sha256Fingerprint(hostKey)));
+      } finally {
+        await impostor.stop();
+      }
+      await server.restart();
+    });
+
     it('kill() breaks an exec in flight and leaves no session process', async function () {
       const { client } = await connect(keyAuth(server));
       client.on('error', () => undefined);
@@ -212,7 +227,7 @@ describe('test harness', function () {
     before(async function () {
       // Dropbear reads only ~/.ssh/authorized_keys, which the harness writes only for its throwaway user.
       needThrowawayUser(this);
-      server = await startDropbear();
+      server = await startDropbear({ hostKeyTypes: ['ed25519', 'ecdsa'] });
     });
     after(async function () {
       await server?.stop();
@@ -222,7 +237,9 @@ describe('test harness', function () {
       assert.equal(server.kind, 'dropbear');
       const { client, hostKey } = await connect(keyAuth(server));
       try {
-        assert.deepEqual(server.hostKeyFingerprints, [sha256Fingerprint(hostKey)]);
+        assert.equal(server.hostKeyFingerprints.length, 2);
+        assert.equal(server.hostKeyFingerprints[0], sha256Fingerprint(hostKey));
+        assert.match(server.knownHostsLines[1] as string, /^\[127\.0\.0\.1\]:\d+ ecdsa-sha2-nistp256 AAAA/);
         const result = await exec(client, 'echo ok; id -un');
         assert.equal(result.stdout, `ok\n${server.username}\n`);
       } finally {
@@ -280,6 +297,22 @@ describe('test harness', function () {
         assert.equal(fake.connectionCount(), 3);
       } finally {
         await fake.close();
+      }
+    });
+
+    it('keep their host key when given it again', async function () {
+      const first = await startFakeServer(() => undefined);
+      await first.close();
+      const second = await startFakeServer(() => undefined, { hostKey: first.hostKey, password: null });
+      try {
+        assert.equal(second.hostKeyFingerprint, first.hostKeyFingerprint);
+        assert.equal(second.knownHostsLine.split(' ').slice(1).join(' '), first.knownHostsLine.split(' ').slice(1).join(' '));
+        const { client, hostKey } = await connect({ host: second.host, port: second.port, username: 'k', privateKey: second.clientKey });
+        client.end();
+        assert.equal(sha256Fingerprint(hostKey), first.hostKeyFingerprint);
+        await assert.rejects(connect({ host: second.host, port: second.port, username: 'k', password: 'fake' }), /authentication methods failed/);
+      } finally {
+        await second.close();
       }
     });
 

@@ -13,6 +13,8 @@ export interface DropbearOptions {
   hostKeyTypes?: HostKeyType[];
   /** extra dropbear command-line arguments (e.g. ['-s'] to refuse passwords) */
   args?: string[];
+  /** listen on this port instead of a free one */
+  port?: number;
 }
 
 const DROPBEAR = '/usr/sbin/dropbear';
@@ -48,7 +50,7 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Sshd
   let serverProcess: ServerProcess | undefined;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 5 && !serverProcess; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const args = [
       '-F', '-E', '-m', '-w', '-j', '-k',
       '-p', `127.0.0.1:${port}`,
@@ -63,7 +65,7 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Sshd
     } catch (err) {
       candidate.dispose();
       lastError = err as Error;
-      if (!/Address already in use|Failed listening/i.test(lastError.message)) break;
+      if (options.port !== undefined || !/Address already in use|Failed listening/i.test(lastError.message)) break;
     }
   }
   if (!serverProcess) throw new Error(`cannot start ${DROPBEAR}: ${lastError?.message ?? 'unknown reason'}`);

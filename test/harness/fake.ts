@@ -41,6 +41,10 @@ export interface FakeServerOptions {
   rejectExec?: (command: string) => boolean;
   /** ssh2 server ident, e.g. 'OpenSSH_9.2' (default ssh2's own) */
   ident?: string;
+  /** OpenSSH private key text for the host key (default: a new ed25519 key), e.g. to keep it across servers */
+  hostKey?: string;
+  /** listen on this port instead of a free one */
+  port?: number;
 }
 
 export interface FakeServer {
@@ -50,6 +54,8 @@ export interface FakeServer {
   password: string;
   /** OpenSSH private key text the server accepts (any key is accepted by default; this is a convenient one) */
   clientKey: string;
+  /** OpenSSH private key text of the host key (pass it as options.hostKey to get the same key again) */
+  hostKey: string;
   /** 'SHA256:...' of the fake server's host key */
   hostKeyFingerprint: string;
   hostKeyFingerprints: string[];
@@ -66,7 +72,7 @@ export interface FakeServer {
 
 /** An ssh2 Server on 127.0.0.1:<free port> with a host key generated for it. */
 export async function startFakeServer(handler: FakeExecHandler, options: FakeServerOptions = {}): Promise<FakeServer> {
-  const hostKey = utils.generateKeyPairSync('ed25519');
+  const hostKey = options.hostKey ? keyPairOf(options.hostKey) : utils.generateKeyPairSync('ed25519');
   const client = utils.generateKeyPairSync('ed25519');
   const password = options.password === undefined ? 'fake' : options.password;
   const commands: string[] = [];
@@ -129,7 +135,7 @@ export async function startFakeServer(handler: FakeExecHandler, options: FakeSer
     socket.on('close', () => sockets.delete(socket));
     sshServer.injectSocket(socket);
   });
-  const port = await listenOnLoopback(tcpServer);
+  const port = await listenOnLoopback(tcpServer, options.port ?? 0);
   const publicLine = publicKeyTypeAndBlob(hostKey.public);
   const fingerprint = fingerprintOfPublicKeyLine(publicLine);
   return {
@@ -137,6 +143,7 @@ export async function startFakeServer(handler: FakeExecHandler, options: FakeSer
     port,
     password: password ?? '',
     clientKey: client.private,
+    hostKey: hostKey.private,
     hostKeyFingerprint: fingerprint,
     hostKeyFingerprints: [fingerprint],
     knownHostsLine: `[127.0.0.1]:${port} ${publicLine}`,
@@ -186,10 +193,17 @@ function publicKeyAllowed(
   return policy(key);
 }
 
-function listenOnLoopback(server: net.Server): Promise<number> {
+function keyPairOf(privateKey: string): { private: string; public: string } {
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`hostKey is not a usable private key: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return { private: privateKey, public: `${key.type} ${key.getPublicSSH().toString('base64')}` };
+}
+
+function listenOnLoopback(server: net.Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       server.on('error', () => undefined);
       resolve((server.address() as net.AddressInfo).port);

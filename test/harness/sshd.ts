@@ -16,6 +16,8 @@ export interface SshdOptions {
   config?: string[];
   /** host keys to generate, in this order; default ['ed25519'] */
   hostKeyTypes?: HostKeyType[];
+  /** listen on this port instead of a free one (e.g. another server's, after stopping it: a changed host key) */
+  port?: number;
 }
 
 const SSHD = '/usr/sbin/sshd';
@@ -44,7 +46,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
   let serverProcess: ServerProcess | undefined;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 5 && !serverProcess; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const defaults = [
       `ListenAddress 127.0.0.1:${port}`,
       'AddressFamily inet',
@@ -80,7 +82,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
     } catch (err) {
       candidate.dispose();
       lastError = err as Error;
-      if (!/Address already in use|Cannot bind/i.test(lastError.message)) break;
+      if (options.port !== undefined || !/Address already in use|Cannot bind/i.test(lastError.message)) break;
     }
   }
   if (!serverProcess) {
