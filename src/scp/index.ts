@@ -16,4 +16,5 @@ export {
 } from './records';
 export type { ScpStreams, ScpSessionOptions, ScpStepResult, ScpFinish } from './types';
 export { ScpSource, isNoScpError, type ScpSourceFile, type ScpSourceDirectory, type ScpProtocolError } from './source';
+export { matchGlob, hasGlobCharacters } from './glob';
 export { ScpSink, type SinkExpectation, type SinkLimits, type SinkEntry, type ScpSinkOptions } from './sink';

@@ -58,7 +58,7 @@ export function unsafeNameReason(name: Buffer, maxNameBytes: number): string | u
 function encodeName(name: Buffer): Buffer {
   const reason = unsafeNameReason(name, Number.MAX_SAFE_INTEGER);
   if (reason !== undefined) {
-    throw new TransferError('EINVAL', `can not send ${reason} in an SCP record`, { path: cleanText(name) });
+    throw new TransferError('EINVAL', `can not send ${reason} in an SCP record`, { detail: cleanText(name, 200) });
   }
   return name;
 }
@@ -145,14 +145,14 @@ function parseEntry(line: Buffer, limits: RecordLimits): ScpRecord {
   const mode = parseInt(match[2], 8) & 0o777;
   const reason = unsafeNameReason(name, limits.maxNameBytes);
   if (reason !== undefined) {
-    throw new TransferError('EPROTO', `the server sent ${reason}`, { path: cleanText(name, 200) });
+    throw new TransferError('EPROTO', `the server sent ${reason}`, { detail: cleanText(name, 200) });
   }
   if (type === 'D') return { type: 'D', mode, name };
   const size = BigInt(match[3]);
   if (size > MAX_PROTOCOL_SIZE) throw protocolError('the server sent a file size beyond 2^63-1', line);
   if (size > BigInt(limits.maxFileBytes)) {
     throw new TransferError('ETOOBIG', `the server announced a file of ${size} bytes, over the limit of ${limits.maxFileBytes}`, {
-      path: cleanText(name, 200),
+      detail: cleanText(name, 200),
     });
   }
   return { type: 'C', mode, size: Number(size), name };

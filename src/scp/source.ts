@@ -1,13 +1,20 @@
+/**
+ * We send (upload); the server runs `scp -t`. Per file: [T → reply] C → reply → data + \0 → reply.
+ * Per directory: [T → reply] D → reply → entries → E → reply. A \x01 reply fails that item only (the
+ * server goes on); \x02, EOF or any other byte ends the session.
+ */
 import type { Readable } from 'stream';
 import { TransferError } from '../errors';
-import type { ScpTimes } from './records';
+import { cleanText } from '../text';
+import { DEFAULT_RECORD_LIMITS, codeForServerMessage, encodeRecord, unsafeNameReason, type ScpTimes } from './records';
+import { ScpSession, localFailure } from './session';
 import type { ScpFinish, ScpSessionOptions, ScpStepResult, ScpStreams } from './types';
 
 export interface ScpSourceFile {
-  /** the name in the C record (one path component) */
+  /** the name in the C record (one path component); the server ignores it when the target is not a directory */
   name: string | Buffer;
   mode: number;
-  /** exactly this many bytes are sent; a Readable that yields more or fewer fails with EPROTO */
+  /** exactly this many bytes are sent; content that yields more or fewer fails with EPROTO */
   size: number;
   /** sent as a T record first (only meaningful when the server runs with -p) */
   times?: ScpTimes;
@@ -30,22 +37,220 @@ export function isNoScpError(error: unknown): error is ScpProtocolError {
   return error instanceof TransferError && (error as Partial<ScpProtocolError>).noScp === true;
 }
 
-export class ScpSource {
-  constructor(_streams: ScpStreams, _options: ScpSessionOptions) {}
+/** Texts that mean "there is no scp program to talk to" rather than "scp refused the target". */
+const NO_SCP_TEXT = /command not found|scp: not found|sftp connections only/i;
+
+/** Buffers are sent in slices of this size, so back-pressure and progress work for them too. */
+const SLICE_BYTES = 256 * 1024;
+const ZERO = Buffer.from([0]);
+
+function withNoScp(error: TransferError, noScp: boolean): ScpProtocolError {
+  return Object.assign(error, { noScp });
+}
+
+export class ScpSource extends ScpSession {
+  private isReady = false;
+  private depth = 0;
+
+  constructor(streams: ScpStreams, options: ScpSessionOptions) {
+    super(streams, options);
+  }
+
+  /**
+   * Waits for the server's first \0. Anything else fails; the error's `noScp` is true when the reply says
+   * there is no usable scp (EOF with nothing, "command not found", "This service allows sftp connections
+   * only.", a shell banner or any other non-protocol bytes). A \x01 text from a running scp (for example
+   * "ambiguous target") keeps its mapped code (ENOTDIR, EACCES, ...) and `noScp` false.
+   */
   async ready(): Promise<void> {
-    throw new TransferError('EPROTO', 'not implemented');
+    this.assertUsable();
+    if (this.isReady) return;
+    const first = await this.readByte("the server's first SCP reply");
+    if (first === 0) {
+      this.isReady = true;
+      return;
+    }
+    if (first === null) {
+      const exitCode = await this.waitForExit().catch(() => null);
+      const stderr = this.stderrText();
+      const summary = `the server has no usable scp: it ended the session without a reply${
+        exitCode === null ? '' : ` (exit status ${exitCode})`
+      }`;
+      throw withNoScp(this.fail(this.error('EPROTO', summary, stderr || undefined)), true);
+    }
+    if (first === 1 || first === 2) {
+      const text = cleanText(await this.readLine(DEFAULT_RECORD_LIMITS.maxLineBytes, "the server's error message"));
+      if (NO_SCP_TEXT.test(text)) {
+        throw withNoScp(this.fail(this.error('EPROTO', 'the server has no usable scp', text)), true);
+      }
+      throw withNoScp(this.fail(this.error(codeForServerMessage(text), "the server's scp refused the target", text)), false);
+    }
+    const shown = cleanText(Buffer.concat([Buffer.from([first]), this.availableText()]), 300);
+    throw withNoScp(
+      this.fail(this.error('EPROTO', 'the server did not answer with the SCP protocol (no scp, or a shell banner)', shown)),
+      true,
+    );
   }
-  async sendFile(_file: ScpSourceFile): Promise<ScpStepResult> {
-    throw new TransferError('EPROTO', 'not implemented');
+
+  private assertReady(): void {
+    this.assertUsable();
+    if (!this.isReady) throw this.error('EINVAL', 'ScpSource.ready() must succeed before anything is sent');
   }
-  async enterDirectory(_dir: ScpSourceDirectory): Promise<ScpStepResult> {
-    throw new TransferError('EPROTO', 'not implemented');
+
+  private nameBytes(name: string | Buffer): Buffer {
+    const bytes = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
+    const reason = unsafeNameReason(bytes, Number.MAX_SAFE_INTEGER);
+    if (reason !== undefined) throw this.error('EINVAL', `can not send ${reason}`, cleanText(bytes, 200));
+    return bytes;
   }
+
+  /** The server's one-byte reply: \0 ok, \x01 text = this item failed, anything else ends the session. */
+  private async readReply(what: string): Promise<ScpStepResult> {
+    const byte = await this.readByte(`the server's reply to ${what}`);
+    if (byte === 0) return { ok: true };
+    if (byte === 1 || byte === 2) {
+      const text = cleanText(await this.readLine(DEFAULT_RECORD_LIMITS.maxLineBytes, "the server's error message"));
+      const error = this.error(codeForServerMessage(text), `the server refused ${what}`, text);
+      if (byte === 2) throw this.fail(error);
+      return { ok: false, error };
+    }
+    if (byte === null) {
+      const exitCode = await this.waitForExit().catch(() => null);
+      const stderr = this.stderrText();
+      const summary = `the server's scp ended the session while we waited for its reply to ${what}${
+        exitCode === null ? '' : ` (exit status ${exitCode})`
+      }`;
+      throw this.fail(this.error(stderr ? codeForServerMessage(stderr) : 'EPROTO', summary, stderr || undefined));
+    }
+    const shown = cleanText(Buffer.concat([Buffer.from([byte]), this.availableText(64)]), 100);
+    throw this.fail(this.error('EPROTO', `the server sent an invalid reply to ${what}`, shown));
+  }
+
+  private async sendTimes(times: ScpTimes | undefined, what: string): Promise<ScpStepResult> {
+    if (times === undefined) return { ok: true };
+    await this.write(encodeRecord({ type: 'T', mtime: times.mtime, atime: times.atime }), `the times of ${what}`);
+    return this.readReply(`the times of ${what}`);
+  }
+
+  /**
+   * [T] C, then exactly `size` bytes with back-pressure, the trailing \0 in the same write as the last
+   * chunk, then the server's final reply. `{ ok: false }` when the server refused the file (\x01); a local
+   * source that yields more or fewer than `size` bytes throws EPROTO and ends the session (the server is
+   * mid-file and can not be resynchronised).
+   */
+  async sendFile(file: ScpSourceFile): Promise<ScpStepResult> {
+    this.assertReady();
+    const name = this.nameBytes(file.name);
+    const shownName = cleanText(name, 200);
+    if (!Number.isSafeInteger(file.size) || file.size < 0) {
+      throw this.error('EINVAL', `invalid size ${file.size} for ${shownName}`);
+    }
+    if (Buffer.isBuffer(file.content) && file.content.length !== file.size) {
+      throw this.error('EINVAL', `the content of ${shownName} has ${file.content.length} bytes, not the announced ${file.size}`);
+    }
+    const what = `file ${shownName}`;
+    const timesReply = await this.sendTimes(file.times, what);
+    if (!timesReply.ok) return timesReply;
+    await this.write(encodeRecord({ type: 'C', mode: file.mode, size: file.size, name }), what);
+    const accepted = await this.readReply(what);
+    if (!accepted.ok) return accepted;
+    if (Buffer.isBuffer(file.content)) await this.sendBuffer(file.content, what, file.onBytes);
+    else await this.sendStream(file.content, file.size, what, file.onBytes);
+    return this.readReply(`the data of ${what}`);
+  }
+
+  private async sendBuffer(content: Buffer, what: string, onBytes?: (n: number) => void): Promise<void> {
+    if (content.length === 0) {
+      await this.write(ZERO, `the end of ${what}`);
+      return;
+    }
+    for (let at = 0; at < content.length; at += SLICE_BYTES) {
+      const slice = content.subarray(at, Math.min(content.length, at + SLICE_BYTES));
+      const last = at + SLICE_BYTES >= content.length;
+      await this.write(last ? Buffer.concat([slice, ZERO]) : slice, `the data of ${what}`);
+      onBytes?.(slice.length);
+    }
+  }
+
+  private async sendStream(content: Readable, size: number, what: string, onBytes?: (n: number) => void): Promise<void> {
+    const iterator = content[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+    const nextChunk = async (): Promise<Buffer | null> => {
+      let step: IteratorResult<Buffer | string>;
+      try {
+        step = await this.within(iterator.next(), `the local data of ${what}`);
+      } catch (error) {
+        throw this.fail(localFailure(error, `reading the local data of ${what} failed`, this.host, this.path));
+      }
+      if (step.done) return null;
+      return typeof step.value === 'string' ? Buffer.from(step.value) : step.value;
+    };
+    const changedSize = (how: string): TransferError =>
+      this.fail(this.error('EPROTO', `the local source changed size: ${what} ${how} than the announced ${size} bytes`));
+
+    let sent = 0;
+    try {
+      for (;;) {
+        const chunk = await nextChunk();
+        if (chunk === null) throw changedSize('has fewer bytes');
+        if (chunk.length === 0) continue;
+        if (sent + chunk.length > size) throw changedSize('has more bytes');
+        if (sent + chunk.length < size) {
+          await this.write(chunk, `the data of ${what}`);
+          sent += chunk.length;
+          onBytes?.(chunk.length);
+          continue;
+        }
+        // The chunk that completes the file is held back until the source has shown it ends here.
+        let more = await nextChunk();
+        while (more !== null && more.length === 0) more = await nextChunk();
+        if (more !== null) throw changedSize('has more bytes');
+        await this.write(Buffer.concat([chunk, ZERO]), `the data of ${what}`);
+        onBytes?.(chunk.length);
+        return;
+      }
+    } finally {
+      // Stops and releases the local stream whether or not it was read to the end.
+      iterator.return?.().catch(() => undefined);
+    }
+  }
+
+  /** [T] D, then the server's reply. After `{ ok: true }` send the entries, then leaveDirectory(). */
+  async enterDirectory(dir: ScpSourceDirectory): Promise<ScpStepResult> {
+    this.assertReady();
+    const name = this.nameBytes(dir.name);
+    const what = `directory ${cleanText(name, 200)}`;
+    const timesReply = await this.sendTimes(dir.times, what);
+    if (!timesReply.ok) return timesReply;
+    await this.write(encodeRecord({ type: 'D', mode: dir.mode, name }), what);
+    const reply = await this.readReply(what);
+    if (reply.ok) this.depth += 1;
+    return reply;
+  }
+
+  /** E, then the server's reply (OpenSSH always answers \0; a \x01 is returned as a failed step). */
   async leaveDirectory(): Promise<ScpStepResult> {
-    throw new TransferError('EPROTO', 'not implemented');
+    this.assertReady();
+    if (this.depth === 0) throw this.error('EINVAL', 'leaveDirectory() without a matching enterDirectory()');
+    await this.write(encodeRecord({ type: 'E' }), 'the end of a directory');
+    this.depth -= 1;
+    return this.readReply('the end of a directory');
   }
+
+  /**
+   * Ends our side (EOF) and resolves with the server's exit status (null if none) and the cleaned stderr
+   * tail; anything the server still wrote on stdout (an \x01 text) is appended to `stderr`.
+   */
   async finish(): Promise<ScpFinish> {
-    throw new TransferError('EPROTO', 'not implemented');
+    const { exitCode, stderr, trailing } = await this.closeAndCollect();
+    const extra = cleanText(
+      trailing
+        .toString('utf8')
+        .split('\n')
+        .map((line) => (line.charCodeAt(0) === 1 || line.charCodeAt(0) === 2 ? line.slice(1) : line).trim())
+        .filter(Boolean)
+        .join('; '),
+      512,
+    );
+    return { exitCode, stderr: [stderr, extra].filter(Boolean).join('; ') };
   }
-  destroy(_error?: Error): void {}
 }

@@ -1,0 +1,416 @@
+/**
+ * What the SCP source and sink share: a pull reader over the channel's stdout that never holds more than
+ * the caller asked for, bounded waits (idle timeout, abort), a capped stderr tail, the exit status, and
+ * writes that respect back-pressure. Reading in paused mode is what gives flow control: while nobody
+ * reads, the stream's buffer fills and ssh2 stops widening the channel window, so a flooding server
+ * can not make us buffer without bound.
+ */
+import type { Readable, Writable } from 'stream';
+import { TransferError, isTransferError, type TransferErrorCode } from '../errors';
+import { cleanText } from '../text';
+import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
+
+const DEFAULT_MAX_STDERR_BYTES = 8 * 1024;
+/** after we end our side, a server still talking past this many bytes is cut off */
+const MAX_DRAIN_BYTES = 1024 * 1024;
+/** how much of a server's unexpected text (banner, trailing output) ends up in a message */
+const SHOWN_TEXT_BYTES = 512;
+
+type Waker = () => void;
+
+/** Maps a local failure (fs error codes, or anything a caller's writer threw) onto a TransferError. */
+export function localFailure(error: unknown, summary: string, host: string, path: string): TransferError {
+  if (isTransferError(error)) return error;
+  let code: TransferErrorCode;
+  switch ((error as { code?: unknown } | null)?.code) {
+    case 'ENOENT':
+      code = 'ENOENT';
+      break;
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      code = 'EACCES';
+      break;
+    case 'EISDIR':
+      code = 'EISDIR';
+      break;
+    case 'ENOTDIR':
+      code = 'ENOTDIR';
+      break;
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      code = 'ETOOBIG';
+      break;
+    default:
+      code = 'EPROTO';
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new TransferError(code, summary, { host, path, detail: cleanText(message, 200), cause: error });
+}
+
+/** A rejection hook that the session fires for every pending wait when it is destroyed or aborted. */
+type Canceller = (error: Error) => void;
+
+export class ScpSession {
+  protected readonly host: string;
+  protected readonly path: string;
+  private readonly stdout: Readable;
+  private readonly stdin: Writable;
+  private readonly stderr: Readable | undefined;
+  private readonly idleTimeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly maxStderrBytes: number;
+
+  private pending: Buffer | null = null;
+  private stdoutEnded = false;
+  private stdoutError: Error | null = null;
+  private stdinError: Error | null = null;
+  private stderrTail: Buffer = Buffer.alloc(0);
+  private exitCode: number | null | undefined = undefined;
+  private channelClosed = false;
+  private readonly wakers = new Set<Waker>();
+  private readonly cancellers = new Set<Canceller>();
+  /** set once the session can not go on (protocol broken, destroyed, aborted): every later call throws it */
+  private fatal: TransferError | null = null;
+  private readonly onAbort = (): void => {
+    this.destroy(this.error('EABORTED', 'the transfer was aborted'));
+  };
+
+  constructor(streams: ScpStreams, options: ScpSessionOptions) {
+    this.host = options.host;
+    this.path = options.path;
+    this.stdout = streams.stdout;
+    this.stdin = streams.stdin;
+    this.stderr = streams.stderr;
+    this.idleTimeoutMs = options.idleTimeoutMs;
+    this.signal = options.signal;
+    this.maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
+
+    const wake = (): void => this.wakeAll();
+    this.stdout.on('readable', wake);
+    this.stdout.on('end', () => {
+      this.stdoutEnded = true;
+      wake();
+    });
+    this.stdout.on('close', () => {
+      this.stdoutEnded = true;
+      wake();
+    });
+    this.stdout.on('error', (error: Error) => {
+      this.stdoutError = error;
+      wake();
+    });
+    this.stdin.on('error', (error: Error) => {
+      this.stdinError = error;
+      wake();
+    });
+    this.stdin.on('drain', wake);
+    this.stdin.on('close', wake);
+    if (this.stderr !== undefined) {
+      // Drained continuously: stderr shares the channel window with stdout, so leaving it unread would
+      // stall the data. Only a tail is kept.
+      this.stderr.on('data', (chunk: Buffer | string) => this.keepStderr(chunk));
+      this.stderr.on('error', () => undefined);
+    }
+    const channel = streams.channel ?? this.stdout;
+    channel.on('exit', (code: unknown) => {
+      if (this.exitCode === undefined) this.exitCode = typeof code === 'number' ? code : null;
+      wake();
+    });
+    channel.on('close', (code: unknown) => {
+      this.channelClosed = true;
+      if (this.exitCode === undefined && typeof code === 'number') this.exitCode = code;
+      wake();
+    });
+    if (this.signal !== undefined) {
+      if (this.signal.aborted) this.onAbort();
+      else this.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ errors
+
+  /** A TransferError naming this session's host and path. */
+  protected error(code: TransferErrorCode, summary: string, detail?: string): TransferError {
+    return new TransferError(code, summary, { host: this.host, path: this.path, ...(detail ? { detail } : {}) });
+  }
+
+  /** Adds host and path to errors thrown by the pure helpers (records, names). */
+  protected withContext(error: unknown): unknown {
+    return isTransferError(error) ? error.withContext({ host: this.host, path: this.path }) : error;
+  }
+
+  /** Marks the session unusable and tears the channel down; returns the error for `throw`. */
+  protected fail(error: TransferError): TransferError {
+    this.destroy(error);
+    return this.fatal ?? error;
+  }
+
+  protected assertUsable(): void {
+    if (this.fatal !== null) throw this.fatal;
+  }
+
+  /** Cleaned tail of stderr so far. */
+  protected stderrText(): string {
+    return cleanText(this.stderrTail.toString('utf8').trim(), 1024);
+  }
+
+  private keepStderr(chunk: Buffer | string): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (bytes.length >= this.maxStderrBytes) {
+      this.stderrTail = Buffer.from(bytes.subarray(bytes.length - this.maxStderrBytes));
+      return;
+    }
+    const keep = Math.min(this.stderrTail.length, this.maxStderrBytes - bytes.length);
+    this.stderrTail = Buffer.concat([this.stderrTail.subarray(this.stderrTail.length - keep), bytes]);
+  }
+
+  // ------------------------------------------------------------------------------------------- waits
+
+  private wakeAll(): void {
+    for (const waker of [...this.wakers]) waker();
+  }
+
+  /**
+   * Waits until `ready()` says so, re-checking it whenever any stream event fires; fails with
+   * ETIMEDOUT after the idle timeout and with the session's fatal error when destroyed or aborted.
+   */
+  protected waitUntil<T>(what: string, ready: () => T | undefined): Promise<T> {
+    if (this.fatal !== null) return Promise.reject(this.fatal);
+    let first: T | undefined;
+    try {
+      first = ready();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (first !== undefined) return Promise.resolve(first);
+    return new Promise<T>((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(waker);
+        this.cancellers.delete(cancel);
+      };
+      const waker: Waker = () => {
+        let value: T | undefined;
+        try {
+          value = ready();
+        } catch (error) {
+          cleanup();
+          reject(error);
+          return;
+        }
+        if (value === undefined) return;
+        cleanup();
+        resolve(value);
+      };
+      const cancel: Canceller = (error) => {
+        cleanup();
+        reject(error);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(this.fail(this.error('ETIMEDOUT', `no progress for ${this.idleTimeoutMs} ms while waiting for ${what}`)));
+      }, this.idleTimeoutMs);
+      this.wakers.add(waker);
+      this.cancellers.add(cancel);
+    });
+  }
+
+  /** Awaits a promise of someone else's (a local stream) under the same idle timeout and abort. */
+  protected async within<T>(promise: Promise<T>, what: string): Promise<T> {
+    let outcome: { value: T } | { error: unknown } | undefined;
+    promise.then(
+      (value) => {
+        outcome = { value };
+        this.wakeAll();
+      },
+      (error: unknown) => {
+        outcome = { error };
+        this.wakeAll();
+      },
+    );
+    const settled = await this.waitUntil(what, () => outcome);
+    if ('error' in settled) throw settled.error;
+    return settled.value;
+  }
+
+  // ----------------------------------------------------------------------------------------- reading
+
+  private streamFailure(): TransferError | undefined {
+    const failure = this.stdoutError ?? this.stdinError;
+    if (failure === null) return undefined;
+    return isTransferError(failure)
+      ? failure
+      : this.error('ECONNRESET', 'the SSH channel failed', cleanText(failure.message, 200));
+  }
+
+  /** Up to `max` bytes now, null at EOF, undefined when nothing is there yet. Never reads more than `max`. */
+  private takeNow(max: number): Buffer | null | undefined {
+    let chunk = this.pending;
+    this.pending = null;
+    if (chunk === null) {
+      const read: unknown = this.stdout.read();
+      if (read === null) {
+        const failure = this.streamFailure();
+        if (failure !== undefined) throw failure;
+        return this.stdoutEnded || this.stdout.readableEnded ? null : undefined;
+      }
+      chunk = typeof read === 'string' ? Buffer.from(read) : (read as Buffer);
+    }
+    if (chunk.length > max) {
+      this.pending = chunk.subarray(max);
+      return chunk.subarray(0, max);
+    }
+    return chunk;
+  }
+
+  /** The next 1..max bytes from stdout, or null at EOF. */
+  protected async readChunk(max: number, what: string): Promise<Buffer | null> {
+    const result = await this.waitUntil<{ chunk: Buffer | null }>(what, () => {
+      const chunk = this.takeNow(max);
+      return chunk === undefined ? undefined : { chunk };
+    });
+    return result.chunk;
+  }
+
+  /** One byte, or null at EOF. */
+  protected async readByte(what: string): Promise<number | null> {
+    const chunk = await this.readChunk(1, what);
+    return chunk === null ? null : chunk[0];
+  }
+
+  /** Gives back bytes read too far (only ever the tail of the last chunk). */
+  protected unread(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.pending = this.pending === null ? bytes : Buffer.concat([bytes, this.pending]);
+  }
+
+  /**
+   * A line without its '\n'. Fails with EPROTO as soon as more than `maxBytes` arrive without a '\n' (so
+   * at most maxBytes + one chunk are ever held), and on EOF inside the line.
+   */
+  protected async readLine(maxBytes: number, what: string): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = await this.readChunk(maxBytes + 1 - length, what);
+      if (chunk === null) {
+        throw this.fail(this.error('EPROTO', `the server ended the stream inside ${what}`, cleanText(Buffer.concat(parts), 200)));
+      }
+      const newline = chunk.indexOf(0x0a);
+      if (newline >= 0) {
+        parts.push(chunk.subarray(0, newline));
+        this.unread(chunk.subarray(newline + 1));
+        return Buffer.concat(parts);
+      }
+      parts.push(chunk);
+      length += chunk.length;
+      if (length > maxBytes) {
+        const head = Buffer.concat(parts).subarray(0, 64);
+        throw this.fail(this.error('EPROTO', `the server sent ${what} longer than ${maxBytes} bytes`, cleanText(head, 200)));
+      }
+    }
+  }
+
+  /** Whatever the server already sent (at most `max` bytes), without waiting: for error messages. */
+  protected availableText(max = SHOWN_TEXT_BYTES): Buffer {
+    const parts: Buffer[] = [];
+    let length = 0;
+    while (length < max) {
+      let chunk: Buffer | null | undefined;
+      try {
+        chunk = this.takeNow(max - length);
+      } catch {
+        break;
+      }
+      if (chunk === null || chunk === undefined) break;
+      parts.push(chunk);
+      length += chunk.length;
+    }
+    return Buffer.concat(parts);
+  }
+
+  // ----------------------------------------------------------------------------------------- writing
+
+  /** Writes and, when the stream's buffer is full, waits for 'drain' (idle timeout applies). */
+  protected async write(bytes: Buffer, what: string): Promise<void> {
+    this.assertUsable();
+    const failure = this.streamFailure();
+    if (failure !== undefined) throw this.fail(failure);
+    if (this.stdin.destroyed || this.stdin.writableEnded) {
+      throw this.fail(this.error('ECONNRESET', `the SSH channel closed before ${what} could be sent`));
+    }
+    if (this.stdin.write(bytes)) return;
+    await this.waitUntil(what, () => {
+      const error = this.streamFailure();
+      if (error !== undefined) throw this.fail(error);
+      if (this.stdin.destroyed) throw this.fail(this.error('ECONNRESET', `the SSH channel closed while sending ${what}`));
+      return this.stdin.writableNeedDrain ? undefined : true;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------- the end
+
+  /** Waits for the exit status (or the channel's close without one). */
+  protected async waitForExit(): Promise<number | null> {
+    return (
+      await this.waitUntil<{ code: number | null }>("the server's exit status", () => {
+        if (this.exitCode !== undefined) return { code: this.exitCode };
+        return this.channelClosed ? { code: null } : undefined;
+      })
+    ).code;
+  }
+
+  /**
+   * Ends our side, reads what the server still says (capped, kept for the caller), and waits for its
+   * exit status. Does not judge the status: that is the caller's business.
+   */
+  protected async closeAndCollect(): Promise<ScpFinish & { trailing: Buffer }> {
+    this.assertUsable();
+    this.endInput();
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let drained = 0;
+    for (;;) {
+      const chunk = await this.readChunk(64 * 1024, 'the end of the session');
+      if (chunk === null) break;
+      drained += chunk.length;
+      if (drained > MAX_DRAIN_BYTES) {
+        throw this.fail(this.error('EPROTO', `the server kept sending more than ${MAX_DRAIN_BYTES} bytes after the end of the session`));
+      }
+      if (keptBytes < SHOWN_TEXT_BYTES) {
+        kept.push(chunk.subarray(0, SHOWN_TEXT_BYTES - keptBytes));
+        keptBytes += Math.min(chunk.length, SHOWN_TEXT_BYTES - keptBytes);
+      }
+    }
+    const exitCode = await this.waitForExit();
+    this.release();
+    return { exitCode, stderr: this.stderrText(), trailing: Buffer.concat(kept) };
+  }
+
+  /** Sends EOF on our side (idempotent). */
+  protected endInput(): void {
+    if (!this.stdin.writableEnded && !this.stdin.destroyed) this.stdin.end();
+  }
+
+  /** Stops listening for aborts once the session is over. */
+  private release(): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** Tears everything down now; pending and later calls fail with `error` (EABORTED by default). */
+  destroy(error?: Error): void {
+    if (this.fatal === null) {
+      this.fatal = isTransferError(error)
+        ? error.withContext({ host: this.host, path: this.path })
+        : this.error('EABORTED', 'the SCP session was closed', error ? cleanText(error.message, 200) : undefined);
+    }
+    this.release();
+    const fatal = this.fatal;
+    for (const cancel of [...this.cancellers]) cancel(fatal);
+    this.stdin.destroy();
+    this.stdout.destroy();
+    this.stderr?.destroy();
+  }
+}
