@@ -1,5 +1,28 @@
-import type { ChannelProvider, ExecLease, PoolOptions, SftpLease, SshEndpoint } from './types';
+/**
+ * SshPool: one per config node. Connects lazily, shares connections between requests, caps channels per
+ * connection (exec and SFTP alike), queues FIFO beyond the cap, opens more connections under load,
+ * closes idle ones, reconnects after drops, and refuses to hammer a server that refused us.
+ *
+ * Failure rules (the reason they exist: OpenSSH's MaxStartups and PerSourcePenalties punish storms):
+ * - EAUTH / EHOSTKEY: never retried automatically. The pool remembers the error and every request fails
+ *   with it at once, without touching the network, for `authRetryMs` (30 s). The first request after that
+ *   makes ONE new attempt; if it fails again the cool-down starts over. So at most one login attempt per
+ *   30 s per pool, whatever the message rate, and a fixed server is picked up within 30 s (a redeploy,
+ *   which builds a new pool, at once).
+ * - Network failures (refused, unreachable, timed out): after a dropped connection the next request
+ *   reconnects at once (a message after an sshd restart succeeds). After N consecutive failed connects,
+ *   requests fail fast with the last error for reconnectBaseMs * 2^(N-1) (jittered, capped at
+ *   reconnectMaxMs); then the next request tries again.
+ * - Errors in the local configuration (missing key file, wrong passphrase) are re-checked on every
+ *   request: they cost the server nothing.
+ */
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { TransferError } from '../errors';
+import { cleanText } from '../text';
+import { endpointLabel, isLocalAuthError } from './auth';
+import { SshConnection } from './connection';
+import { cryptoBindingAvailable } from './crypto-binding';
+import type { ChannelProvider, ExecLease, PoolOptions, SftpLease, SshEndpoint } from './types';
 
 export type PoolState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
 
@@ -9,10 +32,22 @@ export interface PoolHooks {
 }
 
 export interface PoolStats {
+  /** connections open (authenticated) now */
   connections: number;
+  /** channels open or opening now, over all connections */
   channels: number;
+  /** requests waiting for a channel slot */
   queued: number;
+  /** the most channels ever open at once on one connection */
   maxChannelsSeen: number;
+}
+
+/** PoolOptions plus the pool's own tuning knobs (all optional for callers). */
+export interface SshPoolOptions extends PoolOptions {
+  /** after EAUTH/EHOSTKEY, requests fail fast for this long before one new attempt (default 30 s) */
+  authRetryMs: number;
+  /** how often one request re-queues after the server refused a channel ("open failed") */
+  maxOpenRetries: number;
 }
 
 /** 8 channels per connection, 2 connections, idle close after 60 s, reconnect back-off 1 s .. 30 s */
@@ -24,32 +59,445 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = Object.freeze({
   reconnectMaxMs: 30_000,
 });
 
+const DEFAULT_AUTH_RETRY_MS = 30_000;
+const DEFAULT_MAX_OPEN_RETRIES = 20;
+const CLOSE_GRACE_MS = 2_000;
+
+type RequestKind = 'exec' | 'sftp';
+
+interface Request {
+  kind: RequestKind;
+  command?: string | Buffer;
+  resolve(lease: ExecLease | SftpLease): void;
+  reject(error: TransferError): void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  /** handed to a connection: abort can no longer just dequeue it */
+  started: boolean;
+  done: boolean;
+  openRetries: number;
+}
+
+interface Slot {
+  connection: PooledConnection;
+  released: boolean;
+  error?: TransferError;
+  /** ends the channel (used when the pool closes) */
+  close(): void;
+}
+
+interface PooledConnection {
+  ssh: SshConnection;
+  /** channels open or being opened */
+  channels: number;
+  /** the server refused a channel: open no more on this connection until one closes */
+  serverFull: boolean;
+  slots: Set<Slot>;
+  idleTimer?: NodeJS.Timeout;
+  retiring: boolean;
+}
+
+interface RememberedFailure {
+  error: TransferError;
+  until: number;
+}
+
 export class SshPool implements ChannelProvider {
   readonly label: string;
+  private readonly options: SshPoolOptions;
+  private readonly where: string;
+  private readonly connections: PooledConnection[] = [];
+  private readonly queue: Request[] = [];
+  private connecting: AbortController | undefined;
+  private failure: RememberedFailure | undefined;
+  private consecutiveConnectFailures = 0;
+  private maxChannelsSeen = 0;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private bindingWarned = false;
+  private readonly ending = new Set<Promise<void>>();
 
   constructor(
     readonly endpoint: SshEndpoint,
-    options: Partial<PoolOptions> = {},
+    options: Partial<SshPoolOptions> = {},
     private readonly hooks: PoolHooks = {},
   ) {
-    this.label = `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
-    void options;
-    void this.hooks;
+    this.label = endpointLabel(endpoint);
+    this.where = `${endpoint.host}:${endpoint.port}`;
+    const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    this.options = {
+      ...DEFAULT_POOL_OPTIONS,
+      authRetryMs: DEFAULT_AUTH_RETRY_MS,
+      maxOpenRetries: DEFAULT_MAX_OPEN_RETRIES,
+      ...defined,
+    };
+    this.options.maxChannelsPerConnection = Math.max(1, Math.floor(this.options.maxChannelsPerConnection));
+    this.options.maxConnections = Math.max(1, Math.floor(this.options.maxConnections));
   }
 
-  exec(_command: string | Buffer, _options?: { signal?: AbortSignal }): Promise<ExecLease> {
-    return Promise.reject(new TransferError('EPROTO', 'not implemented yet', { host: this.label }));
+  exec(command: string | Buffer, options: { signal?: AbortSignal } = {}): Promise<ExecLease> {
+    return this.request('exec', command, options.signal) as Promise<ExecLease>;
   }
 
-  sftp(_options?: { signal?: AbortSignal }): Promise<SftpLease> {
-    return Promise.reject(new TransferError('EPROTO', 'not implemented yet', { host: this.label }));
+  sftp(options: { signal?: AbortSignal } = {}): Promise<SftpLease> {
+    return this.request('sftp', undefined, options.signal) as Promise<SftpLease>;
   }
 
   stats(): PoolStats {
-    return { connections: 0, channels: 0, queued: 0, maxChannelsSeen: 0 };
+    return {
+      connections: this.connections.length,
+      channels: this.connections.reduce((sum, connection) => sum + connection.channels, 0),
+      queued: this.queue.length,
+      maxChannelsSeen: this.maxChannelsSeen,
+    };
   }
 
+  /** Closes every connection; queued requests and open channels fail with EABORTED. Resolves when all closed. */
   close(): Promise<void> {
-    return Promise.resolve();
+    if (this.closing) return this.closing;
+    this.closed = true;
+    const aborted = (): TransferError => new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where });
+    for (const request of this.queue.splice(0)) this.settleRejected(request, aborted());
+    this.connecting?.abort();
+    const ends: Promise<void>[] = [...this.ending];
+    for (const connection of this.connections.splice(0)) {
+      clearTimeout(connection.idleTimer);
+      for (const slot of connection.slots) slot.error ??= aborted();
+      connection.retiring = true;
+      ends.push(connection.ssh.end());
+    }
+    const all = Promise.all(ends).then(() => undefined);
+    // end() already destroys after 2 s; this outer bound only guards against a bug below us.
+    this.closing = Promise.race([all, new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS + 500).unref())]).then(() => {
+      this.emitState('closed');
+    });
+    return this.closing;
   }
+
+  // ------------------------------------------------------------------------------------------ requests
+
+  private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined): Promise<ExecLease | SftpLease> {
+    return new Promise((resolve, reject) => {
+      const request: Request = { kind, command, resolve, reject, signal, started: false, done: false, openRetries: 0 };
+      if (this.closed) {
+        this.settleRejected(request, new TransferError('EABORTED', `the connection to ${this.label} is closed`, { host: this.where }));
+        return;
+      }
+      if (signal?.aborted) {
+        this.settleRejected(request, this.abortedError());
+        return;
+      }
+      if (signal) {
+        request.onAbort = () => this.abortRequest(request);
+        signal.addEventListener('abort', request.onAbort, { once: true });
+      }
+      this.queue.push(request);
+      this.pump();
+    });
+  }
+
+  private abortedError(): TransferError {
+    return new TransferError('EABORTED', `request to ${this.label} was aborted`, { host: this.where });
+  }
+
+  private abortRequest(request: Request): void {
+    if (request.done) return;
+    const index = this.queue.indexOf(request);
+    if (index >= 0) this.queue.splice(index, 1);
+    // A started request gets its channel closed when it arrives (see openChannel).
+    this.settleRejected(request, this.abortedError());
+  }
+
+  private settleRejected(request: Request, error: TransferError): void {
+    if (request.done) return;
+    request.done = true;
+    if (request.onAbort) request.signal?.removeEventListener('abort', request.onAbort);
+    request.reject(error);
+  }
+
+  private settleResolved(request: Request, lease: ExecLease | SftpLease): void {
+    request.done = true;
+    if (request.onAbort) request.signal?.removeEventListener('abort', request.onAbort);
+    request.resolve(lease);
+  }
+
+  /** Hands queued requests to connections with a free slot; connects when none has one. */
+  private pump(): void {
+    if (this.closed) return;
+    while (this.queue.length > 0) {
+      const connection = this.connections.find(
+        (candidate) => !candidate.retiring && !candidate.serverFull && candidate.channels < this.options.maxChannelsPerConnection,
+      );
+      if (!connection) break;
+      const request = this.queue.shift() as Request;
+      this.openChannel(connection, request);
+    }
+    if (this.queue.length === 0 || this.connecting) return;
+    const usable = this.connections.filter((connection) => !connection.retiring);
+    if (usable.length >= this.options.maxConnections) return;
+
+    if (this.failure && Date.now() < this.failure.until) {
+      // Requests wait for the connections we have; with none, they fail now with the remembered error.
+      if (usable.length === 0) {
+        const { error } = this.failure;
+        for (const request of this.queue.splice(0)) this.settleRejected(request, copyError(error));
+      }
+      return;
+    }
+    this.connect();
+  }
+
+  // ------------------------------------------------------------------------------------- connections
+
+  private connect(): void {
+    const controller = new AbortController();
+    this.connecting = controller;
+    if (!this.bindingWarned) {
+      this.bindingWarned = true;
+      if (!cryptoBindingAvailable()) {
+        this.warn("ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)");
+      }
+    }
+    this.emitState('connecting');
+    this.debug(`connecting to ${this.label}`);
+    SshConnection.open(this.endpoint, {
+      signal: controller.signal,
+      warn: (message) => this.warn(message),
+      debug: undefined,
+    }).then(
+      (ssh) => {
+        this.connecting = undefined;
+        if (this.closed) {
+          void ssh.end();
+          return;
+        }
+        this.failure = undefined;
+        this.consecutiveConnectFailures = 0;
+        const connection: PooledConnection = { ssh, channels: 0, serverFull: false, slots: new Set(), retiring: false };
+        this.connections.push(connection);
+        ssh.onClose((error) => this.onConnectionClosed(connection, error));
+        this.emitState('connected');
+        this.debug(`connected to ${this.label} (${this.connections.length} connection(s))`);
+        this.pump();
+        if (connection.channels === 0) this.armIdleTimer(connection);
+      },
+      (error: unknown) => {
+        this.connecting = undefined;
+        if (this.closed) return;
+        const failure =
+          error instanceof TransferError
+            ? error
+            : new TransferError('ECONNRESET', `connection to ${this.label} failed`, { host: this.where, cause: error });
+        this.rememberFailure(failure);
+        this.emitState('error', failure);
+        if (this.connections.every((connection) => connection.retiring)) {
+          for (const request of this.queue.splice(0)) this.settleRejected(request, copyError(failure));
+        } else {
+          this.warn(`an extra connection to ${this.label} failed: ${failure.message}`);
+        }
+        this.pump();
+      },
+    );
+  }
+
+  private rememberFailure(error: TransferError): void {
+    const now = Date.now();
+    switch (error.code) {
+      case 'EAUTH':
+      case 'EHOSTKEY':
+        // Key-file and passphrase problems are found before connecting: re-checking them costs the server nothing.
+        if (isLocalAuthError(error)) {
+          this.failure = undefined;
+          return;
+        }
+        this.failure = { error, until: now + this.options.authRetryMs };
+        return;
+      case 'ENOENT':
+      case 'EINVAL':
+      case 'EABORTED':
+        this.failure = undefined;
+        return;
+      default: {
+        this.consecutiveConnectFailures += 1;
+        const exponent = Math.min(this.consecutiveConnectFailures - 1, 30);
+        const ceiling = Math.min(this.options.reconnectMaxMs, this.options.reconnectBaseMs * 2 ** exponent);
+        // Jitter (50..100 %) keeps many pools that failed together from retrying together.
+        const delay = ceiling * (0.5 + Math.random() * 0.5);
+        this.failure = { error, until: now + delay };
+      }
+    }
+  }
+
+  private onConnectionClosed(connection: PooledConnection, error: TransferError | undefined): void {
+    clearTimeout(connection.idleTimer);
+    const index = this.connections.indexOf(connection);
+    if (index >= 0) this.connections.splice(index, 1);
+    const hadWork = connection.slots.size > 0;
+    const dropError = error ?? new TransferError('ECONNRESET', `connection to ${this.label} was lost`, { host: this.where });
+    for (const slot of connection.slots) slot.error ??= dropError;
+    if (this.closed) return;
+    if (error && !connection.retiring) {
+      this.debug(`connection to ${this.label} dropped: ${error.message}`);
+      if (hadWork) this.emitState('error', error);
+    }
+    if (this.connections.length === 0 && !this.connecting && !(error && hadWork)) this.emitState('idle');
+    this.pump();
+  }
+
+  private armIdleTimer(connection: PooledConnection): void {
+    clearTimeout(connection.idleTimer);
+    connection.idleTimer = setTimeout(() => {
+      if (connection.channels > 0 || connection.retiring) return;
+      connection.retiring = true;
+      this.debug(`closing idle connection to ${this.label}`);
+      const index = this.connections.indexOf(connection);
+      if (index >= 0) this.connections.splice(index, 1);
+      const ended = connection.ssh.end();
+      this.ending.add(ended);
+      void ended.then(() => this.ending.delete(ended));
+    }, this.options.idleCloseMs);
+    connection.idleTimer.unref();
+  }
+
+  // ---------------------------------------------------------------------------------------- channels
+
+  private openChannel(connection: PooledConnection, request: Request): void {
+    request.started = true;
+    connection.channels += 1;
+    clearTimeout(connection.idleTimer);
+    this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
+
+    const slot: Slot = { connection, released: false, close: () => undefined };
+    connection.slots.add(slot);
+    const releaseSlot = (): void => {
+      if (slot.released) return;
+      slot.released = true;
+      connection.slots.delete(slot);
+      connection.channels -= 1;
+      connection.serverFull = false;
+      if (connection.channels === 0 && !connection.retiring && !this.closed) this.armIdleTimer(connection);
+      this.pump();
+    };
+
+    const onOpenFailure = (error: Error & { reason?: unknown }): void => {
+      releaseSlot();
+      if (request.done) return;
+      if (this.closed) {
+        this.settleRejected(request, new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where }));
+        return;
+      }
+      const detail = cleanText(error.message ?? String(error), 200);
+      const dead = connection.ssh.closed || connection.retiring;
+      const serverFull = !dead && isOpenFailed(error) && connection.channels > 0;
+      if ((dead || serverFull) && request.openRetries < this.options.maxOpenRetries) {
+        // The channel never opened, so nothing ran: trying again is safe.
+        request.openRetries += 1;
+        request.started = false;
+        if (serverFull) connection.serverFull = true;
+        this.debug(`${dead ? 'connection lost' : 'server refused a channel (MaxSessions)'} on ${this.label}: request re-queued (retry ${request.openRetries})`);
+        this.queue.unshift(request);
+        this.pump();
+        return;
+      }
+      const code = dead ? 'ECONNRESET' : 'EPROTO';
+      const what = request.kind === 'sftp' ? 'an SFTP session' : 'a command channel';
+      this.settleRejected(request, new TransferError(code, `${this.label} refused to open ${what}`, { host: this.where, detail }));
+    };
+
+    try {
+      if (request.kind === 'exec') {
+        // ssh2 sends a Buffer command as raw bytes; its types only say string.
+        connection.ssh.client.exec(request.command as string, (error, channel) => {
+          if (error) return onOpenFailure(error);
+          this.adoptExec(request, slot, channel, releaseSlot);
+        });
+      } else {
+        connection.ssh.client.sftp((error, sftp) => {
+          if (error) return onOpenFailure(error);
+          this.adoptSftp(request, slot, sftp, releaseSlot);
+        });
+      }
+    } catch (error) {
+      onOpenFailure(error as Error);
+    }
+  }
+
+  private adoptExec(request: Request, slot: Slot, channel: ClientChannel, releaseSlot: () => void): void {
+    channel.on('error', (error: Error) => {
+      slot.error ??= new TransferError('ECONNRESET', `command channel to ${this.label} failed`, {
+        host: this.where,
+        detail: cleanText(error.message ?? String(error), 200),
+      });
+    });
+    channel.stderr.on('error', () => undefined);
+    channel.once('close', releaseSlot);
+    slot.close = () => channel.close();
+    if (request.done || this.closed) {
+      // Aborted (or the pool closed) while the channel was opening.
+      channel.close();
+      return;
+    }
+    const lease: ExecLease = { channel, connectionError: () => slot.error };
+    this.settleResolved(request, lease);
+  }
+
+  private adoptSftp(request: Request, slot: Slot, sftp: SFTPWrapper, releaseSlot: () => void): void {
+    sftp.on('error', (error: Error) => {
+      slot.error ??= new TransferError('ECONNRESET', `SFTP session with ${this.label} failed`, {
+        host: this.where,
+        detail: cleanText(error.message ?? String(error), 200),
+      });
+    });
+    sftp.once('close', releaseSlot);
+    const end = (): void => {
+      try {
+        sftp.end();
+      } catch {
+        // already closed
+      }
+    };
+    slot.close = end;
+    if (request.done || this.closed) {
+      end();
+      return;
+    }
+    const lease: SftpLease = { sftp, connectionError: () => slot.error, release: end };
+    this.settleResolved(request, lease);
+  }
+
+  // ------------------------------------------------------------------------------------------- hooks
+
+  private emitState(state: PoolState, detail?: TransferError): void {
+    try {
+      this.hooks.onState?.(state, detail);
+    } catch {
+      // a hook's bug must not break the pool
+    }
+  }
+
+  private warn(message: string): void {
+    try {
+      this.hooks.log?.warn(message);
+    } catch {
+      // ignore
+    }
+  }
+
+  private debug(message: string): void {
+    try {
+      this.hooks.log?.debug?.(message);
+    } catch {
+      // ignore
+    }
+  }
+}
+
+
+/** OpenSSH answers a session beyond MaxSessions with reason 2 "open failed". */
+function isOpenFailed(error: Error & { reason?: unknown }): boolean {
+  return error.reason === 2 || /open failed/i.test(error.message ?? '');
+}
+
+function copyError(error: TransferError): TransferError {
+  return new TransferError(error.code, error.summary, { host: error.host, path: error.path, detail: error.detail, cause: error });
 }

@@ -1,0 +1,64 @@
+/** Shared bits of the src/ssh tests: endpoints for harness servers and a recording logger. */
+import type { SshdServer } from '../harness';
+import type { AuthConfig, HostKeyPolicy, SshEndpoint } from '../../src/ssh/types';
+
+export function endpointFor(
+  server: Pick<SshdServer, 'host' | 'port' | 'username' | 'hostKeyFingerprints'>,
+  auth: AuthConfig,
+  hostKey?: HostKeyPolicy,
+  extra: Partial<SshEndpoint> = {},
+): SshEndpoint {
+  return {
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    auth,
+    hostKey: hostKey ?? { kind: 'fingerprint', fingerprints: server.hostKeyFingerprints },
+    readyTimeoutMs: 15_000,
+    keepaliveIntervalMs: 0,
+    ...extra,
+  };
+}
+
+export interface RecordingLog {
+  warn(message: string): void;
+  debug(message: string): void;
+  warnings: string[];
+  debugs: string[];
+}
+
+export function recordingLog(): RecordingLog {
+  const warnings: string[] = [];
+  const debugs: string[] = [];
+  return {
+    warnings,
+    debugs,
+    warn: (message: string) => warnings.push(message),
+    debug: (message: string) => debugs.push(message),
+  };
+}
+
+/** Runs a command through an exec lease and collects its output and exit code. */
+export async function collect(lease: { channel: import('ssh2').ClientChannel }): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  const { channel } = lease;
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let code: number | null = null;
+  channel.on('data', (chunk: Buffer) => out.push(chunk));
+  channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  channel.on('exit', (exitCode: number | null) => {
+    code = exitCode;
+  });
+  await new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code };
+}
+
+/** Resolves with the rejection reason of a promise that must reject. */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected the promise to reject, it resolved');
+}
