@@ -2,6 +2,7 @@
  * One running upload or download: the abort/deadline signal every step listens to, the progress
  * reporter, and the list of temporary files to remove when the job fails. Both transports share it.
  */
+import { setMaxListeners } from 'events';
 import { TransferError, isTransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
 import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from './types';
@@ -36,6 +37,8 @@ export class Job {
     this.idleTimeoutMs = ctx.idleTimeoutMs > 0 ? ctx.idleTimeoutMs : 30_000;
     this.onProgress = ctx.onProgress;
     this.signal = this.controller.signal;
+    // Every pending request of a busy job listens to this signal (SFTP keeps 16 in flight per file).
+    setMaxListeners(0, this.signal);
     const callerSignal = ctx.signal;
     const onCallerAbort = (): void => this.controller.abort(this.abortedError());
     if (callerSignal) {

@@ -164,10 +164,25 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
     sink.destroy();
     closeChannelQuietly(channel);
     await placements.discardAll();
-    throw job.normalise(lease.connectionError() ?? error, shown);
+    throw notRegularAsEisdir(job.normalise(lease.connectionError() ?? error, shown), request);
   } finally {
     closeChannelQuietly(channel);
   }
   return job.result('scp');
 }
 
+
+/**
+ * OpenSSH's `scp -f` answers a directory requested without -r with "not a regular file"; for the user
+ * that is "a directory where a file was expected" (a FIFO or device gets the same text and is refused
+ * just the same).
+ */
+function notRegularAsEisdir(error: TransferError, request: DownloadRequest): TransferError {
+  if (error.code !== 'EPROTO' || request.recursive || !/not a regular file/iu.test(error.message)) return error;
+  return new TransferError('EISDIR', 'the remote path is a directory (or not a regular file)', {
+    host: error.host,
+    path: error.path,
+    detail: error.detail,
+    cause: error,
+  });
+}

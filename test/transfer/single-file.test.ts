@@ -7,7 +7,8 @@ import { promises as fs } from 'node:fs';
 import { download, upload } from '../../src/transfer';
 import { TransferError } from '../../src/errors';
 import { type SshdServer, makeServerDir, runAsUser, sharedSshd } from '../harness';
-import { DEFAULT_LIMITS, context, directProvider, randomData, sha256, sq, type TestProvider } from './support';
+import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256, sq } from './support';
+import type { SshPool } from '../../src/ssh';
 
 async function rejectsWith(promise: Promise<unknown>, code: string, pathPart: string): Promise<TransferError> {
   try {
@@ -22,14 +23,15 @@ async function rejectsWith(promise: Promise<unknown>, code: string, pathPart: st
   assert.fail(`expected ${code}`);
 }
 
-describe('transfer: single file over SCP (issue 2)', function () {
+for (const transport of ['scp', 'sftp'] as const)
+describe(`transfer: single file over ${transport} (issue 2)`, function () {
   let server: SshdServer;
-  let channels: TestProvider;
+  let channels: SshPool;
   let dir: { relative: string; absolute: string };
 
   before(async function () {
     server = await sharedSshd();
-    channels = await directProvider(server);
+    channels = poolProvider(server);
     dir = await makeServerDir(server, 'basic');
   });
   after(async () => channels?.close());
@@ -38,14 +40,14 @@ describe('transfer: single file over SCP (issue 2)', function () {
     it(`uploads a ${size}-byte buffer and downloads it byte-exact`, async function () {
       const data = randomData(size);
       const remotePath = `${dir.relative}/file-${size}.bin`;
-      const up = await upload(context(channels), {
+      const up = await upload(context(channels, { transport }), {
         sources: [{ kind: 'buffer', data }],
         remotePath,
         preserve: false,
         atomic: true,
         overwrite: 'overwrite',
       });
-      assert.equal(up.transport, 'scp');
+      assert.equal(up.transport, transport);
       assert.equal(up.files.length, 1);
       assert.equal(up.files[0].size, size);
       assert.equal(up.bytes, size);
@@ -55,7 +57,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
       const listing = await runAsUser(server, `ls -A ${sq(dir.relative)}`);
       assert.ok(!listing.stdout.toString().includes('.part'), 'no temporary file left behind');
 
-      const down = await download(context(channels), {
+      const down = await download(context(channels, { transport }), {
         remotePath,
         target: { kind: 'buffer', maxBytes: size },
         recursive: false,
@@ -64,7 +66,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
         overwrite: 'overwrite',
         limits: DEFAULT_LIMITS,
       });
-      assert.equal(down.transport, 'scp');
+      assert.equal(down.transport, transport);
       assert.equal(down.files.length, 1);
       assert.equal(down.files[0].size, size);
       assert.ok(down.files[0].data);
@@ -74,7 +76,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
 
   it('uploads into an existing directory under the buffer name, with the given mode', async function () {
     const data = Buffer.from('named content\n');
-    await upload(context(channels), {
+    await upload(context(channels, { transport }), {
       sources: [{ kind: 'buffer', data, name: 'named.txt', mode: 0o640 }],
       remotePath: dir.relative,
       preserve: true,
@@ -88,7 +90,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
   it('replaces an existing file atomically (overwrite) and without atomic', async function () {
     const remotePath = `${dir.relative}/replace.txt`;
     for (const [atomic, text] of [[true, 'first'], [true, 'second, longer'], [false, 'third']] as const) {
-      await upload(context(channels), {
+      await upload(context(channels, { transport }), {
         sources: [{ kind: 'buffer', data: Buffer.from(text) }],
         remotePath,
         preserve: false,
@@ -102,7 +104,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
 
   it('ENOENT: downloading a missing remote file', async function () {
     await rejectsWith(
-      download(context(channels), {
+      download(context(channels, { transport }), {
         remotePath: `${dir.relative}/does-not-exist`,
         target: { kind: 'buffer', maxBytes: 1000 },
         recursive: false,
@@ -118,7 +120,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
 
   it('ENOENT: uploading into a missing remote directory', async function () {
     await rejectsWith(
-      upload(context(channels), {
+      upload(context(channels, { transport }), {
         sources: [{ kind: 'buffer', data: Buffer.from('x') }],
         remotePath: `${dir.relative}/no-such-dir/file.txt`,
         preserve: false,
@@ -132,7 +134,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
 
   it('EISDIR: downloading a directory into a buffer', async function () {
     await rejectsWith(
-      download(context(channels), {
+      download(context(channels, { transport }), {
         remotePath: dir.relative,
         target: { kind: 'buffer', maxBytes: 1000 },
         recursive: false,
@@ -148,7 +150,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
 
   it('EISDIR: uploading a nameless buffer onto a directory path', async function () {
     await rejectsWith(
-      upload(context(channels), {
+      upload(context(channels, { transport }), {
         sources: [{ kind: 'buffer', data: Buffer.from('x') }],
         remotePath: dir.relative,
         preserve: false,
@@ -165,7 +167,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
       const locked = `${dir.relative}/locked-${atomic}`;
       await runAsUser(server, `mkdir ${sq(locked)} && chmod 555 ${sq(locked)}`);
       await rejectsWith(
-        upload(context(channels), {
+        upload(context(channels, { transport }), {
           sources: [{ kind: 'buffer', data: Buffer.from('x') }],
           remotePath: `${locked}/file.txt`,
           preserve: false,
@@ -184,7 +186,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
     const secret = `${dir.relative}/secret.txt`;
     await runAsUser(server, `echo hidden > ${sq(secret)} && chmod 000 ${sq(secret)}`);
     await rejectsWith(
-      download(context(channels), {
+      download(context(channels, { transport }), {
         remotePath: secret,
         target: { kind: 'buffer', maxBytes: 1000 },
         recursive: false,
@@ -202,7 +204,7 @@ describe('transfer: single file over SCP (issue 2)', function () {
     const remotePath = `${dir.relative}/big.bin`;
     await runAsUser(server, `head -c 5000 /dev/zero > ${sq(remotePath)}`);
     const error = await rejectsWith(
-      download(context(channels), {
+      download(context(channels, { transport }), {
         remotePath,
         target: { kind: 'buffer', maxBytes: 4999 },
         recursive: false,
@@ -220,10 +222,10 @@ describe('transfer: single file over SCP (issue 2)', function () {
   it('downloads a local-file target atomically, leaving no temporary file', async function () {
     const remotePath = `${dir.relative}/to-local.bin`;
     const data = randomData(200_000);
-    await upload(context(channels), { sources: [{ kind: 'buffer', data }], remotePath, preserve: false, atomic: true, overwrite: 'overwrite' });
+    await upload(context(channels, { transport }), { sources: [{ kind: 'buffer', data }], remotePath, preserve: false, atomic: true, overwrite: 'overwrite' });
     const localDir = await fs.mkdtemp('/tmp/transfer-basic-');
     try {
-      const result = await download(context(channels), {
+      const result = await download(context(channels, { transport }), {
         remotePath,
         target: { kind: 'file', path: `${localDir}/out.bin` },
         recursive: false,

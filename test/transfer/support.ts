@@ -4,14 +4,32 @@
  * fallback while the ssh layer is being written) a minimal provider over one ssh2 Client.
  */
 import * as crypto from 'node:crypto';
-import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { Client, type Algorithms, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { TransferError } from '../../src/errors';
-import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
+import { SshPool } from '../../src/ssh';
+import type { ChannelProvider, ExecLease, PoolOptions, SftpLease } from '../../src/ssh/types';
 import type { TransferContext } from '../../src/transfer/types';
 import type { SshdServer } from '../harness';
 
 export interface TestProvider extends ChannelProvider {
   close(): Promise<void>;
+}
+
+/** The real pool (src/ssh) to the harness's server, key auth, host key pinned by fingerprint. */
+export function poolProvider(server: SshdServer, algorithms?: Algorithms, options: Partial<PoolOptions> = {}): SshPool {
+  return new SshPool(
+    {
+      host: server.host,
+      port: server.port,
+      username: server.username,
+      auth: { privateKey: server.clientKey },
+      hostKey: { kind: 'fingerprint', fingerprints: server.hostKeyFingerprints },
+      readyTimeoutMs: 20_000,
+      keepaliveIntervalMs: 0,
+      ...(algorithms ? { algorithms } : {}),
+    },
+    options,
+  );
 }
 
 /** One ssh2 connection, channels opened directly (no queue): enough for sequential tests. */
