@@ -159,8 +159,16 @@ export function createAuthSession(prepared: PreparedAuth, username: string): Aut
   let next = 0;
   let allowed: string[] | null = null;
   let exhausted = false;
+  let askedServer = false;
 
   const handler = (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, callback: NextAuthHandler): void => {
+    if (!askedServer) {
+      // A "none" request first, as OpenSSH does: the server answers with the methods it accepts, so we never
+      // spend an attempt (MaxAuthTries, PerSourcePenalties) on one it does not offer. It is not counted as a failure.
+      askedServer = true;
+      callback({ type: 'none', username });
+      return;
+    }
     if (Array.isArray(methodsLeft)) allowed = methodsLeft.map((name) => cleanText(String(name), 40));
     while (next < prepared.methods.length) {
       const method = prepared.methods[next++];

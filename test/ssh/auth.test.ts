@@ -1,0 +1,242 @@
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { generateTestKey, makeTempDir, needThrowawayUser, sharedSshd, startSshd, type SshdServer } from '../harness';
+import { SshPool } from '../../src/ssh';
+import { startAuthRecorder } from './auth-recorder';
+import { collect, endpointFor, rejection } from './helpers';
+
+async function runWith(pool: SshPool, command = 'echo ok'): Promise<string> {
+  try {
+    return (await collect(await pool.exec(command))).stdout;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** "Accepted <method> for <user>" lines of the server log since `from` */
+function acceptedSince(server: SshdServer, from: number): string[] {
+  return server
+    .logs()
+    .slice(from)
+    .split('\n')
+    .map((line) => /Accepted (\S+) for /.exec(line)?.[1])
+    .filter((method): method is string => method !== undefined);
+}
+
+describe('ssh authentication', function () {
+  let server: SshdServer;
+  before(async function () {
+    needThrowawayUser(this);
+    server = await sharedSshd();
+  });
+
+  it('logs in with a password', async () => {
+    const from = server.logs().length;
+    assert.equal(await runWith(new SshPool(endpointFor(server, { password: server.password }))), 'ok\n');
+    assert.deepEqual(acceptedSince(server, from), ['password']);
+  });
+
+  it('logs in with private key text', async () => {
+    const from = server.logs().length;
+    assert.equal(await runWith(new SshPool(endpointFor(server, { privateKey: server.clientKey }))), 'ok\n');
+    assert.deepEqual(acceptedSince(server, from), ['publickey']);
+  });
+
+  it('logs in with a private key read from a path', async () => {
+    assert.equal(await runWith(new SshPool(endpointFor(server, { privateKeyPath: server.clientKeyPath }))), 'ok\n');
+  });
+
+  it('logs in with an encrypted key and its passphrase', async () => {
+    const pool = new SshPool(endpointFor(server, { privateKey: server.clientKeyEncrypted, passphrase: server.clientKeyPassphrase }));
+    assert.equal(await runWith(pool), 'ok\n');
+  });
+
+  it('fails with EAUTH naming the passphrase, before connecting, when the passphrase is wrong or missing', async () => {
+    for (const passphrase of ['not-the-passphrase', undefined]) {
+      const from = server.logs().length;
+      const pool = new SshPool(endpointFor(server, { privateKey: server.clientKeyEncrypted, passphrase }));
+      const error = await rejection(pool.exec('true'));
+      assert.equal(error.code, 'EAUTH');
+      assert.match(error.message, /private key could not be decrypted: wrong or missing passphrase/);
+      assert.ok(!error.message.includes('not-the-passphrase'), 'the passphrase must not appear in the message');
+      assert.ok(!error.message.includes('PRIVATE KEY'), 'the key must not appear in the message');
+      assert.equal(pool.stats().connections, 0);
+      await pool.close();
+      assert.ok(!server.logs().slice(from).includes('Connection from'), 'no connection may be made');
+    }
+  });
+
+  it('fails with ENOENT naming the file when the key file is missing', async () => {
+    const missing = path.join(await makeTempDir('ssh-auth'), 'no-such-key');
+    const pool = new SshPool(endpointFor(server, { privateKeyPath: missing }));
+    const error = await rejection(pool.exec('true'));
+    assert.equal(error.code, 'ENOENT');
+    assert.ok(error.message.includes(missing), error.message);
+    await pool.close();
+  });
+
+  it('fails with EAUTH naming the file when the key file is not a key', async () => {
+    const file = path.join(await makeTempDir('ssh-auth'), 'garbage-key');
+    await fs.writeFile(file, 'this is not a key\n');
+    const pool = new SshPool(endpointFor(server, { privateKeyPath: file }));
+    const error = await rejection(pool.exec('true'));
+    assert.equal(error.code, 'EAUTH');
+    assert.ok(error.message.includes(file), error.message);
+    assert.ok(!error.message.includes('this is not a key'), 'the file content must not appear');
+    await pool.close();
+  });
+
+  describe('ssh-agent', () => {
+    let agent: ChildProcess | undefined;
+    let socket: string;
+    before(async () => {
+      socket = path.join(await makeTempDir('ssh-agent'), 'agent.sock');
+      agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+      agent.on('error', () => undefined);
+      for (let i = 0; i < 100; i++) {
+        if (await fs.stat(socket).then(() => true, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise<void>((resolve, reject) => {
+        const add = spawn('ssh-add', [server.clientKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+        add.on('error', reject);
+        add.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ssh-add exited ${code}`))));
+      });
+    });
+    after(() => {
+      if (agent?.pid) process.kill(agent.pid);
+    });
+
+    it('logs in with a key held by ssh-agent (socket path)', async () => {
+      const from = server.logs().length;
+      assert.equal(await runWith(new SshPool(endpointFor(server, { agent: socket }))), 'ok\n');
+      assert.deepEqual(acceptedSince(server, from), ['publickey']);
+    });
+
+    it("uses $SSH_AUTH_SOCK with agent: 'env'", async () => {
+      const saved = process.env.SSH_AUTH_SOCK;
+      process.env.SSH_AUTH_SOCK = socket;
+      try {
+        assert.equal(await runWith(new SshPool(endpointFor(server, { agent: 'env' }))), 'ok\n');
+      } finally {
+        if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+        else process.env.SSH_AUTH_SOCK = saved;
+      }
+    });
+
+    it('tries the agent before the password by default', async () => {
+      const from = server.logs().length;
+      const pool = new SshPool(endpointFor(server, { agent: socket, password: server.password }));
+      assert.equal(await runWith(pool), 'ok\n');
+      assert.deepEqual(acceptedSince(server, from), ['publickey']);
+    });
+  });
+
+  it('follows the default order publickey → password, trying the next method when one is refused', async () => {
+    const from = server.logs().length;
+    const stranger = generateTestKey().privateKey;
+    const pool = new SshPool(endpointFor(server, { privateKey: stranger, password: server.password }));
+    assert.equal(await runWith(pool), 'ok\n');
+    assert.deepEqual(acceptedSince(server, from), ['password']);
+  });
+
+  it('follows a configured order (password before publickey)', async () => {
+    const from = server.logs().length;
+    const pool = new SshPool(
+      endpointFor(server, { privateKey: server.clientKey, password: server.password, order: ['password', 'publickey'] }),
+    );
+    assert.equal(await runWith(pool), 'ok\n');
+    assert.deepEqual(acceptedSince(server, from), ['password']);
+  });
+
+  it('names every method it tried when all are refused', async () => {
+    const pool = new SshPool(endpointFor(server, { privateKey: generateTestKey().privateKey, password: 'wrong password' }));
+    const error = await rejection(pool.exec('true'));
+    assert.equal(error.code, 'EAUTH');
+    assert.match(error.message, new RegExp(`authentication failed for ${server.username}@127\\.0\\.0\\.1:${server.port} \\(tried: publickey, password\\)`));
+    assert.ok(!error.message.includes('wrong password'));
+    await pool.close();
+  });
+
+  describe('wrong password', () => {
+    let own: SshdServer;
+    before(async () => {
+      own = await startSshd();
+    });
+    after(async () => {
+      await own?.stop();
+    });
+
+    it('fails every request with one EAUTH from one connection, then makes one new attempt after the cool-down', async () => {
+      const pool = new SshPool(endpointFor(own, { password: 'definitely wrong' }), { authRetryMs: 400 });
+      const concurrent = await Promise.all([1, 2, 3, 4, 5].map(() => rejection(pool.exec('true'))));
+      for (const error of concurrent) assert.equal(error.code, 'EAUTH');
+      for (let i = 0; i < 5; i++) {
+        const error = await rejection(pool.exec('true'));
+        assert.equal(error.code, 'EAUTH');
+        assert.match(error.message, /tried: password/);
+      }
+      // (the harness's own readiness probe also shows up as a connection: count login attempts)
+      const connections = (): number => own.logs().split('\n').filter((line) => line.includes('Failed password for')).length;
+      assert.equal(connections(), 1, own.logs());
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await rejection(pool.exec('true'))).code, 'EAUTH');
+      assert.equal(connections(), 2, 'one more attempt after the cool-down, not more');
+      await pool.close();
+    });
+  });
+
+  describe('keyboard-interactive (fake server: OpenSSH needs PAM for it)', () => {
+    it('answers a hidden prompt with the password when only keyboard-interactive is offered', async () => {
+      const fake = await startAuthRecorder({ methods: ['keyboard-interactive'], password: 'kbd-secret' });
+      try {
+        const pool = new SshPool(
+          endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'kbd-secret', keyboardInteractive: true }),
+        );
+        assert.equal(await runWith(pool, 'hello'), 'ran hello\n');
+        assert.deepEqual(
+          fake.attempts.map((attempt) => attempt.method),
+          ['keyboard-interactive'],
+        );
+        assert.deepEqual(fake.attempts[0].secrets, ['kbd-secret']);
+      } finally {
+        await fake.close();
+      }
+    });
+
+    it('never types the password into an echoed prompt', async () => {
+      const fake = await startAuthRecorder({
+        methods: ['keyboard-interactive'],
+        password: 'kbd-secret',
+        prompts: [{ prompt: 'Username: ', echo: true }],
+      });
+      try {
+        const pool = new SshPool(
+          endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'kbd-secret', keyboardInteractive: true }),
+        );
+        const error = await rejection(pool.exec('true'));
+        assert.equal(error.code, 'EAUTH');
+        assert.match(error.message, /tried: keyboard-interactive/);
+        assert.deepEqual(fake.attempts[0].secrets, ['']);
+        await pool.close();
+      } finally {
+        await fake.close();
+      }
+    });
+
+    it('does not use keyboard-interactive unless asked to', async () => {
+      const fake = await startAuthRecorder({ methods: ['keyboard-interactive'], password: 'kbd-secret' });
+      try {
+        const pool = new SshPool(endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'kbd-secret' }));
+        const error = await rejection(pool.exec('true'));
+        assert.equal(error.code, 'EAUTH');
+        assert.equal(fake.attempts.length, 0, 'password is skipped because the server does not offer it');
+        await pool.close();
+      } finally {
+        await fake.close();
+      }
+    });
+  });
+});
