@@ -5,7 +5,7 @@
  */
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
-import { quoteForShellBytes } from '../scp';
+import { codeForServerMessage, quoteForShellBytes } from '../scp';
 import { cleanText } from '../text';
 import type { Job } from './job';
 
@@ -217,4 +217,41 @@ async function runRemoteIgnoringStop(job: Job, command: Buffer): Promise<void> {
     checkActive: { value: () => undefined },
   }) as Job;
   await runRemote(cleanupJob, command);
+}
+
+/** "[[CC]YY]MMDDhhmm.SS" in UTC, the POSIX `touch -t` format (run with TZ=UTC0). */
+function touchStamp(seconds: number): string {
+  const date = new Date(Math.max(0, seconds) * 1000);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}.${pad(date.getUTCSeconds())}`;
+}
+
+/**
+ * Puts directory times back after the renames of an atomic upload touched them (a rename changes its
+ * directory's mtime). Plain POSIX `touch -t`, so it works with any server shell.
+ */
+export async function restoreDirectoryTimes(
+  job: Job,
+  directories: { path: Buffer; times: { mtime: number; atime: number } }[],
+  pathForErrors: string,
+): Promise<void> {
+  const items = directories.map(({ path, times }) =>
+    Buffer.concat([
+      bytes(` touch -a -t ${touchStamp(times.atime)} -- `),
+      quoteForShellBytes(path),
+      bytes(` && touch -m -t ${touchStamp(times.mtime)} -- `),
+      quoteForShellBytes(path),
+      bytes(' || s=1;'),
+    ]),
+  );
+  for (const batch of batchCommands(bytes('TZ=UTC0; export TZ; s=0;'), items, bytes(' exit $s'))) {
+    const outcome = await runRemote(job, batch.command, pathForErrors);
+    if (outcome.exitCode !== 0) {
+      throw new TransferError(codeForServerMessage(outcome.stderr), 'could not restore the remote directory times', {
+        host: job.host,
+        path: pathForErrors,
+        detail: outcome.stderr,
+      });
+    }
+  }
 }

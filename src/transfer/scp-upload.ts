@@ -10,7 +10,7 @@ import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '
 import type { ExecLease } from '../ssh/types';
 import type { Job } from './job';
 import { closeChannelQuietly } from './scp-session';
-import { probeRemote, removeRemoteQuietly, renameRemote, type RemoteKind } from './remote-exec';
+import { probeRemote, removeRemoteQuietly, renameRemote, restoreDirectoryTimes, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import type { PlannedEntry, PlannedFile, UploadPlan } from './sources';
 import { recordSafeName, remoteTempName } from './temp-name';
@@ -255,7 +255,20 @@ async function sendSteps(
       });
     });
   }
+  if (request.atomic && request.preserve && renames.length > 0) {
+    const timed: { path: Buffer; times: { mtime: number; atime: number } }[] = [];
+    collectDirectoryTimes(steps, timed);
+    if (timed.length > 0) await restoreDirectoryTimes(job, timed, shown);
+  }
   return job.result('scp');
+}
+
+function collectDirectoryTimes(steps: Step[], out: { path: Buffer; times: { mtime: number; atime: number } }[]): void {
+  for (const step of steps) {
+    if (step.kind !== 'directory') continue;
+    collectDirectoryTimes(step.steps, out);
+    if (step.times) out.push({ path: step.remotePath, times: step.times });
+  }
 }
 
 async function walk(
@@ -295,7 +308,8 @@ async function walk(
       job.fileEnd({ ...record, transferred: false }, display);
       continue;
     }
-    const content = file.open();
+    // An empty file needs no reader (and a stream that ends at once gains nothing from being opened).
+    const content = file.size === 0 ? Buffer.alloc(0) : file.open();
     if (request.atomic) sentTemps.push(step.wirePath);
     const sent = await source.sendFile({
       name: step.wireName,

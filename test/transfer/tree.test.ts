@@ -1,0 +1,222 @@
+/**
+ * Directory trees both ways over one channel, with modes and times preserved (checked with stat on
+ * both sides), several sources in one request, streams of unknown size, local file sources.
+ */
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import type { SshPool } from '../../src/ssh';
+import { download, upload } from '../../src/transfer';
+import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd } from '../harness';
+import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256, sq } from './support';
+
+const MTIME = 1_600_000_000; // 2020-09-13
+
+/** Builds a local tree: a/ (0750) with files of several modes, a nested dir (0700), an empty dir. */
+async function makeLocalTree(root: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  await fs.mkdir(join(root, 'tree', 'nested', 'deeper'), { recursive: true });
+  await fs.mkdir(join(root, 'tree', 'empty'));
+  const put = async (rel: string, data: Buffer, mode: number): Promise<void> => {
+    await fs.writeFile(join(root, 'tree', rel), data);
+    await fs.chmod(join(root, 'tree', rel), mode);
+    await fs.utimes(join(root, 'tree', rel), MTIME + 10, MTIME);
+    files.set(rel, data);
+  };
+  await put('a.bin', randomData(100_000), 0o640);
+  await put('empty.txt', Buffer.alloc(0), 0o600);
+  await put('run.sh', Buffer.from('#!/bin/sh\necho hi\n'), 0o755);
+  await put('nested/b.txt', Buffer.from('bee'), 0o604);
+  await put('nested/deeper/c.bin', randomData(3000), 0o644);
+  await fs.chmod(join(root, 'tree', 'nested', 'deeper'), 0o700);
+  await fs.chmod(join(root, 'tree', 'nested'), 0o750);
+  for (const dir of ['nested/deeper', 'nested', 'empty', '']) await fs.utimes(join(root, 'tree', dir), MTIME + 20, MTIME + 5);
+  return files;
+}
+
+/** "rel mode size mtime" for every entry below dir, sorted (the same format on both sides). */
+async function describeRemote(server: SshdServer, dir: string): Promise<string[]> {
+  const out = await runAsUser(server, `cd ${sq(dir)} && find . -mindepth 1 -printf '%P %m %s %T@ %y\\n'`);
+  assert.equal(out.code, 0, out.stderr);
+  return out.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => {
+      // "%P %m %s %T@ %y" parsed from the right: the name may contain spaces.
+      const fields = line.split(' ');
+      const [mode, size, mtime, kind] = fields.slice(-4);
+      const name = fields.slice(0, -4).join(' ');
+      return `${name} ${mode} ${kind === 'd' ? '-' : size} ${Math.floor(Number(mtime))} ${kind}`;
+    })
+    .sort();
+}
+
+async function describeLocal(dir: string, rel = ''): Promise<string[]> {
+  const lines: string[] = [];
+  for (const name of await fs.readdir(join(dir, rel))) {
+    const path = join(dir, rel, name);
+    const stats = await fs.lstat(path);
+    const relPath = rel ? `${rel}/${name}` : name;
+    const kind = stats.isDirectory() ? 'd' : 'f';
+    lines.push(`${relPath} ${(stats.mode & 0o7777).toString(8)} ${kind === 'd' ? '-' : stats.size} ${Math.floor(stats.mtimeMs / 1000)} ${kind}`);
+    if (stats.isDirectory()) lines.push(...(await describeLocal(dir, relPath)));
+  }
+  return lines.sort();
+}
+
+for (const transport of ['scp', 'sftp'] as const) {
+  describe(`transfer: trees and sources over ${transport}`, function () {
+    let server: SshdServer;
+    let channels: SshPool;
+
+    before(async function () {
+      server = await sharedSshd();
+      channels = poolProvider(server);
+    });
+    after(async () => channels?.close());
+
+    it('uploads a directory tree with modes and times, and downloads it back identical', async function () {
+      const local = await makeTempDir('tree-up');
+      const files = await makeLocalTree(local);
+      const remote = await makeServerDir(server, `tree-${transport}`);
+      const up = await upload(context(channels, { transport }), {
+        sources: [{ kind: 'path', path: join(local, 'tree') }],
+        remotePath: remote.relative,
+        preserve: true,
+        atomic: true,
+        overwrite: 'fail',
+      });
+      assert.equal(up.transport, transport);
+      assert.equal(up.files.length, files.size);
+      assert.equal(up.bytes, [...files.values()].reduce((sum, data) => sum + data.length, 0));
+      const localView = await describeLocal(join(local, 'tree'));
+      const remoteView = await describeRemote(server, `${remote.relative}/tree`);
+      assert.deepEqual(remoteView, localView);
+
+      const back = await makeTempDir('tree-down');
+      const down = await download(context(channels, { transport }), {
+        remotePath: `${remote.relative}/tree`,
+        target: { kind: 'directory', path: back },
+        recursive: true,
+        glob: false,
+        preserve: true,
+        overwrite: 'fail',
+        limits: DEFAULT_LIMITS,
+      });
+      assert.equal(down.files.length, files.size);
+      assert.deepEqual(await describeLocal(join(back, 'tree')), localView);
+      for (const [rel, data] of files) assert.equal(sha256(await fs.readFile(join(back, 'tree', rel))), sha256(data), rel);
+      assert.ok(down.directories.includes(join(back, 'tree', 'nested', 'deeper')));
+    });
+
+    it('uploads a directory to a missing path as that path (cp -r semantics)', async function () {
+      const local = await makeTempDir('tree-new');
+      await makeLocalTree(local);
+      const remote = await makeServerDir(server, `tree-new-${transport}`);
+      await upload(context(channels, { transport }), {
+        sources: [{ kind: 'path', path: join(local, 'tree') }],
+        remotePath: `${remote.relative}/copy`,
+        preserve: false,
+        atomic: false,
+        overwrite: 'overwrite',
+      });
+      const listing = await runAsUser(server, `cd ${sq(remote.relative)} && find copy -type f | sort`);
+      assert.equal(listing.stdout.toString(), ['copy/a.bin', 'copy/empty.txt', 'copy/nested/b.txt', 'copy/nested/deeper/c.bin', 'copy/run.sh', ''].join('\n'));
+    });
+
+    it('uploads several sources in one request: buffer, sized stream, unsized stream, local file', async function () {
+      const local = await makeTempDir('multi');
+      const fileData = randomData(5000);
+      await fs.writeFile(join(local, 'local.bin'), fileData);
+      const streamData = randomData(2 * 1024 * 1024 + 3);
+      const unsized = new PassThrough();
+      // Written in pieces after the call starts: the engine must spool it (SCP needs the size first).
+      setImmediate(() => {
+        for (let at = 0; at < streamData.length; at += 100_000) unsized.write(streamData.subarray(at, at + 100_000));
+        unsized.end();
+      });
+      const remote = await makeServerDir(server, `multi-${transport}`);
+      const result = await upload(context(channels, { transport }), {
+        sources: [
+          { kind: 'buffer', data: Buffer.from('buffer content'), name: 'buffer.txt' },
+          { kind: 'stream', stream: Readable.from([Buffer.from('sized '), Buffer.from('stream')]), size: 12, name: 'sized.txt' },
+          { kind: 'stream', stream: unsized, name: 'unsized.bin' },
+          { kind: 'path', path: join(local, 'local.bin') },
+        ],
+        remotePath: remote.relative,
+        preserve: false,
+        atomic: true,
+        overwrite: 'overwrite',
+      });
+      assert.deepEqual(
+        result.files.map((file) => [file.remotePath, file.size]),
+        [
+          [`${remote.relative}/buffer.txt`, 14],
+          [`${remote.relative}/sized.txt`, 12],
+          [`${remote.relative}/unsized.bin`, streamData.length],
+          [`${remote.relative}/local.bin`, 5000],
+        ],
+      );
+      const sums = await runAsUser(server, `cd ${sq(remote.relative)} && sha256sum buffer.txt sized.txt unsized.bin local.bin && ls -A | wc -l`);
+      const lines = sums.stdout.toString().trim().split('\n');
+      assert.equal(lines[0].split(' ')[0], sha256(Buffer.from('buffer content')));
+      assert.equal(lines[1].split(' ')[0], sha256(Buffer.from('sized stream')));
+      assert.equal(lines[2].split(' ')[0], sha256(streamData));
+      assert.equal(lines[3].split(' ')[0], sha256(fileData));
+      assert.equal(lines[4], '4');
+    });
+
+    it('refuses a sized stream that delivers fewer bytes than announced, leaving no file', async function () {
+      const remote = await makeServerDir(server, `short-${transport}`);
+      await assert.rejects(
+        upload(context(channels, { transport }), {
+          sources: [{ kind: 'stream', stream: Readable.from([Buffer.from('short')]), size: 100 }],
+          remotePath: `${remote.relative}/short.txt`,
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: { code?: string }) => error.code === 'EPROTO',
+      );
+      const listing = await runAsUser(server, `ls -A ${sq(remote.relative)}`);
+      assert.equal(listing.stdout.toString(), '');
+    });
+
+    it('downloads a single remote file into a local directory and a local file path', async function () {
+      const remote = await makeServerDir(server, `single-${transport}`);
+      await runAsUser(server, `printf 'hello' > ${sq(`${remote.relative}/hello.txt`)} && chmod 604 ${sq(`${remote.relative}/hello.txt`)}`);
+      const local = await makeTempDir('single-down');
+      const result = await download(context(channels, { transport }), {
+        remotePath: `${remote.relative}/hello.txt`,
+        target: { kind: 'directory', path: local },
+        recursive: false,
+        glob: false,
+        preserve: true,
+        overwrite: 'fail',
+        limits: DEFAULT_LIMITS,
+      });
+      assert.equal(result.files[0].localPath, join(local, 'hello.txt'));
+      assert.equal(await fs.readFile(join(local, 'hello.txt'), 'utf8'), 'hello');
+      assert.equal((await fs.stat(join(local, 'hello.txt'))).mode & 0o777, 0o604);
+    });
+
+    it('never creates setuid/setgid/sticky bits, even when preserving modes', async function () {
+      const remote = await makeServerDir(server, `suid-${transport}`);
+      await runAsUser(server, `cd ${sq(remote.relative)} && mkdir d && chmod 1777 d && printf x > d/f && chmod 6755 d/f`);
+      const local = await makeTempDir('suid');
+      await download(context(channels, { transport }), {
+        remotePath: `${remote.relative}/d`,
+        target: { kind: 'directory', path: local },
+        recursive: true,
+        glob: false,
+        preserve: true,
+        overwrite: 'fail',
+        limits: DEFAULT_LIMITS,
+      });
+      assert.equal((await fs.stat(join(local, 'd'))).mode & 0o7777, 0o777);
+      assert.equal((await fs.stat(join(local, 'd', 'f'))).mode & 0o7777, 0o755);
+    });
+  });
+}
