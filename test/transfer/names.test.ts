@@ -1,0 +1,99 @@
+/**
+ * Hostile-looking but legal names both ways: spaces, quotes, $(...), ;, newline, leading -, non-ASCII.
+ * Uploads are checked on the server with runAsUser; downloads on the local disk.
+ */
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { SshPool } from '../../src/ssh';
+import { TransferError } from '../../src/errors';
+import { download, upload } from '../../src/transfer';
+import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd } from '../harness';
+import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+
+const NAMES = ['with space', "quo'te", 'dq"uote', '$(touch pwned-names)', 'semi;colon', '-leading-dash', 'ünïcödé ✓ 日本', '`id`', 'a*b?[c]', '~tilde', '{a,b}', 'amp&pipe|gt>'];
+const NEWLINE_NAME = 'new\nline';
+
+for (const transport of ['scp', 'sftp'] as const) {
+  describe(`transfer: special names over ${transport}`, function () {
+    let server: SshdServer;
+    let channels: SshPool;
+
+    before(async function () {
+      server = await sharedSshd();
+      channels = poolProvider(server);
+    });
+    after(async () => channels?.close());
+
+    it('uploads each name as a single file path and downloads it back into a buffer', async function () {
+      const dir = await makeServerDir(server, `names-${transport}`);
+      for (const name of [...NAMES, NEWLINE_NAME]) {
+        await upload(context(channels, { transport }), {
+          sources: [{ kind: 'buffer', data: Buffer.from(`content of ${name}`) }],
+          remotePath: `${dir.relative}/${name}`,
+          preserve: false,
+          atomic: true,
+          overwrite: 'fail',
+        });
+        const onServer = await runAsUser(server, `cat -- ${sq(`${dir.relative}/${name}`)}`);
+        assert.equal(onServer.stdout.toString(), `content of ${name}`, name);
+      }
+      const listing = await runAsUser(server, `ls -A ${sq(dir.relative)} | wc -l`);
+      assert.equal(listing.stdout.toString().trim(), String(NAMES.length + 2)); // "new\nline" counts twice in ls | wc -l
+      assert.equal(await fs.stat(join(server.home, 'pwned-names')).catch(() => undefined), undefined);
+
+      for (const name of NAMES) {
+        const result = await download(context(channels, { transport }), {
+          remotePath: `${dir.relative}/${name}`,
+          target: { kind: 'buffer', maxBytes: 1000 },
+          recursive: false,
+          glob: false,
+          preserve: false,
+          overwrite: 'overwrite',
+          limits: DEFAULT_LIMITS,
+        });
+        assert.equal(result.files[0].data?.toString(), `content of ${name}`, name);
+        assert.equal(result.files[0].remotePath, `${dir.relative}/${name}`);
+      }
+    });
+
+    it('downloads a tree of those names into a local directory under exactly those names', async function () {
+      const dir = await makeServerDir(server, `names-tree-${transport}`);
+      const script = NAMES.map((name) => `printf %s ${sq(name)} > ${sq(`${dir.relative}/t/${name}`)}`).join(' && ');
+      const made = await runAsUser(server, `mkdir ${sq(`${dir.relative}/t`)} && ${script}`);
+      assert.equal(made.code, 0, made.stderr);
+      const local = await makeTempDir('names-down');
+      const result = await download(context(channels, { transport }), {
+        remotePath: `${dir.relative}/t`,
+        target: { kind: 'directory', path: local },
+        recursive: true,
+        glob: false,
+        preserve: false,
+        overwrite: 'fail',
+        limits: DEFAULT_LIMITS,
+      });
+      assert.equal(result.files.length, NAMES.length);
+      assert.deepEqual((await fs.readdir(join(local, 't'))).sort(), [...NAMES].sort());
+      for (const name of NAMES) assert.equal(await fs.readFile(join(local, 't', name), 'utf8'), name);
+    });
+
+    if (transport === 'scp') {
+      it('refuses (EPROTO) to download a name with a newline over SCP: a record line cannot carry it', async function () {
+        const dir = await makeServerDir(server, 'names-newline');
+        await runAsUser(server, `printf x > ${sq(`${dir.relative}/${NEWLINE_NAME}`)}`);
+        await assert.rejects(
+          download(context(channels, { transport }), {
+            remotePath: `${dir.relative}/${NEWLINE_NAME}`,
+            target: { kind: 'buffer', maxBytes: 10 },
+            recursive: false,
+            glob: false,
+            preserve: false,
+            overwrite: 'overwrite',
+            limits: DEFAULT_LIMITS,
+          }),
+          (error: TransferError) => error.code === 'EPROTO' && !error.message.includes('\n'),
+        );
+      });
+    }
+  });
+}
