@@ -15,6 +15,8 @@ const DEFAULT_MAX_STDERR_BYTES = 8 * 1024;
 const MAX_DRAIN_BYTES = 1024 * 1024;
 /** how much of a server's unexpected text (banner, trailing output) ends up in a message */
 const SHOWN_TEXT_BYTES = 512;
+/** how much of the stderr tail (cleaned characters) ends up in messages and results */
+const SHOWN_STDERR_CHARS = 1024;
 
 type Waker = () => void;
 
@@ -151,9 +153,15 @@ export class ScpSession {
     if (this.fatal !== null) throw this.fatal;
   }
 
-  /** Cleaned tail of stderr so far. */
+  /** Cleaned tail of stderr so far (its last characters: the end usually says why the command failed). */
   protected stderrText(): string {
-    return cleanText(this.stderrTail.toString('utf8').trim(), 1024);
+    const text = cleanText(this.stderrTail, Number.MAX_SAFE_INTEGER).replace(/^(\\[nrt])+|(\\[nrt])+$/g, '');
+    return text.length <= SHOWN_STDERR_CHARS ? text : `…${text.slice(text.length - SHOWN_STDERR_CHARS + 1)}`;
+  }
+
+  /** How many stderr bytes are held (the tail): for tests that prove the memory stays bounded. */
+  stderrBytesKept(): number {
+    return this.stderrTail.length;
   }
 
   private keepStderr(chunk: Buffer | string): void {
