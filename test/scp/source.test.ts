@@ -1,0 +1,339 @@
+import assert from 'assert';
+import { PassThrough, Readable } from 'stream';
+import { TransferError } from '../../src/errors';
+import { ScpSource, isNoScpError, type ScpSessionOptions } from '../../src/scp';
+import { ScriptedPeer, hasRawControls } from './peer';
+
+const HOST = 'files.example:22';
+const PATH = '/remote/target';
+
+function makeSource(peer: ScriptedPeer, options: Partial<ScpSessionOptions> = {}): ScpSource {
+  return new ScpSource(peer.streams, { host: HOST, path: PATH, idleTimeoutMs: 5000, ...options });
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string, pattern?: RegExp): Promise<TransferError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof TransferError, `expected a TransferError ${code}, got ${String(caught)}`);
+  assert.strictEqual(caught.code, code, caught.message);
+  assert.ok(caught.message.includes(HOST), `host missing from: ${caught.message}`);
+  assert.ok(!hasRawControls(caught.message), `raw control characters in: ${JSON.stringify(caught.message)}`);
+  if (pattern) assert.match(caught.message, pattern);
+  return caught;
+}
+
+/** A source that is ready: the server's first \0 already consumed. */
+async function readySource(peer: ScriptedPeer, options: Partial<ScpSessionOptions> = {}): Promise<ScpSource> {
+  peer.send('\0');
+  const source = makeSource(peer, options);
+  await source.ready();
+  return source;
+}
+
+describe('ScpSource (upload state machine)', () => {
+  describe('happy paths', () => {
+    it('sends one file from a Buffer: C, data with the trailing \\0, and reads every reply', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0');
+      let progress = 0;
+      const result = await source.sendFile({ name: 'a b.txt', mode: 0o100640, size: 5, content: Buffer.from('hello'), onBytes: (n) => (progress += n) });
+      assert.deepStrictEqual(result, { ok: true });
+      assert.strictEqual(progress, 5);
+      peer.stderr.write('just a note\n');
+      peer.exit(0);
+      assert.deepStrictEqual(await source.finish(), { exitCode: 0, stderr: 'just a note' });
+      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0640 5 a b.txt\nhello\0');
+    });
+
+    it('sends a zero-byte file as C then a lone \\0', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0');
+      assert.deepStrictEqual(await source.sendFile({ name: 'empty', mode: 0o644, size: 0, content: Buffer.alloc(0) }), { ok: true });
+      assert.strictEqual((await peer.take(13)).toString('latin1'), 'C0644 0 empty');
+      assert.deepStrictEqual(await peer.take(2), Buffer.from('\n\0'));
+    });
+
+    it('sends a T record first when times are given', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0\0');
+      await source.sendFile({ name: 'x', mode: 0o600, size: 1, times: { mtime: 1700000000.7, atime: 5 }, content: Buffer.from('z') });
+      assert.strictEqual(await peer.takeLine(), 'T1700000000 0 5 0');
+      assert.strictEqual(await peer.takeLine(), 'C0600 1 x');
+    });
+
+    it('streams a Readable of exactly `size` bytes, with back-pressure and the \\0 in the last write', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0');
+      const size = 3 * 1024 * 1024 + 17;
+      const content = Readable.from(
+        (function* () {
+          for (let sent = 0; sent < size; sent += 64 * 1024) yield Buffer.alloc(Math.min(64 * 1024, size - sent), 0x61);
+        })(),
+      );
+      const writes: number[] = [];
+      const originalWrite = peer.toServer.write.bind(peer.toServer);
+      peer.toServer.write = ((chunk: Buffer, ...rest: never[]) => {
+        writes.push(chunk.length);
+        return originalWrite(chunk, ...rest);
+      }) as typeof peer.toServer.write;
+      let progress = 0;
+      const result = await source.sendFile({ name: 'big', mode: 0o644, size, content, onBytes: (n) => (progress += n) });
+      assert.deepStrictEqual(result, { ok: true });
+      assert.strictEqual(progress, size);
+      assert.strictEqual(await peer.takeLine(), `C0644 ${size} big`);
+      const data = await peer.take(size + 1);
+      assert.strictEqual(data[size], 0);
+      assert.ok(data.subarray(0, size).every((byte) => byte === 0x61));
+      // the trailing \0 rides in the same write as the last data chunk, not in a write of its own
+      assert.ok(writes[writes.length - 1] > 1, `last write had ${writes[writes.length - 1]} bytes`);
+    });
+
+    it('sends a directory tree: D, entries, E', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0'.repeat(7));
+      assert.deepStrictEqual(await source.enterDirectory({ name: 'top', mode: 0o40755, times: { mtime: 1, atime: 2 } }), { ok: true });
+      assert.deepStrictEqual(await source.enterDirectory({ name: 'sub', mode: 0o700 }), { ok: true });
+      assert.deepStrictEqual(await source.sendFile({ name: 'f', mode: 0o644, size: 2, content: Buffer.from('ok') }), { ok: true });
+      assert.deepStrictEqual(await source.leaveDirectory(), { ok: true });
+      assert.deepStrictEqual(await source.leaveDirectory(), { ok: true });
+      peer.exit(0);
+      await source.finish();
+      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'T1 0 2 0\nD0755 0 top\nD0700 0 sub\nC0644 2 f\nok\0E\nE\n');
+    });
+
+    it('a \\x01 reply to C fails that file only: no data is sent, the next file goes through', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\x01scp: /remote/target/x: Permission denied\n\0\0');
+      const refused = await source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Buffer.from('abc') });
+      assert.strictEqual(refused.ok, false);
+      assert.ok(!refused.ok && refused.error.code === 'EACCES' && refused.error.message.includes(HOST));
+      assert.deepStrictEqual(await source.sendFile({ name: 'y', mode: 0o644, size: 1, content: Buffer.from('1') }), { ok: true });
+      peer.exit(1);
+      assert.strictEqual((await source.finish()).exitCode, 1);
+      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0644 3 x\nC0644 1 y\n1\0');
+    });
+
+    it('a \\x01 final reply (write failed on the server) fails that file with the mapped code', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\x01scp: /remote/target: No space left on device\n');
+      const result = await source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Buffer.from('abc') });
+      assert.ok(!result.ok && result.error.code === 'ETOOBIG');
+    });
+
+    it('a refused D is reported, depth unchanged (leaveDirectory then refuses, EINVAL)', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\x01scp: /remote/target/d: Not a directory\n');
+      const result = await source.enterDirectory({ name: 'd', mode: 0o755 });
+      assert.ok(!result.ok && result.error.code === 'ENOTDIR');
+      await rejectsWith(source.leaveDirectory(), 'EINVAL');
+    });
+
+    it('finish() reports trailing \\x01 texts with the stderr', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.stderr.write('warning\n');
+      peer.send('\x01scp: \x1b[1mlate\n');
+      peer.exit(1);
+      const result = await source.finish();
+      assert.strictEqual(result.exitCode, 1);
+      assert.strictEqual(result.stderr, 'warning; scp: \\x1b[1mlate');
+    });
+  });
+
+  describe('ready(): no usable scp, and refusals', () => {
+    it('EOF with nothing and exit 127 ("scp: not found") -> EPROTO with noScp', async () => {
+      const peer = new ScriptedPeer();
+      peer.stderr.write('sh: 1: scp: not found\n');
+      peer.exit(127);
+      const error = await rejectsWith(makeSource(peer).ready(), 'EPROTO', /exit status 127.*scp: not found/);
+      assert.ok(isNoScpError(error));
+    });
+
+    it('"This service allows sftp connections only." -> EPROTO with noScp', async () => {
+      const peer = new ScriptedPeer();
+      peer.send('This service allows sftp connections only.\n');
+      peer.exit(1);
+      const error = await rejectsWith(makeSource(peer).ready(), 'EPROTO', /sftp connections only/);
+      assert.ok(isNoScpError(error));
+    });
+
+    it('a shell banner with escape sequences -> EPROTO with noScp, cleaned', async () => {
+      const peer = new ScriptedPeer();
+      peer.send('\x1b[2J\x1b]0;owned\x07Welcome!\n\0');
+      const error = await rejectsWith(makeSource(peer).ready(), 'EPROTO', /\\x1b\[2J/);
+      assert.ok(isNoScpError(error));
+    });
+
+    it('"\\x01scp: ambiguous target" -> ENOTDIR, noScp false', async () => {
+      const peer = new ScriptedPeer();
+      peer.send('\x01scp: ambiguous target\n');
+      peer.exit(1);
+      const error = await rejectsWith(makeSource(peer).ready(), 'ENOTDIR', /ambiguous target/);
+      assert.strictEqual((error as TransferError & { noScp?: boolean }).noScp, false);
+      assert.ok(!isNoScpError(error));
+    });
+
+    it('a \\x01 "command not found" -> noScp', async () => {
+      const peer = new ScriptedPeer();
+      peer.send('\x01bash: scp: command not found\n');
+      assert.ok(isNoScpError(await rejectsWith(makeSource(peer).ready(), 'EPROTO')));
+    });
+
+    it('a stall before the first reply -> ETIMEDOUT', async () => {
+      const peer = new ScriptedPeer();
+      await rejectsWith(makeSource(peer, { idleTimeoutMs: 200 }).ready(), 'ETIMEDOUT');
+    });
+
+    it('refuses to send before ready() succeeded (EINVAL)', async () => {
+      const peer = new ScriptedPeer();
+      await rejectsWith(makeSource(peer).sendFile({ name: 'x', mode: 0o644, size: 0, content: Buffer.alloc(0) }), 'EINVAL');
+    });
+  });
+
+  describe('failures', () => {
+    it('a Readable with fewer bytes than announced -> EPROTO "changed size", session over', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0');
+      await rejectsWith(
+        source.sendFile({ name: 'x', mode: 0o644, size: 10, content: Readable.from([Buffer.from('abc')]) }),
+        'EPROTO',
+        /changed size.*fewer/,
+      );
+      const sent = (await peer.sessionEnded()).toString('latin1');
+      assert.strictEqual(sent, 'C0644 10 x\nabc', 'no trailer may follow short data');
+      await rejectsWith(source.sendFile({ name: 'y', mode: 0o644, size: 0, content: Buffer.alloc(0) }), 'EPROTO');
+    });
+
+    it('a Readable with more bytes than announced -> EPROTO "changed size", no trailer sent', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0');
+      await rejectsWith(
+        source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Readable.from([Buffer.from('abc'), Buffer.from('d')]) }),
+        'EPROTO',
+        /changed size.*more/,
+      );
+      assert.ok(!(await peer.sessionEnded()).includes(0), 'no trailer may have been sent');
+    });
+
+    it('a Buffer whose length is not the size -> EINVAL before anything is sent', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 4, content: Buffer.from('abc') }), 'EINVAL');
+      source.destroy();
+      assert.strictEqual((await peer.sessionEnded()).length, 0);
+    });
+
+    it('a local read error maps its code (ENOENT) and ends the session', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0');
+      const content = new PassThrough();
+      setImmediate(() => content.destroy(Object.assign(new Error('gone'), { code: 'ENOENT' })));
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 3, content }), 'ENOENT', /gone/);
+    });
+
+    for (const name of ['', '.', '..', 'a/b', 'line\nbreak']) {
+      it(`refuses to send the name ${JSON.stringify(name)} (EINVAL)`, async () => {
+        const peer = new ScriptedPeer();
+        const source = await readySource(peer);
+        await rejectsWith(source.sendFile({ name, mode: 0o644, size: 0, content: Buffer.alloc(0) }), 'EINVAL');
+        await rejectsWith(source.enterDirectory({ name, mode: 0o755 }), 'EINVAL');
+      });
+    }
+
+    it('a \\x02 reply is fatal with the mapped code', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\x02scp: /remote/target: Permission denied\n');
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EACCES');
+      await rejectsWith(source.finish(), 'EACCES');
+    });
+
+    it('an invalid reply byte -> EPROTO, cleaned', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\x1b[31m');
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EPROTO', /invalid reply/);
+    });
+
+    it('EOF instead of a reply -> the stderr explains (mapped code)', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.stderr.write('scp: /remote/target/x: Permission denied\n');
+      peer.exit(1);
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EACCES', /exit status 1/);
+    });
+
+    it('a stalled reply fires the idle timeout (ETIMEDOUT) and destroys the streams', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer, { idleTimeoutMs: 200 });
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'ETIMEDOUT');
+      assert.ok(peer.toServer.destroyed && peer.fromServer.destroyed);
+    });
+
+    it('a server that stops reading stalls the write drain (ETIMEDOUT), holding no more than the stream buffer', async () => {
+      const peer = new ScriptedPeer();
+      // our stdin is a stream nobody reads
+      const stdin = new PassThrough({ highWaterMark: 16 * 1024 });
+      stdin.pause();
+      const source = new ScpSource({ ...peer.streams, stdin }, { host: HOST, path: PATH, idleTimeoutMs: 200 });
+      peer.send('\0\0');
+      await source.ready();
+      const size = 8 * 1024 * 1024;
+      let pulled = 0;
+      const content = new Readable({
+        read() {
+          pulled += 64 * 1024;
+          this.push(Buffer.alloc(64 * 1024));
+        },
+      });
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size, content }), 'ETIMEDOUT', /no progress/);
+      assert.ok(pulled < 1024 * 1024, `pulled ${pulled} bytes from the local source`);
+    });
+
+    it('a stalled local source fires the idle timeout too', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer, { idleTimeoutMs: 200 });
+      peer.send('\0');
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 5, content: new PassThrough() }), 'ETIMEDOUT', /local data/);
+    });
+
+    it('aborts on the signal (EABORTED), destroying the streams', async () => {
+      const peer = new ScriptedPeer();
+      const controller = new AbortController();
+      const source = await readySource(peer, { signal: controller.signal });
+      const pending = source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') });
+      setImmediate(() => controller.abort());
+      await rejectsWith(pending, 'EABORTED');
+      assert.ok(peer.toServer.destroyed && peer.fromServer.destroyed && peer.stderr.destroyed);
+    });
+
+    it('an already aborted signal fails at once', async () => {
+      const peer = new ScriptedPeer();
+      await rejectsWith(makeSource(peer, { signal: AbortSignal.abort() }).ready(), 'EABORTED');
+    });
+
+    it('destroy(error) fails pending and later calls with that error', async () => {
+      const peer = new ScriptedPeer();
+      const source = makeSource(peer);
+      const pending = source.ready();
+      source.destroy(new TransferError('ECONNRESET', 'connection lost'));
+      await rejectsWith(pending, 'ECONNRESET');
+      await rejectsWith(source.finish(), 'ECONNRESET');
+    });
+  });
+});
