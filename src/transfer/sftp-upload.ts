@@ -76,7 +76,16 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
     await walk(job, request, session, steps, created);
     return job.result('sftp');
   } catch (error) {
-    for (const path of created) await session.unlink(path).catch(() => undefined);
+    if (created.length > 0) {
+      // The job's signal may be aborted already: cleanup gets its own short deadline.
+      const cleanup = new SftpSession(lease.sftp, {
+        host: job.host,
+        idleTimeoutMs: job.idleTimeoutMs,
+        signal: AbortSignal.timeout(Math.max(job.idleTimeoutMs, 5000)),
+        stopError: (p) => job.stopError(p),
+      });
+      for (const path of created) await cleanup.unlink(path).catch(() => undefined);
+    }
     throw job.normalise(lease.connectionError() ?? error, shown);
   } finally {
     lease.release();

@@ -33,7 +33,10 @@ export function poolProvider(server: SshdServer, algorithms?: Algorithms, option
 }
 
 /** One ssh2 connection, channels opened directly (no queue): enough for sequential tests. */
-export async function directProvider(server: SshdServer, algorithms?: Record<string, string[]>): Promise<TestProvider> {
+export async function directProvider(
+  server: Pick<SshdServer, 'host' | 'port' | 'clientKey'> & { username?: string },
+  algorithms?: Record<string, string[]>,
+): Promise<TestProvider> {
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
@@ -41,7 +44,7 @@ export async function directProvider(server: SshdServer, algorithms?: Record<str
     client.connect({
       host: server.host,
       port: server.port,
-      username: server.username,
+      username: server.username ?? 'tester',
       privateKey: server.clientKey,
       readyTimeout: 20_000,
       hostVerifier: () => true,
@@ -51,7 +54,7 @@ export async function directProvider(server: SshdServer, algorithms?: Record<str
   client.on('error', () => undefined);
   // Without this the SCP ack pattern waits on Nagle's algorithm (see the protocol notes).
   (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
-  const label = `${server.username}@${server.host}:${server.port}`;
+  const label = `${server.username ?? 'tester'}@${server.host}:${server.port}`;
   return {
     label,
     exec: (command: string | Buffer) =>

@@ -1,0 +1,257 @@
+/**
+ * Atomicity and stopping: an aborted or failing job leaves nothing at a final path and no temporary
+ * file; idle timeout and deadline fail with ETIMEDOUT; progress events are throttled and complete.
+ */
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { SshPool } from '../../src/ssh';
+import { TransferError } from '../../src/errors';
+import { download, upload, type ProgressEvent } from '../../src/transfer';
+import { type FakeExecRequest, type FakeServer, type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd, startFakeServer } from '../harness';
+import { DEFAULT_LIMITS, context, directProvider, poolProvider, sq, type TestProvider } from './support';
+
+const BIG = 50 * 1024 * 1024;
+
+function abortAfter(controller: AbortController, bytes: number): (event: ProgressEvent) => void {
+  return (event) => {
+    if (event.type === 'bytes' && event.fileBytes >= bytes) controller.abort();
+  };
+}
+
+for (const transport of ['scp', 'sftp'] as const) {
+  describe(`transfer: atomic jobs and progress over ${transport}`, function () {
+    let server: SshdServer;
+    let channels: SshPool;
+
+    before(async function () {
+      server = await sharedSshd();
+      channels = poolProvider(server);
+    });
+    after(async () => channels?.close());
+
+    it('an upload aborted halfway fails with EABORTED and leaves neither final nor temporary file', async function () {
+      const dir = await makeServerDir(server, `abort-up-${transport}`);
+      const controller = new AbortController();
+      await assert.rejects(
+        upload(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
+          sources: [{ kind: 'buffer', data: Buffer.alloc(BIG, 7), name: 'big.bin' }],
+          remotePath: dir.relative,
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: TransferError) => error.code === 'EABORTED' && error.message.includes(dir.relative),
+      );
+      const listing = await runAsUser(server, `ls -A ${sq(dir.relative)}`);
+      assert.equal(listing.stdout.toString(), '');
+    });
+
+    it('an aborted atomic upload keeps the previous content of the final path', async function () {
+      const dir = await makeServerDir(server, `abort-keep-${transport}`);
+      await runAsUser(server, `printf previous > ${sq(`${dir.relative}/keep.bin`)}`);
+      const controller = new AbortController();
+      await assert.rejects(
+        upload(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 1024 * 1024) }), {
+          sources: [{ kind: 'buffer', data: Buffer.alloc(BIG, 7) }],
+          remotePath: `${dir.relative}/keep.bin`,
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: TransferError) => error.code === 'EABORTED',
+      );
+      const listing = await runAsUser(server, `cd ${sq(dir.relative)} && ls -A && cat keep.bin`);
+      assert.equal(listing.stdout.toString(), 'keep.bin\nprevious');
+    });
+
+    it('a download aborted halfway fails with EABORTED and leaves the local directory empty', async function () {
+      const dir = await makeServerDir(server, `abort-down-${transport}`);
+      await runAsUser(server, `head -c ${BIG} /dev/zero > ${sq(`${dir.relative}/big.bin`)}`);
+      const local = await makeTempDir('abort-down');
+      const controller = new AbortController();
+      await assert.rejects(
+        download(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
+          remotePath: `${dir.relative}/big.bin`,
+          target: { kind: 'directory', path: local },
+          recursive: false,
+          glob: false,
+          preserve: false,
+          overwrite: 'overwrite',
+          limits: DEFAULT_LIMITS,
+        }),
+        (error: TransferError) => error.code === 'EABORTED',
+      );
+      assert.deepEqual(await fs.readdir(local), []);
+    });
+
+    it('an already aborted signal fails at once with EABORTED', async function () {
+      const controller = new AbortController();
+      controller.abort();
+      await assert.rejects(
+        upload(context(channels, { transport, signal: controller.signal }), {
+          sources: [{ kind: 'buffer', data: Buffer.from('x') }],
+          remotePath: 'never.txt',
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: TransferError) => error.code === 'EABORTED',
+      );
+      const listing = await runAsUser(server, 'ls -A never.txt 2>/dev/null');
+      assert.equal(listing.stdout.toString(), '');
+    });
+
+    it('emits fileStart, throttled bytes (>= 64 KiB apart) and fileEnd, the last bytes event at the full size', async function () {
+      const dir = await makeServerDir(server, `progress-${transport}`);
+      const size = 4 * 1024 * 1024 + 5;
+      for (const direction of ['up', 'down'] as const) {
+        const events: ProgressEvent[] = [];
+        const ctx = context(channels, { transport, onProgress: (event) => events.push(event) });
+        if (direction === 'up') {
+          await upload(ctx, { sources: [{ kind: 'buffer', data: Buffer.alloc(size, 3) }], remotePath: `${dir.relative}/p.bin`, preserve: false, atomic: true, overwrite: 'overwrite' });
+        } else {
+          await download(ctx, {
+            remotePath: `${dir.relative}/p.bin`,
+            target: { kind: 'buffer', maxBytes: size },
+            recursive: false,
+            glob: false,
+            preserve: false,
+            overwrite: 'overwrite',
+            limits: DEFAULT_LIMITS,
+          });
+        }
+        assert.equal(events[0].type, 'fileStart');
+        assert.equal(events[events.length - 1].type, 'fileEnd');
+        const bytes = events.filter((event): event is Extract<ProgressEvent, { type: 'bytes' }> => event.type === 'bytes');
+        assert.ok(bytes.length >= 1 && bytes.length <= Math.ceil(size / 65536) + 1, `${bytes.length} bytes events`);
+        for (let i = 1; i < bytes.length; i += 1) assert.ok(bytes[i].fileBytes > bytes[i - 1].fileBytes);
+        assert.equal(bytes[bytes.length - 1].fileBytes, size);
+        assert.equal(bytes[bytes.length - 1].fileSize, size);
+      }
+    });
+  });
+}
+
+describe('transfer: stalls, deadlines and broken servers (fake server)', function () {
+  let fake: FakeServer;
+  let channels: TestProvider;
+  let behaviour: (request: FakeExecRequest) => void;
+
+  before(async function () {
+    fake = await startFakeServer((request) => behaviour(request));
+    channels = await directProvider(fake);
+  });
+  after(async () => {
+    await channels?.close();
+    await fake?.close();
+  });
+
+  const downloadRequest = (path: string) => ({
+    remotePath: 'data.bin',
+    target: { kind: 'directory' as const, path },
+    recursive: false,
+    glob: false,
+    preserve: false,
+    overwrite: 'overwrite' as const,
+    limits: DEFAULT_LIMITS,
+  });
+
+  it('a server that stops answering fails the job with ETIMEDOUT after the idle timeout', async function () {
+    behaviour = () => undefined; // accepts the channel, never says a word
+    const local = await makeTempDir('stall');
+    await assert.rejects(download(context(channels, { idleTimeoutMs: 300 }), downloadRequest(local)), (error: TransferError) => error.code === 'ETIMEDOUT');
+    assert.deepEqual(await fs.readdir(local), []);
+  });
+
+  it('a job over its deadline fails with ETIMEDOUT even while the server trickles data', async function () {
+    behaviour = ({ channel }) => {
+      channel.once('data', () => {
+        channel.write('C0644 1000000 data.bin\n');
+        const timer = setInterval(() => {
+          if (!channel.writable) return clearInterval(timer);
+          channel.write(Buffer.alloc(10));
+        }, 20);
+        channel.on('close', () => clearInterval(timer));
+      });
+    };
+    const local = await makeTempDir('deadline');
+    await assert.rejects(
+      download(context(channels, { idleTimeoutMs: 5000, deadlineMs: 400 }), downloadRequest(local)),
+      (error: TransferError) => error.code === 'ETIMEDOUT' && /within 400 ms/.test(error.message),
+    );
+    assert.deepEqual(await fs.readdir(local), []);
+  });
+
+  it('short data then EOF: EPROTO and no partial file', async function () {
+    behaviour = ({ channel }) => {
+      channel.once('data', () => {
+        channel.write('C0644 1000 data.bin\n');
+        channel.once('data', () => {
+          channel.write(Buffer.alloc(500, 1));
+          channel.exit(0);
+          channel.end();
+        });
+      });
+    };
+    const local = await makeTempDir('short');
+    await assert.rejects(download(context(channels), downloadRequest(local)), (error: TransferError) => error.code === 'EPROTO');
+    assert.deepEqual(await fs.readdir(local), []);
+  });
+
+  it('a traversal name from the server is refused and nothing lands outside the target', async function () {
+    behaviour = ({ channel }) => {
+      channel.once('data', () => channel.write('D0755 0 ..\n'));
+    };
+    const outer = await makeTempDir('traversal');
+    const local = join(outer, 'target');
+    await fs.mkdir(local);
+    await assert.rejects(
+      download(context(channels), { ...downloadRequest(local), recursive: true }),
+      (error: TransferError) => error.code === 'EPROTO' && !error.message.includes('\n'),
+    );
+    assert.deepEqual(await fs.readdir(outer), ['target']);
+    assert.deepEqual(await fs.readdir(local), []);
+  });
+
+  it('an upload whose server refuses the data midway leaves no temporary file behind (rm after failure)', async function () {
+    const seen: string[] = [];
+    behaviour = ({ command, channel }) => {
+      seen.push(command);
+      if (command.startsWith('printf')) {
+        // The probe: the target directory exists, the file does not.
+        channel.write('SCP-PROBE:dn\n');
+        channel.exit(0);
+        channel.end();
+        return;
+      }
+      if (command.startsWith('rm -f')) {
+        channel.exit(0);
+        channel.end();
+        return;
+      }
+      channel.write(Buffer.from([0]));
+      channel.once('data', () => {
+        channel.write(Buffer.from([0])); // ack the C record
+        channel.once('data', () => {
+          channel.write('\x01scp: dir/file: No space left on device\n');
+          channel.exit(1);
+          channel.end();
+        });
+      });
+    };
+    await assert.rejects(
+      upload(context(channels), {
+        sources: [{ kind: 'buffer', data: Buffer.alloc(300_000, 1), name: 'file' }],
+        remotePath: 'dir',
+        preserve: false,
+        atomic: true,
+        overwrite: 'overwrite',
+      }),
+      (error: TransferError) => error.code === 'ETOOBIG' || error.code === 'EPROTO',
+    );
+    const removal = seen.find((command) => command.startsWith('rm -f'));
+    assert.ok(removal, `cleanup command sent: ${JSON.stringify(seen)}`);
+    assert.match(removal, /'dir\/\.file\.scp-[0-9a-f]{16}\.part'/);
+  });
+});
