@@ -213,7 +213,8 @@ async function sendSteps(
     try {
       await source.ready();
     } catch (error) {
-      if (isNoScpError(error)) return NO_SCP;
+      // With transport 'scp' the session's own (cleaned) explanation is the better error.
+      if (isNoScpError(error) && job.ctx.transport === 'auto') return NO_SCP;
       throw error;
     }
     await walk(job, request, source, steps, sentTemps, renames);

@@ -57,8 +57,7 @@ export async function sftpDownload(job: Job, request: DownloadRequest, remote: B
         const path = joinRemote(dir, entry.filename);
         const stats = await followLinks(session, path, entry.attrs as Stats, job);
         if (!stats) continue;
-        // A matching directory without "recursive" is left out, as a shell glob user would expect.
-        if (stats.isDirectory() && !request.recursive) continue;
+        // A matching directory without "recursive" fails (EISDIR) in visit(), as it does over SCP.
         await visit(walk, [entry.filename], path, stats, 1);
       }
     } else {

@@ -1,0 +1,206 @@
+/**
+ * Remote globbing (only the last component, wildcards bare, everything else quoted) and the transport
+ * choice: 'auto' falls back to SFTP on an SFTP-only account and remembers it; 'scp' there is EPROTO.
+ */
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { SshPool } from '../../src/ssh';
+import type { ChannelProvider } from '../../src/ssh/types';
+import { TransferError } from '../../src/errors';
+import { download, upload } from '../../src/transfer';
+import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd, startSshd } from '../harness';
+import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+
+const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat'];
+
+for (const transport of ['scp', 'sftp'] as const) {
+  describe(`transfer: glob downloads over ${transport}`, function () {
+    let server: SshdServer;
+    let channels: SshPool;
+    let dir: { relative: string };
+
+    before(async function () {
+      server = await sharedSshd();
+      channels = poolProvider(server);
+      dir = await makeServerDir(server, `glob-${transport}`);
+      const made = await runAsUser(server, FILES.map((name) => `printf %s ${sq(name)} > ${sq(`${dir.relative}/${name}`)}`).join(' && ') + ` && mkdir ${sq(`${dir.relative}/sub.dir`)} && printf %s inner > ${sq(`${dir.relative}/sub.dir/inner`)}`);
+      assert.equal(made.code, 0, made.stderr);
+    });
+    after(async () => channels?.close());
+
+    async function globInto(pattern: string, recursive = false): Promise<string[]> {
+      const local = await makeTempDir('glob');
+      const result = await download(context(channels, { transport }), {
+        remotePath: `${dir.relative}/${pattern}`,
+        target: { kind: 'directory', path: local },
+        recursive,
+        glob: true,
+        preserve: false,
+        overwrite: 'fail',
+        limits: DEFAULT_LIMITS,
+      });
+      const names = (await fs.readdir(local)).sort();
+      for (const name of names) {
+        const stats = await fs.stat(join(local, name));
+        if (stats.isFile()) assert.equal(await fs.readFile(join(local, name), 'utf8'), name);
+      }
+      assert.equal(result.files.length, recursive ? names.length : names.filter((name) => !name.endsWith('.dir')).length);
+      return names;
+    }
+
+    it('"*.log" matches every .log file but not hidden ones', async function () {
+      assert.deepEqual(await globInto('*.log'), ['-dash.log', 'a.log', 'b.log', "q'uote.log", 'x y.log']);
+    });
+
+    it('a matching directory is EISDIR without recursive, and copied as a tree with it', async function () {
+      const local = await makeTempDir('glob-dir');
+      await assert.rejects(
+        download(context(channels, { transport }), {
+          remotePath: `${dir.relative}/sub.*`,
+          target: { kind: 'directory', path: local },
+          recursive: false,
+          glob: true,
+          preserve: false,
+          overwrite: 'fail',
+          limits: DEFAULT_LIMITS,
+        }),
+        (error: TransferError) => error.code === 'EISDIR',
+      );
+      assert.deepEqual(await globInto('sub.*', true), ['sub.dir']);
+    });
+
+    it('"n?.dat" and "[ab].log" use ? and bracket classes', async function () {
+      assert.deepEqual(await globInto('n?.dat'), ['n1.dat', 'n2.dat']);
+      assert.deepEqual(await globInto('[ab].log'), ['a.log', 'b.log']);
+    });
+
+    it('quotes and spaces in a pattern are literal: "q\'uote*" and "x y*"', async function () {
+      assert.deepEqual(await globInto("q'uote*"), ["q'uote.log"]);
+      assert.deepEqual(await globInto('x y*'), ['x y.log']);
+    });
+
+    it('a pattern full of shell syntax runs nothing and matches nothing (ENOENT)', async function () {
+      const local = await makeTempDir('glob-none');
+      await assert.rejects(
+        download(context(channels, { transport }), {
+          remotePath: `${dir.relative}/$(touch pwned-glob)*;touch pwned-glob2`,
+          target: { kind: 'directory', path: local },
+          recursive: false,
+          glob: true,
+          preserve: false,
+          overwrite: 'fail',
+          limits: DEFAULT_LIMITS,
+        }),
+        (error: TransferError) => error.code === 'ENOENT',
+      );
+      const marker = await runAsUser(server, 'ls pwned-glob pwned-glob2 2>/dev/null');
+      assert.equal(marker.stdout.toString(), '');
+    });
+  });
+}
+
+/** Counts what a provider is asked for, to prove where jobs go. */
+function counting(inner: ChannelProvider): ChannelProvider & { execs: number; sftps: number } {
+  const wrapper = {
+    label: inner.label,
+    execs: 0,
+    sftps: 0,
+    exec: (command: string | Buffer, options?: { signal?: AbortSignal }) => {
+      wrapper.execs += 1;
+      return inner.exec(command, options);
+    },
+    sftp: (options?: { signal?: AbortSignal }) => {
+      wrapper.sftps += 1;
+      return inner.sftp(options);
+    },
+  };
+  return wrapper;
+}
+
+describe('transfer: transport choice against an SFTP-only account (ForceCommand internal-sftp)', function () {
+  let server: SshdServer;
+  let pool: SshPool;
+
+  before(async function () {
+    server = await startSshd({ config: ['ForceCommand internal-sftp'] });
+    pool = poolProvider(server);
+  });
+  after(async () => {
+    await pool?.close();
+    await server?.stop();
+  });
+
+  it("'auto' falls back to SFTP for uploads and downloads, and later jobs go straight to SFTP", async function () {
+    const channels = counting(pool);
+    const up = await upload(context(channels, { transport: 'auto' }), {
+      sources: [{ kind: 'buffer', data: Buffer.from('via sftp') }],
+      remotePath: 'auto.txt',
+      preserve: false,
+      atomic: true,
+      overwrite: 'overwrite',
+    });
+    assert.equal(up.transport, 'sftp');
+    assert.ok(channels.execs >= 1, 'SCP was tried first');
+    const onServer = await runAsUser(server, 'cat auto.txt');
+    assert.equal(onServer.stdout.toString(), 'via sftp');
+
+    const execsBefore = channels.execs;
+    const down = await download(context(channels, { transport: 'auto' }), {
+      remotePath: 'auto.txt',
+      target: { kind: 'buffer', maxBytes: 100 },
+      recursive: false,
+      glob: false,
+      preserve: false,
+      overwrite: 'overwrite',
+      limits: DEFAULT_LIMITS,
+    });
+    assert.equal(down.transport, 'sftp');
+    assert.equal(down.files[0].data?.toString(), 'via sftp');
+    assert.equal(channels.execs, execsBefore, 'the remembered decision skips SCP');
+  });
+
+  it("'auto' download falls back on a provider that has not learned it yet", async function () {
+    await runAsUser(server, 'printf fresh > fresh.txt');
+    const channels = counting(pool);
+    // A different provider object: nothing remembered for it.
+    const down = await download(context(channels, { transport: 'auto' }), {
+      remotePath: 'fresh.txt',
+      target: { kind: 'buffer', maxBytes: 100 },
+      recursive: false,
+      glob: false,
+      preserve: false,
+      overwrite: 'overwrite',
+      limits: DEFAULT_LIMITS,
+    });
+    assert.equal(down.transport, 'sftp');
+    assert.equal(down.files[0].data?.toString(), 'fresh');
+    assert.equal(channels.execs, 1);
+  });
+
+  it("'scp' on that server fails with EPROTO naming the host", async function () {
+    const channels = counting(pool);
+    await assert.rejects(
+      upload(context(channels, { transport: 'scp' }), {
+        sources: [{ kind: 'buffer', data: Buffer.from('x') }],
+        remotePath: 'scp-only.txt',
+        preserve: false,
+        atomic: true,
+        overwrite: 'overwrite',
+      }),
+      (error: TransferError) => error.code === 'EPROTO' && error.message.includes('127.0.0.1'),
+    );
+    await assert.rejects(
+      download(context(channels, { transport: 'scp' }), {
+        remotePath: 'auto.txt',
+        target: { kind: 'buffer', maxBytes: 100 },
+        recursive: false,
+        glob: false,
+        preserve: false,
+        overwrite: 'overwrite',
+        limits: DEFAULT_LIMITS,
+      }),
+      (error: TransferError) => error.code === 'EPROTO',
+    );
+  });
+});
