@@ -90,8 +90,10 @@ interface PooledConnection {
   ssh: SshConnection;
   /** channels open or being opened */
   channels: number;
-  /** the server refused a channel: open no more on this connection until one closes */
-  serverFull: boolean;
+  /** channels the server turned out to allow on this connection (its MaxSessions), once it refused one */
+  serverLimit: number;
+  /** after a refusal, no new channel on this connection before this time (the server frees sessions a moment after their close) */
+  pausedUntil: number;
   slots: Set<Slot>;
   idleTimer?: NodeJS.Timeout;
   retiring: boolean;
@@ -116,6 +118,7 @@ export class SshPool implements ChannelProvider {
   private closing: Promise<void> | undefined;
   private bindingWarned = false;
   private readonly ending = new Set<Promise<void>>();
+  private pumpTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly endpoint: SshEndpoint,
@@ -156,6 +159,7 @@ export class SshPool implements ChannelProvider {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    clearTimeout(this.pumpTimer);
     const aborted = (): TransferError => new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where });
     for (const request of this.queue.splice(0)) this.settleRejected(request, aborted());
     this.connecting?.abort();
@@ -224,15 +228,21 @@ export class SshPool implements ChannelProvider {
   /** Hands queued requests to connections with a free slot; connects when none has one. */
   private pump(): void {
     if (this.closed) return;
+    const now = Date.now();
     while (this.queue.length > 0) {
       const connection = this.connections.find(
-        (candidate) => !candidate.retiring && !candidate.serverFull && candidate.channels < this.options.maxChannelsPerConnection,
+        (candidate) =>
+          !candidate.retiring &&
+          candidate.pausedUntil <= now &&
+          candidate.channels < Math.min(this.options.maxChannelsPerConnection, candidate.serverLimit),
       );
       if (!connection) break;
       const request = this.queue.shift() as Request;
       this.openChannel(connection, request);
     }
-    if (this.queue.length === 0 || this.connecting) return;
+    if (this.queue.length === 0) return;
+    this.schedulePausedPump(now);
+    if (this.connecting) return;
     const usable = this.connections.filter((connection) => !connection.retiring);
     if (usable.length >= this.options.maxConnections) return;
 
@@ -245,6 +255,18 @@ export class SshPool implements ChannelProvider {
       return;
     }
     this.connect();
+  }
+
+  /** A connection paused after a channel refusal takes requests again when the pause ends. */
+  private schedulePausedPump(now: number): void {
+    const paused = this.connections.filter((connection) => !connection.retiring && connection.pausedUntil > now);
+    if (paused.length === 0 || this.pumpTimer) return;
+    const wait = Math.min(...paused.map((connection) => connection.pausedUntil)) - now;
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = undefined;
+      this.pump();
+    }, wait);
+    this.pumpTimer.unref();
   }
 
   // ------------------------------------------------------------------------------------- connections
@@ -273,7 +295,14 @@ export class SshPool implements ChannelProvider {
         }
         this.failure = undefined;
         this.consecutiveConnectFailures = 0;
-        const connection: PooledConnection = { ssh, channels: 0, serverFull: false, slots: new Set(), retiring: false };
+        const connection: PooledConnection = {
+          ssh,
+          channels: 0,
+          serverLimit: Number.POSITIVE_INFINITY,
+          pausedUntil: 0,
+          slots: new Set(),
+          retiring: false,
+        };
         this.connections.push(connection);
         ssh.onClose((error) => this.onConnectionClosed(connection, error));
         this.emitState('connected');
@@ -374,7 +403,6 @@ export class SshPool implements ChannelProvider {
       slot.released = true;
       connection.slots.delete(slot);
       connection.channels -= 1;
-      connection.serverFull = false;
       if (connection.channels === 0 && !connection.retiring && !this.closed) this.armIdleTimer(connection);
       this.pump();
     };
@@ -393,7 +421,12 @@ export class SshPool implements ChannelProvider {
         // The channel never opened, so nothing ran: trying again is safe.
         request.openRetries += 1;
         request.started = false;
-        if (serverFull) connection.serverFull = true;
+        if (serverFull) {
+          // What is open now is what the server allows; and a session it just closed may still count for a
+          // moment, so pause a little (longer on each retry) before asking again.
+          connection.serverLimit = Math.max(1, Math.min(connection.serverLimit, connection.channels));
+          connection.pausedUntil = Math.max(connection.pausedUntil, Date.now() + Math.min(1_000, 25 * request.openRetries));
+        }
         this.debug(`${dead ? 'connection lost' : 'server refused a channel (MaxSessions)'} on ${this.label}: request re-queued (retry ${request.openRetries})`);
         this.queue.unshift(request);
         this.pump();
@@ -431,6 +464,7 @@ export class SshPool implements ChannelProvider {
     });
     channel.stderr.on('error', () => undefined);
     channel.once('close', releaseSlot);
+    onProtocolClose(channel, releaseSlot);
     slot.close = () => channel.close();
     if (request.done || this.closed) {
       // Aborted (or the pool closed) while the channel was opening.
@@ -496,6 +530,30 @@ export class SshPool implements ChannelProvider {
 /** OpenSSH answers a session beyond MaxSessions with reason 2 "open failed". */
 function isOpenFailed(error: Error & { reason?: unknown }): boolean {
   return error.reason === 2 || /open failed/i.test(error.message ?? '');
+}
+
+/**
+ * ssh2 emits a channel's 'close' only after its stdout has been read to the end; the server frees the
+ * session (MaxSessions) as soon as the SSH-level close is exchanged. A consumer that stops reading must not
+ * hold its slot forever, so the slot follows the SSH-level state ssh2 keeps in `channel.incoming.state`.
+ */
+function onProtocolClose(channel: ClientChannel, listener: () => void): void {
+  const incoming = (channel as unknown as { incoming?: { state?: string } }).incoming;
+  if (!incoming || typeof incoming !== 'object') return;
+  let state = incoming.state;
+  try {
+    Object.defineProperty(incoming, 'state', {
+      configurable: true,
+      enumerable: true,
+      get: () => state,
+      set: (value: string) => {
+        state = value;
+        if (value === 'closed') setImmediate(listener);
+      },
+    });
+  } catch {
+    // an ssh2 version with another shape: the 'close' event still releases the slot
+  }
 }
 
 function copyError(error: TransferError): TransferError {

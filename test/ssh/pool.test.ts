@@ -1,0 +1,231 @@
+import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { needThrowawayUser, sharedSshd, startSilentServer, startSshd, type SshdServer } from '../harness';
+import { SshPool, type PoolState } from '../../src/ssh';
+import { collect, endpointFor, recordingLog, rejection } from './helpers';
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+
+describe('ssh pool', function () {
+  let server: SshdServer;
+  before(async function () {
+    needThrowawayUser(this);
+    server = await sharedSshd();
+  });
+
+  const keyAuth = (target: SshdServer = server) => endpointFor(target, { privateKey: target.clientKey });
+
+  it('runs 20 concurrent commands with at most 8 channels per connection', async () => {
+    const pool = new SshPool(keyAuth(), { maxConnections: 2 });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pool.exec(`sleep 0.3; echo ${i}`).then((lease) => collect(lease))),
+    );
+    results.forEach((result, i) => {
+      assert.equal(result.stdout, `${i}\n`);
+      assert.equal(result.code, 0);
+    });
+    assert.ok(pool.stats().maxChannelsSeen <= 8, `maxChannelsSeen ${pool.stats().maxChannelsSeen}`);
+    assert.ok(pool.stats().maxChannelsSeen >= 2, 'channels did run in parallel');
+    await pool.close();
+  });
+
+  it('re-queues channels the server refuses (MaxSessions 10 under a cap of 12) until they succeed', async () => {
+    const log = recordingLog();
+    const pool = new SshPool(keyAuth(), { maxChannelsPerConnection: 12, maxConnections: 1 }, { log });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pool.exec(`sleep 0.3; echo ${i}`).then((lease) => collect(lease))),
+    ).catch((error: unknown) => {
+      console.log(log.debugs.join('\n'));
+      throw error;
+    });
+    results.forEach((result, i) => assert.equal(result.stdout, `${i}\n`));
+    assert.ok(log.debugs.some((line) => /refused a channel.*re-queued/.test(line)), log.debugs.join('\n'));
+    assert.equal(pool.stats().connections, 1);
+    await pool.close();
+  });
+
+  it('opens a second connection when requests queue', async () => {
+    const pool = new SshPool(keyAuth(), { maxChannelsPerConnection: 2, maxConnections: 2 });
+    let most = 0;
+    const leases = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        pool.exec('sleep 0.5').then((lease) => {
+          most = Math.max(most, pool.stats().connections);
+          return lease;
+        }),
+      ),
+    );
+    assert.equal(most, 2);
+    assert.equal(pool.stats().channels, 4);
+    assert.ok(pool.stats().maxChannelsSeen <= 2);
+    await Promise.all(leases.map((lease) => collect(lease)));
+    await pool.close();
+  });
+
+  it('counts SFTP sessions as channels, and release() is idempotent', async () => {
+    const pool = new SshPool(keyAuth(), { maxChannelsPerConnection: 1, maxConnections: 1 });
+    const lease = await pool.sftp();
+    const home = await new Promise<string>((resolve, reject) => lease.sftp.realpath('.', (error, real) => (error ? reject(error) : resolve(real))));
+    assert.equal(home, server.home);
+    let execStarted = false;
+    const queued = pool.exec('echo after').then((execLease) => {
+      execStarted = true;
+      return collect(execLease);
+    });
+    await waitFor(() => pool.stats().queued === 1, 'the exec to queue');
+    assert.equal(execStarted, false);
+    lease.release();
+    lease.release();
+    assert.equal((await queued).stdout, 'after\n');
+    await pool.close();
+  });
+
+  it('frees the slot when the channel closes even if nobody reads its output', async () => {
+    const pool = new SshPool(keyAuth(), { maxChannelsPerConnection: 1, maxConnections: 1 });
+    const unread = await pool.exec('echo ignored');
+    assert.ok(unread.channel.readable);
+    assert.equal((await collect(await pool.exec('echo second'))).stdout, 'second\n');
+    await pool.close();
+  });
+
+  it('sends a Buffer command as raw bytes', async () => {
+    const pool = new SshPool(keyAuth());
+    const command = Buffer.concat([Buffer.from("printf '%s' '"), Buffer.from([0xc3, 0xa9, 0xff]), Buffer.from("' | od -An -tx1")]);
+    assert.equal((await collect(await pool.exec(command))).stdout.trim(), 'c3 a9 ff');
+    await pool.close();
+  });
+
+  it('closes a connection that stays idle, and reconnects for the next request', async () => {
+    const states: PoolState[] = [];
+    const pool = new SshPool(keyAuth(), { idleCloseMs: 100 }, { onState: (state) => states.push(state) });
+    await collect(await pool.exec('true'));
+    assert.equal(pool.stats().connections, 1);
+    await waitFor(() => pool.stats().connections === 0, 'the idle close');
+    await waitFor(() => states.includes('idle'), 'the idle state');
+    assert.equal((await collect(await pool.exec('echo again'))).stdout, 'again\n');
+    assert.deepEqual(states.slice(0, 2), ['connecting', 'connected']);
+    await pool.close();
+    assert.equal(states[states.length - 1], 'closed');
+  });
+
+  it('aborts a queued request with EABORTED', async () => {
+    const pool = new SshPool(keyAuth(), { maxChannelsPerConnection: 1, maxConnections: 1 });
+    const first = await pool.exec('sleep 0.3');
+    const controller = new AbortController();
+    const queued = pool.exec('echo never', { signal: controller.signal });
+    await waitFor(() => pool.stats().queued === 1, 'the request to queue');
+    controller.abort();
+    assert.equal((await rejection(queued)).code, 'EABORTED');
+    assert.equal(pool.stats().queued, 0);
+    await collect(first);
+    assert.equal((await collect(await pool.exec('echo next'))).stdout, 'next\n');
+    await pool.close();
+  });
+
+  it('aborts a request that waits for its connection with EABORTED', async () => {
+    const silent = await startSilentServer();
+    try {
+      const pool = new SshPool(endpointFor({ ...silent, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }));
+      const controller = new AbortController();
+      const pending = pool.exec('true', { signal: controller.signal });
+      await waitFor(() => silent.connectionCount() === 1, 'the TCP connection');
+      controller.abort();
+      assert.equal((await rejection(pending)).code, 'EABORTED');
+      await pool.close();
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('close() fails queued and in-flight work with EABORTED and resolves', async () => {
+    const pool = new SshPool(keyAuth(), { maxChannelsPerConnection: 1, maxConnections: 1 });
+    const running = await pool.exec('sleep 30');
+    const ended = collect(running);
+    const queued = rejection(pool.exec('echo never'));
+    await waitFor(() => pool.stats().queued === 1, 'the request to queue');
+    await pool.close();
+    assert.equal((await queued).code, 'EABORTED');
+    await ended;
+    assert.equal(running.connectionError()?.code, 'EABORTED');
+    assert.equal(pool.stats().connections, 0);
+    assert.equal((await rejection(pool.exec('true'))).code, 'EABORTED');
+  });
+
+  it('runs through a jump host', async () => {
+    const target = keyAuth();
+    const pool = new SshPool({ ...target, jumpHost: keyAuth() });
+    assert.equal((await collect(await pool.exec('echo "$SSH_CONNECTION"'))).stdout.split(' ')[0], '127.0.0.1');
+    await pool.close();
+  });
+
+  describe('connection failures', () => {
+    let own: SshdServer | undefined;
+    afterEach(async () => {
+      await own?.stop();
+      own = undefined;
+    });
+
+    it('reports ECONNRESET on the lease when sshd dies, and reconnects after a restart without a new pool', async () => {
+      own = await startSshd();
+      const states: PoolState[] = [];
+      const pool = new SshPool(keyAuth(own), {}, { onState: (state) => states.push(state) });
+      const lease = await pool.exec('sleep 30');
+      const ended = collect(lease);
+      await own.kill();
+      await ended;
+      assert.equal(lease.connectionError()?.code, 'ECONNRESET');
+      await waitFor(() => pool.stats().connections === 0, 'the pool to notice');
+      assert.ok(states.includes('error'));
+      await own.restart();
+      assert.equal((await collect(await pool.exec('echo back'))).stdout, 'back\n');
+      await pool.close();
+    });
+
+    it('fails with ECONNREFUSED on a closed port, then fails fast during the back-off', async () => {
+      const port = await new Promise<number>((resolve) => {
+        const probe = net.createServer().listen(0, '127.0.0.1', () => {
+          const { port: free } = probe.address() as net.AddressInfo;
+          probe.close(() => resolve(free));
+        });
+      });
+      const pool = new SshPool(
+        endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
+        { reconnectBaseMs: 60_000 },
+      );
+      const first = await rejection(pool.exec('true'));
+      assert.equal(first.code, 'ECONNREFUSED');
+      assert.ok(first.message.includes(`127.0.0.1:${port}`));
+      // A listener now would accept, but the back-off keeps us from trying yet.
+      const listener = net.createServer((socket) => socket.destroy()).listen(port, '127.0.0.1');
+      let accepted = 0;
+      listener.on('connection', () => accepted++);
+      const second = await rejection(pool.exec('true'));
+      assert.equal(second.code, 'ECONNREFUSED');
+      assert.equal(accepted, 0);
+      listener.close();
+      await pool.close();
+    });
+
+    it('fails with ETIMEDOUT naming the host when the server never answers', async () => {
+      const silent = await startSilentServer();
+      try {
+        const pool = new SshPool(
+          endpointFor({ ...silent, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }, undefined, { readyTimeoutMs: 300 }),
+        );
+        const error = await rejection(pool.exec('true'));
+        assert.equal(error.code, 'ETIMEDOUT');
+        assert.ok(error.message.includes(`127.0.0.1:${silent.port}`), error.message);
+        await pool.close();
+      } finally {
+        await silent.close();
+      }
+    });
+  });
+});
