@@ -1,0 +1,83 @@
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { makeTempDir, needThrowawayUser, sharedSshd, startSshd, type SshdServer } from '../harness';
+import { testConnection } from '../../src/ssh';
+import { endpointFor } from './helpers';
+
+describe('ssh testConnection', function () {
+  let server: SshdServer;
+  before(async function () {
+    needThrowawayUser(this);
+    server = await sharedSshd();
+  });
+
+  it('reports a healthy server: reached, authenticated, version, key, scp and sftp', async () => {
+    const report = await testConnection(endpointFor(server, { password: server.password }));
+    assert.equal(report.error, undefined, JSON.stringify(report));
+    assert.equal(report.reached, true);
+    assert.equal(report.authenticated, true);
+    assert.match(report.serverVersion ?? '', /^OpenSSH_/);
+    assert.equal(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
+    assert.equal(report.hostKeyType, 'ssh-ed25519');
+    assert.equal(report.hostKeyTrusted, true);
+    assert.equal(report.scp, true);
+    assert.equal(report.sftp, true);
+  });
+
+  it('reports scp false and sftp true for an SFTP-only account (ForceCommand internal-sftp)', async () => {
+    const sftpOnly = await startSshd({ config: ['ForceCommand internal-sftp'] });
+    try {
+      const report = await testConnection(endpointFor(sftpOnly, { privateKey: sftpOnly.clientKey }));
+      assert.equal(report.authenticated, true, JSON.stringify(report));
+      assert.equal(report.sftp, true);
+      assert.equal(report.scp, false);
+    } finally {
+      await sftpOnly.stop();
+    }
+  });
+
+  it('with inspectHostKey, reports an untrusted key and does not authenticate', async () => {
+    const from = server.logs().length;
+    const report = await testConnection(
+      endpointFor(server, { password: server.password }, { kind: 'fingerprint', fingerprints: ['SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'] }),
+      { inspectHostKey: true },
+    );
+    assert.equal(report.reached, true);
+    assert.equal(report.authenticated, false);
+    assert.equal(report.hostKeyTrusted, false);
+    assert.equal(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
+    assert.equal(report.hostKeyType, 'ssh-ed25519');
+    assert.equal(report.scp, null);
+    assert.equal(report.sftp, null);
+    assert.equal(report.error?.code, 'EHOSTKEY');
+    assert.ok(!/Failed password|Accepted/.test(server.logs().slice(from)), 'no credential reached the server');
+  });
+
+  it('with inspectHostKey, does not write a tofu store', async () => {
+    const store = path.join(await makeTempDir('ssh-test-connection'), 'tofu.json');
+    const report = await testConnection(endpointFor(server, { password: server.password }, { kind: 'tofu', storeFile: store }), {
+      inspectHostKey: true,
+    });
+    assert.equal(report.authenticated, true);
+    assert.equal(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
+    await assert.rejects(fs.stat(store), { code: 'ENOENT' });
+  });
+
+  it('reports a refused login with EAUTH after reaching the server', async () => {
+    const report = await testConnection(endpointFor(server, { password: 'not it' }));
+    assert.equal(report.reached, true);
+    assert.equal(report.hostKeyTrusted, true);
+    assert.equal(report.authenticated, false);
+    assert.equal(report.error?.code, 'EAUTH');
+    assert.ok(!report.error?.message.includes('not it'));
+  });
+
+  it('reports an unreachable server', async () => {
+    const stopped = await startSshd();
+    await stopped.stop();
+    const report = await testConnection(endpointFor(stopped, { password: 'x' }));
+    assert.equal(report.reached, false);
+    assert.equal(report.error?.code, 'ECONNREFUSED');
+  });
+});
