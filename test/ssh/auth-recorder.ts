@@ -64,6 +64,11 @@ export async function startAuthRecorder(options: AuthRecorderOptions): Promise<A
         const session = accept();
         session.on('exec', (acceptExec, _reject, info) => {
           const channel = acceptExec();
+          if (info.command === 'freeze') {
+            // Stop reading the connection: from now on the client hears nothing, not even keepalive replies.
+            (connection as unknown as { _sock: net.Socket })._sock.pause();
+            return;
+          }
           channel.write(`ran ${info.command}\n`);
           channel.exit(0);
           channel.end();

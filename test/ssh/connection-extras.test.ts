@@ -1,0 +1,72 @@
+import * as assert from 'node:assert/strict';
+import { needThrowawayUser, sharedSshd, startDropbear, type SshdServer } from '../harness';
+import { SshPool, cryptoBindingAvailable } from '../../src/ssh';
+import { startAuthRecorder } from './auth-recorder';
+import { collect, endpointFor, rejection } from './helpers';
+
+describe('ssh connection extras', () => {
+  it('detects a server that stops answering with keepalives: ETIMEDOUT on the lease', async () => {
+    const fake = await startAuthRecorder({ methods: ['password'], password: 'pw' });
+    try {
+      const pool = new SshPool(
+        endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'pw' }, undefined, { keepaliveIntervalMs: 100 }),
+      );
+      const lease = await pool.exec('freeze');
+      await collect(lease);
+      assert.equal(lease.connectionError()?.code, 'ETIMEDOUT');
+      assert.ok(lease.connectionError()?.message.includes(`127.0.0.1:${fake.port}`));
+      await pool.close();
+    } finally {
+      await fake.close();
+    }
+  });
+
+  describe('against OpenSSH', function () {
+    let server: SshdServer;
+    before(async function () {
+      needThrowawayUser(this);
+      server = await sharedSshd();
+    });
+
+    it('passes algorithm overrides to ssh2', async () => {
+      const pool = new SshPool(
+        endpointFor(server, { privateKey: server.clientKey }, undefined, { algorithms: { cipher: ['aes128-ctr'], hmac: ['hmac-sha2-256'] } }),
+      );
+      assert.equal((await collect(await pool.exec('echo "$SSH_CONNECTION"'))).code, 0);
+      await pool.close();
+      const impossible = new SshPool(
+        endpointFor(server, { privateKey: server.clientKey }, undefined, { algorithms: { serverHostKey: ['ssh-rsa'] } }),
+      );
+      const error = await rejection(impossible.exec('true'));
+      assert.equal(error.code, 'EPROTO');
+      assert.match(error.message, /handshake/);
+      await impossible.close();
+    });
+  });
+
+  describe('against Dropbear', function () {
+    let dropbear: SshdServer | undefined;
+    before(async function () {
+      needThrowawayUser(this);
+      dropbear = await startDropbear();
+    });
+    after(async () => {
+      await dropbear?.stop();
+    });
+
+    it('logs in with a password and with a key, checking the host key', async () => {
+      const server = dropbear as SshdServer;
+      for (const auth of [{ password: server.password }, { privateKey: server.clientKey }]) {
+        const pool = new SshPool(endpointFor(server, auth));
+        assert.equal((await collect(await pool.exec('echo dropbear'))).stdout, 'dropbear\n');
+        await pool.close();
+      }
+    });
+  });
+
+  it('says whether the native crypto binding loaded', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { bindingAvailable } = require('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean };
+    assert.equal(cryptoBindingAvailable(), bindingAvailable);
+  });
+});
