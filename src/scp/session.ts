@@ -75,6 +75,7 @@ export class ScpSession {
   private readonly cancellers = new Set<Canceller>();
   /** set once the session can not go on (protocol broken, destroyed, aborted): every later call throws it */
   private fatal: TransferError | null = null;
+  private onReadable: () => void = () => undefined;
   private readonly onAbort = (): void => {
     this.destroy(this.error('EABORTED', 'the transfer was aborted'));
   };
@@ -90,6 +91,7 @@ export class ScpSession {
     this.maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
 
     const wake = (): void => this.wakeAll();
+    this.onReadable = wake;
     this.stdout.on('readable', wake);
     this.stdout.on('end', () => {
       this.stdoutEnded = true;
@@ -417,8 +419,15 @@ export class ScpSession {
     this.release();
     const fatal = this.fatal;
     for (const cancel of [...this.cancellers]) cancel(fatal);
+    // An ssh2 channel's destroy() sends EOF and CHANNEL_CLOSE but leaves the readable side alone, and
+    // its 'close' (which frees the pool's channel slot) only comes after 'end': so whatever the server
+    // still sends is read and dropped until then. The server stops once it sees our close, and the
+    // channel window bounds what arrives meanwhile.
     this.stdin.destroy();
     this.stdout.destroy();
+    this.stdout.off('readable', this.onReadable);
+    this.stdout.on('data', () => undefined);
+    this.stdout.resume();
     this.stderr?.destroy();
   }
 }
