@@ -117,8 +117,8 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       users.clear();
+      // The pool stays referenced (channels() refuses once closed) so its final stats remain readable.
       const closing = pool;
-      pool = undefined;
       if (!closing) {
         done();
         return;
