@@ -3,8 +3,18 @@
  * into msg.payload, a local file or a local directory. With several files into the payload, one message
  * per file goes out carrying msg.parts, so a join node can put the set back together.
  */
+import { promises as fs } from 'fs';
+import os from 'os';
+import path from 'path';
 import { download } from '../transfer';
-import type { DownloadRequest, DownloadTarget, OverwritePolicy, TransferResult } from '../transfer/types';
+import type {
+  DownloadRequest,
+  DownloadTarget,
+  OverwritePolicy,
+  TransferContext,
+  TransferResult,
+  TransferredFile,
+} from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
 import { InputError, JobRunner, describeResult, evaluateProperty, type PreparedJob } from './job-runner';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
@@ -47,6 +57,25 @@ function describeFile(msg: NodeMessage, file: TransferResult['files'][number]): 
   msg.size = file.size;
   msg.mode = file.mode;
   if (file.mtime !== undefined) msg.mtime = file.mtime;
+}
+
+/**
+ * Several files into msg.payload: the engine's memory target holds one file, so the set goes to a private
+ * temporary directory (same size caps, counted in total) and is read back; the directory is always removed.
+ */
+async function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'scp-download-'));
+  try {
+    const result = await download(ctx, { ...request, target: { kind: 'directory', path: scratch }, preserve: false, overwrite: 'overwrite' });
+    const files: TransferredFile[] = [];
+    for (const file of result.files) {
+      const { localPath, ...rest } = file;
+      files.push({ ...rest, data: localPath === undefined ? Buffer.alloc(0) : await fs.readFile(localPath) });
+    }
+    return { ...result, files, directories: [] };
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
 }
 
 export = function register(RED: NodeAPI): void {
@@ -111,8 +140,8 @@ export = function register(RED: NodeAPI): void {
       return {
         remotePath,
         execute: async (ctx) => {
-          const result = await download(ctx, request);
           if (targetKind === 'payload' && severalFiles) {
+            const result = await downloadSeveralIntoMemory(ctx, request);
             if (result.files.length === 0) {
               msg.payload = [];
               msg.remotePath = remotePath;
@@ -121,6 +150,7 @@ export = function register(RED: NodeAPI): void {
             }
             return { messages: partMessages(msg, result), bytes: result.bytes };
           }
+          const result = await download(ctx, request);
           const [first] = result.files;
           if (targetKind === 'payload') msg.payload = first?.data ?? Buffer.alloc(0);
           if (first !== undefined && result.files.length === 1) describeFile(msg, first);
