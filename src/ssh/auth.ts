@@ -147,6 +147,8 @@ export interface AuthSession {
   handler: AuthHandlerMiddleware;
   /** methods actually offered to the server, in order */
   tried(): AuthMethodName[];
+  /** every method the configuration made usable, in order */
+  configured(): AuthMethodName[];
   /** methods the server said it accepts, when it said so (server text, cleaned) */
   serverMethods(): string[] | null;
   /** true once every method has been tried and refused */
@@ -185,6 +187,7 @@ export function createAuthSession(prepared: PreparedAuth, username: string): Aut
   return {
     handler: handler as unknown as AuthHandlerMiddleware,
     tried: () => [...tried],
+    configured: () => prepared.methods.map((method) => method.name),
     serverMethods: () => (allowed ? [...allowed] : null),
     exhausted: () => exhausted,
   };
@@ -224,7 +227,11 @@ export function authFailedError(endpoint: SshEndpoint, session: AuthSession | un
   const tried = session?.tried() ?? [];
   const allowed = session?.serverMethods();
   const detailParts = [allowed ? `server accepts: ${allowed.join(', ') || 'nothing'}` : '', serverDetail ?? ''].filter(Boolean);
-  return new TransferError('EAUTH', `authentication failed for ${endpointLabel(endpoint)} (tried: ${tried.join(', ') || 'nothing'})`, {
+  const summary =
+    tried.length > 0
+      ? `authentication failed for ${endpointLabel(endpoint)} (tried: ${tried.join(', ')})`
+      : `authentication failed for ${endpointLabel(endpoint)}: the server accepts none of the configured methods (${(session?.configured() ?? []).join(', ')})`;
+  return new TransferError('EAUTH', summary, {
     host: `${endpoint.host}:${endpoint.port}`,
     ...(detailParts.length ? { detail: detailParts.join('; ') } : {}),
   });

@@ -165,9 +165,11 @@ export class SshConnection {
       let decidedKey: Buffer | undefined;
       const notes: string[] = [];
 
+      let failed = false;
       const fail = (error: TransferError): void => {
         if (settled) return;
         settled = true;
+        failed = true;
         clearTimeout(deadline);
         options.signal?.removeEventListener('abort', onAbort);
         connection.destroy();
@@ -269,9 +271,18 @@ export class SshConnection {
           const version = (client as unknown as { _remoteVer?: unknown })._remoteVer;
           if (typeof version === 'string') options.observer.serverVersion = cleanText(version, 120);
         }
+        const answer = (trusted: boolean): void => {
+          // The deadline may have torn the connection down while we were deciding.
+          if (failed) return;
+          try {
+            verify(trusted);
+          } catch {
+            // the connection is already gone
+          }
+        };
         // Re-keying shows the key again: the same key stays trusted, another one never is.
         if (decidedKey) {
-          verify(decidedKey.equals(key));
+          answer(decidedKey.equals(key));
           return;
         }
         decideHostKey(endpoint.hostKey, key, {
@@ -284,11 +295,11 @@ export class SshConnection {
             if (options.observer) options.observer.hostKey = decision;
             if (decision.trusted) decidedKey = Buffer.from(key);
             else hostKeyFailure = decision.error;
-            verify(decision.trusted);
+            answer(decision.trusted);
           },
           (error: unknown) => {
             hostKeyFailure = new TransferError('EHOSTKEY', `host key of ${where} could not be checked`, { host: where, cause: error });
-            verify(false);
+            answer(false);
           },
         );
       };

@@ -415,7 +415,8 @@ export class SshPool implements ChannelProvider {
         return;
       }
       const detail = cleanText(error.message ?? String(error), 200);
-      const dead = connection.ssh.closed || connection.retiring;
+      // ssh2 says "Not connected" / "No response from server" when the connection went away under the request.
+      const dead = connection.ssh.closed || connection.retiring || /not connected|no response from server/i.test(error.message ?? '');
       const serverFull = !dead && isOpenFailed(error) && connection.channels > 0;
       if ((dead || serverFull) && request.openRetries < this.options.maxOpenRetries) {
         // The channel never opened, so nothing ran: trying again is safe.

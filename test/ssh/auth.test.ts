@@ -160,6 +160,20 @@ describe('ssh authentication', function () {
     await pool.close();
   });
 
+  it('says so when the server accepts none of the configured methods', async () => {
+    const fake = await startAuthRecorder({ methods: ['keyboard-interactive'], password: 'pw' });
+    try {
+      const pool = new SshPool(endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'pw' }));
+      const error = await rejection(pool.exec('true'));
+      assert.equal(error.code, 'EAUTH');
+      assert.match(error.message, /accepts none of the configured methods \(password\).*server accepts: keyboard-interactive/);
+      assert.equal(fake.attempts.length, 0);
+      await pool.close();
+    } finally {
+      await fake.close();
+    }
+  });
+
   describe('wrong password', () => {
     let own: SshdServer;
     before(async () => {
