@@ -4,7 +4,7 @@
  * one message and wait for its result, its error (through a Catch node) or both outputs.
  */
 import path from 'path';
-import helper = require('node-red-node-test-helper');
+import helper from 'node-red-node-test-helper';
 import type { SshdServer } from '../harness';
 import { makeTempDir } from '../harness';
 
