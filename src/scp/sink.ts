@@ -7,6 +7,7 @@ import { TransferError } from '../errors';
 import { cleanText, isValidUtf8 } from '../text';
 import { matchGlob } from './glob';
 import { codeForServerMessage, parseRecord, type RecordLimits, type ScpTimes } from './records';
+import { NO_SCP_TEXT, withNoScp } from './no-scp';
 import { ScpSession, localFailure } from './session';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
 
@@ -85,6 +86,8 @@ export class ScpSink extends ScpSession {
   private finalSeen = false;
   /** \x01 texts the server sent between records, not yet reported to the caller */
   private readonly serverErrors: string[] = [];
+  /** a protocol record (C, D, E, T) arrived: from then on, this is an scp that talks */
+  private sawRecord = false;
   /** a failure the caller already saw (receive() rejected, skip()): explains a non-zero exit status */
   private failureDelivered = false;
 
@@ -131,15 +134,22 @@ export class ScpSink extends ScpSession {
       }
       if (!RECORD_START.has(first)) {
         const shown = cleanText(Buffer.concat([Buffer.from([first]), this.availableText(64)]), 100);
-        throw this.violation('the server sent something that is not an SCP record', shown);
+        // Before any record, bytes that are not the protocol are a banner or a "sftp only" notice.
+        const noScp = !this.sawRecord && this.serverErrors.length === 0;
+        throw withNoScp(this.violation('the server sent something that is not an SCP record', shown), noScp);
       }
       const rest = await this.readLine(Math.max(0, this.limits.maxLineBytes - 1), 'an SCP control line');
       let record;
       try {
         record = parseRecord(Buffer.concat([Buffer.from([first]), rest]), this.limits);
       } catch (error) {
-        throw this.fail(this.withContext(error) as TransferError);
+        const failure = this.fail(this.withContext(error) as TransferError);
+        // "This service allows sftp connections only." starts with a record letter, but a record always
+        // has a digit (or T's sign) right after it, and E stands alone: text before any record is no scp.
+        const looksLikeText = first === 0x45 ? rest.length > 0 : !/^[-0-9]/.test(String.fromCharCode(rest[0] ?? 0x20));
+        throw withNoScp(failure, looksLikeText && !this.sawRecord && this.serverErrors.length === 0);
       }
+      this.sawRecord = true;
       switch (record.type) {
         case 'T':
           if (this.pendingTimes !== undefined) throw this.violation('the server sent a T record that was not followed by C or D');
@@ -239,17 +249,27 @@ export class ScpSink extends ScpSession {
     const exitCode = await this.waitForExit();
     const stderr = this.stderrText();
     this.state = { kind: 'done', result: { exitCode, stderr } };
+    const nothingReceived = !this.sawRecord && !this.failureDelivered;
     if (this.serverErrors.length > 0) {
       const [firstText] = this.serverErrors;
       const detail = cleanText(this.serverErrors.join('; '), 1024);
-      throw this.fail(this.error(codeForServerMessage(firstText), "the server's scp reported an error", detail));
+      const noScp = nothingReceived && NO_SCP_TEXT.test(firstText);
+      const code = noScp ? 'EPROTO' : codeForServerMessage(firstText);
+      throw withNoScp(this.fail(this.error(code, "the server's scp reported an error", detail)), noScp);
     }
     if (exitCode !== 0 && !this.failureDelivered) {
       const how = exitCode === null ? 'without an exit status' : `with exit status ${exitCode}`;
+      if (nothingReceived) {
+        // Not a word of the protocol, then a failed exit (127: no scp program): nothing to talk to.
+        throw withNoScp(this.fail(this.error('EPROTO', `the server has no usable scp: it ended ${how}`, stderr || undefined)), true);
+      }
       throw this.fail(this.error(stderr ? codeForServerMessage(stderr) : 'EPROTO', `the server's scp ended ${how}`, stderr || undefined));
     }
     if (this.topLevelEntries === 0 && !this.failureDelivered) {
-      throw this.fail(this.error('EPROTO', 'the server ended without sending anything for the requested path', stderr || undefined));
+      throw withNoScp(
+        this.fail(this.error('EPROTO', 'the server ended without sending anything for the requested path', stderr || undefined)),
+        nothingReceived,
+      );
     }
     return null;
   }

@@ -4,9 +4,10 @@
  * server goes on); \x02, EOF or any other byte ends the session.
  */
 import type { Readable } from 'stream';
-import { TransferError } from '../errors';
+import type { TransferError } from '../errors';
 import { cleanText } from '../text';
 import { DEFAULT_RECORD_LIMITS, codeForServerMessage, encodeRecord, unsafeNameReason, type ScpTimes } from './records';
+import { NO_SCP_TEXT, withNoScp } from './no-scp';
 import { ScpSession, localFailure } from './session';
 import type { ScpFinish, ScpSessionOptions, ScpStepResult, ScpStreams } from './types';
 
@@ -29,24 +30,9 @@ export interface ScpSourceDirectory {
   times?: ScpTimes;
 }
 
-/** The error ready() throws; `noScp` is true when the server has no usable scp (fall back to SFTP). */
-export type ScpProtocolError = TransferError & { noScp: boolean };
-
-/** True for an error from ready() saying the server has no usable scp. */
-export function isNoScpError(error: unknown): error is ScpProtocolError {
-  return error instanceof TransferError && (error as Partial<ScpProtocolError>).noScp === true;
-}
-
-/** Texts that mean "there is no scp program to talk to" rather than "scp refused the target". */
-const NO_SCP_TEXT = /command not found|scp: not found|sftp connections only/i;
-
 /** Buffers are sent in slices of this size, so back-pressure and progress work for them too. */
 const SLICE_BYTES = 256 * 1024;
 const ZERO = Buffer.from([0]);
-
-function withNoScp(error: TransferError, noScp: boolean): ScpProtocolError {
-  return Object.assign(error, { noScp });
-}
 
 export class ScpSource extends ScpSession {
   private isReady = false;

@@ -1,7 +1,14 @@
 import assert from 'assert';
 import { Readable } from 'stream';
 import { TransferError } from '../../src/errors';
-import { DEFAULT_RECORD_LIMITS, ScpSink, type ScpSinkOptions, type SinkEntry, type SinkExpectation } from '../../src/scp';
+import {
+  DEFAULT_RECORD_LIMITS,
+  ScpSink,
+  isNoScpError,
+  type ScpSinkOptions,
+  type SinkEntry,
+  type SinkExpectation,
+} from '../../src/scp';
 import { ScriptedPeer, hasRawControls } from './peer';
 
 const HOST = 'files.example:22';
@@ -245,6 +252,52 @@ describe('ScpSink (download state machine)', () => {
       const peer = new ScriptedPeer();
       peer.exit(0);
       await rejectsWith(download(makeSink(peer, { kind: 'exact', name: 'x' })), 'EPROTO', /without sending anything/);
+    });
+  });
+
+  describe('no usable scp (noScp: the cue for an SFTP fallback)', () => {
+    async function firstReply(script: string, exitCode: number, stderr = ''): Promise<TransferError> {
+      const peer = new ScriptedPeer();
+      if (script) peer.send(script);
+      if (stderr) peer.stderr.write(stderr);
+      peer.exit(exitCode);
+      let caught: unknown;
+      try {
+        await makeSink(peer, { kind: 'exact', name: 'x' }).next();
+      } catch (error) {
+        caught = error;
+      }
+      assert.ok(caught instanceof TransferError, String(caught));
+      assert.ok(!hasRawControls(caught.message), caught.message);
+      return caught;
+    }
+
+    it('nothing, then exit 127 and "scp: not found" on stderr', async () => {
+      const error = await firstReply('', 127, 'sh: 1: scp: not found\n');
+      assert.ok(isNoScpError(error) && error.code === 'EPROTO');
+      assert.match(error.message, /exit status 127.*scp: not found/);
+    });
+
+    it('"This service allows sftp connections only."', async () => {
+      const error = await firstReply('This service allows sftp connections only.\n', 1);
+      assert.ok(isNoScpError(error) && error.code === 'EPROTO');
+    });
+
+    it('a login banner before anything else', async () => {
+      assert.ok(isNoScpError(await firstReply('\x1b[1mWelcome\n', 0)));
+    });
+
+    it('a \\x01 "command not found"', async () => {
+      assert.ok(isNoScpError(await firstReply('\x01bash: scp: command not found\n', 127)));
+    });
+
+    it('but not a missing file, nor a hostile first record', async () => {
+      const missing = await firstReply('\x01scp: /remote/x: No such file or directory\n', 1);
+      assert.ok(!isNoScpError(missing) && missing.code === 'ENOENT');
+      const hostile = await firstReply('C0644 1 ../x\n1\0', 0);
+      assert.ok(!isNoScpError(hostile) && hostile.code === 'EPROTO');
+      const garbageLater = await firstReply('T1 0 1 0\nxyz', 0);
+      assert.ok(!isNoScpError(garbageLater) && garbageLater.code === 'EPROTO');
     });
   });
 
