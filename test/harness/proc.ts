@@ -105,3 +105,29 @@ export function killTree(rootPid: number): void {
     return [...members].filter(isAlive);
   });
 }
+
+/**
+ * True when `pid` itself holds the socket listening on 127.0.0.1:port. A greeting on the port alone could come
+ * from another run's server that took the port between our probe and our server's bind.
+ */
+export function holdsListeningSocket(pid: number, port: number): boolean {
+  const wanted = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // fields: sl, local_address, rem_address, st (0A = LISTEN), ..., inode at index 9
+    if (fields[1] === wanted && fields[3] === '0A' && fields[9]) inodes.add(`socket:[${fields[9]}]`);
+  }
+  if (inodes.size === 0) return false;
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return inodes.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}

@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { onCleanup } from './cleanup';
-import { isAlive, killTree, processTree } from './proc';
+import { holdsListeningSocket, isAlive, killTree, processTree } from './proc';
 
 export interface LaunchSpec {
   /** 'sshd' / 'dropbear', for messages */
@@ -141,8 +141,9 @@ export class ServerProcess {
     const deadline = Date.now() + READY_DEADLINE_MS;
     while (!dead && Date.now() < deadline) {
       if (await bannerArrives(this.port)) {
-        if (!dead) return;
-        break;
+        if (dead) break;
+        if (child.pid !== undefined && holdsListeningSocket(child.pid, this.port)) return;
+        // Someone else answered on our port: our server will fail to bind and exit; the caller retries.
       }
       await new Promise((r) => setTimeout(r, 50));
     }
