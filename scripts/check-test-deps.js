@@ -17,6 +17,7 @@ const REQUIREMENTS = [
   { program: 'useradd', pkg: 'passwd', why: 'the throwaway test user' },
   { program: 'userdel', pkg: 'passwd', why: 'removing the throwaway test user' },
   { program: 'chpasswd', pkg: 'passwd', why: "the throwaway user's password" },
+  { program: 'runuser', pkg: 'util-linux', why: "looking at the server's files as the test user" },
 ];
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
