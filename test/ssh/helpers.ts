@@ -1,9 +1,8 @@
 /** Shared bits of the src/ssh tests: endpoints for harness servers and a recording logger. */
-import type { SshdServer } from '../harness';
 import type { AuthConfig, HostKeyPolicy, SshEndpoint } from '../../src/ssh/types';
 
 export function endpointFor(
-  server: Pick<SshdServer, 'host' | 'port' | 'username' | 'hostKeyFingerprints'>,
+  server: { host: string; port: number; username: string; hostKeyFingerprints: string[] },
   auth: AuthConfig,
   hostKey?: HostKeyPolicy,
   extra: Partial<SshEndpoint> = {},

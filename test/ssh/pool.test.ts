@@ -208,6 +208,16 @@ describe('ssh pool', function () {
       await pool.close();
     });
 
+    it('fails with ENOTFOUND when the host name does not resolve', async () => {
+      const pool = new SshPool(
+        endpointFor({ host: 'no-such-host.invalid', port: 22, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
+      );
+      const error = await rejection(pool.exec('true'));
+      assert.equal(error.code, 'ENOTFOUND');
+      assert.ok(error.message.includes('no-such-host.invalid'));
+      await pool.close();
+    });
+
     it('fails with ETIMEDOUT naming the host when the server never answers', async () => {
       const silent = await startSilentServer();
       try {
