@@ -1,0 +1,411 @@
+/**
+ * The editor in a real browser: Node-RED runs as a child process with this package (dist/) in its palette,
+ * Debian's Chromium drives the editor through playwright-core. A connection is configured through its
+ * dialog against the harness's real sshd, deployed, and used; then every place a secret could leak to is
+ * searched for every configured secret (flows.json, Node-RED's log, what the editor received, the debug
+ * sidebar, node status texts).
+ *
+ * The `it` blocks are steps of one story and share its state: each needs the ones before it.
+ */
+import assert from 'assert';
+import { spawn, type ChildProcess } from 'child_process';
+import fs from 'fs';
+import http from 'http';
+import net from 'net';
+import path from 'path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+
+// The editor's globals exist only in the page; the functions handed to page.evaluate() run there.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type PageGlobal = any;
+declare const RED: PageGlobal;
+declare const $: PageGlobal;
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const SCREENSHOT = '/tmp/scp-connection-dialog.png';
+
+/** Fixed ids, so the test can find the imported nodes in flows.json and inject through the admin API. */
+const IDS = { inject: 'e2e0000000000001', upload: 'e2e0000000000002', result: 'e2e0000000000003', catcher: 'e2e0000000000004', errors: 'e2e0000000000005', statusWatch: 'e2e0000000000006', statuses: 'e2e0000000000007' };
+const UPLOADED_TEXT = 'editor test payload: uploaded through a connection configured in the dialog\n';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function httpRequest(method: string, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** Polls `check` (no timing assertion: the mocha timeout is the only limit). */
+async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 30_000): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The flow the test drives: inject → scp upload → debug, with catch and status nodes reporting to debug. */
+function testFlow(workspace: string): object[] {
+  const at = (x: number, y: number) => ({ z: workspace, x, y });
+  const debug = (id: string, name: string) => ({
+    id, type: 'debug', name, active: true, tosidebar: true, console: false, tostatus: false,
+    complete: 'true', targetType: 'full', wires: [], ...at(560, 80 + 60 * Object.values(IDS).indexOf(id)),
+  });
+  return [
+    {
+      id: IDS.inject, type: 'inject', name: 'send text', props: [{ p: 'payload' }], payload: UPLOADED_TEXT,
+      payloadType: 'str', repeat: '', crontab: '', once: false, onceDelay: 0.1, topic: '', wires: [[IDS.upload]], ...at(140, 80),
+    },
+    {
+      id: IDS.upload, type: 'scp upload', name: '', connection: '', remotePath: 'remotePath', remotePathType: 'msg',
+      localPath: 'localPath', localPathType: 'msg', mode: '0640', preserve: false, atomic: true, overwrite: 'overwrite',
+      progress: false, outputs: 1, wires: [[IDS.result]], ...at(340, 80),
+    },
+    debug(IDS.result, 'uploaded'),
+    { id: IDS.catcher, type: 'catch', name: '', scope: null, uncaught: false, wires: [[IDS.errors]], ...at(340, 200) },
+    debug(IDS.errors, 'errors'),
+    { id: IDS.statusWatch, type: 'status', name: '', scope: null, wires: [[IDS.statuses]], ...at(340, 320) },
+    debug(IDS.statuses, 'statuses'),
+  ];
+}
+
+describe('editor in a real browser (Node-RED + Chromium)', function () {
+  this.timeout(60_000);
+
+  let server: SshdServer;
+  let userDir: string;
+  let baseUrl: string;
+  let redProcess: ChildProcess | undefined;
+  let redExited: Promise<void> | undefined;
+  let redLog = '';
+  let browser: Browser | undefined;
+  let page: Page;
+  let remoteFile: { relative: string; absolute: string };
+  let keyCrlf: string;
+  let distinctiveKeyLine: string;
+  /** Every problem the page reported: console errors and uncaught exceptions. */
+  const pageErrors: string[] = [];
+  /** Everything the editor received: comms frames (debug, status, notifications) and admin API answers. */
+  const received: string[] = [];
+
+  const secrets = (): Array<[string, string]> => [
+    ['password', server.password],
+    ['passphrase', server.clientKeyPassphrase],
+    ['private key (whole, LF)', server.clientKeyEncrypted.replace(/\r\n/g, '\n').trim()],
+    ['private key (a line of its body)', distinctiveKeyLine],
+  ];
+
+  const flowsFile = (): string => path.join(userDir, 'flows.json');
+  const credsFile = (): string => path.join(userDir, 'flows_cred.json');
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) skipOrFail(this, `Chromium at ${CHROMIUM}`);
+    needThrowawayUser(this);
+    assert.ok(fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'nodes', 'scp-connection.js')), 'dist/ is missing: run `npm run build` first');
+
+    server = await sharedSshd();
+    assert.ok(server.password, 'the harness user needs a password for this test');
+    const keyLines = server.clientKeyEncrypted.trim().split(/\r?\n/);
+    distinctiveKeyLine = keyLines[Math.floor(keyLines.length / 2)];
+    assert.ok(distinctiveKeyLine.length >= 40, 'expected a base64 line in the middle of the key');
+    keyCrlf = keyLines.join('\r\n') + '\r\n';
+    const dir = await makeServerDir(server, 'editor');
+    remoteFile = { relative: `${dir.relative}/from-editor.txt`, absolute: `${dir.absolute}/from-editor.txt` };
+
+    userDir = await makeTempDir('editor-userdir');
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    const settingsFile = path.join(userDir, 'settings.js');
+    fs.writeFileSync(
+      settingsFile,
+      `module.exports = ${JSON.stringify({
+        uiHost: '127.0.0.1',
+        uiPort: port,
+        flowFile: 'flows.json',
+        credentialSecret: false,
+        nodesDir: [PACKAGE_ROOT],
+        editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
+        telemetry: { enabled: false, updateNotification: false },
+        // debug level and the audit log: the secret audit searches the most talkative log there is
+        logging: { console: { level: 'debug', metrics: false, audit: true } },
+      }, null, 2)};\n`,
+    );
+
+    const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'node_modules', 'node-red', 'red.js'), '-u', userDir, '-s', settingsFile], {
+      cwd: userDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+    });
+    redProcess = child;
+    redExited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.stdout.on('data', (chunk: Buffer) => (redLog += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (redLog += chunk.toString('utf8')));
+    child.on('error', (error) => (redLog += `\n[spawn error] ${error.message}\n`));
+
+    await until('Node-RED to start', async () => {
+      if (child.exitCode !== null) throw new Error(`Node-RED exited (${child.exitCode}):\n${redLog}`);
+      return redLog.includes('Started flows') || undefined;
+    });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1400, height: 950 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`console: ${message.text()} (${message.location().url})`);
+    });
+    page.on('pageerror', (error) => pageErrors.push(`uncaught: ${error.message}`));
+    page.on('websocket', (socket) => socket.on('framereceived', (frame) => received.push(String(frame.payload))));
+    page.on('response', (response) => {
+      const type = response.request().resourceType();
+      if (type !== 'xhr' && type !== 'fetch') return;
+      response.text().then(
+        (body) => received.push(`${response.url()} ${body}`),
+        () => undefined,
+      );
+    });
+    await page.goto(baseUrl);
+    await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp upload') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 30_000 });
+  });
+
+  after(async function () {
+    this.timeout(20_000);
+    if (browser) await browser.close().catch(() => undefined);
+    if (redProcess && redProcess.exitCode === null) {
+      redProcess.kill('SIGTERM');
+      const exited = redExited ?? Promise.resolve();
+      const killer = setTimeout(() => redProcess?.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(killer);
+    }
+  });
+
+  it('shows scp upload and scp download in the network category and registers scp-connection', async () => {
+    for (const type of ['scp upload', 'scp download']) {
+      const entry = page.locator(`#red-ui-palette-base-category-network .red-ui-palette-node[data-palette-type="${type}"]`);
+      assert.strictEqual(await entry.count(), 1, `${type} in the palette's network category`);
+      assert.strictEqual((await entry.locator('.red-ui-palette-label').innerText()).trim(), type);
+    }
+    const registered = await page.evaluate(() =>
+      ['scp-connection', 'scp upload', 'scp download'].map((type) => {
+        const def = RED.nodes.getType(type);
+        return def ? `${type}:${def.category}` : `${type}:missing`;
+      }),
+    );
+    assert.deepStrictEqual(registered, ['scp-connection:config', 'scp upload:network', 'scp download:network']);
+    assert.deepStrictEqual(pageErrors, [], 'the editor loaded without console errors');
+  });
+
+  it('imports every example flow without unknown node types', async () => {
+    const examples = fs.readdirSync(path.join(PACKAGE_ROOT, 'examples')).filter((name) => name.endsWith('.json'));
+    assert.ok(examples.length >= 1, 'examples/ holds flows');
+    for (const name of examples) {
+      const flow = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'examples', name), 'utf8')) as Array<{ type: string }>;
+      const outcome = await page.evaluate((nodes) => {
+        const count = (): number => {
+          let n = 0;
+          RED.nodes.eachNode(() => void n++);
+          RED.nodes.eachConfig(() => void n++);
+          return n;
+        };
+        const before = count();
+        RED.view.importNodes(nodes, { generateIds: true, addFlow: false, notify: false });
+        const unknown: string[] = [];
+        RED.nodes.eachNode((node: { type: string; name?: string }) => {
+          if (node.type === 'unknown') unknown.push(node.name ?? '?');
+        });
+        const added = count() - before;
+        // Leave the workspace as it was: the examples point at example hosts and are not deployed.
+        RED.history.pop();
+        return { added, unknown, after: count() - before };
+      }, flow);
+      const expected = flow.filter((node) => node.type !== 'tab').length;
+      assert.deepStrictEqual(outcome.unknown, [], `${name}: unknown types`);
+      assert.strictEqual(outcome.added, expected, `${name}: every node imported`);
+      assert.strictEqual(outcome.after, 0, `${name}: the import was undone`);
+    }
+    assert.strictEqual(await page.locator('.red-ui-notification-error').count(), 0, 'no error notification');
+    assert.deepStrictEqual(pageErrors, [], 'no console errors while importing');
+  });
+
+  it('configures a connection in its dialog: test, pin the host key, save, deploy', async () => {
+    await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false }), testFlow(await page.evaluate(() => RED.workspaces.active() as string)));
+    await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), IDS.upload);
+    await page.locator('#node-input-btn-connection-add').click();
+    const dialog = page.locator('.red-ui-tray').filter({ has: page.locator('#node-config-input-host') });
+    await dialog.locator('#node-config-input-host').waitFor({ state: 'visible' });
+
+    await page.fill('#node-config-input-host', '127.0.0.1');
+    await page.fill('#node-config-input-port', String(server.port));
+    await page.fill('#node-config-input-username', server.username);
+    await page.fill('#node-config-input-password', server.password);
+    await page.fill('#node-config-input-privateKeyText', keyCrlf);
+    await page.fill('#node-config-input-passphrase', server.clientKeyPassphrase);
+    await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Host key' }).click();
+    await page.selectOption('#node-config-input-hostKeyPolicy', 'fingerprint');
+    assert.ok(await page.locator('#node-config-input-hostFingerprints').isVisible(), 'the fingerprint field shows for that policy');
+    assert.ok(!(await page.locator('#node-config-input-knownHostsFile').isVisible()), 'the known_hosts field hides for that policy');
+
+    const report = page.locator('#node-config-scp-test-result');
+    const cell = (name: string) => report.locator(`.scp-report-${name}`);
+    const runTest = async (): Promise<string> => {
+      const answered = page.waitForResponse((response) => /\/scp-connection\/[^/]+\/test$/.test(response.url()));
+      await page.click('#node-config-scp-test');
+      const response = await answered;
+      assert.strictEqual(response.status(), 200);
+      await report.waitFor({ state: 'visible' });
+      await page.waitForFunction(() => !$('#node-config-scp-test').prop('disabled'));
+      return response.text();
+    };
+
+    // No fingerprint pinned yet: the server is reached, its key shown but not trusted, and no login is tried.
+    let answer = await runTest();
+    assert.strictEqual(await cell('reached').innerText(), 'yes', answer);
+    assert.strictEqual(await cell('authenticated').innerText(), 'no');
+    assert.strictEqual(await cell('fingerprint').innerText(), server.hostKeyFingerprints[0]);
+    assert.strictEqual(await cell('trusted').innerText(), '(not trusted yet)');
+    assert.ok(await cell('error').isVisible(), 'the refusal is shown');
+    assert.match(await cell('error').innerText(), /^EHOSTKEY: /);
+    assert.match(await cell('serverVersion').innerText(), /OpenSSH/);
+
+    await page.click('#node-config-scp-pin');
+    assert.strictEqual(await page.inputValue('#node-config-input-hostFingerprints'), server.hostKeyFingerprints[0]);
+    assert.strictEqual(await page.inputValue('#node-config-input-hostKeyPolicy'), 'fingerprint');
+
+    // Pinned: the same test now logs in with the dialog's key (and password) and finds both transports.
+    answer = await runTest();
+    assert.strictEqual(await cell('reached').innerText(), 'yes', answer);
+    assert.strictEqual(await cell('authenticated').innerText(), 'yes', answer);
+    assert.strictEqual(await cell('trusted').innerText(), '(trusted)');
+    assert.strictEqual(await cell('scp').innerText(), 'yes');
+    assert.strictEqual(await cell('sftp').innerText(), 'yes');
+    assert.ok(!(await cell('error').isVisible()), 'no problem reported');
+
+    await page.screenshot({ path: SCREENSHOT });
+    await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Authentication' }).click().catch(() => undefined);
+    await page.screenshot({ path: SCREENSHOT.replace('.png', '-auth.png') });
+
+    await page.click('#node-config-dialog-ok');
+    await page.locator('#node-config-input-host').waitFor({ state: 'detached' });
+    const connectionId = await page.inputValue('#node-input-connection');
+    assert.ok(connectionId && connectionId !== '_ADD_', 'the new connection is selected in the upload node');
+    await page.evaluate((remotePath) => {
+      $('#node-input-remotePath').typedInput('type', 'str');
+      $('#node-input-remotePath').typedInput('value', remotePath);
+    }, remoteFile.absolute);
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });
+
+    await page.waitForFunction(() => $('#red-ui-header-shade').is(':hidden'));
+    await page.click('#red-ui-header-button-deploy');
+    await page.waitForFunction(() => !RED.nodes.dirty());
+    await until('flows.json with the upload node', () => {
+      if (!fs.existsSync(flowsFile())) return undefined;
+      return fs.readFileSync(flowsFile(), 'utf8').includes(remoteFile.absolute) || undefined;
+    });
+    assert.deepStrictEqual(pageErrors, [], 'no console errors while configuring and deploying');
+  });
+
+  it('keeps every secret out of flows.json and stores them in flows_cred.json with LF line endings', () => {
+    const flowsText = fs.readFileSync(flowsFile(), 'utf8');
+    for (const [what, secret] of secrets()) {
+      assert.ok(!flowsText.includes(secret), `flows.json holds the ${what}`);
+    }
+    assert.ok(!flowsText.includes('PRIVATE KEY'), 'flows.json holds a key header');
+
+    const flows = JSON.parse(flowsText) as Array<Record<string, unknown>>;
+    const connection = flows.find((node) => node.type === 'scp-connection');
+    assert.ok(connection, 'the connection node was deployed');
+    assert.strictEqual(connection.host, '127.0.0.1');
+    assert.strictEqual(Number(connection.port), server.port);
+    assert.strictEqual(connection.username, server.username);
+    assert.strictEqual(connection.hostKeyPolicy, 'fingerprint');
+    assert.strictEqual(connection.hostFingerprints, server.hostKeyFingerprints[0]);
+    assert.strictEqual(connection.credentials, undefined);
+    const upload = flows.find((node) => node.id === IDS.upload);
+    assert.ok(upload);
+    assert.strictEqual(upload.connection, connection.id);
+    assert.strictEqual(upload.remotePath, remoteFile.absolute);
+    assert.strictEqual(upload.remotePathType, 'str');
+
+    const credsText = fs.readFileSync(credsFile(), 'utf8');
+    const creds = JSON.parse(credsText) as Record<string, Record<string, string>>;
+    const stored = creds[connection.id as string];
+    assert.ok(stored, 'flows_cred.json has the connection (plain JSON: credentialSecret is false)');
+    assert.strictEqual(stored.password, server.password);
+    assert.strictEqual(stored.passphrase, server.clientKeyPassphrase);
+    assert.ok(!stored.privateKey.includes('\r'), 'the stored key has no CR');
+    assert.strictEqual(stored.privateKey, server.clientKeyEncrypted.replace(/\r\n/g, '\n').trim() + '\n');
+  });
+
+  it('uploads through the deployed flow when its inject node fires', async () => {
+    const injected = await httpRequest('POST', `${baseUrl}/inject/${IDS.inject}`);
+    assert.strictEqual(injected.status, 200, injected.body);
+    await page.evaluate(() => RED.sidebar.show('debug'));
+    await page.locator('.red-ui-debug-msg').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const arrived = await until('the uploaded file on the server', async () => {
+      const result = await runAsUser(server, `cat '${remoteFile.relative}' && stat -c %a '${remoteFile.relative}'`);
+      return result.code === 0 ? result.stdout.toString('utf8') : undefined;
+    });
+    assert.strictEqual(arrived, `${UPLOADED_TEXT}640\n`);
+    const debugText = await page.locator('#red-ui-sidebar-content').innerText();
+    assert.ok(debugText.includes('uploaded'), 'the result reached the debug sidebar');
+    const errorFrames = received.filter((frame) => frame.includes(`"id":"${IDS.errors}"`));
+    assert.deepStrictEqual(errorFrames, [], 'the catch node saw no error');
+  });
+
+  it('shows no secret in the log, the debug sidebar, node status texts or anything the editor received', async () => {
+    // Expand the debug messages so their full text is on the page.
+    for (const toggle of await page.locator('.red-ui-debug-msg .red-ui-debug-msg-object-handle').all()) {
+      await toggle.click().catch(() => undefined);
+    }
+    const sidebar = await page.locator('#red-ui-sidebar-content').innerText();
+    const statuses = (await page.locator('.red-ui-flow-node-status-label').allTextContents()).join('\n');
+    const statusFrames = received.filter((frame) => frame.includes('"topic":"status/'));
+    assert.ok(statusFrames.length > 0, 'the upload node reported a status');
+    const debugFrames = received.filter((frame) => frame.includes('"topic":"debug"'));
+    assert.ok(debugFrames.length > 0, 'the debug nodes sent messages');
+    const places: Array<[string, string]> = [
+      ["Node-RED's log", redLog],
+      ['the debug sidebar', sidebar],
+      ['the node status labels', statuses],
+      ['the comms frames (debug, status, notifications)', received.join('\n')],
+      ['the dialog', await page.locator('body').innerText()],
+    ];
+    for (const [where, text] of places) {
+      for (const [what, secret] of secrets()) {
+        assert.ok(!text.includes(secret), `${where} shows the ${what}`);
+      }
+    }
+    assert.ok(redLog.includes('Started flows'), 'the log was captured');
+  });
+});
