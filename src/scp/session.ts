@@ -8,6 +8,7 @@
 import type { Readable, Writable } from 'stream';
 import { TransferError, isTransferError, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
+import { codeForServerMessage } from './records';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
 
 const DEFAULT_MAX_STDERR_BYTES = 8 * 1024;
@@ -348,16 +349,31 @@ export class ScpSession {
     this.assertUsable();
     const failure = this.streamFailure();
     if (failure !== undefined) throw this.fail(failure);
-    if (this.stdin.destroyed || this.stdin.writableEnded) {
-      throw this.fail(this.error('ECONNRESET', `the SSH channel closed before ${what} could be sent`));
-    }
+    if (this.inputClosed()) throw this.fail(this.channelGone(`before ${what} could be sent`));
     if (this.stdin.write(bytes)) return;
     await this.waitUntil(what, () => {
       const error = this.streamFailure();
       if (error !== undefined) throw this.fail(error);
-      if (this.stdin.destroyed) throw this.fail(this.error('ECONNRESET', `the SSH channel closed while sending ${what}`));
+      if (this.inputClosed()) throw this.fail(this.channelGone(`while sending ${what}`));
       return this.stdin.writableNeedDrain ? undefined : true;
     });
+  }
+
+  /** Our side can take no more (an ssh2 channel ends its writable side when the server closes it). */
+  protected inputClosed(): boolean {
+    return this.stdin.destroyed || this.stdin.writableEnded || this.channelClosed;
+  }
+
+  /**
+   * The channel went away under a write: the server's last words (an \x01/\x02 line still unread on
+   * stdout, else its stderr) say why better than "connection reset".
+   */
+  private channelGone(when: string): TransferError {
+    const unread = this.availableText();
+    const reply = unread.length > 0 && (unread[0] === 1 || unread[0] === 2) ? cleanText(unread.subarray(1).toString('utf8').split('\n')[0]) : '';
+    const words = reply || this.stderrText();
+    const code = words ? codeForServerMessage(words) : 'ECONNRESET';
+    return this.error(code === 'EPROTO' ? 'ECONNRESET' : code, `the SSH channel closed ${when}`, words || undefined);
   }
 
   // ---------------------------------------------------------------------------------------- the end

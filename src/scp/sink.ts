@@ -99,6 +99,15 @@ export class ScpSink extends ScpSession {
     this.platform = options.platform ?? process.platform;
   }
 
+  /**
+   * A one-byte \0 answer. When the server has already closed the channel the answer has nobody to go to
+   * and is dropped: what the server sent is still judged by the reads that follow and its exit status.
+   */
+  private async ack(what: string): Promise<void> {
+    if (this.inputClosed()) return;
+    await this.write(ZERO, what);
+  }
+
   private violation(summary: string, detail?: string): TransferError {
     return this.fail(this.error('EPROTO', summary, detail));
   }
@@ -117,7 +126,7 @@ export class ScpSink extends ScpSession {
     }
     if (!this.started) {
       this.started = true;
-      await this.write(ZERO, 'the start signal');
+      await this.ack('the start signal');
     }
     for (;;) {
       const first = await this.readByte('the next SCP record');
@@ -154,7 +163,7 @@ export class ScpSink extends ScpSession {
         case 'T':
           if (this.pendingTimes !== undefined) throw this.violation('the server sent a T record that was not followed by C or D');
           this.pendingTimes = { mtime: record.mtime, atime: record.atime };
-          await this.write(ZERO, 'the acknowledgement of a T record');
+          await this.ack('the acknowledgement of a T record');
           continue;
         case 'E':
           return this.leaveDirectory();
@@ -169,7 +178,7 @@ export class ScpSink extends ScpSession {
     if (this.pendingTimes !== undefined) throw this.violation('the server sent a T record that was not followed by C or D');
     const name = this.parents.pop();
     if (name === undefined) throw this.violation('the server sent an E record at the top level');
-    await this.write(ZERO, 'the acknowledgement of an E record');
+    await this.ack('the acknowledgement of an E record');
     if (this.parents.length === 0) this.topLevelEntryDone();
     return { type: 'endDirectory', parents: [...this.parents], name };
   }
@@ -292,7 +301,7 @@ export class ScpSink extends ScpSession {
   async receive(write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
     const entry = this.takeFile();
     const shownName = cleanText(entry.name, 200);
-    await this.write(ZERO, `the acknowledgement of ${shownName}`);
+    await this.ack(`the acknowledgement of ${shownName}`);
     this.totalBytes += entry.size;
     let remaining = entry.size;
     while (remaining > 0) {
@@ -311,7 +320,7 @@ export class ScpSink extends ScpSession {
     }
     const trailer = await this.readByte(`the end of ${shownName}`);
     if (trailer === 0) {
-      await this.write(ZERO, `the acknowledgement of the end of ${shownName}`);
+      await this.ack(`the acknowledgement of the end of ${shownName}`);
       this.entryDone();
       return;
     }
@@ -319,7 +328,7 @@ export class ScpSink extends ScpSession {
       const text = cleanText(await this.readLine(this.limits.maxLineBytes, "the server's error message"), 1024);
       const error = this.error(codeForServerMessage(text), `the server failed to send ${shownName}`, text);
       if (trailer === 2) throw this.fail(error);
-      await this.write(ZERO, `the acknowledgement of the end of ${shownName}`);
+      await this.ack(`the acknowledgement of the end of ${shownName}`);
       this.failureDelivered = true;
       this.entryDone();
       throw error;
@@ -352,7 +361,7 @@ export class ScpSink extends ScpSession {
     if (this.state.kind !== 'directory') throw this.error('EINVAL', 'there is no announced directory to accept');
     const { entry } = this.state;
     this.state = { kind: 'busy' };
-    await this.write(ZERO, `the acknowledgement of ${cleanText(entry.name, 200)}`);
+    await this.ack(`the acknowledgement of ${cleanText(entry.name, 200)}`);
     this.parents.push(entry.name);
     this.state = { kind: 'records' };
   }

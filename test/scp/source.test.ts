@@ -278,6 +278,20 @@ describe('ScpSource (upload state machine)', () => {
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EACCES', /exit status 1/);
     });
 
+    it('the channel closed under a write: the server\'s stderr explains (mapped code), no hang', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.stderr.write('scp: /remote/target: Permission denied\n');
+      // what ssh2 does when the server closes the channel: our writable side is ended, 'close' follows
+      peer.toServer.end();
+      peer.channel.emit('close', 1);
+      await rejectsWith(
+        source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }),
+        'EACCES',
+        /closed before.*Permission denied/,
+      );
+    });
+
     it('a stalled reply fires the idle timeout (ETIMEDOUT) and destroys the streams', async () => {
       const peer = new ScriptedPeer();
       const source = await readySource(peer, { idleTimeoutMs: 200 });
