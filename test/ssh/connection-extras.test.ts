@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { needThrowawayUser, sharedSshd, startDropbear, type SshdServer } from '../harness';
+import { needThrowawayUser, sharedSshd, startDropbear, startSshd, type SshdServer } from '../harness';
 import { SshPool, cryptoBindingAvailable } from '../../src/ssh';
 import { startAuthRecorder } from './auth-recorder';
 import { collect, endpointFor, rejection } from './helpers';
@@ -41,6 +41,32 @@ describe('ssh connection extras', () => {
       assert.equal(error.code, 'EPROTO');
       assert.match(error.message, /handshake/);
       await impossible.close();
+    });
+  });
+
+  describe('re-keying', function () {
+    let rekeying: SshdServer | undefined;
+    before(async function () {
+      needThrowawayUser(this);
+      rekeying = await startSshd({ config: ['RekeyLimit 64K'] });
+    });
+    after(async () => {
+      await rekeying?.stop();
+    });
+
+    it('keeps trusting the same host key when the server re-keys mid-stream', async () => {
+      const server = rekeying as SshdServer;
+      const pool = new SshPool(endpointFor(server, { privateKey: server.clientKey }));
+      const lease = await pool.exec('head -c 2000000 /dev/zero');
+      let bytes = 0;
+      lease.channel.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      const result = await collect(lease);
+      assert.equal(result.code, 0);
+      assert.equal(bytes, 2_000_000);
+      assert.equal(lease.connectionError(), undefined);
+      await pool.close();
     });
   });
 

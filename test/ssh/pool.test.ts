@@ -160,6 +160,14 @@ describe('ssh pool', function () {
     await pool.close();
   });
 
+  it("reports a jump host's own refusal as such", async () => {
+    const pool = new SshPool({ ...keyAuth(), jumpHost: endpointFor(server, { password: 'wrong for the jump' }) });
+    const error = await rejection(pool.exec('true'));
+    assert.equal(error.code, 'EAUTH');
+    assert.match(error.message, /^jump host: authentication failed/);
+    await pool.close();
+  });
+
   describe('connection failures', () => {
     let own: SshdServer | undefined;
     afterEach(async () => {
