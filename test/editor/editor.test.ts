@@ -21,6 +21,7 @@ import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, s
 type PageGlobal = any;
 declare const RED: PageGlobal;
 declare const $: PageGlobal;
+declare const document: PageGlobal;
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -310,6 +311,20 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(await cell('sftp').innerText(), 'yes');
     assert.ok(!(await cell('error').isVisible()), 'no problem reported');
 
+    const layout = await page.evaluate(() => {
+      const wrapped: string[] = [];
+      document.querySelectorAll('.scp-connection-report tr').forEach((row: PageGlobal) => {
+        if (row.offsetParent === null) return; // hidden row (no problem reported)
+        const range = document.createRange();
+        range.selectNodeContents(row.cells[0]);
+        if (range.getClientRects().length !== 1) wrapped.push(row.cells[0].textContent);
+      });
+      const body = $('#node-config-input-host').closest('.red-ui-tray-body')[0];
+      return { wrapped, overflow: body.scrollWidth - body.clientWidth };
+    });
+    assert.deepStrictEqual(layout.wrapped, [], 'report labels that wrap onto a second line');
+    assert.ok(layout.overflow <= 0, `the dialog overflows sideways by ${layout.overflow}px`);
+
     await page.screenshot({ path: SCREENSHOT });
     await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Authentication' }).click().catch(() => undefined);
     await page.screenshot({ path: SCREENSHOT.replace('.png', '-auth.png') });
@@ -379,8 +394,35 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(arrived, `${UPLOADED_TEXT}640\n`);
     const debugText = await page.locator('#red-ui-sidebar-content').innerText();
     assert.ok(debugText.includes('uploaded'), 'the result reached the debug sidebar');
-    const errorFrames = received.filter((frame) => frame.includes(`"id":"${IDS.errors}"`));
-    assert.deepStrictEqual(errorFrames, [], 'the catch node saw no error');
+    const framesOf = (id: string) => received.filter((frame) => frame.includes('"topic":"debug"') && frame.includes(`"id":"${id}"`));
+    assert.ok(framesOf(IDS.result).length > 0, 'the result message reached the editor');
+    assert.deepStrictEqual(framesOf(IDS.errors), [], 'the catch node saw no error');
+  });
+
+  it('reopens the deployed connection with its secrets stored, not shown, and tests with them', async () => {
+    await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), IDS.upload);
+    await page.locator('#node-input-btn-connection-edit').click();
+    await page.locator('#node-config-input-host').waitFor({ state: 'visible' });
+    assert.strictEqual(await page.inputValue('#node-config-input-host'), '127.0.0.1');
+    // The editor only learns that secrets exist: Node-RED's placeholder stands in for each.
+    await page.waitForFunction(() => $('#node-config-input-password').val() !== '');
+    assert.strictEqual(await page.inputValue('#node-config-input-password'), '__PWRD__');
+    assert.strictEqual(await page.inputValue('#node-config-input-passphrase'), '__PWRD__');
+    assert.strictEqual(await page.inputValue('#node-config-input-privateKeyText'), '', 'the key text is not sent back');
+    assert.ok(await page.locator('#node-config-scp-key-stored').isVisible(), '"key stored" is shown');
+
+    const answered = page.waitForResponse((response) => /\/scp-connection\/[^/]+\/test$/.test(response.url()));
+    await page.click('#node-config-scp-test');
+    const answer = await (await answered).text();
+    await page.locator('#node-config-scp-test-result').waitFor({ state: 'visible' });
+    assert.strictEqual(await page.locator('.scp-report-authenticated').innerText(), 'yes', answer);
+    assert.strictEqual(await page.locator('.scp-report-trusted').innerText(), '(trusted)');
+
+    await page.click('#node-config-dialog-cancel');
+    await page.locator('#node-config-input-host').waitFor({ state: 'detached' });
+    await page.click('#node-dialog-cancel');
+    await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });
+    assert.strictEqual(await page.evaluate(() => RED.nodes.dirty() as boolean), false, 'looking changed nothing');
   });
 
   it('shows no secret in the log, the debug sidebar, node status texts or anything the editor received', async () => {
@@ -391,7 +433,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     const sidebar = await page.locator('#red-ui-sidebar-content').innerText();
     const statuses = (await page.locator('.red-ui-flow-node-status-label').allTextContents()).join('\n');
     const statusFrames = received.filter((frame) => frame.includes('"topic":"status/'));
-    assert.ok(statusFrames.length > 0, 'the upload node reported a status');
+    assert.ok(statusFrames.some((frame) => frame.includes(`"topic":"status/${IDS.upload}"`)), 'the upload node reported a status');
     const debugFrames = received.filter((frame) => frame.includes('"topic":"debug"'));
     assert.ok(debugFrames.length > 0, 'the debug nodes sent messages');
     const places: Array<[string, string]> = [
