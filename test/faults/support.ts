@@ -1,0 +1,212 @@
+/**
+ * Plumbing for the fault and load tests: Node-RED's test helper with the three nodes loaded from dist/
+ * (what Node-RED really loads), flows around one scp-connection, and a way to see every message's
+ * `done()` call directly (wrapping the node's `_complete`), which still works while a flow is being
+ * stopped or replaced, when Catch nodes and the helper's spies are already gone.
+ */
+import path from 'path';
+import { makeTempDir } from '../harness';
+
+/** The parts of node-red-node-test-helper (no published types) these tests use. */
+export interface SinonSpyLike {
+  getCalls(): Array<{ args: unknown[]; thisValue: unknown }>;
+}
+export interface TestHelper {
+  init(nodeRedRuntime: string, userSettings?: Record<string, unknown>): void;
+  settings(userSettings: Record<string, unknown>): Record<string, unknown>;
+  startServer(done: (err?: unknown) => void): void;
+  stopServer(done: (err?: unknown) => void): void;
+  load(nodes: unknown[], flow: object[], credentials?: Record<string, Record<string, string>>): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): RuntimeNode;
+  setFlows(flow: object[], type?: string, credentials?: Record<string, Record<string, string>>): Promise<void>;
+  log(): SinonSpyLike | undefined;
+  _log?: Record<string, unknown>;
+}
+
+export interface RuntimeNode {
+  id: string;
+  receive(msg: Record<string, unknown>): void;
+  on(event: string, listener: (...args: never[]) => void): void;
+  removeAllListeners(event: string): void;
+  _complete(msg: unknown, error?: unknown): void;
+  [key: string]: unknown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const helper = require('node-red-node-test-helper') as TestHelper;
+
+const distNodes = path.resolve(__dirname, '../../../dist/nodes');
+/* eslint-disable @typescript-eslint/no-require-imports */
+const allNodes = [
+  require(path.join(distNodes, 'scp-connection.js')) as unknown,
+  require(path.join(distNodes, 'scp-upload.js')) as unknown,
+  require(path.join(distNodes, 'scp-download.js')) as unknown,
+];
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export type Msg = Record<string, unknown>;
+export type Credentials = Record<string, Record<string, string>>;
+
+/** Node-RED's helper server for one test file; the user directory (TOFU store) is a fresh temp dir. */
+export function useNodeRed(): void {
+  before(async function () {
+    helper.init(require.resolve('node-red'));
+    const userDir = await makeTempDir('faults-userdir');
+    helper.settings({ userDir });
+    await new Promise<void>((resolve, reject) => helper.startServer((error) => (error ? reject(error) : resolve())));
+  });
+  afterEach(async function () {
+    await helper.unload();
+  });
+  after(async function () {
+    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
+  });
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  username?: string;
+}
+
+export function connectionDef(server: Endpoint & { hostKeyFingerprints: string[] }, props: Record<string, unknown> = {}): Msg {
+  return {
+    id: 'conn',
+    type: 'scp-connection',
+    host: server.host,
+    port: server.port,
+    username: server.username ?? 'tester',
+    hostKeyPolicy: 'fingerprint',
+    hostFingerprints: server.hostKeyFingerprints.join('\n'),
+    transport: 'scp',
+    ...props,
+  };
+}
+
+export function uploadDef(props: Record<string, unknown> = {}): Msg {
+  return {
+    id: 'up',
+    type: 'scp upload',
+    z: 'tab',
+    connection: 'conn',
+    remotePath: 'remotePath',
+    remotePathType: 'msg',
+    localPath: 'localPath',
+    localPathType: 'msg',
+    mode: '0644',
+    preserve: false,
+    atomic: true,
+    overwrite: 'overwrite',
+    progress: true,
+    wires: [['out'], ['progress']],
+    ...props,
+  };
+}
+
+export function downloadDef(props: Record<string, unknown> = {}): Msg {
+  return {
+    id: 'down',
+    type: 'scp download',
+    z: 'tab',
+    connection: 'conn',
+    remotePath: 'remotePath',
+    remotePathType: 'msg',
+    target: 'payload',
+    localPath: 'localPath',
+    localPathType: 'msg',
+    recursive: false,
+    glob: false,
+    preserve: false,
+    overwrite: 'overwrite',
+    maxSize: 256,
+    maxFiles: 10000,
+    progress: true,
+    wires: [['out'], ['progress']],
+    ...props,
+  };
+}
+
+/** The tab and the result and progress collectors (errors are seen through DoneTracker). */
+export function sinks(): Msg[] {
+  return [
+    { id: 'tab', type: 'tab', label: 'faults' },
+    { id: 'out', type: 'helper', z: 'tab' },
+    { id: 'progress', type: 'helper', z: 'tab' },
+  ];
+}
+
+export async function loadFlow(nodes: Msg[], credentials: Credentials = {}): Promise<Msg[]> {
+  const flow = [...nodes, ...sinks()];
+  await helper.load(allNodes, flow, credentials);
+  return flow;
+}
+
+/** One message's answer: the error its done(err) carried, or none. */
+export interface Completion {
+  msg: Msg;
+  error?: Error & { code?: unknown };
+}
+
+/**
+ * Records every done() of node `id`. `wait(n)` resolves once n messages were answered. Works through
+ * redeploys and shutdowns because it wraps the instance, not a spy the helper restores.
+ */
+export class DoneTracker {
+  readonly completions: Completion[] = [];
+  private waiters: Array<{ count: number; resolve: () => void }> = [];
+
+  constructor(readonly node: RuntimeNode) {
+    const original = node._complete.bind(node);
+    node._complete = (msg: unknown, error?: unknown) => {
+      this.completions.push({ msg: msg as Msg, ...(error ? { error: error as Error & { code?: unknown } } : {}) });
+      this.waiters = this.waiters.filter((waiter) => {
+        if (this.completions.length < waiter.count) return true;
+        waiter.resolve();
+        return false;
+      });
+      original(msg, error);
+    };
+  }
+
+  wait(count: number): Promise<Completion[]> {
+    if (this.completions.length >= count) return Promise.resolve(this.completions.slice(0, count));
+    return new Promise((resolve) => this.waiters.push({ count, resolve: () => resolve(this.completions.slice(0, count)) }));
+  }
+
+  errors(): Array<Error & { code?: unknown }> {
+    return this.completions.flatMap((completion) => (completion.error ? [completion.error] : []));
+  }
+}
+
+export function track(id: string): DoneTracker {
+  return new DoneTracker(helper.getNode(id));
+}
+
+/** Sends one message and waits for its done(); returns the error code, or 'ok'. */
+export async function codeOf(tracker: DoneTracker, msg: Msg): Promise<{ code: unknown; error?: Error & { code?: unknown } }> {
+  const index = tracker.completions.length;
+  tracker.node.receive(msg);
+  const completions = await tracker.wait(index + 1);
+  const completion = completions[index];
+  return completion.error ? { code: completion.error.code, error: completion.error } : { code: 'ok' };
+}
+
+/** Resolves with the first progress message on `progress` whose bytes satisfy `predicate`. */
+export function progressReached(remotePath: string, predicate: (bytes: number) => boolean): Promise<Msg> {
+  const progress = helper.getNode('progress');
+  return new Promise((resolve) => {
+    const listener = (msg: Msg): void => {
+      const payload = msg.payload as { bytes?: number };
+      if (msg.remotePath === remotePath && typeof payload.bytes === 'number' && predicate(payload.bytes)) resolve(msg);
+    };
+    progress.on('input', listener as (...args: never[]) => void);
+  });
+}
+
+/** Wall-clock ms of `work` (used only against generous bounds, never as a precise assertion). */
+export async function elapsed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  const value = await work();
+  return { value, ms: Date.now() - start };
+}
