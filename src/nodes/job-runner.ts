@@ -321,3 +321,13 @@ export function evaluateProperty(RED: NodeAPI, node: NodeInstance, value: string
 export function describeResult<T extends { files: Array<{ data?: Buffer }> }>(result: T): T {
   return { ...result, files: result.files.map(({ data: _data, ...file }) => file) };
 }
+
+/**
+ * A remote path from the message: a non-empty string, or a Buffer for names that are not valid UTF-8
+ * (passed to the engine as raw bytes; `text` is its escaped form for progress and errors).
+ */
+export function remotePathFrom(value: unknown): { text: string; bytes?: Buffer } {
+  if (typeof value === 'string' && value !== '') return { text: value };
+  if (Buffer.isBuffer(value) && value.length > 0) return { text: cleanText(value, 1024), bytes: value };
+  throw new InputError('noRemotePath', 'the remote path is empty');
+}

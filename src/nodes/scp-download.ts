@@ -16,7 +16,7 @@ import type {
   TransferredFile,
 } from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
-import { InputError, JobRunner, describeResult, evaluateProperty, type PreparedJob } from './job-runner';
+import { InputError, JobRunner, describeResult, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
@@ -106,8 +106,9 @@ export = function register(RED: NodeAPI): void {
     };
 
     const prepare = async (msg: NodeMessage): Promise<PreparedJob> => {
-      const remotePath = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
-      if (typeof remotePath !== 'string' || remotePath === '') throw new InputError('noRemotePath', 'the remote path is empty');
+      const remoteValue = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
+      const remote = remotePathFrom(remoteValue);
+      const remotePath = remote.text;
       const maxSizeMiB = positiveNumber(def.maxSize, DEFAULT_MAX_SIZE_MIB, 'badMaxSize', targetKind !== 'payload');
       const maxFiles = positiveNumber(def.maxFiles, DEFAULT_MAX_FILES, 'badMaxFiles', false);
       const sizeCap = maxSizeMiB === 0 ? Number.MAX_SAFE_INTEGER : Math.floor(maxSizeMiB * MIB);
@@ -129,6 +130,7 @@ export = function register(RED: NodeAPI): void {
         glob: def.glob === true,
         preserve: targetKind === 'payload' ? false : def.preserve !== false,
         overwrite: def.overwrite ?? 'overwrite',
+        ...(remote.bytes ? { remotePathBytes: remote.bytes } : {}),
         limits: {
           maxFileBytes: sizeCap,
           // In memory the cap is for everything kept; on disk it is per file.
@@ -144,7 +146,7 @@ export = function register(RED: NodeAPI): void {
             const result = await downloadSeveralIntoMemory(ctx, request);
             if (result.files.length === 0) {
               msg.payload = [];
-              msg.remotePath = remotePath;
+              msg.remotePath = remoteValue;
               msg.scp = describeResult(result);
               return { messages: [msg], bytes: result.bytes };
             }
@@ -154,7 +156,7 @@ export = function register(RED: NodeAPI): void {
           const [first] = result.files;
           if (targetKind === 'payload') msg.payload = first?.data ?? Buffer.alloc(0);
           if (first !== undefined && result.files.length === 1) describeFile(msg, first);
-          else msg.remotePath = remotePath;
+          else msg.remotePath = remoteValue;
           if (localPath !== undefined) msg.localPath = localPath;
           msg.scp = describeResult(result);
           return { messages: [msg], bytes: result.bytes };

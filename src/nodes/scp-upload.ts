@@ -7,7 +7,7 @@ import { Readable } from 'stream';
 import { upload } from '../transfer';
 import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
-import { InputError, JobRunner, describeResult, evaluateProperty, type PreparedJob } from './job-runner';
+import { InputError, JobRunner, describeResult, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 interface UploadDef extends NodeDef {
@@ -58,8 +58,8 @@ export = function register(RED: NodeAPI): void {
     const runner = new JobRunner(RED, node, 'scp-upload', connection, def.progress === true);
 
     const prepare = async (msg: NodeMessage): Promise<PreparedJob> => {
-      const remotePath = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
-      if (!isNonEmptyString(remotePath)) throw new InputError('noRemotePath', 'the remote path is empty');
+      const remoteValue = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
+      const remote = remotePathFrom(remoteValue);
       if (!MODE_PATTERN.test(modeText)) throw new InputError('badMode', 'the mode must be octal, like 0644', { detail: modeText });
       const localValue = await evaluateProperty(RED, node, def.localPath ?? 'localPath', def.localPathType ?? 'msg', msg);
       const localPaths = localPathsOf(localValue);
@@ -69,17 +69,18 @@ export = function register(RED: NodeAPI): void {
         : [contentSourceOf(msg.payload, filename)];
       const request: UploadRequest = {
         sources,
-        remotePath,
+        remotePath: remote.text,
         preserve: def.preserve === true,
         atomic: def.atomic !== false,
         overwrite: def.overwrite ?? 'overwrite',
         defaultMode: parseInt(modeText, 8),
       };
+      if (remote.bytes) request.remotePathBytes = remote.bytes;
       return {
-        remotePath,
+        remotePath: remote.text,
         execute: async (ctx) => {
           const result = await upload(ctx, request);
-          msg.remotePath = remotePath;
+          msg.remotePath = remoteValue;
           msg.bytes = result.bytes;
           msg.scp = describeResult(result);
           return { messages: [msg], bytes: result.bytes };
