@@ -320,9 +320,15 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
         if (range.getClientRects().length !== 1) wrapped.push(row.cells[0].textContent);
       });
       const body = $('#node-config-input-host').closest('.red-ui-tray-body')[0];
-      return { wrapped, overflow: body.scrollWidth - body.clientWidth };
+      const edge = body.getBoundingClientRect().right;
+      const beyond: string[] = [];
+      document.querySelectorAll('.scp-connection-report td, .scp-connection-report code').forEach((cell: PageGlobal) => {
+        if (cell.offsetParent !== null && cell.getBoundingClientRect().right > edge) beyond.push(cell.textContent);
+      });
+      return { wrapped, beyond, overflow: body.scrollWidth - body.clientWidth };
     });
     assert.deepStrictEqual(layout.wrapped, [], 'report labels that wrap onto a second line');
+    assert.deepStrictEqual(layout.beyond, [], 'report parts that run past the dialog\'s right edge');
     assert.ok(layout.overflow <= 0, `the dialog overflows sideways by ${layout.overflow}px`);
 
     await page.screenshot({ path: SCREENSHOT });
