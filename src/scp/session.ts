@@ -421,7 +421,7 @@ export class ScpSession {
   }
 
   /** Stops listening for aborts once the session is over. */
-  private release(): void {
+  protected release(): void {
     this.signal?.removeEventListener('abort', this.onAbort);
   }
 

@@ -258,6 +258,7 @@ export class ScpSink extends ScpSession {
     const exitCode = await this.waitForExit();
     const stderr = this.stderrText();
     this.state = { kind: 'done', result: { exitCode, stderr } };
+    this.release();
     const nothingReceived = !this.sawRecord && !this.failureDelivered;
     if (this.serverErrors.length > 0) {
       const [firstText] = this.serverErrors;

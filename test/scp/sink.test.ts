@@ -1,4 +1,5 @@
 import assert from 'assert';
+import { getEventListeners } from 'events';
 import { Readable } from 'stream';
 import { TransferError } from '../../src/errors';
 import {
@@ -99,6 +100,17 @@ describe('ScpSink (download state machine)', () => {
       // start signal, C ack, trailer ack
       assert.deepStrictEqual(await peer.sessionEnded(), Buffer.from([0, 0, 0]));
       assert.deepStrictEqual(await sink.finish(), { exitCode: 0, stderr: '' });
+    });
+
+    it('lets go of the abort signal once the session is over (no listener left behind)', async () => {
+      const peer = new ScriptedPeer();
+      const controller = new AbortController();
+      peer.send('C0644 1 x\n1\0');
+      peer.exit(0);
+      const sink = makeSink(peer, { kind: 'exact', name: 'x' }, { signal: controller.signal });
+      assert.strictEqual(getEventListeners(controller.signal, 'abort').length, 1);
+      await download(sink);
+      assert.strictEqual(getEventListeners(controller.signal, 'abort').length, 0);
     });
 
     it('receives a zero-byte file', async () => {

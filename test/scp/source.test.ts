@@ -1,4 +1,5 @@
 import assert from 'assert';
+import { getEventListeners } from 'events';
 import { PassThrough, Readable } from 'stream';
 import { TransferError } from '../../src/errors';
 import { ScpSource, isNoScpError, type ScpSessionOptions } from '../../src/scp';
@@ -48,6 +49,16 @@ describe('ScpSource (upload state machine)', () => {
       peer.exit(0);
       assert.deepStrictEqual(await source.finish(), { exitCode: 0, stderr: 'just a note' });
       assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0640 5 a b.txt\nhello\0');
+    });
+
+    it('lets go of the abort signal after finish()', async () => {
+      const peer = new ScriptedPeer();
+      const controller = new AbortController();
+      const source = await readySource(peer, { signal: controller.signal });
+      assert.strictEqual(getEventListeners(controller.signal, 'abort').length, 1);
+      peer.exit(0);
+      await source.finish();
+      assert.strictEqual(getEventListeners(controller.signal, 'abort').length, 0);
     });
 
     it('sends a zero-byte file as C then a lone \\0', async () => {
