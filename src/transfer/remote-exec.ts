@@ -197,11 +197,55 @@ export async function renameRemote(
   return { outcomes, stderr };
 }
 
-/** Best effort: removes temporary files after a failure (errors are swallowed: the job already failed). */
-export async function removeRemoteQuietly(job: Job, paths: Buffer[]): Promise<void> {
-  if (paths.length === 0 || !job.signal) return;
+/**
+ * Moves every staged file into its directory: `mv -f -- S/a S/b ... D/` (each one an atomic rename
+ * onto D/<name>), then removes the emptied staging directory. All directories share as few commands
+ * as the command-length cap allows (a process per directory would cost more than the copy itself).
+ */
+export async function moveStagedFiles(
+  job: Job,
+  stagings: { parent: Buffer; path: Buffer; files: { name: Buffer }[] }[],
+  pathForErrors: string,
+): Promise<void> {
+  const statements: Buffer[] = [];
+  const piece = MAX_COMMAND_BYTES / 2;
+  for (const staging of stagings) {
+    const destination = Buffer.concat([bytes(' '), quoteForShellBytes(staging.parent), bytes('/')]);
+    let sources: Buffer[] = [];
+    let length = 0;
+    const flush = (last: boolean): void => {
+      const parts = [bytes(' mv -f --'), ...sources, destination];
+      if (last) parts.push(bytes(' && rmdir -- '), quoteForShellBytes(staging.path));
+      parts.push(bytes(' || s=1;'));
+      statements.push(Buffer.concat(parts));
+      sources = [];
+      length = 0;
+    };
+    for (const file of staging.files) {
+      const source = Buffer.concat([bytes(' '), quoteForShellBytes(Buffer.concat([staging.path, bytes('/'), file.name]))]);
+      if (sources.length > 0 && length + source.length > piece) flush(false);
+      sources.push(source);
+      length += source.length;
+    }
+    flush(true);
+  }
+  for (const batch of batchCommands(bytes('s=0;'), statements, bytes(' exit $s'))) {
+    const outcome = await runRemote(job, batch.command, pathForErrors);
+    if (outcome.exitCode !== 0) {
+      throw new TransferError(outcome.stderr ? codeForServerMessage(outcome.stderr) : 'EPROTO', 'could not move the uploaded files into place', {
+        host: job.host,
+        path: pathForErrors,
+        detail: outcome.stderr,
+      });
+    }
+  }
+}
+
+/** Best effort: removes temporary files (or staging directories) after a failure; errors are swallowed. */
+export async function removeRemoteQuietly(job: Job, paths: Buffer[], recursive = false): Promise<void> {
+  if (paths.length === 0) return;
   const items = paths.map((p) => Buffer.concat([bytes(' '), quoteForShellBytes(p)]));
-  for (const batch of batchCommands(bytes('rm -f --'), items, Buffer.alloc(0))) {
+  for (const batch of batchCommands(bytes(recursive ? 'rm -rf --' : 'rm -f --'), items, Buffer.alloc(0))) {
     try {
       await runRemoteIgnoringStop(job, batch.command);
     } catch {

@@ -4,13 +4,14 @@
  * Before that, one probe command tells what exists at the target (directory or not, files already
  * there) so the overwrite policy is applied before anything is sent.
  */
+import { randomBytes } from 'crypto';
 import type { ClientChannel } from 'ssh2';
 import { TransferError, isTransferError } from '../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '../scp';
 import type { ExecLease } from '../ssh/types';
 import type { Job } from './job';
 import { closeChannelQuietly } from './scp-session';
-import { probeRemote, removeRemoteQuietly, renameRemote, restoreDirectoryTimes, type RemoteKind } from './remote-exec';
+import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, restoreDirectoryTimes, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import type { PlannedEntry, PlannedFile, UploadPlan } from './sources';
 import { recordSafeName, remoteTempName } from './temp-name';
@@ -22,6 +23,8 @@ export const NO_SCP = Symbol('noScp');
 export interface FileStep {
   kind: 'file';
   file: PlannedFile;
+  /** the final name */
+  name: Buffer;
   /** the name in the C record (temporary when atomic) */
   wireName: Buffer;
   finalPath: Buffer;
@@ -38,7 +41,21 @@ export interface DirectoryStep {
   steps: Step[];
 }
 
-export type Step = FileStep | DirectoryStep;
+/**
+ * A hidden directory (`.scp-<random>.part`) inside a target directory that receives that directory's
+ * files under their final names; one `mv` then moves them all into place (one process instead of one
+ * per file: the difference between 1 s and 0.05 s for 200 small files).
+ */
+export interface StagingStep {
+  kind: 'staging';
+  name: Buffer;
+  /** the real directory the files belong in */
+  parent: Buffer;
+  path: Buffer;
+  files: FileStep[];
+}
+
+export type Step = FileStep | DirectoryStep | StagingStep;
 
 /** Where the plan lands: an existing remote directory and the top-level names inside it. */
 export interface Layout {
@@ -162,6 +179,7 @@ export function buildStep(
   return {
     kind: 'file',
     file: entry,
+    name,
     wireName,
     finalPath,
     wirePath: joinRemote(parent, wireName),
@@ -170,7 +188,38 @@ export function buildStep(
 }
 
 function hasDirectories(steps: Step[]): boolean {
-  return steps.some((step) => step.kind === 'directory');
+  return steps.some((step) => step.kind !== 'file');
+}
+
+function recordSafe(name: Buffer): boolean {
+  return !name.some((byte) => byte < 0x20 || byte === 0x7f);
+}
+
+/**
+ * Groups the files of each directory level into a staging directory (atomic uploads that may replace:
+ * with overwrite=fail each file needs its own `ln`). Names a record line cannot carry keep their own
+ * temporary name and rename.
+ */
+function stage(steps: Step[], parent: Buffer): Step[] {
+  const staged: Step[] = [];
+  const group: FileStep[] = [];
+  for (const step of steps) {
+    if (step.kind === 'directory') staged.push({ ...step, steps: stage(step.steps, step.remotePath) });
+    else if (step.kind === 'file' && !step.skip && recordSafe(step.name)) group.push(step);
+    else staged.push(step);
+  }
+  if (group.length >= 2) {
+    const name = Buffer.from(`.scp-${randomBytes(8).toString('hex')}.part`);
+    const path = joinRemote(parent, name);
+    for (const file of group) {
+      file.wireName = file.name;
+      file.wirePath = joinRemote(path, file.name);
+    }
+    staged.push({ kind: 'staging', name, parent, path, files: group });
+  } else {
+    staged.push(...group);
+  }
+  return staged;
 }
 
 async function sendSteps(
@@ -186,6 +235,7 @@ async function sendSteps(
   // record's name, so any final name works, even one with a newline that no record line can carry.
   const lone = steps.length === 1 && steps[0].kind === 'file' ? steps[0] : undefined;
   if (lone) lone.wireName = recordSafeName(lone.wireName);
+  else if (request.atomic && request.overwrite !== 'fail') steps = stage(steps, targetDir);
   const command = lone
     ? buildScpCommand(lone.wirePath, { role: 'sink', preserve: request.preserve })
     : buildScpCommand(targetDir, {
@@ -209,6 +259,7 @@ async function sendSteps(
   );
   const sentTemps: Buffer[] = [];
   const renames: { from: Buffer; to: Buffer }[] = [];
+  const stagings: StagingStep[] = [];
   try {
     try {
       await source.ready();
@@ -217,7 +268,7 @@ async function sendSteps(
       if (isNoScpError(error) && job.ctx.transport === 'auto') return NO_SCP;
       throw error;
     }
-    await walk(job, request, source, steps, sentTemps, renames);
+    await walk(job, request, source, steps, { sentTemps, renames, stagings });
     const end = await source.finish();
     if (end.exitCode !== 0) {
       const code = end.stderr ? codeForServerMessage(end.stderr) : 'EPROTO';
@@ -231,18 +282,26 @@ async function sendSteps(
     source.destroy();
     closeChannelQuietly(channel);
     const failure = job.normalise(lease.connectionError() ?? error, shown);
-    if (request.atomic) await removeRemoteQuietly(job, sentTemps);
+    if (request.atomic) await removeTemporaries(job, sentTemps, stagings);
     throw failure;
   } finally {
     closeChannelQuietly(channel);
   }
 
+  if (stagings.length > 0) {
+    try {
+      await moveStagedFiles(job, stagings, shown);
+    } catch (error) {
+      await removeTemporaries(job, sentTemps, stagings);
+      throw job.normalise(error, shown);
+    }
+  }
   if (request.atomic && renames.length > 0) {
     let outcome;
     try {
       outcome = await renameRemote(job, renames, request.overwrite !== 'fail', shown);
     } catch (error) {
-      await removeRemoteQuietly(job, sentTemps);
+      await removeTemporaries(job, sentTemps, []);
       throw job.normalise(error, shown);
     }
     outcome.outcomes.forEach((result, index) => {
@@ -256,7 +315,7 @@ async function sendSteps(
       });
     });
   }
-  if (request.atomic && request.preserve && renames.length > 0) {
+  if (request.atomic && request.preserve && (renames.length > 0 || stagings.length > 0)) {
     const timed: { path: Buffer; times: { mtime: number; atime: number } }[] = [];
     collectDirectoryTimes(steps, timed);
     if (timed.length > 0) await restoreDirectoryTimes(job, timed, shown);
@@ -266,33 +325,40 @@ async function sendSteps(
 
 function collectDirectoryTimes(steps: Step[], out: { path: Buffer; times: { mtime: number; atime: number } }[]): void {
   for (const step of steps) {
-    if (step.kind !== 'directory') continue;
+    if (step.kind !== 'directory' || !step.times) continue;
     collectDirectoryTimes(step.steps, out);
     if (step.times) out.push({ path: step.remotePath, times: step.times });
   }
 }
 
-async function walk(
-  job: Job,
-  request: UploadRequest,
-  source: ScpSource,
-  steps: Step[],
-  sentTemps: Buffer[],
-  renames: { from: Buffer; to: Buffer }[],
-): Promise<void> {
+interface Sent {
+  sentTemps: Buffer[];
+  renames: { from: Buffer; to: Buffer }[];
+  stagings: StagingStep[];
+}
+
+async function removeTemporaries(job: Job, temps: Buffer[], stagings: StagingStep[]): Promise<void> {
+  await removeRemoteQuietly(job, temps);
+  await removeRemoteQuietly(job, stagings.map((staging) => staging.path), true);
+}
+
+async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: Step[], sent: Sent): Promise<void> {
   for (const step of steps) {
     job.checkActive();
-    if (step.kind === 'directory') {
-      const entered = await source.enterDirectory({
-        name: step.name,
-        mode: step.mode,
-        ...(request.preserve && step.times ? { times: step.times } : {}),
-      });
-      if (!entered.ok) throw entered.error.withContext({ host: job.host, path: showRemote(step.remotePath) });
-      job.directories.push(remoteText(step.remotePath));
-      await walk(job, request, source, step.steps, sentTemps, renames);
+    if (step.kind === 'directory' || step.kind === 'staging') {
+      const staging = step.kind === 'staging';
+      const where = showRemote(staging ? step.parent : step.remotePath);
+      const entered = await source.enterDirectory(
+        staging
+          ? { name: step.name, mode: 0o700 }
+          : { name: step.name, mode: step.mode, ...(request.preserve && step.times ? { times: step.times } : {}) },
+      );
+      if (!entered.ok) throw entered.error.withContext({ host: job.host, path: where });
+      if (staging) sent.stagings.push(step);
+      else job.directories.push(remoteText(step.remotePath));
+      await walk(job, request, source, staging ? step.files : step.steps, sent);
       const left = await source.leaveDirectory();
-      if (!left.ok) throw left.error.withContext({ host: job.host, path: showRemote(step.remotePath) });
+      if (!left.ok) throw left.error.withContext({ host: job.host, path: where });
       continue;
     }
     const file = step.file;
@@ -311,8 +377,9 @@ async function walk(
     }
     // An empty file needs no reader (and a stream that ends at once gains nothing from being opened).
     const content = file.size === 0 ? Buffer.alloc(0) : file.open();
-    if (request.atomic) sentTemps.push(step.wirePath);
-    const sent = await source.sendFile({
+    const staged = !step.wirePath.equals(step.finalPath) && step.wireName.equals(step.name);
+    if (request.atomic && !staged) sent.sentTemps.push(step.wirePath);
+    const result = await source.sendFile({
       name: step.wireName,
       mode: file.mode,
       size: file.size,
@@ -320,14 +387,14 @@ async function walk(
       content,
       onBytes: (n: number) => job.addBytes(n),
     });
-    if (!sent.ok) {
+    if (!result.ok) {
       if (typeof (content as { destroy?: unknown }).destroy === 'function') (content as { destroy(): void }).destroy();
-      throw (isTransferError(sent.error) ? sent.error : job.normalise(sent.error)).withContext({
+      throw (isTransferError(result.error) ? result.error : job.normalise(result.error)).withContext({
         host: job.host,
         path: showRemote(step.finalPath),
       });
     }
-    if (request.atomic) renames.push({ from: step.wirePath, to: step.finalPath });
+    if (request.atomic && !staged) sent.renames.push({ from: step.wirePath, to: step.finalPath });
     job.fileEnd({ ...record, transferred: true }, display);
   }
 }

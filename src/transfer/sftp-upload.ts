@@ -123,6 +123,8 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
       }
       continue;
     }
+    // Staging directories are an SCP device (one mv for many files); SFTP renames file by file.
+    if (step.kind !== 'file') continue;
     const file = step.file;
     const display = remoteText(step.finalPath);
     const record = {

@@ -47,6 +47,27 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.equal(listing.stdout.toString(), '');
     });
 
+    it('a multi-file upload aborted halfway leaves no file and no staging directory', async function () {
+      const dir = await makeServerDir(server, `abort-multi-${transport}`);
+      const local = await makeTempDir('abort-multi');
+      await fs.mkdir(join(local, 'tree'));
+      for (let i = 0; i < 4; i += 1) await fs.writeFile(join(local, 'tree', `f${i}`), Buffer.alloc(8 * 1024 * 1024, i));
+      const controller = new AbortController();
+      await assert.rejects(
+        upload(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 4 * 1024 * 1024) }), {
+          sources: [{ kind: 'path', path: join(local, 'tree') }, { kind: 'buffer', data: Buffer.from('x'), name: 'top.txt' }],
+          remotePath: dir.relative,
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: TransferError) => error.code === 'EABORTED',
+      );
+      // The tree's directory itself may exist (directories are created as they come); no file may.
+      const listing = await runAsUser(server, `cd ${sq(dir.relative)} && find . -mindepth 1 ! -type d; find . -name '*.part'`);
+      assert.equal(listing.stdout.toString(), '');
+    });
+
     it('an aborted atomic upload keeps the previous content of the final path', async function () {
       const dir = await makeServerDir(server, `abort-keep-${transport}`);
       await runAsUser(server, `printf previous > ${sq(`${dir.relative}/keep.bin`)}`);

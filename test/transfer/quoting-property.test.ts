@@ -72,11 +72,16 @@ describe('transfer: remote path quoting property (real sshd)', function () {
   });
   after(async () => channels?.close());
 
-  for (const atomic of [true, false]) {
-    it(`1000 generated names land exactly, nothing runs (${atomic ? 'atomic: temp name + mv' : 'direct: names in C records'})`, async function () {
+  const variants = [
+    { atomic: true, overwrite: 'overwrite', how: 'atomic overwrite: staging directory + one mv, newline names by temp name + mv' },
+    { atomic: true, overwrite: 'fail', how: 'atomic fail: temp name + ln per file' },
+    { atomic: false, overwrite: 'fail', how: 'direct: names in C records' },
+  ] as const;
+  for (const [index, { atomic, overwrite, how }] of variants.entries()) {
+    it(`1000 generated names land exactly, nothing runs (${how})`, async function () {
       // Names travel in C records when not atomic, and a record line cannot hold a newline.
-      const names = generateNames(1000, atomic ? 1 : 2, atomic);
-      const dir = await makeServerDir(server, `quote-${atomic}`);
+      const names = generateNames(1000, index + 1, atomic);
+      const dir = await makeServerDir(server, `quote-${index}`);
       const batch = 250;
       for (let at = 0; at < names.length; at += batch) {
         const slice = names.slice(at, at + batch);
@@ -85,7 +90,7 @@ describe('transfer: remote path quoting property (real sshd)', function () {
           remotePath: dir.relative,
           preserve: false,
           atomic,
-          overwrite: 'fail',
+          overwrite,
         });
         assert.equal(result.files.length, slice.length);
       }
