@@ -76,7 +76,7 @@ export class ScpSession {
   private readonly cancellers = new Set<Canceller>();
   /** set once the session can not go on (protocol broken, destroyed, aborted): every later call throws it */
   private fatal: TransferError | null = null;
-  private onReadable: () => void = () => undefined;
+  private readonly onReadable = (): void => this.wakeAll();
   private readonly onAbort = (): void => {
     this.destroy(this.error('EABORTED', 'the transfer was aborted'));
   };
@@ -92,8 +92,7 @@ export class ScpSession {
     this.maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
 
     const wake = (): void => this.wakeAll();
-    this.onReadable = wake;
-    this.stdout.on('readable', wake);
+    this.stdout.on('readable', this.onReadable);
     this.stdout.on('end', () => {
       this.stdoutEnded = true;
       wake();
