@@ -1,0 +1,130 @@
+/**
+ * A redeploy (full setFlows) and a Node-RED stop (stopFlows, what helper.unload and RED.stop run) while a
+ * 50 MiB upload and a 50 MiB download are in flight: both messages end with EABORTED through done(err),
+ * the config node's pool ends with no connection and no channel, sshd sees the sessions go, nothing sits
+ * at the upload's final path, and closing takes far less than Node-RED's 15 s limit.
+ */
+import assert from 'assert';
+import crypto from 'crypto';
+import { makeServerDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import {
+  connectionDef,
+  downloadDef,
+  helper,
+  loadFlow,
+  progressReached,
+  sinks,
+  track,
+  uploadDef,
+  useNodeRed,
+  type DoneTracker,
+  type Msg,
+} from './support';
+
+const SIZE = 50 * 1024 * 1024;
+/** Node-RED gives up on a node's close after 15 s; ours must end well before that. */
+const CLOSE_BOUND_MS = 10_000;
+
+interface PoolStatsView {
+  connections: number;
+  channels: number;
+  queued: number;
+}
+
+async function eventually(what: string, check: () => boolean | Promise<boolean>, limitMs = 5_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('faults: redeploy and stop during transfers', function () {
+  this.timeout(90_000);
+  useNodeRed();
+  let server: SshdServer;
+  let dir: { relative: string; absolute: string };
+  const source = (): string => `${dir.absolute}/source.bin`;
+
+  before(async function () {
+    needThrowawayUser(this);
+    server = await startSshd();
+    dir = await makeServerDir(server, 'faults-redeploy');
+    const made = await runAsUser(server, `head -c ${SIZE} /dev/urandom > '${source()}'`);
+    assert.strictEqual(made.code, 0, made.stderr);
+  });
+  after(async function () {
+    if (server) await server.stop();
+  });
+
+  function nodes(mode = '0644'): Msg[] {
+    return [connectionDef(server, { username: server.username }), uploadDef({ mode }), downloadDef()];
+  }
+  const credentials = (): Record<string, Record<string, string>> => ({ conn: { password: server.password } });
+
+  /** Starts the two big transfers and resolves once both have moved data without finishing. */
+  async function startTransfers(uploadName: string): Promise<{ up: DoneTracker; down: DoneTracker; uploadPath: string }> {
+    const up = track('up');
+    const down = track('down');
+    const uploadPath = `${dir.absolute}/${uploadName}`;
+    const moving = Promise.all([
+      progressReached(uploadPath, (bytes) => bytes > 0 && bytes < SIZE),
+      progressReached(source(), (bytes) => bytes > 0 && bytes < SIZE),
+    ]);
+    up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: uploadPath });
+    down.node.receive({ remotePath: source() });
+    await moving;
+    return { up, down, uploadPath };
+  }
+
+  async function assertAborted(up: DoneTracker, down: DoneTracker, uploadPath: string, stats: () => PoolStatsView | undefined): Promise<void> {
+    const [[upDone], [downDone]] = await Promise.all([up.wait(1), down.wait(1)]);
+    assert.strictEqual(upDone.error?.code, 'EABORTED', `upload: ${upDone.error?.message ?? 'succeeded'}`);
+    assert.strictEqual(downDone.error?.code, 'EABORTED', `download: ${downDone.error?.message ?? 'succeeded'}`);
+    assert.strictEqual(up.completions.length + down.completions.length, 2, 'each message is answered exactly once');
+    const after = stats();
+    assert.ok(after, 'the pool was used');
+    assert.deepStrictEqual({ connections: after.connections, channels: after.channels, queued: after.queued }, { connections: 0, channels: 0, queued: 0 });
+    await eventually('sshd to log the disconnect', () => /Disconnected from user|Received disconnect|Connection closed by/.test(server.logs()));
+    // Our own session processes on the server are gone: no scp of ours still runs for this user.
+    await eventually('the remote scp processes to end', async () => {
+      const ps = await runAsUser(server, `ps -o args= -u "$(id -u)" | grep -c '^scp ' || true`);
+      return ps.stdout.toString().trim() === '0';
+    });
+    const listing = await runAsUser(server, `ls -A '${dir.absolute}'`);
+    const names = listing.stdout.toString().split('\n').filter(Boolean);
+    assert.ok(!names.includes(uploadPath.split('/').pop() as string), `a partial upload sits at the final path: ${names.join(', ')}`);
+  }
+
+  it('a full redeploy aborts both with EABORTED, closes the pool quickly, and the new flow works', async function () {
+    await loadFlow(nodes(), credentials());
+    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const { up, down, uploadPath } = await startTransfers('redeploy.bin');
+
+    const started = Date.now();
+    await helper.setFlows([...nodes('0600'), ...sinks()], 'full', credentials());
+    const closeMs = Date.now() - started;
+    assert.ok(closeMs < CLOSE_BOUND_MS, `the redeploy took ${closeMs} ms`);
+    await assertAborted(up, down, uploadPath, () => connection.poolStats());
+
+    // The redeployed nodes work on a fresh pool.
+    const fresh = track('up');
+    fresh.node.receive({ payload: 'after redeploy', remotePath: `${dir.absolute}/after-redeploy.txt` });
+    const [done] = await fresh.wait(1);
+    assert.strictEqual(done.error, undefined, done.error?.message);
+    const stat = await runAsUser(server, `stat -c '%a' '${dir.absolute}/after-redeploy.txt' && cat '${dir.absolute}/after-redeploy.txt'`);
+    assert.strictEqual(stat.stdout.toString(), '600\nafter redeploy', 'the new flow uses the new settings');
+  });
+
+  it('stopping the flows (Node-RED stop) aborts both with EABORTED and closes the pool quickly', async function () {
+    await loadFlow(nodes(), credentials());
+    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const { up, down, uploadPath } = await startTransfers('stop.bin');
+
+    const started = Date.now();
+    await helper.unload();
+    const closeMs = Date.now() - started;
+    assert.ok(closeMs < CLOSE_BOUND_MS, `stopping took ${closeMs} ms`);
+    await assertAborted(up, down, uploadPath, () => connection.poolStats());
+  });
+});
