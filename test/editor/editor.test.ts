@@ -115,6 +115,9 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
   let remoteFile: { relative: string; absolute: string };
   let keyCrlf: string;
   let distinctiveKeyLine: string;
+  /** Set by the deploy step: the steps after it fail at once without it instead of waiting for timeouts. */
+  let deployed = false;
+  const needDeployed = (): void => assert.ok(deployed, 'needs the flow deployed by the dialog step');
   /** Every problem the page reported: console errors and uncaught exceptions. */
   const pageErrors: string[] = [];
   /** Everything the editor received: comms frames (debug, status, notifications) and admin API answers. */
@@ -290,7 +293,11 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
 
     // No fingerprint pinned yet: the server is reached, its key shown but not trusted, and no login is tried.
     let answer = await runTest();
-    assert.strictEqual(await cell('reached').innerText(), 'yes', answer);
+    assert.strictEqual(
+      await cell('reached').innerText(),
+      'yes',
+      `with the fingerprint policy and nothing pinned yet, the test must still reach the server and show its key to pin; it answered ${answer}`,
+    );
     assert.strictEqual(await cell('authenticated').innerText(), 'no');
     assert.strictEqual(await cell('fingerprint').innerText(), server.hostKeyFingerprints[0]);
     assert.strictEqual(await cell('trusted').innerText(), '(not trusted yet)');
@@ -332,7 +339,8 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.ok(layout.overflow <= 0, `the dialog overflows sideways by ${layout.overflow}px`);
 
     await page.screenshot({ path: SCREENSHOT });
-    await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Authentication' }).click().catch(() => undefined);
+    await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Authentication' }).click();
+    await page.locator('#node-config-input-password').waitFor({ state: 'visible' });
     await page.screenshot({ path: SCREENSHOT.replace('.png', '-auth.png') });
 
     await page.click('#node-config-dialog-ok');
@@ -354,9 +362,11 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       return fs.readFileSync(flowsFile(), 'utf8').includes(remoteFile.absolute) || undefined;
     });
     assert.deepStrictEqual(pageErrors, [], 'no console errors while configuring and deploying');
+    deployed = true;
   });
 
   it('keeps every secret out of flows.json and stores them in flows_cred.json with LF line endings', () => {
+    needDeployed();
     const flowsText = fs.readFileSync(flowsFile(), 'utf8');
     for (const [what, secret] of secrets()) {
       assert.ok(!flowsText.includes(secret), `flows.json holds the ${what}`);
@@ -389,6 +399,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
   });
 
   it('uploads through the deployed flow when its inject node fires', async () => {
+    needDeployed();
     const injected = await httpRequest('POST', `${baseUrl}/inject/${IDS.inject}`);
     assert.strictEqual(injected.status, 200, injected.body);
     await page.evaluate(() => RED.sidebar.show('debug'));
@@ -406,6 +417,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
   });
 
   it('reopens the deployed connection with its secrets stored, not shown, and tests with them', async () => {
+    needDeployed();
     await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), IDS.upload);
     await page.locator('#node-input-btn-connection-edit').click();
     await page.locator('#node-config-input-host').waitFor({ state: 'visible' });
@@ -432,6 +444,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
   });
 
   it('shows no secret in the log, the debug sidebar, node status texts or anything the editor received', async () => {
+    needDeployed();
     // Expand the debug messages so their full text is on the page.
     for (const toggle of await page.locator('.red-ui-debug-msg .red-ui-debug-msg-object-handle').all()) {
       await toggle.click().catch(() => undefined);
