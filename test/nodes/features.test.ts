@@ -5,7 +5,7 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser, sharedSshd, startSshd, type SshdServer } from '../harness';
 import { connectionDef, downloadDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed } from './support';
 
 describe('nodes: directories, raw-byte names, jump hosts (real sshd)', function () {
@@ -83,5 +83,29 @@ describe('nodes: directories, raw-byte names, jump hosts (real sshd)', function 
     assert.strictEqual(report.reached, false);
     assert.strictEqual(report.error?.code, 'EINVAL');
     assert.match(report.error?.message ?? '', /jump host/);
+  });
+
+  it("transport 'auto' falls back to SFTP on an sftp-only server (msg.scp.transport)", async function () {
+    const sftpOnly = await startSshd({ config: ['ForceCommand internal-sftp'] });
+    try {
+      const remote = await makeServerDir(sftpOnly, 'nodes-sftp');
+      await loadFlow([connectionDef(sftpOnly), uploadDef(), downloadDef()], { conn: { password: sftpOnly.password } });
+      const remotePath = `${remote.absolute}/over-sftp.txt`;
+      const up = resultOf(await send('up', { payload: 'sftp content', remotePath }));
+      assert.strictEqual((up.scp as { transport: string }).transport, 'sftp');
+      const down = resultOf(await send('down', { remotePath }));
+      assert.strictEqual((down.payload as Buffer).toString(), 'sftp content');
+      assert.strictEqual((down.scp as { transport: string }).transport, 'sftp');
+    } finally {
+      await helper.unload();
+      await sftpOnly.stop();
+    }
+  });
+
+  it("transport 'scp' is used as chosen", async function () {
+    const remote = await makeServerDir(server, 'nodes-scp-only');
+    await loadFlow([connectionDef(server, { transport: 'scp' }), uploadDef()], { conn: { password: server.password } });
+    const up = resultOf(await send('up', { payload: 'scp', remotePath: `${remote.absolute}/scp.txt` }));
+    assert.strictEqual((up.scp as { transport: string }).transport, 'scp');
   });
 });
