@@ -9,10 +9,11 @@
  *   makes ONE new attempt; if it fails again the cool-down starts over. So at most one login attempt per
  *   30 s per pool, whatever the message rate, and a fixed server is picked up within 30 s (a redeploy,
  *   which builds a new pool, at once).
- * - Network failures (refused, unreachable, timed out): after a dropped connection the next request
- *   reconnects at once (a message after an sshd restart succeeds). After N consecutive failed connects,
- *   requests fail fast with the last error for reconnectBaseMs * 2^(N-1) (jittered, capped at
- *   reconnectMaxMs); then the next request tries again.
+ * - Network failures (refused, unreachable, timed out, closed before the handshake): after a dropped
+ *   connection the next request reconnects at once (a message after an sshd restart succeeds). After N
+ *   consecutive failed connects the next attempt waits reconnectBaseMs * 2^(N-1) (50..100 % jitter, capped
+ *   at reconnectMaxMs); requests arriving meanwhile wait in the queue (abortable) and share that attempt's
+ *   outcome. So a server that is down sees at most one connect per back-off period.
  * - Errors in the local configuration (missing key file, wrong passphrase) are re-checked on every
  *   request: they cost the server nothing.
  */
@@ -102,6 +103,8 @@ interface PooledConnection {
 interface RememberedFailure {
   error: TransferError;
   until: number;
+  /** true: requests fail at once until `until` (EAUTH/EHOSTKEY); false: they wait for the next attempt */
+  failFast: boolean;
 }
 
 export class SshPool implements ChannelProvider {
@@ -119,6 +122,7 @@ export class SshPool implements ChannelProvider {
   private bindingWarned = false;
   private readonly ending = new Set<Promise<void>>();
   private pumpTimer: NodeJS.Timeout | undefined;
+  private pumpTime = 0;
 
   constructor(
     readonly endpoint: SshEndpoint,
@@ -241,13 +245,22 @@ export class SshPool implements ChannelProvider {
       this.openChannel(connection, request);
     }
     if (this.queue.length === 0) return;
-    this.schedulePausedPump(now);
+    const paused = this.connections.filter((connection) => !connection.retiring && connection.pausedUntil > now);
+    if (paused.length > 0) this.pumpAt(Math.min(...paused.map((connection) => connection.pausedUntil)));
     if (this.connecting) return;
     const usable = this.connections.filter((connection) => !connection.retiring);
     if (usable.length >= this.options.maxConnections) return;
 
-    if (this.failure && Date.now() < this.failure.until) {
-      // Requests wait for the connections we have; with none, they fail now with the remembered error.
+    if (this.failure && now < this.failure.until) {
+      if (!this.failure.failFast) {
+        // Back-off after failed connects: requests wait for the next attempt and share its outcome.
+        if (!this.pumpTimer || this.pumpTime > this.failure.until) {
+          this.debug(`waiting ${Math.round(this.failure.until - now)} ms before reconnecting to ${this.label}`);
+        }
+        this.pumpAt(this.failure.until);
+        return;
+      }
+      // EAUTH/EHOSTKEY: requests wait for the connections we have; with none, they fail now.
       if (usable.length === 0) {
         const { error } = this.failure;
         for (const request of this.queue.splice(0)) this.settleRejected(request, copyError(error));
@@ -257,16 +270,15 @@ export class SshPool implements ChannelProvider {
     this.connect();
   }
 
-  /** A connection paused after a channel refusal takes requests again when the pause ends. */
-  private schedulePausedPump(now: number): void {
-    const paused = this.connections.filter((connection) => !connection.retiring && connection.pausedUntil > now);
-    if (paused.length === 0 || this.pumpTimer) return;
-    const wait = Math.min(...paused.map((connection) => connection.pausedUntil)) - now;
+  /** Runs pump() again at `time` (the earliest of all such requests wins). Only armed while requests wait. */
+  private pumpAt(time: number): void {
+    if (this.pumpTimer && this.pumpTime <= time) return;
+    clearTimeout(this.pumpTimer);
+    this.pumpTime = time;
     this.pumpTimer = setTimeout(() => {
       this.pumpTimer = undefined;
       this.pump();
-    }, wait);
-    this.pumpTimer.unref();
+    }, Math.max(0, time - Date.now()));
   }
 
   // ------------------------------------------------------------------------------------- connections
@@ -339,7 +351,7 @@ export class SshPool implements ChannelProvider {
           this.failure = undefined;
           return;
         }
-        this.failure = { error, until: now + this.options.authRetryMs };
+        this.failure = { error, until: now + this.options.authRetryMs, failFast: true };
         return;
       case 'ENOENT':
       case 'EINVAL':
@@ -352,7 +364,7 @@ export class SshPool implements ChannelProvider {
         const ceiling = Math.min(this.options.reconnectMaxMs, this.options.reconnectBaseMs * 2 ** exponent);
         // Jitter (50..100 %) keeps many pools that failed together from retrying together.
         const delay = ceiling * (0.5 + Math.random() * 0.5);
-        this.failure = { error, until: now + delay };
+        this.failure = { error, until: now + delay, failFast: false };
       }
     }
   }

@@ -186,12 +186,46 @@ describe('ssh pool', function () {
       assert.equal(lease.connectionError()?.code, 'ECONNRESET');
       await waitFor(() => pool.stats().connections === 0, 'the pool to notice');
       assert.ok(states.includes('error'));
+      // A request while the server is down fails, and starts the back-off...
+      assert.equal((await rejection(pool.exec('true'))).code, 'ECONNREFUSED');
       await own.restart();
+      // ...which the next request waits out instead of failing.
       assert.equal((await collect(await pool.exec('echo back'))).stdout, 'back\n');
       await pool.close();
     });
 
-    it('fails with ECONNREFUSED on a closed port, then fails fast during the back-off', async () => {
+    it('fails with ECONNREFUSED on a closed port, then waits out the back-off before the next attempt', async () => {
+      const port = await new Promise<number>((resolve) => {
+        const probe = net.createServer().listen(0, '127.0.0.1', () => {
+          const { port: free } = probe.address() as net.AddressInfo;
+          probe.close(() => resolve(free));
+        });
+      });
+      const log = recordingLog();
+      const pool = new SshPool(
+        endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
+        { reconnectBaseMs: 200 },
+        { log },
+      );
+      const first = await rejection(pool.exec('true'));
+      assert.equal(first.code, 'ECONNREFUSED');
+      assert.ok(first.message.includes(`127.0.0.1:${port}`));
+      // Now something listens (and hangs up at once): the next request waits for the back-off, then tries once.
+      let accepted = 0;
+      const listener = net.createServer((socket) => {
+        accepted++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => listener.listen(port, '127.0.0.1', () => resolve()));
+      const second = await rejection(pool.exec('true'));
+      assert.equal(second.code, 'ECONNRESET');
+      assert.equal(accepted, 1);
+      assert.ok(log.debugs.some((line) => /waiting \d+ ms before reconnecting/.test(line)), log.debugs.join('\n'));
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      await pool.close();
+    });
+
+    it('aborts a request that waits out the back-off', async () => {
       const port = await new Promise<number>((resolve) => {
         const probe = net.createServer().listen(0, '127.0.0.1', () => {
           const { port: free } = probe.address() as net.AddressInfo;
@@ -202,18 +236,15 @@ describe('ssh pool', function () {
         endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
         { reconnectBaseMs: 60_000 },
       );
-      const first = await rejection(pool.exec('true'));
-      assert.equal(first.code, 'ECONNREFUSED');
-      assert.ok(first.message.includes(`127.0.0.1:${port}`));
-      // A listener now would accept, but the back-off keeps us from trying yet.
-      const listener = net.createServer((socket) => socket.destroy()).listen(port, '127.0.0.1');
-      let accepted = 0;
-      listener.on('connection', () => accepted++);
-      const second = await rejection(pool.exec('true'));
-      assert.equal(second.code, 'ECONNREFUSED');
-      assert.equal(accepted, 0);
-      listener.close();
+      assert.equal((await rejection(pool.exec('true'))).code, 'ECONNREFUSED');
+      const controller = new AbortController();
+      const waiting = rejection(pool.exec('true', { signal: controller.signal }));
+      await waitFor(() => pool.stats().queued === 1, 'the request to wait');
+      controller.abort();
+      assert.equal((await waiting).code, 'EABORTED');
+      const closing = rejection(pool.exec('true'));
       await pool.close();
+      assert.equal((await closing).code, 'EABORTED');
     });
 
     it('fails with ENOTFOUND when the host name does not resolve', async () => {
