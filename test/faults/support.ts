@@ -38,7 +38,7 @@ export const helper = require('node-red-node-test-helper') as TestHelper;
 
 const distNodes = path.resolve(__dirname, '../../../dist/nodes');
 /* eslint-disable @typescript-eslint/no-require-imports */
-const allNodes = [
+export const allNodes = [
   require(path.join(distNodes, 'scp-connection.js')) as unknown,
   require(path.join(distNodes, 'scp-upload.js')) as unknown,
   require(path.join(distNodes, 'scp-download.js')) as unknown,
