@@ -7,6 +7,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { Readable } from 'stream';
 import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
 import { connectionDef, downloadDef, loadFlow, resultOf, send, uploadDef, useNodeRed, type Msg } from './support';
 
@@ -177,5 +178,29 @@ describe('nodes: upload and download round trips (real sshd)', function () {
     }
     assert.ok(parts[2].scp, 'the last part carries msg.scp');
     assert.strictEqual(parts[0].scp, undefined);
+  });
+
+  it('a readable stream as msg.payload is uploaded whole', async function () {
+    await loadBoth();
+    const chunks = [0, 1, 2, 3].map(() => crypto.randomBytes(100_000));
+    const remotePath = `${dir.absolute}/streamed.bin`;
+    const up = resultOf(await send('up', { payload: Readable.from(chunks), remotePath }));
+    const whole = Buffer.concat(chunks);
+    assert.strictEqual(up.bytes, whole.length);
+    assert.ok(fs.readFileSync(path.join(dir.absolute, 'streamed.bin')).equals(whole));
+  });
+
+  it("overwrite 'skip' leaves an existing remote file and reports transferred: false", async function () {
+    await loadFlow([connectionDef(server), uploadDef(), uploadDef({ id: 'upSkip', overwrite: 'skip' })], {
+      conn: { password: server.password },
+    });
+    const remotePath = `${dir.absolute}/skip-me.txt`;
+    resultOf(await send('up', { payload: 'original', remotePath }));
+    const skipped = resultOf(await send('upSkip', { payload: 'replacement', remotePath }));
+    const files = (skipped.scp as { files: Array<{ transferred: boolean }> }).files;
+    assert.strictEqual(files.length, 1);
+    assert.strictEqual(files[0].transferred, false);
+    assert.strictEqual(skipped.bytes, 0);
+    assert.strictEqual(fs.readFileSync(path.join(dir.absolute, 'skip-me.txt'), 'utf8'), 'original');
   });
 });
