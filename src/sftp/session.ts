@@ -48,21 +48,37 @@ export function sftpError(error: unknown, host: string, path: string, summary: s
 }
 
 export class SftpSession {
+  /** requests waiting for an answer; failed at once when the session closes under them */
+  private readonly pending = new Set<(error: unknown) => void>();
+  private closed = false;
+
   constructor(
     readonly sftp: SFTPWrapper,
     private readonly ctx: SftpContext,
-  ) {}
+  ) {
+    // ssh2 leaves requests unanswered when the connection dies (it cleans up only on a clean EOF):
+    // without this a lost server would look like an idle timeout.
+    const onClose = (): void => {
+      this.closed = true;
+      const lost = new TransferError('ECONNRESET', 'the SFTP session closed', { host: ctx.host });
+      for (const fail of [...this.pending]) fail(lost);
+    };
+    sftp.once('close', onClose);
+    sftp.once('end', onClose);
+  }
 
   /** Runs one SFTP request with the idle timeout and the abort signal. */
   private call<T>(path: string, summary: string, start: (done: (error: unknown, value?: T) => void) => void, failureCode?: TransferErrorCode): Promise<T> {
     const { ctx } = this;
     return new Promise<T>((resolve, reject) => {
       if (ctx.signal.aborted) return reject(ctx.stopError(path));
+      if (this.closed) return reject(new TransferError('ECONNRESET', 'the SFTP session closed', { host: ctx.host, path }));
       let settled = false;
       const finish = (error: unknown, value?: T): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.pending.delete(finish);
         ctx.signal.removeEventListener('abort', onAbort);
         if (error) reject(sftpError(error, ctx.host, path, summary, failureCode));
         else resolve(value as T);
@@ -73,6 +89,7 @@ export class SftpSession {
       );
       const onAbort = (): void => finish(ctx.stopError(path));
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      this.pending.add(finish);
       try {
         start(finish);
       } catch (error) {

@@ -153,25 +153,3 @@ export class Job {
     };
   }
 }
-
-/** Waits `promise` but rejects when `signal` aborts (the pending operation is left to its own cleanup). */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(onAbort());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const listener = (): void => reject(onAbort());
-    signal.addEventListener('abort', listener, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', listener);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', listener);
-        reject(error);
-      },
-    );
-  });
-}

@@ -51,10 +51,3 @@ export function joinRemote(dir: Buffer, name: Buffer | string): Buffer {
   if (dir.length > 0 && dir[dir.length - 1] === SLASH) return Buffer.concat([dir, nameBytes]);
   return Buffer.concat([dir, Buffer.from('/'), nameBytes]);
 }
-
-/** True for a name that may be one path component: not empty, not . or .., no / or NUL. */
-export function isPlainName(name: Buffer): boolean {
-  if (name.length === 0 || name.includes(SLASH) || name.includes(0)) return false;
-  const text = name.toString('latin1');
-  return text !== '.' && text !== '..';
-}

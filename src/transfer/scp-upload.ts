@@ -10,7 +10,7 @@ import { TransferError, isTransferError } from '../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '../scp';
 import type { ExecLease } from '../ssh/types';
 import type { Job } from './job';
-import { closeChannelQuietly } from './scp-session';
+import { closeChannelQuietly, failOnConnectionLoss } from './scp-session';
 import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, restoreDirectoryTimes, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import type { PlannedEntry, PlannedFile, UploadPlan } from './sources';
@@ -257,6 +257,7 @@ async function sendSteps(
     { stdout: channel, stdin: channel, stderr: channel.stderr },
     { idleTimeoutMs: job.idleTimeoutMs, signal: job.signal, host: job.host, path: shown },
   );
+  failOnConnectionLoss(channel, lease, (error) => source.destroy(error));
   const sentTemps: Buffer[] = [];
   const renames: { from: Buffer; to: Buffer }[] = [];
   const stagings: StagingStep[] = [];
@@ -281,8 +282,10 @@ async function sendSteps(
   } catch (error) {
     source.destroy();
     closeChannelQuietly(channel);
-    const failure = job.normalise(lease.connectionError() ?? error, shown);
-    if (request.atomic) await removeTemporaries(job, sentTemps, stagings);
+    const lost = lease.connectionError();
+    const failure = job.normalise(lost ?? error, shown);
+    // With the connection gone there is nobody to ask: the server's scp removes nothing either.
+    if (request.atomic && !lost) await removeTemporaries(job, sentTemps, stagings);
     throw failure;
   } finally {
     closeChannelQuietly(channel);

@@ -76,7 +76,7 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
     await walk(job, request, session, steps, created);
     return job.result('sftp');
   } catch (error) {
-    if (created.length > 0) {
+    if (created.length > 0 && !lease.connectionError()) {
       // The job's signal may be aborted already: cleanup gets its own short deadline.
       const cleanup = new SftpSession(lease.sftp, {
         host: job.host,

@@ -39,8 +39,3 @@ export function localTempName(name: string): string {
   }
   return `.${kept}${suffix()}`;
 }
-
-/** True for names this module produces (so listings can tell leftovers apart). */
-export function isTempName(name: string): boolean {
-  return /^\..*\.scp-[0-9a-f]{16}\.part$/su.test(name);
-}
