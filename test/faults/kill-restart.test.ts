@@ -11,9 +11,21 @@ import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, ty
 import { connectionDef, downloadDef, loadFlow, progressReached, track, uploadDef, useNodeRed } from './support';
 
 const SIZE = 50 * 1024 * 1024;
+/** Far above anything the test waits for: a failure must come from noticing the drop, not from this timer. */
+const IDLE_TIMEOUT_S = 300;
+const NOTICE_DROP_MS = 20_000;
+
+/** Resolves with `promise`, or rejects with `why` when it has not settled after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
 
 describe('faults: sshd killed mid-transfer, then restarted', function () {
-  this.timeout(120_000);
+  this.timeout(90_000);
   useNodeRed();
   let server: SshdServer;
 
@@ -34,7 +46,7 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
     const sourceHash = made.stdout.toString().split(' ')[0];
 
     await loadFlow(
-      [connectionDef(server, { username: server.username }), uploadDef(), downloadDef({ target: 'file', preserve: false })],
+      [connectionDef(server, { username: server.username, idleTimeout: IDLE_TIMEOUT_S }), uploadDef(), downloadDef({ target: 'file', preserve: false })],
       { conn: { password: server.password } },
     );
     const up = track('up');
@@ -51,7 +63,12 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
     await Promise.all([upMoving, downMoving]);
     await server.kill();
 
-    const [[upDone], [downDone]] = await Promise.all([up.wait(1), down.wait(1)]);
+    const why = (what: string): string =>
+      `the ${what} was not answered within ${NOTICE_DROP_MS} ms of the kill (idle timeout ${IDLE_TIMEOUT_S} s): the dropped connection went unnoticed`;
+    const [[upDone], [downDone]] = await Promise.all([
+      within(up.wait(1), NOTICE_DROP_MS, why('upload')),
+      within(down.wait(1), NOTICE_DROP_MS, why('download')),
+    ]);
     assert.strictEqual(upDone.error?.code, 'ECONNRESET', `upload: ${upDone.error?.message ?? 'succeeded'}`);
     assert.strictEqual(downDone.error?.code, 'ECONNRESET', `download: ${downDone.error?.message ?? 'succeeded'}`);
 
