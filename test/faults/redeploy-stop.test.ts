@@ -6,7 +6,9 @@
  */
 import assert from 'assert';
 import crypto from 'crypto';
-import { makeServerDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import fs from 'fs';
+import path from 'path';
+import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
 import {
   connectionDef,
   downloadDef,
@@ -45,6 +47,8 @@ describe('faults: redeploy and stop during transfers', function () {
   let server: SshdServer;
   let dir: { relative: string; absolute: string };
   const source = (): string => `${dir.absolute}/source.bin`;
+  /** where this test's part of the sshd log starts */
+  let logOffset = 0;
 
   before(async function () {
     needThrowawayUser(this);
@@ -58,12 +62,14 @@ describe('faults: redeploy and stop during transfers', function () {
   });
 
   function nodes(mode = '0644'): Msg[] {
-    return [connectionDef(server, { username: server.username }), uploadDef({ mode }), downloadDef()];
+    return [connectionDef(server, { username: server.username }), uploadDef({ mode }), downloadDef({ target: 'file' })];
   }
   const credentials = (): Record<string, Record<string, string>> => ({ conn: { password: server.password } });
 
   /** Starts the two big transfers and resolves once both have moved data without finishing. */
-  async function startTransfers(uploadName: string): Promise<{ up: DoneTracker; down: DoneTracker; uploadPath: string }> {
+  async function startTransfers(uploadName: string): Promise<{ up: DoneTracker; down: DoneTracker; uploadPath: string; localDir: string }> {
+    const localDir = await makeTempDir('faults-redeploy-local');
+    logOffset = server.logs().length;
     const up = track('up');
     const down = track('down');
     const uploadPath = `${dir.absolute}/${uploadName}`;
@@ -72,12 +78,15 @@ describe('faults: redeploy and stop during transfers', function () {
       progressReached(source(), (bytes) => bytes > 0 && bytes < SIZE),
     ]);
     up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: uploadPath });
-    down.node.receive({ remotePath: source() });
+    down.node.receive({ remotePath: source(), localPath: path.join(localDir, 'download.bin') });
     await moving;
-    return { up, down, uploadPath };
+    return { up, down, uploadPath, localDir };
   }
 
-  async function assertAborted(up: DoneTracker, down: DoneTracker, uploadPath: string, stats: () => PoolStatsView | undefined): Promise<void> {
+  async function assertAborted(
+    { up, down, uploadPath, localDir }: { up: DoneTracker; down: DoneTracker; uploadPath: string; localDir: string },
+    stats: () => PoolStatsView | undefined,
+  ): Promise<void> {
     const [[upDone], [downDone]] = await Promise.all([up.wait(1), down.wait(1)]);
     assert.strictEqual(upDone.error?.code, 'EABORTED', `upload: ${upDone.error?.message ?? 'succeeded'}`);
     assert.strictEqual(downDone.error?.code, 'EABORTED', `download: ${downDone.error?.message ?? 'succeeded'}`);
@@ -85,7 +94,9 @@ describe('faults: redeploy and stop during transfers', function () {
     const after = stats();
     assert.ok(after, 'the pool was used');
     assert.deepStrictEqual({ connections: after.connections, channels: after.channels, queued: after.queued }, { connections: 0, channels: 0, queued: 0 });
-    await eventually('sshd to log the disconnect', () => /Disconnected from user|Received disconnect|Connection closed by/.test(server.logs()));
+    await eventually('sshd to log the disconnect', () =>
+      /Disconnected from user|Received disconnect|Connection closed by/.test(server.logs().slice(logOffset)),
+    );
     // Our own session processes on the server are gone: no scp of ours still runs for this user.
     await eventually('the remote scp processes to end', async () => {
       const ps = await runAsUser(server, `ps -o args= -u "$(id -u)" | grep -c '^scp ' || true`);
@@ -94,18 +105,19 @@ describe('faults: redeploy and stop during transfers', function () {
     const listing = await runAsUser(server, `ls -A '${dir.absolute}'`);
     const names = listing.stdout.toString().split('\n').filter(Boolean);
     assert.ok(!names.includes(uploadPath.split('/').pop() as string), `a partial upload sits at the final path: ${names.join(', ')}`);
+    assert.deepStrictEqual(fs.readdirSync(localDir), [], 'no partial download and no temp file in the local target dir');
   }
 
   it('a full redeploy aborts both with EABORTED, closes the pool quickly, and the new flow works', async function () {
     await loadFlow(nodes(), credentials());
     const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
-    const { up, down, uploadPath } = await startTransfers('redeploy.bin');
+    const transfers = await startTransfers('redeploy.bin');
 
     const started = Date.now();
     await helper.setFlows([...nodes('0600'), ...sinks()], 'full', credentials());
     const closeMs = Date.now() - started;
     assert.ok(closeMs < CLOSE_BOUND_MS, `the redeploy took ${closeMs} ms`);
-    await assertAborted(up, down, uploadPath, () => connection.poolStats());
+    await assertAborted(transfers, () => connection.poolStats());
 
     // The redeployed nodes work on a fresh pool.
     const fresh = track('up');
@@ -119,12 +131,12 @@ describe('faults: redeploy and stop during transfers', function () {
   it('stopping the flows (Node-RED stop) aborts both with EABORTED and closes the pool quickly', async function () {
     await loadFlow(nodes(), credentials());
     const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
-    const { up, down, uploadPath } = await startTransfers('stop.bin');
+    const transfers = await startTransfers('stop.bin');
 
     const started = Date.now();
     await helper.unload();
     const closeMs = Date.now() - started;
     assert.ok(closeMs < CLOSE_BOUND_MS, `stopping took ${closeMs} ms`);
-    await assertAborted(up, down, uploadPath, () => connection.poolStats());
+    await assertAborted(transfers, () => connection.poolStats());
   });
 });
