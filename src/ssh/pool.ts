@@ -73,8 +73,6 @@ interface Request {
   reject(error: TransferError): void;
   signal?: AbortSignal;
   onAbort?: () => void;
-  /** handed to a connection: abort can no longer just dequeue it */
-  started: boolean;
   done: boolean;
   openRetries: number;
 }
@@ -97,7 +95,10 @@ interface PooledConnection {
   pausedUntil: number;
   slots: Set<Slot>;
   idleTimer?: NodeJS.Timeout;
+  /** being closed by us (idle, close()) */
   retiring: boolean;
+  /** ssh2 already reported it gone; its 'close' is on the way */
+  broken: boolean;
 }
 
 interface RememberedFailure {
@@ -186,7 +187,7 @@ export class SshPool implements ChannelProvider {
 
   private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined): Promise<ExecLease | SftpLease> {
     return new Promise((resolve, reject) => {
-      const request: Request = { kind, command, resolve, reject, signal, started: false, done: false, openRetries: 0 };
+      const request: Request = { kind, command, resolve, reject, signal, done: false, openRetries: 0 };
       if (this.closed) {
         this.settleRejected(request, new TransferError('EABORTED', `the connection to ${this.label} is closed`, { host: this.where }));
         return;
@@ -212,7 +213,7 @@ export class SshPool implements ChannelProvider {
     if (request.done) return;
     const index = this.queue.indexOf(request);
     if (index >= 0) this.queue.splice(index, 1);
-    // A started request gets its channel closed when it arrives (see openChannel).
+    // A request whose channel is already opening gets that channel closed when it arrives (adoptExec/adoptSftp).
     this.settleRejected(request, this.abortedError());
   }
 
@@ -237,6 +238,7 @@ export class SshPool implements ChannelProvider {
       const connection = this.connections.find(
         (candidate) =>
           !candidate.retiring &&
+          !candidate.broken &&
           candidate.pausedUntil <= now &&
           candidate.channels < Math.min(this.options.maxChannelsPerConnection, candidate.serverLimit),
       );
@@ -248,7 +250,7 @@ export class SshPool implements ChannelProvider {
     const paused = this.connections.filter((connection) => !connection.retiring && connection.pausedUntil > now);
     if (paused.length > 0) this.pumpAt(Math.min(...paused.map((connection) => connection.pausedUntil)));
     if (this.connecting) return;
-    const usable = this.connections.filter((connection) => !connection.retiring);
+    const usable = this.connections.filter((connection) => !connection.retiring && !connection.broken);
     if (usable.length >= this.options.maxConnections) return;
 
     if (this.failure && now < this.failure.until) {
@@ -314,6 +316,7 @@ export class SshPool implements ChannelProvider {
           pausedUntil: 0,
           slots: new Set(),
           retiring: false,
+          broken: false,
         };
         this.connections.push(connection);
         ssh.onClose((error) => this.onConnectionClosed(connection, error));
@@ -331,7 +334,7 @@ export class SshPool implements ChannelProvider {
             : new TransferError('ECONNRESET', `connection to ${this.label} failed`, { host: this.where, cause: error });
         this.rememberFailure(failure);
         this.emitState('error', failure);
-        if (this.connections.every((connection) => connection.retiring)) {
+        if (this.connections.every((connection) => connection.retiring || connection.broken)) {
           for (const request of this.queue.splice(0)) this.settleRejected(request, copyError(failure));
         } else {
           this.warn(`an extra connection to ${this.label} failed: ${failure.message}`);
@@ -403,7 +406,6 @@ export class SshPool implements ChannelProvider {
   // ---------------------------------------------------------------------------------------- channels
 
   private openChannel(connection: PooledConnection, request: Request): void {
-    request.started = true;
     connection.channels += 1;
     clearTimeout(connection.idleTimer);
     this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
@@ -420,31 +422,35 @@ export class SshPool implements ChannelProvider {
     };
 
     const onOpenFailure = (error: Error & { reason?: unknown }): void => {
-      releaseSlot();
-      if (request.done) return;
-      if (this.closed) {
-        this.settleRejected(request, new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where }));
+      if (request.done || this.closed) {
+        releaseSlot();
+        if (!request.done) {
+          this.settleRejected(request, new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where }));
+        }
         return;
       }
       const detail = cleanText(error.message ?? String(error), 200);
       // ssh2 says "Not connected" / "No response from server" when the connection went away under the request.
       const dead = connection.ssh.closed || connection.retiring || /not connected|no response from server/i.test(error.message ?? '');
-      const serverFull = !dead && isOpenFailed(error) && connection.channels > 0;
+      const othersOpen = connection.channels - 1;
+      const serverFull = !dead && isOpenFailed(error) && othersOpen > 0;
+      // Adjust the connection before the slot frees, so the pump that follows already sees it.
+      if (dead) connection.broken = true;
+      if (serverFull) {
+        // What is open now is what the server allows; and a session it just closed may still count for a
+        // moment, so pause a little (longer on each retry) before asking again.
+        connection.serverLimit = Math.max(1, Math.min(connection.serverLimit, othersOpen));
+        connection.pausedUntil = Math.max(connection.pausedUntil, Date.now() + Math.min(1_000, 25 * (request.openRetries + 1)));
+      }
       if ((dead || serverFull) && request.openRetries < this.options.maxOpenRetries) {
         // The channel never opened, so nothing ran: trying again is safe.
         request.openRetries += 1;
-        request.started = false;
-        if (serverFull) {
-          // What is open now is what the server allows; and a session it just closed may still count for a
-          // moment, so pause a little (longer on each retry) before asking again.
-          connection.serverLimit = Math.max(1, Math.min(connection.serverLimit, connection.channels));
-          connection.pausedUntil = Math.max(connection.pausedUntil, Date.now() + Math.min(1_000, 25 * request.openRetries));
-        }
         this.debug(`${dead ? 'connection lost' : 'server refused a channel (MaxSessions)'} on ${this.label}: request re-queued (retry ${request.openRetries})`);
         this.queue.unshift(request);
-        this.pump();
+        releaseSlot();
         return;
       }
+      releaseSlot();
       const code = dead ? 'ECONNRESET' : 'EPROTO';
       const what = request.kind === 'sftp' ? 'an SFTP session' : 'a command channel';
       this.settleRejected(request, new TransferError(code, `${this.label} refused to open ${what}`, { host: this.where, detail }));
