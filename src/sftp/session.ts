@@ -10,9 +10,20 @@ import { cleanText } from '../text';
 /** ssh2's SFTP status codes (draft-ietf-secsh-filexfer-02). */
 const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
 
-/** Requests in flight per file and bytes per request: 16 × 32 KiB hides loopback latency well. */
-const WINDOW = 16;
-const REQUEST_BYTES = 32 * 1024;
+/**
+ * Bytes per read/write request: the largest the server accepts (ssh2 learns it from OpenSSH's
+ * limits@openssh.com, up to 256 KiB; 32 KiB otherwise), and as many in flight as fit in ~2 MiB (at
+ * most 16): big requests mean fewer round trips and far fewer objects per gigabyte.
+ */
+const MAX_REQUEST_BYTES = 256 * 1024;
+const FALLBACK_REQUEST_BYTES = 32 * 1024;
+const BYTES_IN_FLIGHT = 2 * 1024 * 1024;
+const MAX_WINDOW = 16;
+
+function requestShape(limit: unknown): { bytes: number; window: number } {
+  const bytes = typeof limit === 'number' && limit >= 4096 ? Math.min(limit, MAX_REQUEST_BYTES) : FALLBACK_REQUEST_BYTES;
+  return { bytes, window: Math.max(4, Math.min(MAX_WINDOW, Math.floor(BYTES_IN_FLIGHT / bytes))) };
+}
 
 export interface SftpContext {
   host: string;
@@ -181,6 +192,7 @@ export class SftpSession {
    * yields the chunks (awaited, so the source is read only as fast as the server takes it).
    */
   async writeAll(handle: Buffer, path: string, chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void): Promise<number> {
+    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape((this.sftp as unknown as { _maxWriteLen?: number })._maxWriteLen);
     let offset = 0;
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
@@ -215,49 +227,55 @@ export class SftpSession {
   }
 
   /**
-   * Reads exactly `size` bytes with up to WINDOW requests in flight, handing them to `write` in order
-   * and waiting for it. A file that ends early fails (EPROTO): the caller then discards what it wrote.
+   * Reads exactly `size` bytes with several requests in flight, handing them to `write` in order and
+   * waiting for it. `write` must copy what it keeps: the buffers are a small ring reused for every
+   * request (fresh 256 KiB buffers per request would pile up as garbage that only a full collection
+   * frees, tens of MiB of resident memory). A file that ends early fails (EPROTO).
    */
   async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape((this.sftp as unknown as { _maxReadLen?: number })._maxReadLen);
+    const free: Buffer[] = [];
+    for (let i = 0; i < Math.min(WINDOW, Math.ceil(size / REQUEST_BYTES)); i += 1) free.push(Buffer.allocUnsafe(REQUEST_BYTES));
     let nextOffset = 0;
     let delivered = 0;
-    const pending: { offset: number; promise: Promise<Buffer> }[] = [];
-    const request = (offset: number, length: number): Promise<Buffer> =>
+    const pending: { offset: number; buffer: Buffer; promise: Promise<Buffer> }[] = [];
+    const request = (buffer: Buffer, at: number, offset: number, length: number): Promise<Buffer> =>
       this.call<Buffer>(path, 'cannot read the remote file', (done) => {
-        const buffer = Buffer.allocUnsafe(length);
-        this.sftp.read(handle, buffer, 0, length, offset, (error: unknown, bytesRead?: number) => {
-          if (error && statusOf(error) === STATUS.EOF) return done(undefined, buffer.subarray(0, 0));
+        this.sftp.read(handle, buffer, at, length, offset, (error: unknown, bytesRead?: number) => {
+          if (error && statusOf(error) === STATUS.EOF) return done(undefined, buffer.subarray(at, at));
           if (error) return done(error);
-          done(undefined, buffer.subarray(0, bytesRead ?? 0));
+          done(undefined, buffer.subarray(at, at + (bytesRead ?? 0)));
         });
       });
     const fill = (): void => {
-      while (pending.length < WINDOW && nextOffset < size) {
+      while (free.length > 0 && nextOffset < size) {
+        const buffer = free.pop() as Buffer;
         const length = Math.min(REQUEST_BYTES, size - nextOffset);
-        const promise = request(nextOffset, length);
+        const promise = request(buffer, 0, nextOffset, length);
         promise.catch(() => undefined);
-        pending.push({ offset: nextOffset, promise });
+        pending.push({ offset: nextOffset, buffer, promise });
         nextOffset += length;
       }
     };
     fill();
     while (pending.length > 0) {
-      const head = pending.shift() as { offset: number; promise: Promise<Buffer> };
-      let data = await head.promise;
+      const head = pending.shift() as { offset: number; buffer: Buffer; promise: Promise<Buffer> };
+      let got = (await head.promise).length;
       const wanted = Math.min(REQUEST_BYTES, size - head.offset);
-      // A short read (the server may cap its reply) is completed by reading the rest synchronously.
-      while (data.length < wanted) {
-        const more = await request(head.offset + data.length, wanted - data.length);
+      // A short read (a server may cap its replies) is completed in place before delivery.
+      while (got < wanted) {
+        const more = await request(head.buffer, got, head.offset + got, wanted - got);
         if (more.length === 0) {
-          throw new TransferError('EPROTO', `the remote file ended after ${head.offset + data.length} of ${size} bytes (it changed while being read)`, {
+          throw new TransferError('EPROTO', `the remote file ended after ${head.offset + got} of ${size} bytes (it changed while being read)`, {
             host: this.ctx.host,
             path,
           });
         }
-        data = Buffer.concat([data, more]);
+        got += more.length;
       }
-      delivered += data.length;
-      await write(data);
+      delivered += got;
+      await write(head.buffer.subarray(0, got));
+      free.push(head.buffer);
       fill();
     }
     if (delivered !== size) {
