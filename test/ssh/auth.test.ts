@@ -88,6 +88,19 @@ describe('ssh authentication', function () {
     await pool.close();
   });
 
+  it('moves on from an unreachable ssh-agent to the next method, and names it when nothing else is left', async () => {
+    const socket = path.join(await makeTempDir('ssh-agent-missing'), 'no-agent.sock');
+    const from = server.logs().length;
+    assert.equal(await runWith(new SshPool(endpointFor(server, { agent: socket, password: server.password }))), 'ok\n');
+    assert.deepEqual(acceptedSince(server, from), ['password']);
+    const alone = new SshPool(endpointFor(server, { agent: socket }));
+    const error = await rejection(alone.exec('true'));
+    assert.equal(error.code, 'EAUTH');
+    assert.match(error.message, /tried: agent/);
+    assert.match(error.message, /ssh-agent: /);
+    await alone.close();
+  });
+
   describe('ssh-agent', () => {
     let agent: ChildProcess | undefined;
     let socket: string;
