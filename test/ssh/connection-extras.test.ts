@@ -44,6 +44,33 @@ describe('ssh connection extras', () => {
     });
   });
 
+  describe('native crypto binding', function () {
+    before(function () {
+      needThrowawayUser(this);
+    });
+
+    it('warns once per pool when the binding is missing', async () => {
+      const server = await sharedSshd();
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const crypto = require('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean };
+      const saved = crypto.bindingAvailable;
+      crypto.bindingAvailable = false;
+      const warnings: string[] = [];
+      const pool = new SshPool(endpointFor(server, { privateKey: server.clientKey }), { idleCloseMs: 50 }, {
+        log: { warn: (message) => warnings.push(message) },
+      });
+      try {
+        await collect(await pool.exec('true'));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await collect(await pool.exec('true'));
+      } finally {
+        crypto.bindingAvailable = saved;
+        await pool.close();
+      }
+      assert.equal(warnings.filter((warning) => warning.includes('native crypto binding')).length, 1, warnings.join('\n'));
+    });
+  });
+
   describe('re-keying', function () {
     let rekeying: SshdServer | undefined;
     before(async function () {
