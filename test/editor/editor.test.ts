@@ -355,7 +355,10 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });
 
     await page.waitForFunction(() => $('#red-ui-header-shade').is(':hidden'));
+    const startsBefore = redLog.split('Started flows').length;
     await page.click('#red-ui-header-button-deploy');
+    // The editor is told "deployed" once flows.json is written; the runtime starts the nodes after that.
+    await until('the runtime to start the deployed flows', () => redLog.split('Started flows').length > startsBefore || undefined);
     await page.waitForFunction(() => !RED.nodes.dirty());
     await until('flows.json with the upload node', () => {
       if (!fs.existsSync(flowsFile())) return undefined;
@@ -403,17 +406,23 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     const injected = await httpRequest('POST', `${baseUrl}/inject/${IDS.inject}`);
     assert.strictEqual(injected.status, 200, injected.body);
     await page.evaluate(() => RED.sidebar.show('debug'));
-    await page.locator('.red-ui-debug-msg').first().waitFor({ state: 'visible', timeout: 30_000 });
+    await page.locator(`.red-ui-debug-msg-node-${IDS.result}`).first().waitFor({ state: 'visible', timeout: 30_000 });
     const arrived = await until('the uploaded file on the server', async () => {
       const result = await runAsUser(server, `cat '${remoteFile.relative}' && stat -c %a '${remoteFile.relative}'`);
       return result.code === 0 ? result.stdout.toString('utf8') : undefined;
     });
     assert.strictEqual(arrived, `${UPLOADED_TEXT}640\n`);
-    const debugText = await page.locator('#red-ui-sidebar-content').innerText();
-    assert.ok(debugText.includes('uploaded'), 'the result reached the debug sidebar');
-    const framesOf = (id: string) => received.filter((frame) => frame.includes('"topic":"debug"') && frame.includes(`"id":"${id}"`));
-    assert.ok(framesOf(IDS.result).length > 0, 'the result message reached the editor');
-    assert.deepStrictEqual(framesOf(IDS.errors), [], 'the catch node saw no error');
+    const debugMessagesOf = (id: string): Array<Record<string, unknown>> =>
+      received
+        .filter((frame) => frame.startsWith('['))
+        .flatMap((frame) => JSON.parse(frame) as Array<{ topic: string; data: { id?: string; msg?: string } }>)
+        .filter((event) => event.topic === 'debug' && event.data.id === id)
+        .map((event) => JSON.parse(event.data.msg ?? 'null') as Record<string, unknown>);
+    const results = debugMessagesOf(IDS.result);
+    assert.strictEqual(results.length, 1, 'one result message in the debug sidebar');
+    assert.strictEqual(results[0].remotePath, remoteFile.absolute);
+    assert.strictEqual(results[0].bytes, Buffer.byteLength(UPLOADED_TEXT));
+    assert.deepStrictEqual(debugMessagesOf(IDS.errors), [], 'the catch node saw no error');
   });
 
   it('reopens the deployed connection with its secrets stored, not shown, and tests with them', async () => {
