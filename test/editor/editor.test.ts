@@ -261,6 +261,61 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.deepStrictEqual(pageErrors, [], 'no console errors while importing');
   });
 
+  it('opens every dialog with its texts translated, and every node type has help', async () => {
+    const workspace = await page.evaluate(() => RED.workspaces.active() as string);
+    const probe = [
+      { id: 'e2e00000000000a1', type: 'scp upload', z: workspace, x: 200, y: 400, wires: [[]] },
+      { id: 'e2e00000000000a2', type: 'scp download', z: workspace, x: 200, y: 460, wires: [[]] },
+    ];
+    /** Texts, placeholders and titles in the open tray that are still i18n keys (a missing locale entry). */
+    const untranslated = (): Promise<string[]> =>
+      page.evaluate(() => {
+        const found: string[] = [];
+        const tray = $('.red-ui-tray').last();
+        const keyLike = /^scp-(connection|upload|download)\.\w+(\.\w+)*$/;
+        tray.find('*').each((_index: number, element: PageGlobal) => {
+          for (const child of element.childNodes) {
+            if (child.nodeType === 3 && keyLike.test(child.textContent.trim())) found.push(child.textContent.trim());
+          }
+          for (const attribute of ['placeholder', 'title']) {
+            const value = element.getAttribute(attribute);
+            if (value && keyLike.test(value.trim())) found.push(`${attribute}=${value}`);
+          }
+        });
+        return found;
+      });
+
+    await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false }), probe);
+    for (const node of probe) {
+      await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), node.id);
+      await page.locator('#node-input-remotePath').waitFor({ state: 'attached' });
+      const tray = page.locator('.red-ui-tray').last();
+      assert.ok((await tray.locator('.red-ui-typedInput-container').count()) >= 2, `${node.type}: the paths are typed inputs`);
+      assert.deepStrictEqual(await untranslated(), [], `${node.type}: untranslated texts`);
+      await page.screenshot({ path: `/tmp/${node.type.replace(' ', '-')}-dialog.png` });
+      if (node.type === 'scp upload') {
+        await page.locator('#node-input-btn-connection-add').click();
+        await page.locator('#node-config-input-host').waitFor({ state: 'visible' });
+        for (const tab of ['Authentication', 'Host key', 'Advanced']) {
+          await page.locator('#node-config-scp-connection-tabs a', { hasText: tab }).click();
+          assert.deepStrictEqual(await untranslated(), [], `scp-connection, tab ${tab}: untranslated texts`);
+        }
+        await page.click('#node-config-dialog-cancel');
+        await page.locator('#node-config-input-host').waitFor({ state: 'detached' });
+      }
+      await page.click('#node-dialog-cancel');
+      await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });
+    }
+    await page.evaluate(() => RED.history.pop());
+    assert.strictEqual(await page.evaluate(() => RED.nodes.node('e2e00000000000a1') ?? null), null, 'the probe nodes are gone again');
+
+    for (const type of ['scp-connection', 'scp upload', 'scp download']) {
+      const help = await page.evaluate((name) => String(RED.nodes.getNodeHelp(name) ?? ''), type);
+      assert.ok(help.replace(/<[^>]*>/g, '').trim().length > 200, `${type} has help text`);
+    }
+    assert.deepStrictEqual(pageErrors, [], 'no console errors in the dialogs');
+  });
+
   it('configures a connection in its dialog: test, pin the host key, save, deploy', async () => {
     await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false }), testFlow(await page.evaluate(() => RED.workspaces.active() as string)));
     await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), IDS.upload);
