@@ -139,4 +139,37 @@ describe('faults: redeploy and stop during transfers', function () {
     assert.ok(closeMs < CLOSE_BOUND_MS, `stopping took ${closeMs} ms`);
     await assertAborted(transfers, () => connection.poolStats());
   });
+
+  it('a redeploy with messages queued behind a busy channel answers every one exactly once with EABORTED', async function () {
+    const queuedCount = 20;
+    await loadFlow(
+      [connectionDef(server, { username: server.username, maxChannels: 1, maxConnections: 1 }), uploadDef()],
+      credentials(),
+    );
+    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const up = track('up');
+    const bigPath = `${dir.absolute}/queued-big.bin`;
+    const moving = progressReached(bigPath, (bytes) => bytes > 0 && bytes < SIZE);
+    up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: bigPath });
+    await moving;
+    // The one channel is busy with the big upload: these wait in the pool's queue.
+    for (let i = 0; i < queuedCount; i += 1) up.node.receive({ payload: `queued ${i}`, remotePath: `${dir.absolute}/queued-${i}.txt` });
+    await eventually('the small uploads to queue', () => (connection.poolStats()?.queued ?? 0) >= 1);
+
+    const started = Date.now();
+    await helper.setFlows([connectionDef(server, { username: server.username, name: 'changed' }), uploadDef(), ...sinks()], 'full', credentials());
+    const closeMs = Date.now() - started;
+    assert.ok(closeMs < CLOSE_BOUND_MS, `the redeploy took ${closeMs} ms`);
+
+    const completions = await up.wait(1 + queuedCount);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.strictEqual(up.completions.length, 1 + queuedCount, 'each message answered exactly once');
+    const codes = completions.map((completion) => completion.error?.code ?? 'ok');
+    // One channel, held by the big upload: nothing queued behind it could have run.
+    assert.deepStrictEqual(codes, Array(1 + queuedCount).fill('EABORTED'));
+    const listing = await runAsUser(server, `ls -A '${dir.absolute}' | grep -c '^queued' || true`);
+    assert.strictEqual(listing.stdout.toString().trim(), '0', 'no queued upload reached the server');
+    const stats = connection.poolStats();
+    assert.deepStrictEqual(stats && [stats.connections, stats.channels, stats.queued], [0, 0, 0]);
+  });
 });
