@@ -22,6 +22,7 @@ type PageGlobal = any;
 declare const RED: PageGlobal;
 declare const $: PageGlobal;
 declare const document: PageGlobal;
+declare const requestAnimationFrame: PageGlobal;
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -74,6 +75,18 @@ async function until<T>(what: string, check: () => Promise<T | undefined> | T | 
     if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Waits until the editor's tray stopped sliding (same position over two animation frames), for screenshots. */
+async function trayAtRestIn(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const tray = document.querySelector('.red-ui-tray:last-of-type');
+        const first = tray ? tray.getBoundingClientRect().left : -1;
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve(tray !== null && tray.getBoundingClientRect().left === first)));
+      }),
+  );
 }
 
 /** The flow the test drives: inject → scp upload → debug, with catch and status nodes reporting to debug. */
@@ -130,6 +143,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     ['private key (a line of its body)', distinctiveKeyLine],
   ];
 
+  const trayAtRest = (): Promise<void> => trayAtRestIn(page);
   const flowsFile = (): string => path.join(userDir, 'flows.json');
   const credsFile = (): string => path.join(userDir, 'flows_cred.json');
 
@@ -199,6 +213,15 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     });
     await page.goto(baseUrl);
     await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp upload') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 30_000 });
+  });
+
+  afterEach(async function () {
+    // A failed step may leave dialogs open; close them so the next step starts from the workspace.
+    if (this.currentTest?.state !== 'failed' || !page) return;
+    for (const cancel of ['#node-config-dialog-cancel', '#node-dialog-cancel']) {
+      if (await page.locator(cancel).count()) await page.click(cancel, { timeout: 2_000 }).catch(() => undefined);
+      await page.locator(cancel).waitFor({ state: 'detached', timeout: 5_000 }).catch(() => undefined);
+    }
   });
 
   after(async function () {
@@ -285,13 +308,22 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
         return found;
       });
 
-    await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false }), probe);
+    // applyNodeDefaults: like a node dragged from the palette
+    await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false, applyNodeDefaults: true }), probe);
     for (const node of probe) {
       await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), node.id);
       await page.locator('#node-input-remotePath').waitFor({ state: 'attached' });
       const tray = page.locator('.red-ui-tray').last();
       assert.ok((await tray.locator('.red-ui-typedInput-container').count()) >= 2, `${node.type}: the paths are typed inputs`);
       assert.deepStrictEqual(await untranslated(), [], `${node.type}: untranslated texts`);
+      assert.deepStrictEqual(
+        await page.evaluate(() =>
+          $('.red-ui-tray').last().find('.input-error').not('#node-input-connection').map((_i: number, e: PageGlobal) => e.id || e.className).get(),
+        ),
+        [],
+        `${node.type}: fields marked invalid with the defaults (the connection is required, so it may be)`,
+      );
+      await trayAtRest();
       await page.screenshot({ path: `/tmp/${node.type.replace(' ', '-')}-dialog.png` });
       if (node.type === 'scp upload') {
         await page.locator('#node-input-btn-connection-add').click();
@@ -393,6 +425,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.deepStrictEqual(layout.beyond, [], 'report parts that run past the dialog\'s right edge');
     assert.ok(layout.overflow <= 0, `the dialog overflows sideways by ${layout.overflow}px`);
 
+    await trayAtRest();
     await page.screenshot({ path: SCREENSHOT });
     await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Authentication' }).click();
     await page.locator('#node-config-input-password').waitFor({ state: 'visible' });
