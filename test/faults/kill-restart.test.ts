@@ -8,7 +8,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
-import { connectionDef, downloadDef, loadFlow, progressReached, track, uploadDef, useNodeRed } from './support';
+import { collectCaught, connectionDef, downloadDef, loadFlow, progressReached, track, uploadDef, useNodeRed } from './support';
 
 const SIZE = 50 * 1024 * 1024;
 /** Far above anything the test waits for: a failure must come from noticing the drop, not from this timer. */
@@ -57,6 +57,7 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       );
       const up = track('up');
       const down = track('down');
+      const caught = collectCaught();
       const uploadPath = `${dir.absolute}/upload.bin`;
       const downloadSource = `${dir.absolute}/${sourceName}`;
       const localTarget = path.join(localDir, 'download.bin');
@@ -77,6 +78,9 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       ]);
       assert.strictEqual(upDone.error?.code, 'ECONNRESET', `upload: ${upDone.error?.message ?? 'succeeded'}`);
       assert.strictEqual(downDone.error?.code, 'ECONNRESET', `download: ${downDone.error?.message ?? 'succeeded'}`);
+      // What a Catch node in the flow sees: the same code on msg.error.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepStrictEqual(caught.map((msg) => (msg.error as { code?: unknown }).code), ['ECONNRESET', 'ECONNRESET']);
 
       // Remote: nothing at the final path (a temp file may stay: the server died before we could remove it).
       const remoteList = await runAsUser(server, `ls -A '${dir.absolute}'`);

@@ -96,7 +96,7 @@ describe('faults: no secret in flows, logs, status, errors or messages', functio
     await helper.load(wrapped, flow, credentials);
 
     const outputs: Msg[] = [];
-    for (const id of ['out', 'progress']) helper.getNode(id).on('input', ((msg: Msg) => outputs.push(msg)) as (...args: never[]) => void);
+    for (const id of ['out', 'progress', 'caught']) helper.getNode(id).on('input', ((msg: Msg) => outputs.push(msg)) as (...args: never[]) => void);
     const trackers = ['upKey', 'downKey', 'upPassword', 'upBadAuth', 'upWrongPassword', 'upBadHostKey'].map((id) => track(id));
     const [upKey, downKey, upPassword, upBadAuth, upWrongPassword, upBadHostKey] = trackers;
     const run = async (tracker: typeof upKey, msg: Msg): Promise<unknown> => {

@@ -127,13 +127,23 @@ export function downloadDef(props: Record<string, unknown> = {}): Msg {
   };
 }
 
-/** The tab and the result and progress collectors (errors are seen through DoneTracker). */
+/** The tab, the result and progress collectors, and a Catch node feeding `caught` (done(err) also shows in DoneTracker). */
 export function sinks(): Msg[] {
   return [
     { id: 'tab', type: 'tab', label: 'faults' },
     { id: 'out', type: 'helper', z: 'tab' },
     { id: 'progress', type: 'helper', z: 'tab' },
+    // (an id equal to a type name would make Node-RED see a config node referencing itself)
+    { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'tab' },
   ];
+}
+
+/** Collects what the Catch node passes on (msg.error.code is what a flow branches on). */
+export function collectCaught(): Msg[] {
+  const caught: Msg[] = [];
+  helper.getNode('caught').on('input', ((msg: Msg) => caught.push(msg)) as (...args: never[]) => void);
+  return caught;
 }
 
 export async function loadFlow(nodes: Msg[], credentials: Credentials = {}): Promise<Msg[]> {
