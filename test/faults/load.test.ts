@@ -38,7 +38,7 @@ describe('faults: load, 1,000 uploads at once through one connection node', func
     const dir = await makeServerDir(server, 'faults-load');
     await loadFlow(
       [
-        connectionDef(server, { username: server.username, maxChannels: MAX_CHANNELS, maxConnections: MAX_CONNECTIONS }),
+        connectionDef(server, { username: server.username, maxChannels: MAX_CHANNELS, maxConnections: MAX_CONNECTIONS, transport: 'auto' }),
         uploadDef({ progress: false, wires: [['out']] }),
       ],
       { conn: { password: server.password } },

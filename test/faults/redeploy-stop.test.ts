@@ -8,13 +8,14 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startFakeServer, startSshd, type SshdServer } from '../harness';
 import {
   connectionDef,
   downloadDef,
   helper,
   loadFlow,
   progressReached,
+  runLocally,
   sinks,
   track,
   uploadDef,
@@ -141,35 +142,47 @@ describe('faults: redeploy and stop during transfers', function () {
   });
 
   it('a redeploy with messages queued behind a busy channel answers every one exactly once with EABORTED', async function () {
+    // A fake server whose scp sink acknowledges once and then holds the channel: the one channel stays
+    // busy for as long as the test wants, so the other messages are certain to be queued in the pool.
     const queuedCount = 20;
-    await loadFlow(
-      [connectionDef(server, { username: server.username, maxChannels: 1, maxConnections: 1 }), uploadDef()],
-      credentials(),
-    );
-    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
-    const up = track('up');
-    const bigPath = `${dir.absolute}/queued-big.bin`;
-    const moving = progressReached(bigPath, (bytes) => bytes > 0 && bytes < SIZE);
-    up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: bigPath });
-    await moving;
-    // The one channel is busy with the big upload: these wait in the pool's queue.
-    for (let i = 0; i < queuedCount; i += 1) up.node.receive({ payload: `queued ${i}`, remotePath: `${dir.absolute}/queued-${i}.txt` });
-    await eventually('the small uploads to queue', () => (connection.poolStats()?.queued ?? 0) >= 1);
+    const root = await makeTempDir('faults-queued');
+    let scpStarted = 0;
+    const fake = await startFakeServer((request) => {
+      if (!request.command.startsWith('scp ')) return runLocally(request);
+      scpStarted += 1;
+      request.channel.write(Buffer.from([0]));
+    });
+    try {
+      await loadFlow(
+        [connectionDef(fake, { maxChannels: 1, maxConnections: 1, idleTimeout: 300 }), uploadDef()],
+        { conn: { password: fake.password } },
+      );
+      const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+      const up = track('up');
+      up.node.receive({ payload: Buffer.alloc(1024 * 1024, 1), remotePath: path.join(root, 'held.bin') });
+      await eventually('the first upload to hold the channel', () => scpStarted === 1);
+      for (let i = 0; i < queuedCount; i += 1) up.node.receive({ payload: `queued ${i}`, remotePath: path.join(root, `queued-${i}.txt`) });
+      await eventually('every other upload to queue', () => connection.poolStats()?.queued === queuedCount);
 
-    const started = Date.now();
-    await helper.setFlows([connectionDef(server, { username: server.username, name: 'changed' }), uploadDef(), ...sinks()], 'full', credentials());
-    const closeMs = Date.now() - started;
-    assert.ok(closeMs < CLOSE_BOUND_MS, `the redeploy took ${closeMs} ms`);
+      const started = Date.now();
+      await helper.setFlows([connectionDef(fake, { name: 'changed' }), uploadDef(), ...sinks()], 'full', { conn: { password: fake.password } });
+      const closeMs = Date.now() - started;
+      assert.ok(closeMs < CLOSE_BOUND_MS, `the redeploy took ${closeMs} ms`);
 
-    const completions = await up.wait(1 + queuedCount);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.strictEqual(up.completions.length, 1 + queuedCount, 'each message answered exactly once');
-    const codes = completions.map((completion) => completion.error?.code ?? 'ok');
-    // One channel, held by the big upload: nothing queued behind it could have run.
-    assert.deepStrictEqual(codes, Array(1 + queuedCount).fill('EABORTED'));
-    const listing = await runAsUser(server, `ls -A '${dir.absolute}' | grep -c '^queued' || true`);
-    assert.strictEqual(listing.stdout.toString().trim(), '0', 'no queued upload reached the server');
-    const stats = connection.poolStats();
-    assert.deepStrictEqual(stats && [stats.connections, stats.channels, stats.queued], [0, 0, 0]);
+      const completions = await up.wait(1 + queuedCount);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.strictEqual(up.completions.length, 1 + queuedCount, 'each message answered exactly once');
+      assert.deepStrictEqual(
+        completions.map((completion) => completion.error?.code ?? 'ok'),
+        Array(1 + queuedCount).fill('EABORTED'),
+      );
+      const stats = connection.poolStats();
+      assert.deepStrictEqual(stats && [stats.connections, stats.channels, stats.queued], [0, 0, 0]);
+      assert.strictEqual(scpStarted, 1, 'no queued upload reached the server');
+      assert.deepStrictEqual(fs.readdirSync(root), [], 'nothing was written');
+      assert.deepStrictEqual(fake.handlerErrors, []);
+    } finally {
+      await fake.close();
+    }
   });
 });

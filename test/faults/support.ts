@@ -4,8 +4,9 @@
  * `done()` call directly (wrapping the node's `_complete`), which still works while a flow is being
  * stopped or replaced, when Catch nodes and the helper's spies are already gone.
  */
+import { execFile } from 'child_process';
 import path from 'path';
-import { makeTempDir } from '../harness';
+import { makeTempDir, type FakeExecRequest } from '../harness';
 
 /** The parts of node-red-node-test-helper (no published types) these tests use. */
 export interface SinonSpyLike {
@@ -219,4 +220,14 @@ export async function elapsed<T>(work: () => Promise<T>): Promise<{ value: T; ms
   const start = Date.now();
   const value = await work();
   return { value, ms: Date.now() - start };
+}
+
+/** For fake servers: runs a non-SCP command (the engine's probe and rename helpers) for real with /bin/sh, as the "remote" shell. */
+export function runLocally({ command, channel }: FakeExecRequest): void {
+  execFile('/bin/sh', ['-c', command], { encoding: 'buffer' }, (error, stdout, stderr) => {
+    channel.write(stdout);
+    channel.stderr.write(stderr);
+    channel.exit(error ? (typeof error.code === 'number' ? error.code : 1) : 0);
+    channel.end();
+  });
 }

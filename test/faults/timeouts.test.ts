@@ -5,23 +5,12 @@
  * shared, so only "it ended, and within about twice the setting" is asserted).
  */
 import assert from 'assert';
-import { execFile } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { makeTempDir, startFakeServer, startSilentServer, type FakeExecRequest, type FakeServer, type SilentServer } from '../harness';
-import { codeOf, connectionDef, downloadDef, elapsed, loadFlow, track, uploadDef, useNodeRed } from './support';
+import { makeTempDir, startFakeServer, startSilentServer, type FakeServer, type SilentServer } from '../harness';
+import { codeOf, connectionDef, downloadDef, elapsed, loadFlow, runLocally, track, uploadDef, useNodeRed } from './support';
 
 const TIMEOUT_S = 2;
-
-/** Runs a non-SCP command (the engine's probe and rename helpers) for real, with /bin/sh, as the fake's "remote" shell. */
-function runLocally({ command, channel }: FakeExecRequest): void {
-  execFile('/bin/sh', ['-c', command], { encoding: 'buffer' }, (error, stdout, stderr) => {
-    channel.write(stdout);
-    channel.stderr.write(stderr);
-    channel.exit(error ? (typeof error.code === 'number' ? error.code : 1) : 0);
-    channel.end();
-  });
-}
 
 describe('faults: servers that stop talking', function () {
   this.timeout(30_000);
