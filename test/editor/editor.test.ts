@@ -22,7 +22,7 @@ type PageGlobal = any;
 declare const RED: PageGlobal;
 declare const $: PageGlobal;
 declare const document: PageGlobal;
-declare const requestAnimationFrame: PageGlobal;
+declare const getComputedStyle: PageGlobal;
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -77,16 +77,18 @@ async function until<T>(what: string, check: () => Promise<T | undefined> | T | 
   }
 }
 
-/** Waits until the editor's tray stopped sliding (same position over two animation frames), for screenshots. */
-async function trayAtRestIn(page: Page): Promise<void> {
-  await page.waitForFunction(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const tray = document.querySelector('.red-ui-tray:last-of-type');
-        const first = tray ? tray.getBoundingClientRect().left : -1;
-        requestAnimationFrame(() => requestAnimationFrame(() => resolve(tray !== null && tray.getBoundingClientRect().left === first)));
-      }),
-  );
+/**
+ * Waits until the editor's top tray is fully open, for screenshots: its slide-in transition has ended
+ * (right: 0, no running animation) and the editor has focused a field in it, which it does together with
+ * setting the tray's final width.
+ */
+async function trayAtRestIn(page: Page, justOpened: boolean): Promise<void> {
+  await page.waitForFunction((opening) => {
+    const tray = $('.red-ui-tray').last()[0];
+    if (!tray) return false;
+    if (opening && !tray.contains(document.activeElement)) return false;
+    return tray.getAnimations().length === 0 && getComputedStyle(tray).right === '0px';
+  }, justOpened);
 }
 
 /** The flow the test drives: inject → scp upload → debug, with catch and status nodes reporting to debug. */
@@ -143,7 +145,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     ['private key (a line of its body)', distinctiveKeyLine],
   ];
 
-  const trayAtRest = (): Promise<void> => trayAtRestIn(page);
+  const trayAtRest = (justOpened = false): Promise<void> => trayAtRestIn(page, justOpened);
   const flowsFile = (): string => path.join(userDir, 'flows.json');
   const credsFile = (): string => path.join(userDir, 'flows_cred.json');
 
@@ -323,7 +325,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
         [],
         `${node.type}: fields marked invalid with the defaults (the connection is required, so it may be)`,
       );
-      await trayAtRest();
+      await trayAtRest(true);
       await page.screenshot({ path: `/tmp/${node.type.replace(' ', '-')}-dialog.png` });
       if (node.type === 'scp upload') {
         await page.locator('#node-input-btn-connection-add').click();
