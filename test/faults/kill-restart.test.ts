@@ -8,7 +8,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
-import { collectCaught, connectionDef, downloadDef, loadFlow, progressReached, track, uploadDef, useNodeRed } from './support';
+import { collectCaught, connectionDef, downloadDef, inFlight, loadFlow, track, uploadDef, useNodeRed } from './support';
 
 const SIZE = 50 * 1024 * 1024;
 /** Far above anything the test waits for: a failure must come from noticing the drop, not from this timer. */
@@ -63,11 +63,10 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       const localTarget = path.join(localDir, 'download.bin');
 
       // Kill as soon as both transfers have moved data but neither has finished.
-      const upMoving = progressReached(uploadPath, (bytes) => bytes > 0 && bytes < SIZE);
-      const downMoving = progressReached(downloadSource, (bytes) => bytes > 0 && bytes < SIZE);
+      const moving = Promise.all([inFlight(up, uploadPath, SIZE), inFlight(down, downloadSource, SIZE)]);
       up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: uploadPath });
       down.node.receive({ remotePath: downloadSource, localPath: localTarget });
-      await within(Promise.all([upMoving, downMoving]), 60_000, 'the two transfers did not start moving data');
+      await moving;
       await server.kill();
 
       const why = (what: string): string =>

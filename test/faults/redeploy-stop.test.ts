@@ -14,7 +14,7 @@ import {
   downloadDef,
   helper,
   loadFlow,
-  progressReached,
+  inFlight,
   runLocally,
   sinks,
   track,
@@ -74,10 +74,7 @@ describe('faults: redeploy and stop during transfers', function () {
     const up = track('up');
     const down = track('down');
     const uploadPath = `${dir.absolute}/${uploadName}`;
-    const moving = Promise.all([
-      progressReached(uploadPath, (bytes) => bytes > 0 && bytes < SIZE),
-      progressReached(source(), (bytes) => bytes > 0 && bytes < SIZE),
-    ]);
+    const moving = Promise.all([inFlight(up, uploadPath, SIZE), inFlight(down, source(), SIZE)]);
     up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: uploadPath });
     down.node.receive({ remotePath: source(), localPath: path.join(localDir, 'download.bin') });
     await moving;

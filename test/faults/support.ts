@@ -231,3 +231,25 @@ export function runLocally({ command, channel }: FakeExecRequest): void {
     channel.end();
   });
 }
+
+/**
+ * Resolves once `tracker`'s node reports progress on `remotePath` with 0 < bytes < total (the transfer
+ * is in flight). Fails at once, with what happened, when the message is answered first, and after
+ * `limitMs` when nothing moves: a test waiting for a transfer must never hang.
+ */
+export async function inFlight(tracker: DoneTracker, remotePath: string, total: number, limitMs = 60_000): Promise<void> {
+  const index = tracker.completions.length;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    progressReached(remotePath, (bytes) => bytes > 0 && bytes < total).then(() => 'moving'),
+    tracker.wait(index + 1).then((completions) => {
+      const { error } = completions[index];
+      return `answered before it was seen in flight: ${error ? `${String(error.code)} ${error.message}` : 'it succeeded'}`;
+    }),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no progress on ${remotePath} within ${limitMs} ms`), limitMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'moving') throw new Error(outcome);
+}
