@@ -8,7 +8,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
-import { collectCaught, connectionDef, downloadDef, inFlight, loadFlow, track, uploadDef, useNodeRed } from './support';
+import { collectCaught, connectionDef, downloadDef, freezeSessions, inFlight, loadFlow, track, uploadDef, useNodeRed } from './support';
 
 const SIZE = 50 * 1024 * 1024;
 /** Far above anything the test waits for: a failure must come from noticing the drop, not from this timer. */
@@ -67,6 +67,10 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: uploadPath });
       down.node.receive({ remotePath: downloadSource, localPath: localTarget });
       await moving;
+      // Freeze the server's session processes so both transfers are certainly mid-stream when it dies.
+      const frozen = freezeSessions(server.port);
+      assert.ok(frozen.count > 0, 'found the session processes');
+      assert.deepStrictEqual([up.completions.length, down.completions.length], [0, 0], 'a transfer finished before the server froze');
       await server.kill();
 
       const why = (what: string): string =>

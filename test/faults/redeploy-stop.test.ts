@@ -12,6 +12,7 @@ import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startFakeServ
 import {
   connectionDef,
   downloadDef,
+  freezeSessions,
   helper,
   loadFlow,
   inFlight,
@@ -67,8 +68,13 @@ describe('faults: redeploy and stop during transfers', function () {
   }
   const credentials = (): Record<string, Record<string, string>> => ({ conn: { password: server.password } });
 
-  /** Starts the two big transfers and resolves once both have moved data without finishing. */
-  async function startTransfers(uploadName: string): Promise<{ up: DoneTracker; down: DoneTracker; uploadPath: string; localDir: string }> {
+  /**
+   * Starts the two big transfers and freezes the server's sessions once both are in flight, so they are
+   * certainly mid-stream when the flow is stopped; the caller thaws them once the nodes have closed.
+   */
+  async function startTransfers(
+    uploadName: string,
+  ): Promise<{ up: DoneTracker; down: DoneTracker; uploadPath: string; localDir: string; thaw(): void }> {
     const localDir = await makeTempDir('faults-redeploy-local');
     logOffset = server.logs().length;
     const up = track('up');
@@ -78,7 +84,10 @@ describe('faults: redeploy and stop during transfers', function () {
     up.node.receive({ payload: crypto.randomBytes(SIZE), remotePath: uploadPath });
     down.node.receive({ remotePath: source(), localPath: path.join(localDir, 'download.bin') });
     await moving;
-    return { up, down, uploadPath, localDir };
+    const frozen = freezeSessions(server.port);
+    assert.ok(frozen.count > 0, 'found the session processes');
+    assert.deepStrictEqual([up.completions.length, down.completions.length], [0, 0], 'a transfer finished before the server froze');
+    return { up, down, uploadPath, localDir, thaw: frozen.thaw };
   }
 
   async function assertAborted(
@@ -114,6 +123,7 @@ describe('faults: redeploy and stop during transfers', function () {
     const started = Date.now();
     await helper.setFlows([...nodes('0600'), ...sinks()], 'full', credentials());
     const closeMs = Date.now() - started;
+    transfers.thaw();
     assert.ok(closeMs < CLOSE_BOUND_MS, `the redeploy took ${closeMs} ms`);
     await assertAborted(transfers, () => connection.poolStats());
 
@@ -134,6 +144,7 @@ describe('faults: redeploy and stop during transfers', function () {
     const started = Date.now();
     await helper.unload();
     const closeMs = Date.now() - started;
+    transfers.thaw();
     assert.ok(closeMs < CLOSE_BOUND_MS, `stopping took ${closeMs} ms`);
     await assertAborted(transfers, () => connection.poolStats());
   });

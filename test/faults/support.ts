@@ -5,8 +5,10 @@
  * stopped or replaced, when Catch nodes and the helper's spies are already gone.
  */
 import { execFile } from 'child_process';
+import fs from 'fs';
 import path from 'path';
 import { makeTempDir, type FakeExecRequest } from '../harness';
+import { holdsListeningSocket, processTree } from '../harness/proc';
 
 /** The parts of node-red-node-test-helper (no published types) these tests use. */
 export interface SinonSpyLike {
@@ -233,15 +235,20 @@ export function runLocally({ command, channel }: FakeExecRequest): void {
 }
 
 /**
- * Resolves once `tracker`'s node reports progress on `remotePath` with 0 < bytes < total (the transfer
+ * Resolves once `tracker`'s node reports progress on `remotePath` with bytes < total (the transfer
  * is in flight). Fails at once, with what happened, when the message is answered first, and after
  * `limitMs` when nothing moves: a test waiting for a transfer must never hang.
  */
 export async function inFlight(tracker: DoneTracker, remotePath: string, total: number, limitMs = 60_000): Promise<void> {
+  // The first progress message comes when the file starts (bytes may still be 0): in flight from then on.
   const index = tracker.completions.length;
   let timer: NodeJS.Timeout | undefined;
+  const seen: string[] = [];
+  helper.getNode('progress').on('input', ((msg: Msg) => {
+    if (msg.remotePath === remotePath) seen.push(String((msg.payload as { bytes?: unknown }).bytes));
+  }) as (...args: never[]) => void);
   const outcome = await Promise.race([
-    progressReached(remotePath, (bytes) => bytes > 0 && bytes < total).then(() => 'moving'),
+    progressReached(remotePath, (bytes) => bytes >= 0 && bytes < total).then(() => 'moving'),
     tracker.wait(index + 1).then((completions) => {
       const { error } = completions[index];
       return `answered before it was seen in flight: ${error ? `${String(error.code)} ${error.message}` : 'it succeeded'}`;
@@ -251,5 +258,48 @@ export async function inFlight(tracker: DoneTracker, remotePath: string, total: 
     }),
   ]);
   clearTimeout(timer);
-  if (outcome !== 'moving') throw new Error(outcome);
+  if (outcome !== 'moving') throw new Error(`${outcome}; progress seen: ${seen.slice(0, 6).join(', ') || 'none'}`);
+}
+
+/** The pids of this sshd's per-connection processes (its listener's descendants), found by the listening port. */
+function sessionProcesses(port: number): number[] {
+  const sshds = fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd';
+      } catch {
+        return false;
+      }
+    });
+  const listeners = sshds.filter((pid) => holdsListeningSocket(pid, port));
+  if (listeners.length === 0) throw new Error(`no sshd listens on port ${port}`);
+  const trees = listeners.map((pid) => processTree(pid));
+  const [listener, ...sessions] = trees.reduce((widest, tree) => (tree.length > widest.length ? tree : widest));
+  void listener;
+  return sessions;
+}
+
+/**
+ * Stops (SIGSTOP) every session process of the sshd on `port`, so the transfers it serves freeze where
+ * they are: a test can then act on a transfer that is certainly still in flight. `thaw` resumes them;
+ * the harness's kill() ends them either way (SIGKILL works on stopped processes).
+ */
+export function freezeSessions(port: number): { count: number; thaw(): void } {
+  const pids = sessionProcesses(port);
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  return {
+    count: pids.length,
+    thaw: () => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
 }
