@@ -12,7 +12,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, type SshdServer } from '../harness';
-import { allNodes, connectionDef, downloadDef, helper, sinks, track, uploadDef, useNodeRed, type Msg } from './support';
+import { allNodes, connectionDef, downloadDef, helper, sinks, track, uploadDef, useNodeRed, userDirectory, type Msg } from './support';
 
 type Register = (red: Record<string, unknown>) => unknown;
 
@@ -30,6 +30,15 @@ function dump(value: unknown): string {
     }
     return item;
   });
+}
+
+/** Every file under `dir` (Node-RED's user directory: the TOFU store and whatever else was written), as text. */
+function filesUnder(dir: string): string {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => `${entry.name}\n${fs.readFileSync(path.join(entry.parentPath, entry.name), 'latin1')}`)
+    .join('\n');
 }
 
 describe('faults: no secret in flows, logs, status, errors or messages', function () {
@@ -74,7 +83,7 @@ describe('faults: no secret in flows, logs, status, errors or messages', functio
 
     const flow: Msg[] = [
       connectionDef(server, { id: 'connKey', username: server.username }),
-      connectionDef(server, { id: 'connPassword', username: server.username }),
+      connectionDef(server, { id: 'connPassword', username: server.username, hostKeyPolicy: 'tofu', hostFingerprints: '' }),
       connectionDef(server, { id: 'connBadAuth', username: server.username }),
       connectionDef(server, { id: 'connWrongPassword', username: server.username }),
       connectionDef(server, { id: 'connBadHostKey', username: server.username, hostFingerprints: 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU' }),
@@ -159,6 +168,7 @@ describe('faults: no secret in flows, logs, status, errors or messages', functio
       outputs: dump(outputs),
       errors: dump(errors) + errors.map((error) => `${error.message}\n${error.stack ?? ''}\n${String(error.cause ?? '')}`).join('\n'),
       reports: dump(reports),
+      userDir: filesUnder(userDirectory()),
     };
     // The capture is real: the failure paths and statuses are in it.
     assert.match(captured.errors, /EAUTH/);
@@ -167,6 +177,7 @@ describe('faults: no secret in flows, logs, status, errors or messages', functio
     assert.match(captured.nodeCalls, /"method":"status"/);
     assert.ok(outputs.length >= 3, 'result messages were captured');
     assert.ok(i18nCalls.length > 0, 'translated texts were captured');
+    assert.match(captured.userDir, /scp-known-hosts\.json/, 'the TOFU store was written and searched');
     for (const [where, text] of Object.entries(captured)) {
       for (const secret of secrets) {
         assert.ok(!text.includes(secret), `a secret (${secret.slice(0, 6)}...) appears in ${where}`);

@@ -52,10 +52,19 @@ export type Msg = Record<string, unknown>;
 export type Credentials = Record<string, Record<string, string>>;
 
 /** Node-RED's helper server for one test file; the user directory (TOFU store) is a fresh temp dir. */
+let nodeRedUserDir: string | undefined;
+
+/** Node-RED's user directory for this file's tests (where the TOFU store lives). */
+export function userDirectory(): string {
+  if (!nodeRedUserDir) throw new Error('useNodeRed() was not called');
+  return nodeRedUserDir;
+}
+
 export function useNodeRed(): void {
   before(async function () {
     helper.init(require.resolve('node-red'));
     const userDir = await makeTempDir('faults-userdir');
+    nodeRedUserDir = userDir;
     helper.settings({ userDir });
     await new Promise<void>((resolve, reject) => helper.startServer((error) => (error ? reject(error) : resolve())));
   });
