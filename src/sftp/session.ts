@@ -62,6 +62,7 @@ export class SftpSession {
   /** requests waiting for an answer; failed at once when the session closes under them */
   private readonly pending = new Set<(error: unknown) => void>();
   private closed = false;
+  private closedError: Error | undefined;
 
   constructor(
     readonly sftp: SFTPWrapper,
@@ -69,13 +70,16 @@ export class SftpSession {
   ) {
     // ssh2 leaves requests unanswered when the connection dies (it cleans up only on a clean EOF):
     // without this a lost server would look like an idle timeout.
-    const onClose = (): void => {
-      this.closed = true;
-      const lost = new TransferError('ECONNRESET', 'the SFTP session closed', { host: ctx.host });
-      for (const fail of [...this.pending]) fail(lost);
-    };
+    const onClose = (): void => this.fail(new TransferError('ECONNRESET', 'the SFTP session closed', { host: ctx.host }));
     sftp.once('close', onClose);
     sftp.once('end', onClose);
+  }
+
+  /** Fails every waiting request and every later one with `error` (the connection under it is gone). */
+  fail(error: Error): void {
+    this.closed = true;
+    this.closedError = error;
+    for (const fail of [...this.pending]) fail(error);
   }
 
   /** Runs one SFTP request with the idle timeout and the abort signal. */
@@ -83,7 +87,7 @@ export class SftpSession {
     const { ctx } = this;
     return new Promise<T>((resolve, reject) => {
       if (ctx.signal.aborted) return reject(ctx.stopError(path));
-      if (this.closed) return reject(new TransferError('ECONNRESET', 'the SFTP session closed', { host: ctx.host, path }));
+      if (this.closed) return reject(sftpError(this.closedError, ctx.host, path, 'the SFTP session closed'));
       let settled = false;
       const finish = (error: unknown, value?: T): void => {
         if (settled) return;

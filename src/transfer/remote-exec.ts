@@ -8,6 +8,7 @@ import { TransferError } from '../errors';
 import { codeForServerMessage, quoteForShellBytes } from '../scp';
 import { cleanText } from '../text';
 import type { Job } from './job';
+import { watchConnection } from './scp-session';
 
 /** One command's output (stdout capped, stderr a cleaned tail). */
 export interface ExecOutcome {
@@ -42,6 +43,7 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     const finish = (error?: TransferError): void => {
       if (settled) return;
       settled = true;
+      stopWatching();
       if (idleTimer) clearTimeout(idleTimer);
       job.signal.removeEventListener('abort', onAbort);
       if (error) {
@@ -62,6 +64,7 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
       }, job.idleTimeoutMs);
     };
     const onAbort = (): void => finish(job.stopError(path));
+    const stopWatching = watchConnection(channel, lease, (lost) => finish(job.normalise(lost, path, 'ECONNRESET')));
 
     job.signal.addEventListener('abort', onAbort, { once: true });
     armIdle();

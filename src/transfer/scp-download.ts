@@ -14,7 +14,7 @@ import { ensureLocalDirectory, inspectLocal, insideTarget, localError } from './
 import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from './place';
 import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import { NO_SCP } from './scp-upload';
-import { closeChannelQuietly, failOnConnectionLoss } from './scp-session';
+import { closeChannelQuietly, watchConnection } from './scp-session';
 import type { DownloadRequest, TransferResult } from './types';
 import { promises as fs } from 'fs';
 
@@ -114,7 +114,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
       limits: sinkLimits(request),
     },
   );
-  failOnConnectionLoss(channel, lease, (error) => sink.destroy(error));
+  const stopWatching = watchConnection(channel, lease, (error) => sink.destroy(error));
   const placements = new PlacementSet();
   const directories: OpenDirectory[] = [];
   let first = true;
@@ -170,6 +170,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
     await placements.discardAll();
     throw notRegularAsEisdir(job.normalise(lease.connectionError() ?? error, shown), request);
   } finally {
+    stopWatching();
     closeChannelQuietly(channel);
   }
   return job.result('scp');

@@ -1,6 +1,5 @@
 /** Helpers shared by the SCP upload and download paths. */
 import type { ClientChannel } from 'ssh2';
-import type { ExecLease } from '../ssh/types';
 
 /** Ends a channel without caring whether it is still open (ssh2 ignores a second close). */
 export function closeChannelQuietly(channel: ClientChannel): void {
@@ -11,17 +10,33 @@ export function closeChannelQuietly(channel: ClientChannel): void {
   }
 }
 
+/** How often a running session checks whether the pool saw its connection die. */
+const CONNECTION_CHECK_MS = 200;
+
 /**
  * When the connection under a channel dies, the session may be waiting for a write to drain or for
- * a reply that will never come: end it at once with the connection's error instead of letting the
- * idle timeout decide. A channel that closes normally (the remote scp exited) is left to the session,
- * which reads the exit status and the last error text itself.
+ * a reply that will never come, and ssh2 does not always close the channel (a socket that ended but
+ * never closed leaves it open): end the session at once with the connection's error instead of
+ * letting the idle timeout decide. Watches both the channel's close and the lease's own report.
+ * A channel that closes normally (the remote command exited) is left to the session. Returns a stop
+ * function; call it when the session is over.
  */
-export function failOnConnectionLoss(channel: ClientChannel, lease: ExecLease, destroy: (error: Error) => void): void {
-  channel.once('close', () => {
-    setImmediate(() => {
-      const lost = lease.connectionError();
-      if (lost) destroy(lost);
-    });
-  });
+export function watchConnection(channel: { once(event: 'close', listener: () => void): unknown } | undefined, lease: { connectionError(): Error | undefined }, onLost: (error: Error) => void): () => void {
+  let stopped = false;
+  const check = (): void => {
+    if (stopped) return;
+    const lost = lease.connectionError();
+    if (lost) {
+      stop();
+      onLost(lost);
+    }
+  };
+  const timer = setInterval(check, CONNECTION_CHECK_MS);
+  timer.unref?.();
+  channel?.once('close', () => setImmediate(check));
+  function stop(): void {
+    stopped = true;
+    clearInterval(timer);
+  }
+  return stop;
 }

@@ -10,7 +10,7 @@ import { TransferError, isTransferError } from '../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '../scp';
 import type { ExecLease } from '../ssh/types';
 import type { Job } from './job';
-import { closeChannelQuietly, failOnConnectionLoss } from './scp-session';
+import { closeChannelQuietly, watchConnection } from './scp-session';
 import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, restoreDirectoryTimes, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import type { PlannedEntry, PlannedFile, UploadPlan } from './sources';
@@ -257,7 +257,7 @@ async function sendSteps(
     { stdout: channel, stdin: channel, stderr: channel.stderr },
     { idleTimeoutMs: job.idleTimeoutMs, signal: job.signal, host: job.host, path: shown },
   );
-  failOnConnectionLoss(channel, lease, (error) => source.destroy(error));
+  const stopWatching = watchConnection(channel, lease, (error) => source.destroy(error));
   const sentTemps: Buffer[] = [];
   const renames: { from: Buffer; to: Buffer }[] = [];
   const stagings: StagingStep[] = [];
@@ -288,6 +288,7 @@ async function sendSteps(
     if (request.atomic && !lost) await removeTemporaries(job, sentTemps, stagings);
     throw failure;
   } finally {
+    stopWatching();
     closeChannelQuietly(channel);
   }
 

@@ -12,6 +12,7 @@ import type { Job } from './job';
 import type { RemoteKind } from './remote-exec';
 import { joinRemote, remoteText, showRemote } from './remote-path';
 import { buildStep, resolveLayout, type Step } from './scp-upload';
+import { watchConnection } from './scp-session';
 import type { PlannedEntry, UploadPlan } from './sources';
 import type { TransferResult, UploadRequest } from './types';
 
@@ -39,7 +40,20 @@ export async function openSftp(job: Job, path: string): Promise<{ lease: SftpLea
     signal: job.signal,
     stopError: (p) => job.stopError(p),
   });
-  return { lease, session };
+  // ssh2 may leave a dead connection's SFTP channel open: the pool's report fails the session instead.
+  const stopWatching = watchConnection(undefined, lease, (lost) => session.fail(lost));
+  const release = lease.release.bind(lease);
+  return {
+    lease: {
+      sftp: lease.sftp,
+      connectionError: () => lease.connectionError(),
+      release: () => {
+        stopWatching();
+        release();
+      },
+    },
+    session,
+  };
 }
 
 async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
