@@ -120,14 +120,16 @@ export class AtomicFileWriter {
     private readonly handle: fs.FileHandle,
     readonly tempPath: string,
     readonly finalPath: string,
+    /** the slab is no bigger than the file: small files do not each cost a 1 MiB allocation */
+    private readonly slabSize: number,
   ) {}
 
-  static async create(job: Job, dir: string, name: string, finalPath: string): Promise<AtomicFileWriter> {
+  static async create(job: Job, dir: string, name: string, finalPath: string, expectedSize: number): Promise<AtomicFileWriter> {
     const tempPath = join(dir, localTempName(name));
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
     try {
       const handle = await fs.open(tempPath, flags, 0o600);
-      return new AtomicFileWriter(job, handle, tempPath, finalPath);
+      return new AtomicFileWriter(job, handle, tempPath, finalPath, Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize)));
     } catch (error) {
       throw localError(error, finalPath, job, 'cannot create the local file');
     }
@@ -138,7 +140,7 @@ export class AtomicFileWriter {
     this.written += chunk.length;
     let offset = 0;
     while (offset < chunk.length) {
-      this.slab ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+      this.slab ??= Buffer.allocUnsafe(this.slabSize);
       const copied = chunk.copy(this.slab, this.filled, offset);
       this.filled += copied;
       offset += copied;

@@ -83,7 +83,7 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
     job.fileEnd({ ...record, transferred: false }, display);
     return;
   }
-  const writer = await AtomicFileWriter.create(job, dirname(localPath), basename(localPath), localPath);
+  const writer = await AtomicFileWriter.create(job, dirname(localPath), basename(localPath), localPath, file.size);
   open.writers.add(writer);
   await delivery.pump((chunk) => {
     job.addBytes(chunk.length);

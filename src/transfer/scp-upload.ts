@@ -380,7 +380,7 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
       continue;
     }
     // An empty file needs no reader (and a stream that ends at once gains nothing from being opened).
-    const content = file.size === 0 ? Buffer.alloc(0) : file.open();
+    const content = file.size === 0 ? Buffer.alloc(0) : await file.open();
     const staged = !step.wirePath.equals(step.finalPath) && step.wireName.equals(step.name);
     if (request.atomic && !staged) sent.sentTemps.push(step.wirePath);
     const result = await source.sendFile({

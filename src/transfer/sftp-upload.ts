@@ -159,7 +159,7 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
     const exclusive = request.atomic || request.overwrite === 'fail';
     const handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
     if (request.atomic) created.push(wirePath);
-    const content = file.open();
+    const content = await file.open();
     try {
       const written = await session.writeAll(handle, wirePath, chunksOf(content), (n) => job.addBytes(n));
       if (written !== file.size) {

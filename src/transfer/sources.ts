@@ -31,7 +31,7 @@ export interface PlannedFile {
   times?: Times;
   localPath?: string;
   /** the content, opened when it is sent (streams can be consumed once) */
-  open(): Readable | Buffer;
+  open(): Promise<Readable | Buffer>;
 }
 
 export interface PlannedDirectory {
@@ -126,7 +126,7 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
         mode: (source.mode ?? defaultMode) & 0o777,
         size: data.length,
         times: timesFromDate(source.mtime),
-        open: () => data,
+        open: async () => data,
       };
     }
     case 'stream': {
@@ -142,7 +142,7 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
           mode,
           size: source.size,
           times,
-          open: () => {
+          open: async () => {
             if (opened) throw new TransferError('EINVAL', 'a stream source can be sent only once', { host: job.host });
             opened = true;
             return stream;
@@ -156,7 +156,7 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
         mode,
         size: spooled.size,
         times,
-        open: () => createReadStream(spooled.path, { highWaterMark: LOCAL_READ_CHUNK }),
+        open: async () => createReadStream(spooled.path, { highWaterMark: LOCAL_READ_CHUNK }),
       };
     }
     case 'path': {
@@ -167,6 +167,22 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
     }
     default:
       throw new TransferError('EINVAL', 'unknown upload source kind', { host: job.host });
+  }
+}
+
+/** Files up to this size are read whole (one exact-size buffer) instead of streamed. */
+const SMALL_FILE_BYTES = 256 * 1024;
+
+/**
+ * Small files are read in one go: a stream would allocate a 1 MiB read buffer for each of them (200
+ * files of 4 KiB = 200 MiB of allocations). Big files stream with 1 MiB chunks.
+ */
+async function openLocalFile(path: string, size: number, job: Job): Promise<Readable | Buffer> {
+  if (size > SMALL_FILE_BYTES) return createReadStream(path, { highWaterMark: LOCAL_READ_CHUNK });
+  try {
+    return await fs.readFile(path);
+  } catch (error) {
+    throw localError(error, path, job);
   }
 }
 
@@ -207,7 +223,7 @@ async function planLocalPath(job: Job, path: string, depth: number, ancestors: S
       size: stats.size,
       times: timesFromStats(stats),
       localPath: path,
-      open: () => createReadStream(path, { highWaterMark: LOCAL_READ_CHUNK }),
+      open: () => openLocalFile(path, stats.size, job),
     };
   }
   if (!stats.isDirectory()) {
