@@ -120,12 +120,16 @@ export function splitFingerprints(text: string | undefined): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
-export function hostKeyPolicyOf(settings: ConnectionSettings, tofuStoreFile: string): HostKeyPolicy {
+/**
+ * `inspecting`: for the "Test connection" button, a fingerprint policy without fingerprints is allowed — it
+ * trusts no key, so the report shows the server's fingerprint (to pin) and no credential is sent.
+ */
+export function hostKeyPolicyOf(settings: ConnectionSettings, tofuStoreFile: string, inspecting = false): HostKeyPolicy {
   const policy = settings.hostKeyPolicy ?? 'tofu';
   switch (policy) {
     case 'fingerprint': {
       const fingerprints = splitFingerprints(settings.hostFingerprints);
-      if (fingerprints.length === 0) {
+      if (fingerprints.length === 0 && !inspecting) {
         throw new TransferError('EINVAL', 'host key policy "fingerprint" needs at least one fingerprint');
       }
       return { kind: 'fingerprint', fingerprints };
@@ -162,7 +166,12 @@ export function authOf(settings: ConnectionSettings, credentials: ConnectionCred
 }
 
 /** The endpoint without its jump host (the caller resolves jumpHost, because that needs other nodes). */
-export function endpointOf(settings: ConnectionSettings, credentials: ConnectionCredentials, tofuStoreFile: string): SshEndpoint {
+export function endpointOf(
+  settings: ConnectionSettings,
+  credentials: ConnectionCredentials,
+  tofuStoreFile: string,
+  inspecting = false,
+): SshEndpoint {
   const host = settings.host?.trim() ?? '';
   if (host === '') throw new TransferError('EINVAL', 'the connection has no host');
   const username = settings.username?.trim() ?? '';
@@ -172,7 +181,7 @@ export function endpointOf(settings: ConnectionSettings, credentials: Connection
     port: parseCount(settings.port, DEFAULTS.port, 1, 65535, 'port'),
     username,
     auth: authOf(settings, credentials),
-    hostKey: hostKeyPolicyOf(settings, tofuStoreFile),
+    hostKey: hostKeyPolicyOf(settings, tofuStoreFile, inspecting),
     readyTimeoutMs: parseCount(settings.readyTimeout, DEFAULTS.readyTimeoutS, 1, 3600, 'connect timeout') * 1000,
     keepaliveIntervalMs: parseCount(settings.keepaliveInterval, DEFAULTS.keepaliveIntervalS, 0, 3600, 'keepalive interval') * 1000,
   };

@@ -36,8 +36,13 @@ export = function register(RED: NodeAPI): void {
   const tofuStoreFile = (): string => path.join(RED.settings.userDir ?? path.join(os.homedir(), '.node-red'), 'scp-known-hosts.json');
 
   /** The endpoint for one connection's settings, following its jump host through the deployed nodes. */
-  function buildEndpoint(settings: ConnectionSettings, credentials: ConnectionCredentials, visited: string[]): SshEndpoint {
-    const endpoint = endpointOf(settings, credentials, tofuStoreFile());
+  function buildEndpoint(
+    settings: ConnectionSettings,
+    credentials: ConnectionCredentials,
+    visited: string[],
+    inspecting = false,
+  ): SshEndpoint {
+    const endpoint = endpointOf(settings, credentials, tofuStoreFile(), inspecting);
     const jumpId = settings.jumpHost?.trim();
     if (jumpId) {
       if (visited.includes(jumpId)) {
@@ -163,7 +168,7 @@ export = function register(RED: NodeAPI): void {
     };
     let endpoint: SshEndpoint;
     try {
-      endpoint = buildEndpoint(settings, credentials, [id]);
+      endpoint = buildEndpoint(settings, credentials, [id], true);
     } catch (error) {
       fail(error);
       return;

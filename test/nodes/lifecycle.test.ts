@@ -212,6 +212,20 @@ describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real 
       assert.strictEqual(report.authenticated, false);
     });
 
+    it('fingerprint policy with no fingerprint yet: the key is shown to pin, no login', async function () {
+      await loadFlow([connectionDef(server)], { conn: { password: server.password } });
+      const response = await helper
+        .request()
+        .post('/scp-connection/conn/test')
+        .send({ ...connectionDef(server), hostFingerprints: '', credentials: { password: '__PWRD__' } })
+        .expect(200);
+      const report = response.body as Record<string, unknown>;
+      assert.strictEqual(report.reached, true);
+      assert.strictEqual(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
+      assert.strictEqual(report.hostKeyTrusted, false);
+      assert.strictEqual(report.authenticated, false);
+    });
+
     it('a password typed in the dialog replaces the stored one', async function () {
       await loadFlow([connectionDef(server)], { conn: { password: server.password } });
       const response = await helper
