@@ -274,27 +274,33 @@ function touchStamp(seconds: number): string {
 }
 
 /**
- * Puts directory times back after the renames of an atomic upload touched them (a rename changes its
- * directory's mtime). Plain POSIX `touch -t`, so it works with any server shell.
+ * Finishes directories after an atomic upload's renames: their real mode (they were sent writable,
+ * or the renames into a read-only directory would fail) and their times (a rename changes its
+ * directory's mtime). Plain POSIX `chmod` and `touch -t`, so any server shell does.
  */
-export async function restoreDirectoryTimes(
+export async function finishRemoteDirectories(
   job: Job,
-  directories: { path: Buffer; times: { mtime: number; atime: number } }[],
+  directories: { path: Buffer; mode?: number; times?: { mtime: number; atime: number } }[],
   pathForErrors: string,
 ): Promise<void> {
-  const items = directories.map(({ path, times }) =>
-    Buffer.concat([
-      bytes(` touch -a -t ${touchStamp(times.atime)} -- `),
-      quoteForShellBytes(path),
-      bytes(` && touch -m -t ${touchStamp(times.mtime)} -- `),
-      quoteForShellBytes(path),
-      bytes(' || s=1;'),
-    ]),
-  );
+  const items = directories.map(({ path, mode, times }) => {
+    const parts: Buffer[] = [];
+    if (mode !== undefined) parts.push(bytes(` chmod ${(mode & 0o777).toString(8).padStart(4, '0')} -- `), quoteForShellBytes(path), bytes(' || s=1;'));
+    if (times) {
+      parts.push(
+        bytes(` touch -a -t ${touchStamp(times.atime)} -- `),
+        quoteForShellBytes(path),
+        bytes(` && touch -m -t ${touchStamp(times.mtime)} -- `),
+        quoteForShellBytes(path),
+        bytes(' || s=1;'),
+      );
+    }
+    return Buffer.concat(parts);
+  });
   for (const batch of batchCommands(bytes('TZ=UTC0; export TZ; s=0;'), items, bytes(' exit $s'))) {
     const outcome = await runRemote(job, batch.command, pathForErrors);
     if (outcome.exitCode !== 0) {
-      throw new TransferError(codeForServerMessage(outcome.stderr), 'could not restore the remote directory times', {
+      throw new TransferError(codeForServerMessage(outcome.stderr), 'could not set the remote directory modes or times', {
         host: job.host,
         path: pathForErrors,
         detail: outcome.stderr,

@@ -11,7 +11,7 @@ import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '
 import type { ExecLease } from '../ssh/types';
 import type { Job } from './job';
 import { closeChannelQuietly, watchConnection } from './scp-session';
-import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, restoreDirectoryTimes, type RemoteKind } from './remote-exec';
+import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import type { PlannedEntry, PlannedFile, UploadPlan } from './sources';
 import { recordSafeName, remoteTempName } from './temp-name';
@@ -319,20 +319,38 @@ async function sendSteps(
       });
     });
   }
-  if (request.atomic && request.preserve && (renames.length > 0 || stagings.length > 0)) {
-    const timed: { path: Buffer; times: { mtime: number; atime: number } }[] = [];
-    collectDirectoryTimes(steps, timed);
-    if (timed.length > 0) await restoreDirectoryTimes(job, timed, shown);
+  if (request.atomic && (renames.length > 0 || stagings.length > 0)) {
+    const finishing: DirectoryFinish[] = [];
+    collectDirectoryFinish(steps, request.preserve, finishing);
+    if (finishing.length > 0) await finishRemoteDirectories(job, finishing, shown);
   }
   return job.result('scp');
 }
 
-function collectDirectoryTimes(steps: Step[], out: { path: Buffer; times: { mtime: number; atime: number } }[]): void {
+interface DirectoryFinish {
+  path: Buffer;
+  mode?: number;
+  times?: { mtime: number; atime: number };
+}
+
+/** Modes for directories sent writable (see sentDirectoryMode); times when preserving. Deepest first. */
+function collectDirectoryFinish(steps: Step[], preserve: boolean, out: DirectoryFinish[]): void {
   for (const step of steps) {
-    if (step.kind !== 'directory' || !step.times) continue;
-    collectDirectoryTimes(step.steps, out);
-    if (step.times) out.push({ path: step.remotePath, times: step.times });
+    if (step.kind !== 'directory') continue;
+    collectDirectoryFinish(step.steps, preserve, out);
+    const mode = (step.mode & 0o700) !== 0o700 ? step.mode : undefined;
+    const times = preserve ? step.times : undefined;
+    if (mode !== undefined || times) out.push({ path: step.remotePath, ...(mode !== undefined ? { mode } : {}), ...(times ? { times } : {}) });
   }
+}
+
+/**
+ * With atomic uploads the files are renamed into their directories after the SCP session, which has
+ * already given each directory its final mode: a directory without owner write permission would
+ * refuse them. Such directories are sent with rwx for the owner and get their mode afterwards.
+ */
+function sentDirectoryMode(mode: number, atomic: boolean): number {
+  return atomic ? mode | 0o700 : mode;
 }
 
 interface Sent {
@@ -355,7 +373,7 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
       const entered = await source.enterDirectory(
         staging
           ? { name: step.name, mode: 0o700 }
-          : { name: step.name, mode: step.mode, ...(request.preserve && step.times ? { times: step.times } : {}) },
+          : { name: step.name, mode: sentDirectoryMode(step.mode, request.atomic), ...(request.preserve && step.times ? { times: step.times } : {}) },
       );
       if (!entered.ok) throw entered.error.withContext({ host: job.host, path: where });
       if (staging) sent.stagings.push(step);

@@ -148,6 +148,29 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.equal((await fs.stat(join(local, 'hello.txt'))).mode & 0o777, 0o604);
     });
 
+    for (const atomic of [true, false]) {
+      it(`uploads a tree with a read-only directory (0555) and gets its files in, atomic ${atomic}`, async function () {
+        const local = await makeTempDir('readonly-up');
+        await fs.mkdir(join(local, 'ro', 'inner'), { recursive: true });
+        for (const name of ['a.txt', 'b.txt']) await fs.writeFile(join(local, 'ro', 'inner', name), name);
+        await fs.chmod(join(local, 'ro', 'inner'), 0o555);
+        const remote = await makeServerDir(server, `readonly-${transport}`);
+        try {
+          await upload(context(channels, { transport }), {
+            sources: [{ kind: 'path', path: join(local, 'ro') }],
+            remotePath: remote.relative,
+            preserve: true,
+            atomic,
+            overwrite: 'overwrite',
+          });
+          const view = await runAsUser(server, `cd ${sq(`${remote.relative}/ro/inner`)} && stat -c %a . && cat a.txt b.txt && ls -A | wc -l`);
+          assert.equal(view.stdout.toString(), '555\na.txtb.txt2\n');
+        } finally {
+          await fs.chmod(join(local, 'ro', 'inner'), 0o755);
+        }
+      });
+    }
+
     it('never creates setuid/setgid/sticky bits, even when preserving modes', async function () {
       const remote = await makeServerDir(server, `suid-${transport}`);
       await runAsUser(server, `cd ${sq(remote.relative)} && mkdir d && chmod 1777 d && printf x > d/f && chmod 6755 d/f`);
