@@ -173,8 +173,20 @@ export class ScpSource extends ScpSession {
     const changedSize = (how: string): TransferError =>
       this.fail(this.error('EPROTO', `the local source changed size: ${what} ${how} than the announced ${size} bytes`));
 
+    /** After the announced size, the source must end: anything more means it changed under us. */
+    const expectEnd = async (): Promise<void> => {
+      let more = await nextChunk();
+      while (more !== null && more.length === 0) more = await nextChunk();
+      if (more !== null) throw changedSize('has more bytes');
+    };
+
     let sent = 0;
     try {
+      if (size === 0) {
+        await expectEnd();
+        await this.write(ZERO, `the end of ${what}`);
+        return;
+      }
       for (;;) {
         const chunk = await nextChunk();
         if (chunk === null) throw changedSize('has fewer bytes');
@@ -187,9 +199,7 @@ export class ScpSource extends ScpSession {
           continue;
         }
         // The chunk that completes the file is held back until the source has shown it ends here.
-        let more = await nextChunk();
-        while (more !== null && more.length === 0) more = await nextChunk();
-        if (more !== null) throw changedSize('has more bytes');
+        await expectEnd();
         await this.write(Buffer.concat([chunk, ZERO]), `the data of ${what}`);
         onBytes?.(chunk.length);
         return;

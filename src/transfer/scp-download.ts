@@ -124,10 +124,10 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
       try {
         entry = await sink.next();
       } catch (error) {
-        // The first reply decides whether the server speaks SCP at all. The sink flags clear cases
-        // (noScp); any other protocol error before the first record (a banner, "This service allows
-        // sftp connections only.") also means "not an scp we can use": with 'auto', SFTP gets its turn.
-        if (first && job.ctx.transport === 'auto' && (isNoScpError(error) || (error as TransferError).code === 'EPROTO')) return NO_SCP;
+        // The first reply decides whether the server speaks SCP at all: the sink flags a missing scp,
+        // a banner or an "sftp only" notice (noScp), and only then does 'auto' give SFTP its turn. A
+        // hostile first record (a `../x` name) stays the error it is instead of a quiet retry.
+        if (first && job.ctx.transport === 'auto' && isNoScpError(error)) return NO_SCP;
         throw error;
       }
       first = false;

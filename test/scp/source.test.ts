@@ -70,6 +70,23 @@ describe('ScpSource (upload state machine)', () => {
       assert.deepStrictEqual(await peer.take(2), Buffer.from('\n\0'));
     });
 
+    it('sends an empty Readable announced as zero bytes, and refuses one that has bytes after all', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0');
+      assert.deepStrictEqual(await source.sendFile({ name: 'empty', mode: 0o644, size: 0, content: Readable.from([]) }), { ok: true });
+      assert.strictEqual(await peer.takeLine(), 'C0644 0 empty');
+      assert.deepStrictEqual(await peer.take(1), Buffer.from('\0'));
+
+      const secondPeer = new ScriptedPeer();
+      const second = await readySource(secondPeer);
+      secondPeer.send('\0');
+      await assert.rejects(
+        second.sendFile({ name: 'grew', mode: 0o644, size: 0, content: Readable.from([Buffer.from('x')]) }),
+        (error: TransferError) => error.code === 'EPROTO' && /more bytes/.test(error.message),
+      );
+    });
+
     it('sends a T record first when times are given', async () => {
       const peer = new ScriptedPeer();
       const source = await readySource(peer);

@@ -235,6 +235,24 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     assert.deepEqual(await fs.readdir(local), []);
   });
 
+  it("with transport 'auto' a hostile first record is the error, not a cue to retry over SFTP", async function () {
+    const commands: string[] = [];
+    behaviour = ({ command, channel }) => {
+      commands.push(command);
+      channel.once('data', () => channel.write('C0644 5 ../escape\n'));
+    };
+    const outer = await makeTempDir('auto-hostile');
+    const local = join(outer, 'target');
+    await fs.mkdir(local);
+    await assert.rejects(
+      download(context(channels, { transport: 'auto' }), downloadRequest(local)),
+      (error: TransferError) => error.code === 'EPROTO' && /escape/.test(error.message),
+    );
+    assert.equal(commands.length, 1, 'one scp exec, no fallback');
+    assert.deepEqual(await fs.readdir(outer), ['target']);
+    assert.deepEqual(await fs.readdir(local), []);
+  });
+
   it('an upload whose server refuses the data midway leaves no temporary file behind (rm after failure)', async function () {
     const seen: string[] = [];
     behaviour = ({ command, channel }) => {
