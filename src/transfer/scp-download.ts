@@ -3,10 +3,8 @@
  * (names, sizes, order, caps) and then placed by this module inside the user's target only.
  */
 import { dirname } from 'path';
-import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
 import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, isNoScpError, quoteForShellBytes, type SinkExpectation, type SinkLimits } from '../scp';
-import type { ExecLease } from '../ssh/types';
 import { isValidUtf8 } from '../text';
 import { globForShell } from './glob';
 import type { Job } from './job';
@@ -14,7 +12,7 @@ import { ensureLocalDirectory, inspectLocal, insideTarget, localError } from './
 import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from './place';
 import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import { NO_SCP } from './scp-upload';
-import { closeChannelQuietly, watchConnection } from './scp-session';
+import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
 import type { DownloadRequest, TransferResult } from './types';
 import { promises as fs } from 'fs';
 
@@ -93,15 +91,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
     command = buildScpCommand(remote, { role: 'source', recursive: request.recursive, preserve: request.preserve });
   }
 
-  let lease: ExecLease;
-  try {
-    lease = await job.channels.exec(command, { signal: job.signal });
-  } catch (error) {
-    throw job.normalise(error, shown, 'ECONNRESET');
-  }
-  const channel: ClientChannel = lease.channel;
-  channel.on('error', () => undefined);
-  channel.stderr.on('error', () => undefined);
+  const { lease, channel } = await openScpChannel(job, command, shown);
   const sink = new ScpSink(
     { stdout: channel, stdin: channel, stderr: channel.stderr },
     {

@@ -1,5 +1,25 @@
 /** Helpers shared by the SCP upload and download paths. */
 import type { ClientChannel } from 'ssh2';
+import type { ExecLease } from '../ssh/types';
+import type { Job } from './job';
+
+/**
+ * Runs an scp command in a channel from the job's pool. A failure to get the channel names the remote
+ * path; the channel's own 'error' events are swallowed here because the SCP session reports what went
+ * wrong (an unheard 'error' event would otherwise take the whole process down).
+ */
+export async function openScpChannel(job: Job, command: string | Buffer, shown: string): Promise<{ lease: ExecLease; channel: ClientChannel }> {
+  let lease: ExecLease;
+  try {
+    lease = await job.channels.exec(command, { signal: job.signal });
+  } catch (error) {
+    throw job.normalise(error, shown, 'ECONNRESET');
+  }
+  const channel = lease.channel;
+  channel.on('error', () => undefined);
+  channel.stderr.on('error', () => undefined);
+  return { lease, channel };
+}
 
 /** Ends a channel without caring whether it is still open (ssh2 ignores a second close). */
 export function closeChannelQuietly(channel: ClientChannel): void {

@@ -5,15 +5,13 @@
  * there) so the overwrite policy is applied before anything is sent.
  */
 import { randomBytes } from 'crypto';
-import type { ClientChannel } from 'ssh2';
 import { TransferError, isTransferError } from '../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '../scp';
-import type { ExecLease } from '../ssh/types';
 import type { Job } from './job';
-import { closeChannelQuietly, watchConnection } from './scp-session';
+import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
 import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
-import type { PlannedEntry, PlannedFile, UploadPlan } from './sources';
+import { uploadedFileRecord, type PlannedEntry, type PlannedFile, type UploadPlan } from './sources';
 import { recordSafeName, remoteTempName } from './temp-name';
 import type { TransferResult, UploadRequest } from './types';
 
@@ -244,15 +242,7 @@ async function sendSteps(
         preserve: request.preserve,
         targetIsDirectory: true,
       });
-  let lease: ExecLease;
-  try {
-    lease = await job.channels.exec(command, { signal: job.signal });
-  } catch (error) {
-    throw job.normalise(error, shown, 'ECONNRESET');
-  }
-  const channel: ClientChannel = lease.channel;
-  channel.on('error', () => undefined);
-  channel.stderr.on('error', () => undefined);
+  const { lease, channel } = await openScpChannel(job, command, shown);
   const source = new ScpSource(
     { stdout: channel, stdin: channel, stderr: channel.stderr },
     { idleTimeoutMs: job.idleTimeoutMs, signal: job.signal, host: job.host, path: shown },
@@ -385,13 +375,7 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
     }
     const file = step.file;
     const display = remoteText(step.finalPath);
-    const record = {
-      remotePath: display,
-      ...(file.localPath !== undefined ? { localPath: file.localPath } : {}),
-      size: file.size,
-      mode: file.mode,
-      ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
-    };
+    const record = uploadedFileRecord(file, display);
     job.fileStart(display, file.size);
     if (step.skip) {
       job.fileEnd({ ...record, transferred: false }, display);

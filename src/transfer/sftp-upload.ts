@@ -13,7 +13,7 @@ import type { RemoteKind } from './remote-exec';
 import { joinRemote, remoteText, showRemote } from './remote-path';
 import { buildStep, resolveLayout, type Step } from './scp-upload';
 import { watchConnection } from './scp-session';
-import type { PlannedEntry, UploadPlan } from './sources';
+import { uploadedFileRecord, type PlannedEntry, type UploadPlan } from './sources';
 import type { TransferResult, UploadRequest } from './types';
 
 /** How many stat requests are in flight at once while checking what exists at the target. */
@@ -141,13 +141,7 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
     if (step.kind !== 'file') continue;
     const file = step.file;
     const display = remoteText(step.finalPath);
-    const record = {
-      remotePath: display,
-      ...(file.localPath !== undefined ? { localPath: file.localPath } : {}),
-      size: file.size,
-      mode: file.mode,
-      ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
-    };
+    const record = uploadedFileRecord(file, display);
     job.fileStart(display, file.size);
     if (step.skip) {
       job.fileEnd({ ...record, transferred: false }, display);

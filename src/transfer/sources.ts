@@ -10,7 +10,7 @@ import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { TransferError } from '../errors';
 import type { Job } from './job';
-import type { UploadSource } from './types';
+import type { TransferredFile, UploadSource } from './types';
 
 /** Local reads use big chunks: small ones halve throughput (see the protocol notes). */
 export const LOCAL_READ_CHUNK = 1024 * 1024;
@@ -32,6 +32,17 @@ export interface PlannedFile {
   localPath?: string;
   /** the content, opened when it is sent (streams can be consumed once) */
   open(): Promise<Readable | Buffer>;
+}
+
+/** What the result says about an uploaded file, before it is known whether it was sent or skipped. */
+export function uploadedFileRecord(file: PlannedFile, remotePath: string): Omit<TransferredFile, 'transferred'> {
+  return {
+    remotePath,
+    ...(file.localPath !== undefined ? { localPath: file.localPath } : {}),
+    size: file.size,
+    mode: file.mode,
+    ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
+  };
 }
 
 export interface PlannedDirectory {
