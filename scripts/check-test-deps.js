@@ -18,6 +18,7 @@ const REQUIREMENTS = [
   { program: 'userdel', pkg: 'passwd', why: 'removing the throwaway test user' },
   { program: 'chpasswd', pkg: 'passwd', why: "the throwaway user's password" },
   { program: 'runuser', pkg: 'util-linux', why: "looking at the server's files as the test user" },
+  { program: 'puttygen', pkg: 'putty-tools', why: 'PuTTY keys for the key-format tests' },
 ];
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -91,4 +92,4 @@ if (!isRoot) {
       (underCi ? 'will FAIL because CI=true.' : 'will be skipped (under CI=true they fail).'),
   );
 }
-console.log('check-test-deps: ok (sshd, ssh-keygen, scp, dropbear, chromium, useradd present)');
+console.log('check-test-deps: ok (sshd, ssh-keygen, scp, dropbear, chromium, useradd, puttygen present)');

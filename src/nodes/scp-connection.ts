@@ -6,7 +6,7 @@
 import path from 'path';
 import os from 'os';
 import { TransferError, isTransferError } from '../errors';
-import { SshPool, testConnection, cryptoBindingAvailable } from '../ssh';
+import { SshPool, testConnection } from '../ssh';
 import type { ChannelProvider, SshEndpoint } from '../ssh/types';
 import {
   endpointOf,
@@ -29,8 +29,6 @@ interface ConnectionDef extends NodeDef, ConnectionSettings {}
 /** What the editor shows in place of a stored secret it never receives. */
 const STORED_SECRET_PLACEHOLDER = '__PWRD__';
 const SECRET_NAMES = ['password', 'privateKey', 'passphrase'] as const;
-
-let cryptoWarningGiven = false;
 
 export = function register(RED: NodeAPI): void {
   const tofuStoreFile = (): string => path.join(RED.settings.userDir ?? path.join(os.homedir(), '.node-red'), 'scp-known-hosts.json');
@@ -79,10 +77,6 @@ export = function register(RED: NodeAPI): void {
     }
 
     if (def.hostKeyPolicy === 'any') node.warn(RED._('scp-connection.warnings.anyHostKey', { host: label }));
-    if (!cryptoWarningGiven && !cryptoBindingAvailable()) {
-      cryptoWarningGiven = true;
-      node.warn(RED._('scp-connection.warnings.noCryptoBinding'));
-    }
 
     const fanOut = (state: ConnectionState, error?: TransferError): void => {
       for (const user of users) user.connectionState(state, error);
@@ -105,6 +99,7 @@ export = function register(RED: NodeAPI): void {
         const endpoint = node.endpointFor([node.id]);
         pool = new SshPool(endpoint, poolOptionsOf(settings), {
           onState: (state, error) => fanOut(state, error),
+          // The pool warns (once) when ssh2's native crypto binding is missing: through this log it reaches Node-RED's.
           log: { warn: (text: string) => node.warn(text), debug: (text: string) => node.debug(text) },
         });
       }

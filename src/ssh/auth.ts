@@ -55,7 +55,8 @@ export async function prepareAuth(endpoint: SshEndpoint, warn?: (message: string
 
 async function prepareMethods(endpoint: SshEndpoint, warn?: (message: string) => void): Promise<PreparedAuth> {
   const auth: AuthConfig = endpoint.auth ?? {};
-  const host = `${endpoint.host}:${endpoint.port}`;
+  // user@host:port, as the pool names the endpoint in every other error: which user failed matters here.
+  const host = endpointLabel(endpoint);
   const order = (auth.order && auth.order.length > 0 ? auth.order : DEFAULT_AUTH_ORDER).filter(
     (name, index, all) => DEFAULT_AUTH_ORDER.includes(name) && all.indexOf(name) === index,
   );
@@ -118,14 +119,21 @@ async function loadPrivateKey(auth: AuthConfig, host: string): Promise<ParsedKey
     }
   }
   const passphrase = auth.passphrase ? auth.passphrase : undefined;
-  const parsed = utils.parseKey(text, passphrase);
+  let parsed = utils.parseKey(text, passphrase);
   if (parsed instanceof Error) {
     // Parse once more without the passphrase to tell "encrypted, wrong passphrase" from "not a key".
     const plain = passphrase === undefined ? parsed : utils.parseKey(text);
-    const encrypted = plain instanceof Error && /passphrase|encrypted/i.test(plain.message);
-    if (encrypted || /passphrase/i.test(parsed.message)) {
+    if (!(plain instanceof Error)) {
+      // ssh2 mixes a given passphrase into the MAC of an unencrypted PuTTY key and then refuses it; a
+      // passphrase left filled in for a key that has none must not lock the user out.
+      parsed = plain;
+    } else if (/passphrase|encrypted/i.test(plain.message) || /passphrase/i.test(parsed.message)) {
       throw new TransferError('EAUTH', `${source} could not be decrypted: wrong or missing passphrase`, { host });
     }
+  }
+  if (parsed instanceof Error) {
+    const putty = unsupportedPuttyKey(text);
+    if (putty) throw new TransferError('EAUTH', `${source} ${putty}`, { host });
     throw new TransferError('EAUTH', `${source} is not a private key ssh2 can read (OpenSSH, PEM or PuTTY)`, {
       host,
       detail: cleanText(parsed.message, 120),
@@ -137,6 +145,28 @@ async function loadPrivateKey(auth: AuthConfig, host: string): Promise<ParsedKey
     throw new TransferError('EAUTH', `${source} holds a public key, not a private key`, { host });
   }
   return key;
+}
+
+/**
+ * ssh2 reads PuTTY keys only in the version 2 format and only for ssh-rsa and ssh-dss; PuTTYgen writes
+ * version 3 by default since PuTTY 0.75. Names the problem from the key's first line (its format and
+ * algorithm, never key material) so the user knows which export to make.
+ */
+function unsupportedPuttyKey(text: string): string | undefined {
+  const header = /^\s*PuTTY-User-Key-File-(\d{1,3}):[ \t]*([^\r\n]*)/.exec(text);
+  if (!header) return undefined;
+  const version = header[1] as string;
+  const algorithm = cleanText(header[2] as string, 40);
+  if (version !== '2') {
+    return (
+      `is a PuTTY key in the PPK version ${version} format, which is not supported: export it from PuTTYgen as ` +
+      'PPK version 2 (Key > Parameters for saving key files) or in OpenSSH format (Conversions > Export OpenSSH key)'
+    );
+  }
+  if (algorithm !== 'ssh-rsa' && algorithm !== 'ssh-dss') {
+    return `is a PuTTY ${algorithm} key, which is supported only in OpenSSH format (PuTTY keys must be ssh-rsa or ssh-dss): export it from PuTTYgen in OpenSSH format`;
+  }
+  return undefined;
 }
 
 function isParsedKey(value: unknown): value is ParsedKey {
@@ -232,7 +262,7 @@ export function authFailedError(endpoint: SshEndpoint, session: AuthSession | un
       ? `authentication failed for ${endpointLabel(endpoint)} (tried: ${tried.join(', ')})`
       : `authentication failed for ${endpointLabel(endpoint)}: the server accepts none of the configured methods (${(session?.configured() ?? []).join(', ')})`;
   return new TransferError('EAUTH', summary, {
-    host: `${endpoint.host}:${endpoint.port}`,
+    host: endpointLabel(endpoint),
     ...(detailParts.length ? { detail: detailParts.join('; ') } : {}),
   });
 }

@@ -60,6 +60,8 @@ describe('ssh authentication', function () {
       const error = await rejection(pool.exec('true'));
       assert.equal(error.code, 'EAUTH');
       assert.match(error.message, /private key could not be decrypted: wrong or missing passphrase/);
+      // named like every other error of the pool: user@host:port
+      assert.equal((error as { host?: string }).host, `${server.username}@127.0.0.1:${server.port}`);
       assert.ok(!error.message.includes('not-the-passphrase'), 'the passphrase must not appear in the message');
       assert.ok(!error.message.includes('PRIVATE KEY'), 'the key must not appear in the message');
       assert.equal(pool.stats().connections, 0);
@@ -169,6 +171,7 @@ describe('ssh authentication', function () {
     const error = await rejection(pool.exec('true'));
     assert.equal(error.code, 'EAUTH');
     assert.match(error.message, new RegExp(`authentication failed for ${server.username}@127\\.0\\.0\\.1:${server.port} \\(tried: publickey, password\\)`));
+    assert.equal((error as { host?: string }).host, `${server.username}@127.0.0.1:${server.port}`);
     assert.ok(!error.message.includes('wrong password'));
     await pool.close();
   });
