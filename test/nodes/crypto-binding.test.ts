@@ -1,0 +1,48 @@
+/**
+ * Without ssh2's native crypto binding transfers are much slower: the user is told once per connection, by
+ * the pool (src/ssh), through the connection node's log, not a second time by the node itself.
+ */
+import assert from 'assert';
+import { makeServerDir, sharedSshd, type SshdServer } from '../harness';
+import { connectionDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed } from './support';
+
+interface Spied {
+  getCalls(): { args: unknown[]; thisValue: unknown }[];
+}
+
+describe('nodes: missing native crypto binding (real sshd)', function () {
+  useNodeRed();
+  let server: SshdServer;
+  let dir: { relative: string; absolute: string };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const crypto = require('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean };
+  let saved: boolean;
+
+  before(async function () {
+    server = await sharedSshd();
+    dir = await makeServerDir(server, 'nodes-crypto-binding');
+  });
+  beforeEach(() => {
+    saved = crypto.bindingAvailable;
+    crypto.bindingAvailable = false;
+  });
+  afterEach(() => {
+    crypto.bindingAvailable = saved;
+  });
+
+  it('warns exactly once in the Node-RED log, from the pool, however many transfers run', async function () {
+    await loadFlow([connectionDef(server), uploadDef()], { conn: { password: server.password } });
+    const connection = helper.getNode('conn') as unknown as Record<string, unknown>;
+    for (const name of ['a.txt', 'b.txt']) {
+      resultOf(await send('up', { payload: name, remotePath: `${dir.absolute}/${name}` }));
+    }
+    const warnings = (connection.warn as Spied)
+      .getCalls()
+      .filter((call) => call.thisValue === connection)
+      .map((call) => String(call.args[0]));
+    const bindingWarnings = warnings.filter((text) => /crypto ?binding|noCryptoBinding/i.test(text));
+    assert.deepStrictEqual(bindingWarnings, [
+      "ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)",
+    ]);
+  });
+});
