@@ -9,7 +9,7 @@ import type { ChannelProvider } from '../ssh/types';
 import { sftpDownload } from './sftp-download';
 import { sftpUpload } from './sftp-upload';
 import { Job } from './job';
-import { remotePathOf, showRemote } from './remote-path';
+import { remotePathOf, showRemote, splitRemote } from './remote-path';
 import { checkDownloadTarget, scpDownload } from './scp-download';
 import { NO_SCP, scpUpload } from './scp-upload';
 import { planUpload, type UploadPlan } from './sources';
@@ -19,6 +19,7 @@ export * from './types';
 export { matchGlob, hasGlobCharacters } from './glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();
+const NEWLINE = 0x0a;
 
 /** Forgets what 'auto' learned about a provider (e.g. after the connection's settings changed). */
 export function forgetTransport(channels: ChannelProvider): void {
@@ -78,7 +79,17 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     const remote = remotePathOf(request, job.host);
     shown = showRemote(remote);
     await checkDownloadTarget(job, request);
-    if (firstTransport(ctx) === 'sftp') return await sftpDownload(job, request, remote);
+    // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
+    const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
+    if (firstTransport(ctx) === 'sftp' || (scpCannotNameIt && ctx.transport === 'auto')) {
+      return await sftpDownload(job, request, remote);
+    }
+    if (scpCannotNameIt) {
+      throw new TransferError('EINVAL', 'SCP cannot download a file whose name contains a newline (use transport "sftp" or "auto")', {
+        host: job.host,
+        path: shown,
+      });
+    }
     const result = await scpDownload(job, request, remote);
     if (result !== NO_SCP) {
       if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');

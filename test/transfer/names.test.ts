@@ -78,21 +78,25 @@ for (const transport of ['scp', 'sftp'] as const) {
     });
 
     if (transport === 'scp') {
-      it('refuses (EPROTO) to download a name with a newline over SCP: a record line cannot carry it', async function () {
+      it('a name with a newline: SCP refuses it up front (EINVAL), auto fetches it over SFTP', async function () {
         const dir = await makeServerDir(server, 'names-newline');
         await runAsUser(server, `printf x > ${sq(`${dir.relative}/${NEWLINE_NAME}`)}`);
+        const request = {
+          remotePath: `${dir.relative}/${NEWLINE_NAME}`,
+          target: { kind: 'buffer' as const, maxBytes: 10 },
+          recursive: false,
+          glob: false,
+          preserve: false,
+          overwrite: 'overwrite' as const,
+          limits: DEFAULT_LIMITS,
+        };
         await assert.rejects(
-          download(context(channels, { transport }), {
-            remotePath: `${dir.relative}/${NEWLINE_NAME}`,
-            target: { kind: 'buffer', maxBytes: 10 },
-            recursive: false,
-            glob: false,
-            preserve: false,
-            overwrite: 'overwrite',
-            limits: DEFAULT_LIMITS,
-          }),
-          (error: TransferError) => error.code === 'EPROTO' && !error.message.includes('\n'),
+          download(context(channels, { transport }), request),
+          (error: TransferError) => error.code === 'EINVAL' && /newline/.test(error.message) && !error.message.includes('\n'),
         );
+        const fetched = await download(context(channels, { transport: 'auto' }), request);
+        assert.equal(fetched.transport, 'sftp');
+        assert.equal(fetched.files[0].data?.toString(), 'x');
       });
     }
   });
