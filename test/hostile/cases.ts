@@ -120,7 +120,8 @@ export const HOSTILE_CASES: HostileCase[] = [
   { name: 'negative size', request: 'exact', script: replies('C0644 -4 x\n'), code: 'EPROTO' },
   { name: 'size that is not plain digits', request: 'exact', script: replies('C0644 0x10 x\n'), code: 'EPROTO' },
   { name: 'size over the protocol maximum', request: 'exact', script: replies('C0644 99999999999999999999999 x\n'), code: 'EPROTO' },
-  { name: 'size over the configured cap', request: 'exact', script: replies(`C0644 ${MiB + 1} x\n`), code: 'ETOOBIG', limits: { maxFileBytes: MiB } },
+  // 8 GiB: over the engine rows' 1 MiB cap and over any size cap the Node-RED node test sets
+  { name: 'size over the configured cap', request: 'exact', script: replies(`C0644 ${8 * 1024 * MiB} x\n`), code: 'ETOOBIG', limits: { maxFileBytes: MiB } },
   { name: 'unknown record letter', request: 'exact', script: async (side) => {
     await side.ack();
     await side.send('T1 0 1 0\n');
