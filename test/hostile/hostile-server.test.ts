@@ -102,6 +102,7 @@ describe('hostile SCP server: every case through download()', function () {
     assert.strictEqual(caught.code, row.code, caught.message);
     assertCleanMessage(caught.message);
     if (row.message) assert.match(caught.message, row.message);
+    if (process.env.HOSTILE_VERBOSE) console.log(`    ${caught.message.slice(0, 220)}`);
     await assertArena(arena, row.leaves);
     assert.strictEqual(server.sftpRequests, sftpBefore, 'transport auto fell back to SFTP on a hostile reply');
 

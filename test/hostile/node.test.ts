@@ -109,6 +109,7 @@ describe('hostile SCP server through the scp download node', function () {
     const error = outcome.error?.error as { message?: unknown };
     assert.strictEqual(typeof error.message, 'string');
     assert.ok(!hasRawControls(error.message as string), `raw controls in ${JSON.stringify(error.message)}`);
+    if (process.env.HOSTILE_VERBOSE) console.log(`    ${row.name}: ${String(error.message)}`);
     assert.strictEqual(outcome.results.length, 0);
     // done(err) once: Node-RED turns it into exactly one node.error(err, msg) carrying the code
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -134,7 +135,7 @@ describe('hostile SCP server through the scp download node', function () {
       try {
         await runRow(row);
       } catch (error) {
-        throw new Error(`row "${row.name}": ${(error as Error).message}`);
+        throw new Error(`row "${row.name}": ${(error as Error).message}`, { cause: error });
       }
     }
 
