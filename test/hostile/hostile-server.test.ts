@@ -70,6 +70,12 @@ describe('hostile SCP server: every case through download()', function () {
     assert.deepStrictEqual(await fs.readFile(join(arena.target, 'ok.txt')), OK_CONTENT);
   }
 
+  /** The hostile session's channel closed and gave its slot back (a leak would starve later rows). */
+  async function channelSlotsFreed(): Promise<void> {
+    for (let attempt = 0; attempt < 500 && pool.stats().channels > 0; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepStrictEqual({ ...pool.stats(), maxChannelsSeen: 0 }, { connections: 1, channels: 0, queued: 0, maxChannelsSeen: 0 });
+  }
+
   async function runRow(row: HostileCase, transport: TransportChoice): Promise<void> {
     const arena = await makeArena();
     server.script = row.script;
@@ -120,6 +126,7 @@ describe('hostile SCP server: every case through download()', function () {
       assert.ok(growth < FLOOD_RSS_GROWTH, `rss grew by ${(growth / MiB).toFixed(1)} MiB while the server pushed ${(pushed / MiB).toFixed(1)} MiB`);
     }
     assert.ok(process.pid > 0 && !process.exitCode, 'the process lives on');
+    await channelSlotsFreed();
     await poolStillWorks();
   }
 
@@ -138,7 +145,8 @@ describe('hostile SCP server: every case through download()', function () {
     }
   }
 
-  it('the fake server saw no handler errors, and one connection carried every case', () => {
+  it('the fake server saw no handler errors, and one connection carried every case (never more than one channel at a time)', () => {
+    assert.strictEqual(pool.stats().maxChannelsSeen, 1);
     assert.deepStrictEqual(server.fake.handlerErrors, []);
     assert.strictEqual(server.fake.connectionCount(), 1);
   });
