@@ -63,10 +63,10 @@ export async function startHostileServer(): Promise<HostileServer> {
   return state;
 }
 
-/** True when the text holds a raw C0/C1 control, DEL, or a bidi override/isolate. */
+/** True when the text holds a raw C0/C1 control, DEL, a bidi mark/override/isolate, a zero-width or line separator. */
 export function hasRawControls(text: string): boolean {
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(text);
+  return /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/u.test(text);
 }
 
 export function assertCleanMessage(message: string): void {
