@@ -15,6 +15,7 @@ import net from 'net';
 import path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { TRANSFER_ERROR_CODES } from '../../src/errors';
 
 // The editor's globals exist only in the page; the functions handed to page.evaluate() run there.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -346,6 +347,35 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     for (const type of ['scp-connection', 'scp upload', 'scp download']) {
       const help = await page.evaluate((name) => String(RED.nodes.getNodeHelp(name) ?? ''), type);
       assert.ok(help.replace(/<[^>]*>/g, '').trim().length > 200, `${type} has help text`);
+      // The first paragraph is the palette tooltip: one short sentence, first in the help.
+      const tooltip = /^\s*<p>([\s\S]*?)<\/p>/.exec(help);
+      assert.ok(tooltip, `${type}: the help starts with a <p> (the palette tooltip)`);
+      const tooltipText = tooltip[1].replace(/<[^>]*>/g, '').trim();
+      assert.ok(tooltipText.length >= 40 && tooltipText.length <= 160, `${type}: tooltip of ${tooltipText.length} characters: ${tooltipText}`);
+      // The help style guide's sections, in order, with its property lists.
+      const sections = (type === 'scp-connection' ? ['Details', 'References'] : ['Inputs', 'Outputs', 'Details', 'References']).map((name) =>
+        help.indexOf(`<h3>${name}</h3>`),
+      );
+      assert.ok(sections.every((at, i) => at > 0 && (i === 0 || at > sections[i - 1])), `${type}: h3 sections in order (${sections.join(', ')})`);
+      assert.match(help, /<dl class="message-properties">/, `${type}: message-properties lists`);
+      if (type !== 'scp-connection') {
+        assert.match(help, /<dt class="optional">remotePath <span class="property-type">/, `${type}: msg.remotePath is documented as an optional input`);
+        assert.match(help, /msg\.error\.code/, `${type}: flows are told where the code is`);
+        for (const code of TRANSFER_ERROR_CODES) assert.ok(help.includes(`<td><code>${code}</code></td>`), `${type}: error code ${code} in the table`);
+        const named = type === 'scp upload' ? ['Atomic', 'filename'] : ['Glob', 'Size limit', 'File limit', 'msg.parts'];
+        for (const name of ['transport', 'payload.percent', 'If it exists', 'Preserve', ...named]) {
+          assert.ok(help.includes(name), `${type}: the help mentions ${name}`);
+        }
+      }
+    }
+    // Output 2 is labelled "progress" when the node has it.
+    for (const type of ['scp upload', 'scp download']) {
+      const labels = await page.evaluate((name) => {
+        const definition = RED.nodes.getType(name);
+        const node = { _: definition._ };
+        return [definition.outputLabels.call(node, 0), definition.outputLabels.call(node, 1), definition.paletteLabel];
+      }, type);
+      assert.deepStrictEqual(labels, ['result', 'progress', type], `${type}: output labels and palette label`);
     }
     assert.deepStrictEqual(pageErrors, [], 'no console errors in the dialogs');
   });
@@ -361,6 +391,25 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     await page.fill('#node-config-input-port', String(server.port));
     await page.fill('#node-config-input-username', server.username);
     await page.fill('#node-config-input-password', server.password);
+    // "Load key file" is a real button: reachable with the keyboard, and Enter opens the file chooser.
+    await page.focus('#node-config-scp-key-load');
+    const loadButton = await page.evaluate(() => {
+      const button = $('#node-config-scp-key-load');
+      return {
+        tag: button.prop('tagName'),
+        type: button.attr('type'),
+        styled: button.hasClass('red-ui-button'),
+        icon: button.find('i.fa').length,
+        focused: document.activeElement === button[0],
+        text: button.text().trim(),
+      };
+    });
+    assert.deepStrictEqual(loadButton, { tag: 'BUTTON', type: 'button', styled: true, icon: 1, focused: true, text: 'Load key file' });
+    const chooser = page.waitForEvent('filechooser');
+    await page.keyboard.press('Enter');
+    await (await chooser).setFiles({ name: 'id_ed25519', mimeType: 'text/plain', buffer: Buffer.from(keyCrlf) });
+    await page.waitForFunction(() => $('#node-config-input-privateKeyText').val() !== '');
+    assert.strictEqual(await page.inputValue('#node-config-input-privateKeyText'), keyCrlf.replace(/\r\n/g, '\n'), 'the key file is loaded with LF line endings');
     await page.fill('#node-config-input-privateKeyText', keyCrlf);
     await page.fill('#node-config-input-passphrase', server.clientKeyPassphrase);
     await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Host key' }).click();
@@ -394,9 +443,11 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.match(await cell('error').innerText(), /^EHOSTKEY: /);
     assert.match(await cell('serverVersion').innerText(), /OpenSSH/);
 
+    assert.ok(await page.locator('#node-config-scp-pin').isVisible(), 'an untrusted key can be pinned');
     await page.click('#node-config-scp-pin');
     assert.strictEqual(await page.inputValue('#node-config-input-hostFingerprints'), server.hostKeyFingerprints[0]);
     assert.strictEqual(await page.inputValue('#node-config-input-hostKeyPolicy'), 'fingerprint');
+    assert.ok(!(await page.locator('#node-config-scp-pin').isVisible()), '"Pin this key" goes away once the key is pinned');
 
     // Pinned: the same test now logs in with the dialog's key (and password) and finds both transports.
     answer = await runTest();
@@ -406,6 +457,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(await cell('scp').innerText(), 'yes');
     assert.strictEqual(await cell('sftp').innerText(), 'yes');
     assert.ok(!(await cell('error').isVisible()), 'no problem reported');
+    assert.ok(!(await page.locator('#node-config-scp-pin').isVisible()), 'no "Pin this key" for a key the fingerprint policy already trusts');
 
     const layout = await page.evaluate(() => {
       const wrapped: string[] = [];
