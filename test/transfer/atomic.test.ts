@@ -293,4 +293,54 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     assert.ok(removal, `cleanup command sent: ${JSON.stringify(seen)}`);
     assert.match(removal, /'dir\/\.file\.scp-[0-9a-f]{16}\.part'/);
   });
+
+  it('a server that ignores SSH flow control is cut off with EPROTO before memory grows without bound', async function () {
+    this.timeout(30_000);
+    const floodBytes = 512 * 1024 * 1024;
+    let pushed = 0;
+    behaviour = ({ command, channel }) => {
+      if (command.startsWith('printf') || command.startsWith('rm -f')) {
+        if (command.startsWith('printf')) channel.write('SCP-PROBE:dn\n');
+        channel.exit(0);
+        channel.end();
+        return;
+      }
+      channel.write(Buffer.from([0]));
+      channel.once('data', () => {
+        channel.pause(); // never read the data: the upload stalls on the window while the flood runs
+        channel.write(Buffer.from([0])); // ack the C record
+        // Push stdout straight through the protocol, past the window that ssh2's channel would respect.
+        const internals = channel as unknown as { _client: { _protocol: { channelData(id: number, data: Buffer): void } }; outgoing: { id: number } };
+        // ssh2 drops data only at a window of exactly 0: blocks of an odd size step over 0 into the negative.
+        const block = Buffer.alloc(32 * 1024 - 1, 0x41);
+        const pump = (): void => {
+          if (channel.destroyed || pushed >= floodBytes) return;
+          for (let i = 0; i < 32; i += 1) internals._client._protocol.channelData(internals.outgoing.id, block);
+          pushed += 32 * block.length;
+          setImmediate(pump);
+        };
+        channel.on('close', () => (pushed = floodBytes));
+        pump();
+      });
+    };
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+    try {
+      await assert.rejects(
+        upload(context(channels, { idleTimeoutMs: 20_000 }), {
+          sources: [{ kind: 'buffer', data: Buffer.alloc(64 * 1024 * 1024, 1), name: 'file' }],
+          remotePath: 'dir',
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: TransferError) => error.code === 'EPROTO' && /flow control/.test(error.message) && error.message.includes(channels.label),
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    const growth = peak - before;
+    assert.ok(growth < 192 * 1024 * 1024, `rss grew by ${Math.round(growth / 1048576)} MiB`);
+  });
 });
