@@ -7,7 +7,7 @@ import path from 'path';
 import os from 'os';
 import { TransferError, isTransferError } from '../errors';
 import { SshPool, testConnection } from '../ssh';
-import type { ChannelProvider, SshEndpoint } from '../ssh/types';
+import type { ChannelProvider, SshEndpoint, SshWarning } from '../ssh/types';
 import {
   endpointOf,
   idleTimeoutMsOf,
@@ -99,8 +99,11 @@ export = function register(RED: NodeAPI): void {
         const endpoint = node.endpointFor([node.id]);
         pool = new SshPool(endpoint, poolOptionsOf(settings), {
           onState: (state, error) => fanOut(state, error),
-          // The pool warns (once) when ssh2's native crypto binding is missing: through this log it reaches Node-RED's.
-          log: { warn: (text: string) => node.warn(text), debug: (text: string) => node.debug(text) },
+          // The pool's warnings (crypto binding missing, unchecked host key, ...) reach Node-RED's log translated.
+          log: {
+            warn: (_english: string, warning: SshWarning) => node.warn(RED._(`scp-connection.warnings.${warning.code}`, warning.values)),
+            debug: (text: string) => node.debug(text),
+          },
         });
       }
       return pool;

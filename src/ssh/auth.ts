@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { utils, type AuthenticationType, type AuthHandlerMiddleware, type NextAuthHandler, type ParsedKey } from 'ssh2';
 import { TransferError } from '../errors';
 import { cleanText } from '../text';
-import type { AuthConfig, AuthMethodName, SshEndpoint } from './types';
+import type { AuthConfig, AuthMethodName, SshEndpoint, WarnFunction } from './types';
 
 export const DEFAULT_AUTH_ORDER: readonly AuthMethodName[] = ['agent', 'publickey', 'password', 'keyboard-interactive'];
 
@@ -44,7 +44,7 @@ export function isLocalAuthError(error: unknown): boolean {
 }
 
 /** Reads and parses what the configuration names; throws EAUTH/ENOENT naming the file, never its content. */
-export async function prepareAuth(endpoint: SshEndpoint, warn?: (message: string) => void): Promise<PreparedAuth> {
+export async function prepareAuth(endpoint: SshEndpoint, warn?: WarnFunction): Promise<PreparedAuth> {
   try {
     return await prepareMethods(endpoint, warn);
   } catch (error) {
@@ -53,7 +53,7 @@ export async function prepareAuth(endpoint: SshEndpoint, warn?: (message: string
   }
 }
 
-async function prepareMethods(endpoint: SshEndpoint, warn?: (message: string) => void): Promise<PreparedAuth> {
+async function prepareMethods(endpoint: SshEndpoint, warn?: WarnFunction): Promise<PreparedAuth> {
   const auth: AuthConfig = endpoint.auth ?? {};
   // user@host:port, as the pool names the endpoint in every other error: which user failed matters here.
   const host = endpointLabel(endpoint);
@@ -93,7 +93,10 @@ async function prepareMethods(endpoint: SshEndpoint, warn?: (message: string) =>
   }
   if (agentProblem) {
     if (methods.length === 0) throw agentProblem;
-    warn?.(`${agentProblem.summary}; trying the other methods for ${endpointLabel(endpoint)}`);
+    warn?.(`${agentProblem.summary}; trying the other methods for ${endpointLabel(endpoint)}`, {
+      code: 'agentUnavailable',
+      values: { host: endpointLabel(endpoint), detail: agentProblem.summary },
+    });
   }
   if (methods.length === 0) {
     throw new TransferError('EAUTH', `no authentication method is configured for ${endpointLabel(endpoint)}`, { host });

@@ -9,7 +9,7 @@ import { codeFromSocketError, TransferError } from '../errors';
 import { cleanText } from '../text';
 import { authFailedError, createAuthSession, endpointLabel, prepareAuth, type AuthSession } from './auth';
 import { decideHostKey, type HostKeyDecision } from './host-key';
-import type { SshEndpoint } from './types';
+import type { SshEndpoint, WarnFunction } from './types';
 
 /** How long `end()` waits for a graceful close before destroying the socket. */
 const FORCE_CLOSE_MS = 2_000;
@@ -25,7 +25,7 @@ export interface ConnectObserver {
 
 export interface OpenOptions {
   signal?: AbortSignal;
-  warn?: (message: string) => void;
+  warn?: WarnFunction;
   debug?: (message: string) => void;
   observer?: ConnectObserver;
   /** false: a tofu policy meeting a new host does not write the store (the editor's test button) */

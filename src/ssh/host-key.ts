@@ -7,7 +7,7 @@ import { TransferError } from '../errors';
 import { fingerprintOf, normaliseFingerprint } from './fingerprint';
 import { checkKnownHosts, keyTypeOfBlob } from './known-hosts';
 import { checkTofu } from './tofu';
-import type { HostKeyPolicy } from './types';
+import type { HostKeyPolicy, WarnFunction } from './types';
 
 export interface HostKeyDecision {
   type: string;
@@ -21,7 +21,7 @@ export interface HostKeyContext {
   host: string;
   port: number;
   /** warnings (policy "any") go here */
-  warn?: (message: string) => void;
+  warn?: WarnFunction;
   /** false: a tofu policy that meets a new host trusts it for this connection without storing it */
   storeTofu?: boolean;
 }
@@ -42,7 +42,10 @@ export async function decideHostKey(policy: HostKeyPolicy, blob: Buffer, context
 
   switch (policy.kind) {
     case 'any':
-      context.warn?.(`accepting the host key of ${where} without checking it (${type} ${fingerprint})`);
+      context.warn?.(`accepting the host key of ${where} without checking it (${type} ${fingerprint})`, {
+        code: 'hostKeyUnchecked',
+        values: { host: where, type, fingerprint },
+      });
       return trusted();
 
     case 'fingerprint': {

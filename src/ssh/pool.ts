@@ -23,13 +23,13 @@ import { cleanText } from '../text';
 import { endpointLabel, isLocalAuthError } from './auth';
 import { SshConnection } from './connection';
 import { cryptoBindingAvailable } from './crypto-binding';
-import type { ChannelProvider, ExecLease, PoolOptions, SftpLease, SshEndpoint } from './types';
+import type { ChannelProvider, ExecLease, PoolOptions, SftpLease, SshEndpoint, SshWarning, WarnFunction } from './types';
 
 export type PoolState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
 
 export interface PoolHooks {
   onState?(state: PoolState, detail?: TransferError): void;
-  log?: { warn(msg: string): void; debug?(msg: string): void };
+  log?: { warn: WarnFunction; debug?(msg: string): void };
 }
 
 export interface PoolStats {
@@ -291,14 +291,17 @@ export class SshPool implements ChannelProvider {
     if (!this.bindingWarned) {
       this.bindingWarned = true;
       if (!cryptoBindingAvailable()) {
-        this.warn("ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)");
+        this.warn("ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)", {
+          code: 'cryptoBindingMissing',
+          values: {},
+        });
       }
     }
     this.emitState('connecting');
     this.debug(`connecting to ${this.label}`);
     SshConnection.open(this.endpoint, {
       signal: controller.signal,
-      warn: (message) => this.warn(message),
+      warn: (message, warning) => this.warn(message, warning),
       debug: undefined,
     }).then(
       (ssh) => {
@@ -337,7 +340,10 @@ export class SshPool implements ChannelProvider {
         if (this.connections.every((connection) => connection.retiring || connection.broken)) {
           for (const request of this.queue.splice(0)) this.settleRejected(request, copyError(failure));
         } else {
-          this.warn(`an extra connection to ${this.label} failed: ${failure.message}`);
+          this.warn(`an extra connection to ${this.label} failed: ${failure.message}`, {
+            code: 'extraConnectionFailed',
+            values: { host: this.label, detail: failure.message },
+          });
         }
         this.pump();
       },
@@ -528,9 +534,9 @@ export class SshPool implements ChannelProvider {
     }
   }
 
-  private warn(message: string): void {
+  private warn(message: string, warning: SshWarning): void {
     try {
-      this.hooks.log?.warn(message);
+      this.hooks.log?.warn(message, warning);
     } catch {
       // ignore
     }

@@ -49,6 +49,18 @@ export interface SshEndpoint {
   jumpHost?: SshEndpoint;
 }
 
+/**
+ * A warning the connection layer raises: `message` is English for logs of library users; `code` and
+ * `values` let an application (the Node-RED nodes) show it in the user's language.
+ */
+export interface SshWarning {
+  code: 'cryptoBindingMissing' | 'hostKeyUnchecked' | 'extraConnectionFailed' | 'agentUnavailable';
+  values: Record<string, string>;
+}
+
+/** Where the connection layer sends warnings. */
+export type WarnFunction = (message: string, warning: SshWarning) => void;
+
 export interface PoolOptions {
   /** channels open at once on one connection (OpenSSH MaxSessions is 10) */
   maxChannelsPerConnection: number;
