@@ -5,11 +5,10 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
-import { type FakeExecRequest, type FakeServer, type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd, startFakeServer } from '../harness';
-import { DEFAULT_LIMITS, context, directProvider, poolProvider, sq, type TestProvider } from './support';
+import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer } from '../harness';
+import { DEFAULT_LIMITS, context, useSharedPool, directProvider, sq, type TestProvider } from './support';
 
 const BIG = 50 * 1024 * 1024;
 
@@ -21,20 +20,13 @@ function abortAfter(controller: AbortController, bytes: number): (event: Progres
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: atomic jobs and progress over ${transport}`, function () {
-    let server: SshdServer;
-    let channels: SshPool;
-
-    before(async function () {
-      server = await sharedSshd();
-      channels = poolProvider(server);
-    });
-    after(async () => channels?.close());
+    const shared = useSharedPool();
 
     it('an upload aborted halfway fails with EABORTED and leaves neither final nor temporary file', async function () {
-      const dir = await makeServerDir(server, `abort-up-${transport}`);
+      const dir = await makeServerDir(shared.server, `abort-up-${transport}`);
       const controller = new AbortController();
       await assert.rejects(
-        upload(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
+        upload(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
           sources: [{ kind: 'buffer', data: Buffer.alloc(BIG, 7), name: 'big.bin' }],
           remotePath: dir.relative,
           preserve: false,
@@ -43,18 +35,18 @@ for (const transport of ['scp', 'sftp'] as const) {
         }),
         (error: TransferError) => error.code === 'EABORTED' && error.message.includes(dir.relative),
       );
-      const listing = await runAsUser(server, `ls -A ${sq(dir.relative)}`);
+      const listing = await runAsUser(shared.server, `ls -A ${sq(dir.relative)}`);
       assert.equal(listing.stdout.toString(), '');
     });
 
     it('a multi-file upload aborted halfway leaves no file and no staging directory', async function () {
-      const dir = await makeServerDir(server, `abort-multi-${transport}`);
+      const dir = await makeServerDir(shared.server, `abort-multi-${transport}`);
       const local = await makeTempDir('abort-multi');
       await fs.mkdir(join(local, 'tree'));
       for (let i = 0; i < 4; i += 1) await fs.writeFile(join(local, 'tree', `f${i}`), Buffer.alloc(8 * 1024 * 1024, i));
       const controller = new AbortController();
       await assert.rejects(
-        upload(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 4 * 1024 * 1024) }), {
+        upload(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 4 * 1024 * 1024) }), {
           sources: [{ kind: 'path', path: join(local, 'tree') }, { kind: 'buffer', data: Buffer.from('x'), name: 'top.txt' }],
           remotePath: dir.relative,
           preserve: false,
@@ -64,16 +56,16 @@ for (const transport of ['scp', 'sftp'] as const) {
         (error: TransferError) => error.code === 'EABORTED',
       );
       // The tree's directory itself may exist (directories are created as they come); no file may.
-      const listing = await runAsUser(server, `cd ${sq(dir.relative)} && find . -mindepth 1 ! -type d; find . -name '*.part'`);
+      const listing = await runAsUser(shared.server, `cd ${sq(dir.relative)} && find . -mindepth 1 ! -type d; find . -name '*.part'`);
       assert.equal(listing.stdout.toString(), '');
     });
 
     it('an aborted atomic upload keeps the previous content of the final path', async function () {
-      const dir = await makeServerDir(server, `abort-keep-${transport}`);
-      await runAsUser(server, `printf previous > ${sq(`${dir.relative}/keep.bin`)}`);
+      const dir = await makeServerDir(shared.server, `abort-keep-${transport}`);
+      await runAsUser(shared.server, `printf previous > ${sq(`${dir.relative}/keep.bin`)}`);
       const controller = new AbortController();
       await assert.rejects(
-        upload(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 1024 * 1024) }), {
+        upload(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 1024 * 1024) }), {
           sources: [{ kind: 'buffer', data: Buffer.alloc(BIG, 7) }],
           remotePath: `${dir.relative}/keep.bin`,
           preserve: false,
@@ -82,17 +74,17 @@ for (const transport of ['scp', 'sftp'] as const) {
         }),
         (error: TransferError) => error.code === 'EABORTED',
       );
-      const listing = await runAsUser(server, `cd ${sq(dir.relative)} && ls -A && cat keep.bin`);
+      const listing = await runAsUser(shared.server, `cd ${sq(dir.relative)} && ls -A && cat keep.bin`);
       assert.equal(listing.stdout.toString(), 'keep.bin\nprevious');
     });
 
     it('a download aborted halfway fails with EABORTED and leaves the local directory empty', async function () {
-      const dir = await makeServerDir(server, `abort-down-${transport}`);
-      await runAsUser(server, `head -c ${BIG} /dev/zero > ${sq(`${dir.relative}/big.bin`)}`);
+      const dir = await makeServerDir(shared.server, `abort-down-${transport}`);
+      await runAsUser(shared.server, `head -c ${BIG} /dev/zero > ${sq(`${dir.relative}/big.bin`)}`);
       const local = await makeTempDir('abort-down');
       const controller = new AbortController();
       await assert.rejects(
-        download(context(channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
+        download(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
           remotePath: `${dir.relative}/big.bin`,
           target: { kind: 'directory', path: local },
           recursive: false,
@@ -110,7 +102,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const controller = new AbortController();
       controller.abort();
       await assert.rejects(
-        upload(context(channels, { transport, signal: controller.signal }), {
+        upload(context(shared.channels, { transport, signal: controller.signal }), {
           sources: [{ kind: 'buffer', data: Buffer.from('x') }],
           remotePath: 'never.txt',
           preserve: false,
@@ -119,16 +111,16 @@ for (const transport of ['scp', 'sftp'] as const) {
         }),
         (error: TransferError) => error.code === 'EABORTED',
       );
-      const listing = await runAsUser(server, 'ls -A never.txt 2>/dev/null');
+      const listing = await runAsUser(shared.server, 'ls -A never.txt 2>/dev/null');
       assert.equal(listing.stdout.toString(), '');
     });
 
     it('emits fileStart, throttled bytes (>= 64 KiB apart) and fileEnd, the last bytes event at the full size', async function () {
-      const dir = await makeServerDir(server, `progress-${transport}`);
+      const dir = await makeServerDir(shared.server, `progress-${transport}`);
       const size = 4 * 1024 * 1024 + 5;
       for (const direction of ['up', 'down'] as const) {
         const events: ProgressEvent[] = [];
-        const ctx = context(channels, { transport, onProgress: (event) => events.push(event) });
+        const ctx = context(shared.channels, { transport, onProgress: (event) => events.push(event) });
         if (direction === 'up') {
           await upload(ctx, { sources: [{ kind: 'buffer', data: Buffer.alloc(size, 3) }], remotePath: `${dir.relative}/p.bin`, preserve: false, atomic: true, overwrite: 'overwrite' });
         } else {

@@ -3,28 +3,20 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, upload, type OverwritePolicy } from '../../src/transfer';
-import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: overwrite policies over ${transport}`, function () {
-    let server: SshdServer;
-    let channels: SshPool;
-
-    before(async function () {
-      server = await sharedSshd();
-      channels = poolProvider(server);
-    });
-    after(async () => channels?.close());
+    const shared = useSharedPool();
 
     for (const atomic of [true, false]) {
       for (const overwrite of ['overwrite', 'skip', 'fail'] as OverwritePolicy[]) {
         it(`upload, ${overwrite}, atomic ${atomic}: existing file ${overwrite === 'overwrite' ? 'replaced' : 'kept'}, new one written`, async function () {
-          const dir = await makeServerDir(server, `ow-up-${transport}`);
-          await runAsUser(server, `printf old > ${sq(`${dir.relative}/exists.txt`)}`);
+          const dir = await makeServerDir(shared.server, `ow-up-${transport}`);
+          await runAsUser(shared.server, `printf old > ${sq(`${dir.relative}/exists.txt`)}`);
           const request = {
             sources: [
               { kind: 'buffer' as const, data: Buffer.from('new'), name: 'exists.txt' },
@@ -36,16 +28,16 @@ for (const transport of ['scp', 'sftp'] as const) {
             overwrite,
           };
           if (overwrite === 'fail') {
-            await assert.rejects(upload(context(channels, { transport }), request), (error: TransferError) => {
+            await assert.rejects(upload(context(shared.channels, { transport }), request), (error: TransferError) => {
               assert.equal(error.code, 'EEXIST');
               assert.ok(error.message.includes('exists.txt'), error.message);
               return true;
             });
             // Checked before anything was sent: the other file was not written either.
-            const listing = await runAsUser(server, `ls -A ${sq(dir.relative)}`);
+            const listing = await runAsUser(shared.server, `ls -A ${sq(dir.relative)}`);
             assert.equal(listing.stdout.toString(), 'exists.txt\n');
           } else {
-            const result = await upload(context(channels, { transport }), request);
+            const result = await upload(context(shared.channels, { transport }), request);
             assert.deepEqual(
               result.files.map((file) => [file.remotePath.split('/').pop(), file.transferred]),
               [
@@ -53,7 +45,7 @@ for (const transport of ['scp', 'sftp'] as const) {
                 ['fresh.txt', true],
               ],
             );
-            const listing = await runAsUser(server, `cd ${sq(dir.relative)} && ls -A && cat exists.txt fresh.txt`);
+            const listing = await runAsUser(shared.server, `cd ${sq(dir.relative)} && ls -A && cat exists.txt fresh.txt`);
             assert.equal(listing.stdout.toString(), `exists.txt\nfresh.txt\n${overwrite === 'overwrite' ? 'new' : 'old'}fresh`);
           }
         });
@@ -61,15 +53,15 @@ for (const transport of ['scp', 'sftp'] as const) {
     }
 
     it('upload, fail: a file created between the check and the rename is not replaced (atomic link)', async function () {
-      const dir = await makeServerDir(server, `ow-race-${transport}`);
+      const dir = await makeServerDir(shared.server, `ow-race-${transport}`);
       // The competing file appears after the policy check, while the data flows (deterministically:
       // the source stream waits for it halfway).
       async function* content(): AsyncGenerator<Buffer> {
         yield Buffer.alloc(100_000, 1);
-        await runAsUser(server, `printf racer > ${sq(`${dir.relative}/race.txt`)}`);
+        await runAsUser(shared.server, `printf racer > ${sq(`${dir.relative}/race.txt`)}`);
         yield Buffer.alloc(100_000, 2);
       }
-      const result = upload(context(channels, { transport }), {
+      const result = upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'stream', stream: Readable.from(content()), size: 200_000, name: 'race.txt' }],
         remotePath: dir.relative,
         preserve: false,
@@ -77,14 +69,14 @@ for (const transport of ['scp', 'sftp'] as const) {
         overwrite: 'fail',
       });
       await assert.rejects(result, (error: TransferError) => error.code === 'EEXIST');
-      const listing = await runAsUser(server, `cd ${sq(dir.relative)} && ls -A && cat race.txt`);
+      const listing = await runAsUser(shared.server, `cd ${sq(dir.relative)} && ls -A && cat race.txt`);
       assert.equal(listing.stdout.toString(), 'race.txt\nracer');
     });
 
     for (const overwrite of ['overwrite', 'skip', 'fail'] as OverwritePolicy[]) {
       it(`download, ${overwrite}: existing local file ${overwrite === 'overwrite' ? 'replaced' : 'kept'}`, async function () {
-        const dir = await makeServerDir(server, `ow-down-${transport}`);
-        await runAsUser(server, `cd ${sq(dir.relative)} && mkdir d && printf new > d/exists.txt && printf fresh > d/fresh.txt`);
+        const dir = await makeServerDir(shared.server, `ow-down-${transport}`);
+        await runAsUser(shared.server, `cd ${sq(dir.relative)} && mkdir d && printf new > d/exists.txt && printf fresh > d/fresh.txt`);
         const local = await makeTempDir('ow-down');
         await fs.mkdir(join(local, 'd'));
         await fs.writeFile(join(local, 'd', 'exists.txt'), 'old');
@@ -98,14 +90,14 @@ for (const transport of ['scp', 'sftp'] as const) {
           limits: DEFAULT_LIMITS,
         };
         if (overwrite === 'fail') {
-          await assert.rejects(download(context(channels, { transport }), request), (error: TransferError) => {
+          await assert.rejects(download(context(shared.channels, { transport }), request), (error: TransferError) => {
             assert.equal(error.code, 'EEXIST');
             assert.ok(error.message.includes(join(local, 'd', 'exists.txt')), error.message);
             return true;
           });
           assert.equal(await fs.readFile(join(local, 'd', 'exists.txt'), 'utf8'), 'old');
         } else {
-          const result = await download(context(channels, { transport }), request);
+          const result = await download(context(shared.channels, { transport }), request);
           const byName = new Map(result.files.map((file) => [file.remotePath.split('/').pop(), file.transferred]));
           assert.equal(byName.get('exists.txt'), overwrite === 'overwrite');
           assert.equal(byName.get('fresh.txt'), true);

@@ -6,10 +6,9 @@ import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SshPool } from '../../src/ssh';
 import { upload } from '../../src/transfer';
-import { type SshdServer, makeServerDir, runAsUser, sharedSshd } from '../harness';
-import { context, poolProvider, sq } from './support';
+import { type SshdServer, makeServerDir, runAsUser } from '../harness';
+import { context, sq, useSharedPool } from './support';
 
 // Names cannot hold '/': the injected commands create this file in the remote working directory (home).
 const MARKER = `pwned-${crypto.randomBytes(4).toString('hex')}`;
@@ -63,14 +62,7 @@ function sortedHex(names: Buffer[]): string[] {
 
 describe('transfer: remote path quoting property (real sshd)', function () {
   this.timeout(120_000);
-  let server: SshdServer;
-  let channels: SshPool;
-
-  before(async function () {
-    server = await sharedSshd();
-    channels = poolProvider(server);
-  });
-  after(async () => channels?.close());
+  const shared = useSharedPool();
 
   const variants = [
     { atomic: true, overwrite: 'overwrite', how: 'atomic overwrite: staging directory + one mv, newline names by temp name + mv' },
@@ -81,11 +73,11 @@ describe('transfer: remote path quoting property (real sshd)', function () {
     it(`1000 generated names land exactly, nothing runs (${how})`, async function () {
       // Names travel in C records when not atomic, and a record line cannot hold a newline.
       const names = generateNames(1000, index + 1, atomic);
-      const dir = await makeServerDir(server, `quote-${index}`);
+      const dir = await makeServerDir(shared.server, `quote-${index}`);
       const batch = 250;
       for (let at = 0; at < names.length; at += batch) {
         const slice = names.slice(at, at + batch);
-        const result = await upload(context(channels), {
+        const result = await upload(context(shared.channels), {
           sources: slice.map((name, index) => ({ kind: 'buffer' as const, data: Buffer.from(`#${at + index}`), name })),
           remotePath: dir.relative,
           preserve: false,
@@ -94,18 +86,18 @@ describe('transfer: remote path quoting property (real sshd)', function () {
         });
         assert.equal(result.files.length, slice.length);
       }
-      const landed = await remoteNames(server, dir.relative);
+      const landed = await remoteNames(shared.server, dir.relative);
       assert.deepEqual(sortedHex(landed), sortedHex(names.map((name) => Buffer.from(name))));
       // Each file holds its own index: no name was swapped for another.
       const probe = [0, 17, 333, 999].map((i) => `cat -- ${sq(`${dir.relative}/${names[i]}`)}; echo`).join(';');
-      const contents = await runAsUser(server, probe);
+      const contents = await runAsUser(shared.server, probe);
       assert.equal(contents.stdout.toString(), '#0\n#17\n#333\n#999\n');
-      assert.equal(existsSync(join(server.home, MARKER)), false, 'a name ran a command on the server');
+      assert.equal(existsSync(join(shared.server.home, MARKER)), false, 'a name ran a command on the server');
     });
   }
 
   it('single-file uploads to generated paths, including invalid UTF-8 bytes (remotePathBytes)', async function () {
-    const dir = await makeServerDir(server, 'quote-bytes');
+    const dir = await makeServerDir(shared.server, 'quote-bytes');
     const random = generator(3);
     const expected: Buffer[] = [];
     const names = generateNames(60, 4, true);
@@ -117,7 +109,7 @@ describe('transfer: remote path quoting property (real sshd)', function () {
         name = Buffer.concat([name, invalid[Math.floor(random() * invalid.length)]]);
       }
       expected.push(name);
-      await upload(context(channels), {
+      await upload(context(shared.channels), {
         sources: [{ kind: 'buffer', data: Buffer.from(String(i)) }],
         remotePath: '',
         remotePathBytes: Buffer.concat([Buffer.from(`${dir.relative}/`), name]),
@@ -126,8 +118,8 @@ describe('transfer: remote path quoting property (real sshd)', function () {
         overwrite: 'fail',
       });
     }
-    const landed = await remoteNames(server, dir.relative);
+    const landed = await remoteNames(shared.server, dir.relative);
     assert.deepEqual(sortedHex(landed), sortedHex(expected));
-    assert.equal(existsSync(join(server.home, MARKER)), false, 'a name ran a command on the server');
+    assert.equal(existsSync(join(shared.server.home, MARKER)), false, 'a name ran a command on the server');
   });
 });

@@ -6,9 +6,8 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { download, upload } from '../../src/transfer';
 import { TransferError } from '../../src/errors';
-import { type SshdServer, makeServerDir, runAsUser, sharedSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256, sq } from './support';
-import type { SshPool } from '../../src/ssh';
+import { makeServerDir, runAsUser } from '../harness';
+import { DEFAULT_LIMITS, context, useSharedPool, randomData, sha256, sq } from './support';
 
 async function rejectsWith(promise: Promise<unknown>, code: string, pathPart: string): Promise<TransferError> {
   try {
@@ -25,22 +24,18 @@ async function rejectsWith(promise: Promise<unknown>, code: string, pathPart: st
 
 for (const transport of ['scp', 'sftp'] as const)
 describe(`transfer: single file over ${transport} (issue 2)`, function () {
-  let server: SshdServer;
-  let channels: SshPool;
+  const shared = useSharedPool();
   let dir: { relative: string; absolute: string };
 
   before(async function () {
-    server = await sharedSshd();
-    channels = poolProvider(server);
-    dir = await makeServerDir(server, 'basic');
+    dir = await makeServerDir(shared.server, 'basic');
   });
-  after(async () => channels?.close());
 
   for (const size of [0, 1, 65_537, 3 * 1024 * 1024 + 7]) {
     it(`uploads a ${size}-byte buffer and downloads it byte-exact`, async function () {
       const data = randomData(size);
       const remotePath = `${dir.relative}/file-${size}.bin`;
-      const up = await upload(context(channels, { transport }), {
+      const up = await upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'buffer', data }],
         remotePath,
         preserve: false,
@@ -51,13 +46,13 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
       assert.equal(up.files.length, 1);
       assert.equal(up.files[0].size, size);
       assert.equal(up.bytes, size);
-      const onServer = await runAsUser(server, `cat ${sq(remotePath)}`);
+      const onServer = await runAsUser(shared.server, `cat ${sq(remotePath)}`);
       assert.equal(onServer.code, 0);
       assert.equal(sha256(onServer.stdout), sha256(data));
-      const listing = await runAsUser(server, `ls -A ${sq(dir.relative)}`);
+      const listing = await runAsUser(shared.server, `ls -A ${sq(dir.relative)}`);
       assert.ok(!listing.stdout.toString().includes('.part'), 'no temporary file left behind');
 
-      const down = await download(context(channels, { transport }), {
+      const down = await download(context(shared.channels, { transport }), {
         remotePath,
         target: { kind: 'buffer', maxBytes: size },
         recursive: false,
@@ -76,35 +71,35 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('uploads into an existing directory under the buffer name, with the given mode', async function () {
     const data = Buffer.from('named content\n');
-    await upload(context(channels, { transport }), {
+    await upload(context(shared.channels, { transport }), {
       sources: [{ kind: 'buffer', data, name: 'named.txt', mode: 0o640 }],
       remotePath: dir.relative,
       preserve: true,
       atomic: true,
       overwrite: 'overwrite',
     });
-    const stat = await runAsUser(server, `stat -c '%a %s' ${sq(`${dir.relative}/named.txt`)}`);
+    const stat = await runAsUser(shared.server, `stat -c '%a %s' ${sq(`${dir.relative}/named.txt`)}`);
     assert.equal(stat.stdout.toString().trim(), `640 ${data.length}`);
   });
 
   it('replaces an existing file atomically (overwrite) and without atomic', async function () {
     const remotePath = `${dir.relative}/replace.txt`;
     for (const [atomic, text] of [[true, 'first'], [true, 'second, longer'], [false, 'third']] as const) {
-      await upload(context(channels, { transport }), {
+      await upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'buffer', data: Buffer.from(text) }],
         remotePath,
         preserve: false,
         atomic,
         overwrite: 'overwrite',
       });
-      const onServer = await runAsUser(server, `cat ${sq(remotePath)}`);
+      const onServer = await runAsUser(shared.server, `cat ${sq(remotePath)}`);
       assert.equal(onServer.stdout.toString(), text);
     }
   });
 
   it('ENOENT: downloading a missing remote file', async function () {
     await rejectsWith(
-      download(context(channels, { transport }), {
+      download(context(shared.channels, { transport }), {
         remotePath: `${dir.relative}/does-not-exist`,
         target: { kind: 'buffer', maxBytes: 1000 },
         recursive: false,
@@ -120,7 +115,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('ENOENT: uploading into a missing remote directory', async function () {
     await rejectsWith(
-      upload(context(channels, { transport }), {
+      upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'buffer', data: Buffer.from('x') }],
         remotePath: `${dir.relative}/no-such-dir/file.txt`,
         preserve: false,
@@ -134,7 +129,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('EISDIR: downloading a directory into a buffer', async function () {
     await rejectsWith(
-      download(context(channels, { transport }), {
+      download(context(shared.channels, { transport }), {
         remotePath: dir.relative,
         target: { kind: 'buffer', maxBytes: 1000 },
         recursive: false,
@@ -150,7 +145,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('EISDIR: uploading a nameless buffer onto a directory path', async function () {
     await rejectsWith(
-      upload(context(channels, { transport }), {
+      upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'buffer', data: Buffer.from('x') }],
         remotePath: dir.relative,
         preserve: false,
@@ -165,9 +160,9 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
   for (const atomic of [true, false]) {
     it(`EACCES: uploading into an unwritable directory (atomic ${atomic})`, async function () {
       const locked = `${dir.relative}/locked-${atomic}`;
-      await runAsUser(server, `mkdir ${sq(locked)} && chmod 555 ${sq(locked)}`);
+      await runAsUser(shared.server, `mkdir ${sq(locked)} && chmod 555 ${sq(locked)}`);
       await rejectsWith(
-        upload(context(channels, { transport }), {
+        upload(context(shared.channels, { transport }), {
           sources: [{ kind: 'buffer', data: Buffer.from('x') }],
           remotePath: `${locked}/file.txt`,
           preserve: false,
@@ -177,16 +172,16 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
         'EACCES',
         'locked',
       );
-      const listing = await runAsUser(server, `ls -A ${sq(locked)}`);
+      const listing = await runAsUser(shared.server, `ls -A ${sq(locked)}`);
       assert.equal(listing.stdout.toString(), '');
     });
   }
 
   it('EACCES: downloading an unreadable file', async function () {
     const secret = `${dir.relative}/secret.txt`;
-    await runAsUser(server, `echo hidden > ${sq(secret)} && chmod 000 ${sq(secret)}`);
+    await runAsUser(shared.server, `echo hidden > ${sq(secret)} && chmod 000 ${sq(secret)}`);
     await rejectsWith(
-      download(context(channels, { transport }), {
+      download(context(shared.channels, { transport }), {
         remotePath: secret,
         target: { kind: 'buffer', maxBytes: 1000 },
         recursive: false,
@@ -202,9 +197,9 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('ETOOBIG: a file over the buffer cap is refused before its data is read', async function () {
     const remotePath = `${dir.relative}/big.bin`;
-    await runAsUser(server, `head -c 5000 /dev/zero > ${sq(remotePath)}`);
+    await runAsUser(shared.server, `head -c 5000 /dev/zero > ${sq(remotePath)}`);
     const error = await rejectsWith(
-      download(context(channels, { transport }), {
+      download(context(shared.channels, { transport }), {
         remotePath,
         target: { kind: 'buffer', maxBytes: 4999 },
         recursive: false,
@@ -222,10 +217,10 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
   it('downloads a local-file target atomically, leaving no temporary file', async function () {
     const remotePath = `${dir.relative}/to-local.bin`;
     const data = randomData(200_000);
-    await upload(context(channels, { transport }), { sources: [{ kind: 'buffer', data }], remotePath, preserve: false, atomic: true, overwrite: 'overwrite' });
+    await upload(context(shared.channels, { transport }), { sources: [{ kind: 'buffer', data }], remotePath, preserve: false, atomic: true, overwrite: 'overwrite' });
     const localDir = await fs.mkdtemp('/tmp/transfer-basic-');
     try {
-      const result = await download(context(channels, { transport }), {
+      const result = await download(context(shared.channels, { transport }), {
         remotePath,
         target: { kind: 'file', path: `${localDir}/out.bin` },
         recursive: false,

@@ -9,7 +9,7 @@ import { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
 import type { ChannelProvider, ExecLease, PoolOptions, SftpLease } from '../../src/ssh/types';
 import type { TransferContext } from '../../src/transfer/types';
-import type { SshdServer } from '../harness';
+import { type SshdServer, sharedSshd } from '../harness';
 
 export interface TestProvider extends ChannelProvider {
   close(): Promise<void>;
@@ -110,3 +110,23 @@ export const DEFAULT_LIMITS = {
   maxFiles: 100_000,
   maxDepth: 64,
 };
+
+/** What useSharedPool hands a describe block: filled in by its before hook, so read it inside tests only. */
+export interface SharedPool {
+  server: SshdServer;
+  channels: SshPool;
+}
+
+/**
+ * Registers before/after hooks on the enclosing describe: the run's shared sshd and a real pool to it,
+ * closed when the block ends.
+ */
+export function useSharedPool(): SharedPool {
+  const shared = {} as SharedPool;
+  before(async function () {
+    shared.server = await sharedSshd();
+    shared.channels = poolProvider(shared.server);
+  });
+  after(async () => shared.channels?.close());
+  return shared;
+}

@@ -6,28 +6,20 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { SshPool } from '../../src/ssh';
 import { download, upload } from '../../src/transfer';
-import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256, sq } from './support';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { DEFAULT_LIMITS, context, useSharedPool, randomData, sha256, sq } from './support';
 import { describeLocal, describeRemote, makeLocalTree } from './tree-support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: trees and sources over ${transport}`, function () {
-    let server: SshdServer;
-    let channels: SshPool;
-
-    before(async function () {
-      server = await sharedSshd();
-      channels = poolProvider(server);
-    });
-    after(async () => channels?.close());
+    const shared = useSharedPool();
 
     it('uploads a directory tree with modes and times, and downloads it back identical', async function () {
       const local = await makeTempDir('tree-up');
       const files = await makeLocalTree(local);
-      const remote = await makeServerDir(server, `tree-${transport}`);
-      const up = await upload(context(channels, { transport }), {
+      const remote = await makeServerDir(shared.server, `tree-${transport}`);
+      const up = await upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'path', path: join(local, 'tree') }],
         remotePath: remote.relative,
         preserve: true,
@@ -38,11 +30,11 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.equal(up.files.length, files.size);
       assert.equal(up.bytes, [...files.values()].reduce((sum, data) => sum + data.length, 0));
       const localView = await describeLocal(join(local, 'tree'));
-      const remoteView = await describeRemote(server, `${remote.relative}/tree`);
+      const remoteView = await describeRemote(shared.server, `${remote.relative}/tree`);
       assert.deepEqual(remoteView, localView);
 
       const back = await makeTempDir('tree-down');
-      const down = await download(context(channels, { transport }), {
+      const down = await download(context(shared.channels, { transport }), {
         remotePath: `${remote.relative}/tree`,
         target: { kind: 'directory', path: back },
         recursive: true,
@@ -60,15 +52,15 @@ for (const transport of ['scp', 'sftp'] as const) {
     it('uploads a directory to a missing path as that path (cp -r semantics)', async function () {
       const local = await makeTempDir('tree-new');
       await makeLocalTree(local);
-      const remote = await makeServerDir(server, `tree-new-${transport}`);
-      await upload(context(channels, { transport }), {
+      const remote = await makeServerDir(shared.server, `tree-new-${transport}`);
+      await upload(context(shared.channels, { transport }), {
         sources: [{ kind: 'path', path: join(local, 'tree') }],
         remotePath: `${remote.relative}/copy`,
         preserve: false,
         atomic: false,
         overwrite: 'overwrite',
       });
-      const listing = await runAsUser(server, `cd ${sq(remote.relative)} && find copy -type f | sort`);
+      const listing = await runAsUser(shared.server, `cd ${sq(remote.relative)} && find copy -type f | sort`);
       assert.equal(listing.stdout.toString(), ['copy/a.bin', 'copy/empty.txt', 'copy/nested/b.txt', 'copy/nested/deeper/c.bin', 'copy/run.sh', ''].join('\n'));
     });
 
@@ -83,8 +75,8 @@ for (const transport of ['scp', 'sftp'] as const) {
         for (let at = 0; at < streamData.length; at += 100_000) unsized.write(streamData.subarray(at, at + 100_000));
         unsized.end();
       });
-      const remote = await makeServerDir(server, `multi-${transport}`);
-      const result = await upload(context(channels, { transport }), {
+      const remote = await makeServerDir(shared.server, `multi-${transport}`);
+      const result = await upload(context(shared.channels, { transport }), {
         sources: [
           { kind: 'buffer', data: Buffer.from('buffer content'), name: 'buffer.txt' },
           { kind: 'stream', stream: Readable.from([Buffer.from('sized '), Buffer.from('stream')]), size: 12, name: 'sized.txt' },
@@ -105,7 +97,7 @@ for (const transport of ['scp', 'sftp'] as const) {
           [`${remote.relative}/local.bin`, 5000],
         ],
       );
-      const sums = await runAsUser(server, `cd ${sq(remote.relative)} && sha256sum buffer.txt sized.txt unsized.bin local.bin && ls -A | wc -l`);
+      const sums = await runAsUser(shared.server, `cd ${sq(remote.relative)} && sha256sum buffer.txt sized.txt unsized.bin local.bin && ls -A | wc -l`);
       const lines = sums.stdout.toString().trim().split('\n');
       assert.equal(lines[0].split(' ')[0], sha256(Buffer.from('buffer content')));
       assert.equal(lines[1].split(' ')[0], sha256(Buffer.from('sized stream')));
@@ -115,9 +107,9 @@ for (const transport of ['scp', 'sftp'] as const) {
     });
 
     it('refuses a sized stream that delivers fewer bytes than announced, leaving no file', async function () {
-      const remote = await makeServerDir(server, `short-${transport}`);
+      const remote = await makeServerDir(shared.server, `short-${transport}`);
       await assert.rejects(
-        upload(context(channels, { transport }), {
+        upload(context(shared.channels, { transport }), {
           sources: [{ kind: 'stream', stream: Readable.from([Buffer.from('short')]), size: 100 }],
           remotePath: `${remote.relative}/short.txt`,
           preserve: false,
@@ -126,15 +118,15 @@ for (const transport of ['scp', 'sftp'] as const) {
         }),
         (error: { code?: string }) => error.code === 'EPROTO',
       );
-      const listing = await runAsUser(server, `ls -A ${sq(remote.relative)}`);
+      const listing = await runAsUser(shared.server, `ls -A ${sq(remote.relative)}`);
       assert.equal(listing.stdout.toString(), '');
     });
 
     it('downloads a single remote file into a local directory and a local file path', async function () {
-      const remote = await makeServerDir(server, `single-${transport}`);
-      await runAsUser(server, `printf 'hello' > ${sq(`${remote.relative}/hello.txt`)} && chmod 604 ${sq(`${remote.relative}/hello.txt`)}`);
+      const remote = await makeServerDir(shared.server, `single-${transport}`);
+      await runAsUser(shared.server, `printf 'hello' > ${sq(`${remote.relative}/hello.txt`)} && chmod 604 ${sq(`${remote.relative}/hello.txt`)}`);
       const local = await makeTempDir('single-down');
-      const result = await download(context(channels, { transport }), {
+      const result = await download(context(shared.channels, { transport }), {
         remotePath: `${remote.relative}/hello.txt`,
         target: { kind: 'directory', path: local },
         recursive: false,
@@ -154,16 +146,16 @@ for (const transport of ['scp', 'sftp'] as const) {
         await fs.mkdir(join(local, 'ro', 'inner'), { recursive: true });
         for (const name of ['a.txt', 'b.txt']) await fs.writeFile(join(local, 'ro', 'inner', name), name);
         await fs.chmod(join(local, 'ro', 'inner'), 0o555);
-        const remote = await makeServerDir(server, `readonly-${transport}`);
+        const remote = await makeServerDir(shared.server, `readonly-${transport}`);
         try {
-          await upload(context(channels, { transport }), {
+          await upload(context(shared.channels, { transport }), {
             sources: [{ kind: 'path', path: join(local, 'ro') }],
             remotePath: remote.relative,
             preserve: true,
             atomic,
             overwrite: 'overwrite',
           });
-          const view = await runAsUser(server, `cd ${sq(`${remote.relative}/ro/inner`)} && stat -c %a . && cat a.txt b.txt && ls -A | wc -l`);
+          const view = await runAsUser(shared.server, `cd ${sq(`${remote.relative}/ro/inner`)} && stat -c %a . && cat a.txt b.txt && ls -A | wc -l`);
           assert.equal(view.stdout.toString(), '555\na.txtb.txt2\n');
         } finally {
           await fs.chmod(join(local, 'ro', 'inner'), 0o755);
@@ -172,10 +164,10 @@ for (const transport of ['scp', 'sftp'] as const) {
     }
 
     it('never creates setuid/setgid/sticky bits, even when preserving modes', async function () {
-      const remote = await makeServerDir(server, `suid-${transport}`);
-      await runAsUser(server, `cd ${sq(remote.relative)} && mkdir d && chmod 1777 d && printf x > d/f && chmod 6755 d/f`);
+      const remote = await makeServerDir(shared.server, `suid-${transport}`);
+      await runAsUser(shared.server, `cd ${sq(remote.relative)} && mkdir d && chmod 1777 d && printf x > d/f && chmod 6755 d/f`);
       const local = await makeTempDir('suid');
-      await download(context(channels, { transport }), {
+      await download(context(shared.channels, { transport }), {
         remotePath: `${remote.relative}/d`,
         target: { kind: 'directory', path: local },
         recursive: true,
