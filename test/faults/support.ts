@@ -6,23 +6,18 @@
  */
 import { execFile } from 'child_process';
 import fs from 'fs';
-import path from 'path';
-import { makeTempDir, type FakeExecRequest } from '../harness';
+import type { FakeExecRequest } from '../harness';
 import { holdsListeningSocket, processTree } from '../harness/proc';
+import { allNodes, collectorNodes, connectionNode, downloadNode, helper as redHelper, uploadNode, useNodeRed as useRed, type Endpoint } from '../support/red';
 
-/** The parts of node-red-node-test-helper (no published types) these tests use. */
+export { allNodes, nodeRedUserDir as userDirectory } from '../support/red';
+
+/** The parts of node-red-node-test-helper these tests use, with the node instances typed. */
 export interface SinonSpyLike {
   getCalls(): Array<{ args: unknown[]; thisValue: unknown }>;
 }
-export interface TestHelper {
-  init(nodeRedRuntime: string, userSettings?: Record<string, unknown>): void;
-  settings(userSettings: Record<string, unknown>): Record<string, unknown>;
-  startServer(done: (err?: unknown) => void): void;
-  stopServer(done: (err?: unknown) => void): void;
-  load(nodes: unknown[], flow: object[], credentials?: Record<string, Record<string, string>>): Promise<void>;
-  unload(): Promise<void>;
+export interface TestHelper extends Omit<typeof redHelper, 'getNode' | 'log'> {
   getNode(id: string): RuntimeNode;
-  setFlows(flow: object[], type?: string, credentials?: Record<string, Record<string, string>>): Promise<void>;
   log(): SinonSpyLike | undefined;
   _log?: Record<string, unknown>;
 }
@@ -36,119 +31,35 @@ export interface RuntimeNode {
   [key: string]: unknown;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const helper = require('node-red-node-test-helper') as TestHelper;
-
-const distNodes = path.resolve(__dirname, '../../../dist/nodes');
-/* eslint-disable @typescript-eslint/no-require-imports */
-export const allNodes = [
-  require(path.join(distNodes, 'scp-connection.js')) as unknown,
-  require(path.join(distNodes, 'scp-upload.js')) as unknown,
-  require(path.join(distNodes, 'scp-download.js')) as unknown,
-];
-/* eslint-enable @typescript-eslint/no-require-imports */
+export const helper: TestHelper = redHelper;
 
 export type Msg = Record<string, unknown>;
 export type Credentials = Record<string, Record<string, string>>;
 
 /** Node-RED's helper server for one test file; the user directory (TOFU store) is a fresh temp dir. */
-let nodeRedUserDir: string | undefined;
-
-/** Node-RED's user directory for this file's tests (where the TOFU store lives). */
-export function userDirectory(): string {
-  if (!nodeRedUserDir) throw new Error('useNodeRed() was not called');
-  return nodeRedUserDir;
-}
-
 export function useNodeRed(): void {
-  before(async function () {
-    helper.init(require.resolve('node-red'));
-    const userDir = await makeTempDir('faults-userdir');
-    nodeRedUserDir = userDir;
-    helper.settings({ userDir });
-    await new Promise<void>((resolve, reject) => helper.startServer((error) => (error ? reject(error) : resolve())));
-  });
-  afterEach(async function () {
-    await helper.unload();
-  });
-  after(async function () {
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  useRed('faults-userdir');
 }
 
-export interface Endpoint {
-  host: string;
-  port: number;
-  username?: string;
+export type { Endpoint };
+
+/** The connection over SCP (the fault tests pin the transport; the node tests leave it on auto). */
+export function connectionDef(server: Endpoint, props: Record<string, unknown> = {}): Msg {
+  return connectionNode(server, { transport: 'scp', ...props });
 }
 
-export function connectionDef(server: Endpoint & { hostKeyFingerprints: string[] }, props: Record<string, unknown> = {}): Msg {
-  return {
-    id: 'conn',
-    type: 'scp-connection',
-    host: server.host,
-    port: server.port,
-    username: server.username ?? 'tester',
-    hostKeyPolicy: 'fingerprint',
-    hostFingerprints: server.hostKeyFingerprints.join('\n'),
-    transport: 'scp',
-    ...props,
-  };
-}
-
+/** Upload and download nodes with progress on: the fault tests watch transfers in flight. */
 export function uploadDef(props: Record<string, unknown> = {}): Msg {
-  return {
-    id: 'up',
-    type: 'scp upload',
-    z: 'tab',
-    connection: 'conn',
-    remotePath: 'remotePath',
-    remotePathType: 'msg',
-    localPath: 'localPath',
-    localPathType: 'msg',
-    mode: '0644',
-    preserve: false,
-    atomic: true,
-    overwrite: 'overwrite',
-    progress: true,
-    wires: [['out'], ['progress']],
-    ...props,
-  };
+  return uploadNode({ progress: true, ...props });
 }
 
 export function downloadDef(props: Record<string, unknown> = {}): Msg {
-  return {
-    id: 'down',
-    type: 'scp download',
-    z: 'tab',
-    connection: 'conn',
-    remotePath: 'remotePath',
-    remotePathType: 'msg',
-    target: 'payload',
-    localPath: 'localPath',
-    localPathType: 'msg',
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite',
-    maxSize: 256,
-    maxFiles: 10000,
-    progress: true,
-    wires: [['out'], ['progress']],
-    ...props,
-  };
+  return downloadNode({ preserve: false, progress: true, ...props });
 }
 
 /** The tab, the result and progress collectors, and a Catch node feeding `caught` (done(err) also shows in DoneTracker). */
 export function sinks(): Msg[] {
-  return [
-    { id: 'tab', type: 'tab', label: 'faults' },
-    { id: 'out', type: 'helper', z: 'tab' },
-    { id: 'progress', type: 'helper', z: 'tab' },
-    // (an id equal to a type name would make Node-RED see a config node referencing itself)
-    { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'tab' },
-  ];
+  return collectorNodes('faults', 'caught');
 }
 
 /** Collects what the Catch node passes on (msg.error.code is what a flow branches on). */

@@ -3,45 +3,16 @@
  * (what Node-RED really loads), flows built around a connection to a harness server, and a way to send
  * one message and wait for its result, its error (through a Catch node) or both outputs.
  */
-import path from 'path';
-import helper from 'node-red-node-test-helper';
 import type { SshdServer } from '../harness';
-import { makeTempDir } from '../harness';
+import { allNodes, collectorNodes, connectionNode, downloadNode, helper, uploadNode, useNodeRed as useRed } from '../support/red';
 
-const distNodes = path.resolve(__dirname, '../../../dist/nodes');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const scpConnection = require(path.join(distNodes, 'scp-connection.js')) as unknown;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const scpUpload = require(path.join(distNodes, 'scp-upload.js')) as unknown;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const scpDownload = require(path.join(distNodes, 'scp-download.js')) as unknown;
-export const allNodes = [scpConnection, scpUpload, scpDownload];
-
-export { helper };
+export { allNodes, helper, nodeRedUserDir, scpConnection, scpDownload, scpUpload } from '../support/red';
 
 export type Msg = Record<string, unknown>;
 
-let userDir: string | undefined;
-
 /** Starts the helper's server once per file; Node-RED's user directory (TOFU store) is a temp dir. */
 export function useNodeRed(): void {
-  before(async function () {
-    helper.init(require.resolve('node-red'));
-    userDir = await makeTempDir('nodes-userdir');
-    helper.settings({ userDir });
-    await new Promise<void>((resolve, reject) => helper.startServer((error) => (error ? reject(error) : resolve())));
-  });
-  afterEach(async function () {
-    await helper.unload();
-  });
-  after(async function () {
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
-}
-
-export function nodeRedUserDir(): string {
-  if (!userDir) throw new Error('useNodeRed() was not called');
-  return userDir;
+  useRed('nodes-userdir');
 }
 
 export interface ConnectionOptions {
@@ -53,71 +24,20 @@ export interface ConnectionOptions {
 
 /** An scp-connection to the server, pinned to its host key unless a policy is given. */
 export function connectionDef(server: SshdServer, options: ConnectionOptions = {}): Record<string, unknown> {
-  return {
-    id: 'conn',
-    type: 'scp-connection',
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    hostKeyPolicy: 'fingerprint',
-    hostFingerprints: server.hostKeyFingerprints.join('\n'),
-    transport: 'auto',
-    ...options,
-  };
+  return connectionNode(server, options);
 }
 
 export function uploadDef(props: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: 'up',
-    type: 'scp upload',
-    z: 'tab',
-    connection: 'conn',
-    remotePath: 'remotePath',
-    remotePathType: 'msg',
-    localPath: 'localPath',
-    localPathType: 'msg',
-    mode: '0644',
-    preserve: false,
-    atomic: true,
-    overwrite: 'overwrite',
-    progress: false,
-    wires: [['out'], ['progress']],
-    ...props,
-  };
+  return uploadNode(props);
 }
 
 export function downloadDef(props: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: 'down',
-    type: 'scp download',
-    z: 'tab',
-    connection: 'conn',
-    remotePath: 'remotePath',
-    remotePathType: 'msg',
-    target: 'payload',
-    localPath: 'localPath',
-    localPathType: 'msg',
-    recursive: false,
-    glob: false,
-    preserve: true,
-    overwrite: 'overwrite',
-    maxSize: 256,
-    maxFiles: 10000,
-    progress: false,
-    wires: [['out'], ['progress']],
-    ...props,
-  };
+  return downloadNode(props);
 }
 
 /** The collecting nodes every flow has: `out` (results), `progress`, and a Catch node feeding `err`. */
 export function sinks(): Record<string, unknown>[] {
-  return [
-    { id: 'tab', type: 'tab', label: 'tests' },
-    { id: 'out', type: 'helper', z: 'tab' },
-    { id: 'progress', type: 'helper', z: 'tab' },
-    { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['err']] },
-    { id: 'err', type: 'helper', z: 'tab' },
-  ];
+  return collectorNodes('tests', 'err');
 }
 
 export async function loadFlow(nodes: Record<string, unknown>[], credentials: Record<string, Record<string, string>> = {}): Promise<void> {
