@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mustRun } from './exec';
 import { HostKeyType, fingerprintOfPublicKeyLine, getClientKeys, publicKeyTypeAndBlob } from './keys';
-import { ServerProcess, freePort } from './server-process';
+import { serverHandle, startOnFreePort } from './server-process';
 import { makeTempDirSync } from './tmp';
 import type { SshdServer } from './types';
 import { getTestUser, isRoot } from './user';
@@ -47,49 +47,16 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Sshd
     }),
   );
 
-  let serverProcess: ServerProcess | undefined;
-  let lastError: Error | undefined;
-  for (let attempt = 0; attempt < 5 && !serverProcess; attempt++) {
-    const port = options.port ?? (await freePort());
-    const args = [
+  const proc = await startOnFreePort(DROPBEAR, options.port, /Address already in use|Failed listening/i, (port) => ({
+    name: 'dropbear',
+    command: DROPBEAR,
+    args: [
       '-F', '-E', '-m', '-w', '-j', '-k',
       '-p', `127.0.0.1:${port}`,
       '-P', path.join(dir, 'dropbear.pid'),
       ...hostKeyFiles.flatMap((f) => ['-r', f]),
       ...(options.args ?? []),
-    ];
-    const candidate = new ServerProcess({ name: 'dropbear', command: DROPBEAR, args }, port);
-    try {
-      await candidate.start();
-      serverProcess = candidate;
-    } catch (err) {
-      candidate.dispose();
-      lastError = err as Error;
-      if (options.port !== undefined || !/Address already in use|Failed listening/i.test(lastError.message)) break;
-    }
-  }
-  if (!serverProcess) throw new Error(`cannot start ${DROPBEAR}: ${lastError?.message ?? 'unknown reason'}`);
-  const proc = serverProcess;
-  const knownHostsLines = publicLines.map((k) => `[127.0.0.1]:${proc.port} ${k}`);
-  return {
-    kind: 'dropbear',
-    host: '127.0.0.1',
-    port: proc.port,
-    username: user.username,
-    password: user.password,
-    home: user.home,
-    clientKey: keys.clientKey,
-    clientKeyPath: keys.clientKeyPath,
-    clientKeyEncrypted: keys.clientKeyEncrypted,
-    clientKeyEncryptedPath: keys.clientKeyEncryptedPath,
-    clientKeyPassphrase: keys.clientKeyPassphrase,
-    hostKeyFingerprints: publicLines.map(fingerprintOfPublicKeyLine),
-    knownHostsLine: knownHostsLines[0] as string,
-    knownHostsLines,
-    stop: () => proc.stop(),
-    kill: () => proc.kill(),
-    restart: () => proc.restart(),
-    isRunning: () => proc.running,
-    logs: () => proc.logs(),
-  };
+    ],
+  }));
+  return serverHandle('dropbear', proc, user, keys, publicLines, publicLines.map(fingerprintOfPublicKeyLine));
 }

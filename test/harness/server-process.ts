@@ -6,7 +6,10 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { onCleanup } from './cleanup';
+import type { ClientKeys } from './keys';
 import { holdsListeningSocket, isAlive, killTree, processTree } from './proc';
+import type { SshdServer } from './types';
+import type { TestUser } from './user';
 
 export interface LaunchSpec {
   /** 'sshd' / 'dropbear', for messages */
@@ -152,6 +155,66 @@ export class ServerProcess {
     const why = dead ? `exited (code ${child.exitCode}, signal ${child.signalCode})` : 'did not greet in time';
     throw new Error(`${this.spec.name} on 127.0.0.1:${this.port} ${why}. Its log:\n${this.logs().trim()}`);
   }
+}
+
+/**
+ * Starts the server that `launch(port)` describes on `fixedPort`, or on a free port, trying up to five free
+ * ports: another process may take the one picked before the server binds it (`bindFailure` matches the
+ * server's log line for that). Any other failure, or any failure on a fixed port, ends the attempts.
+ */
+export async function startOnFreePort(
+  program: string,
+  fixedPort: number | undefined,
+  bindFailure: RegExp,
+  launch: (port: number) => LaunchSpec,
+): Promise<ServerProcess> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = fixedPort ?? (await freePort());
+    const candidate = new ServerProcess(launch(port), port);
+    try {
+      await candidate.start();
+      return candidate;
+    } catch (err) {
+      candidate.dispose();
+      lastError = err as Error;
+      if (fixedPort !== undefined || !bindFailure.test(lastError.message)) break;
+    }
+  }
+  throw new Error(`cannot start ${program}: ${lastError?.message ?? 'unknown reason'}`);
+}
+
+/** The SshdServer a test sees for a started server: where it listens, how to log in, its host keys, its controls. */
+export function serverHandle(
+  kind: SshdServer['kind'],
+  proc: ServerProcess,
+  user: TestUser,
+  keys: ClientKeys,
+  hostPublicKeys: string[],
+  hostKeyFingerprints: string[],
+): SshdServer {
+  const knownHostsLines = hostPublicKeys.map((k) => `[127.0.0.1]:${proc.port} ${k}`);
+  return {
+    kind,
+    host: '127.0.0.1',
+    port: proc.port,
+    username: user.username,
+    password: user.password,
+    home: user.home,
+    clientKey: keys.clientKey,
+    clientKeyPath: keys.clientKeyPath,
+    clientKeyEncrypted: keys.clientKeyEncrypted,
+    clientKeyEncryptedPath: keys.clientKeyEncryptedPath,
+    clientKeyPassphrase: keys.clientKeyPassphrase,
+    hostKeyFingerprints,
+    knownHostsLine: knownHostsLines[0] as string,
+    knownHostsLines,
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+    restart: () => proc.restart(),
+    isRunning: () => proc.running,
+    logs: () => proc.logs(),
+  };
 }
 
 /** One TCP probe: true when the port answers with "SSH-" within a short while. */

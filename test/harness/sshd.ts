@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCommand } from './exec';
 import { HostKeyType, getClientKeys, publicKeyTypeAndBlob, sshKeygen, sshKeygenFingerprint } from './keys';
-import { ServerProcess, freePort } from './server-process';
+import { serverHandle, startOnFreePort } from './server-process';
 import { makeTempDirSync } from './tmp';
 import type { SshdServer } from './types';
 import { getTestUser, isRoot } from './user';
@@ -43,10 +43,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
   const configFile = path.join(dir, 'sshd_config');
   const logFile = path.join(dir, 'sshd.log');
 
-  let serverProcess: ServerProcess | undefined;
-  let lastError: Error | undefined;
-  for (let attempt = 0; attempt < 5 && !serverProcess; attempt++) {
-    const port = options.port ?? (await freePort());
+  const proc = await startOnFreePort(SSHD, options.port, /Address already in use|Cannot bind/i, (port) => {
     const defaults = [
       `ListenAddress 127.0.0.1:${port}`,
       'AddressFamily inet',
@@ -72,45 +69,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
       ...extra,
     ];
     fs.writeFileSync(configFile, composeConfig(defaults, options.config ?? []), { mode: 0o644 });
-    const candidate = new ServerProcess(
-      { name: 'sshd', command: SSHD, args: ['-D', '-f', configFile, '-E', logFile], logFile },
-      port,
-    );
-    try {
-      await candidate.start();
-      serverProcess = candidate;
-    } catch (err) {
-      candidate.dispose();
-      lastError = err as Error;
-      if (options.port !== undefined || !/Address already in use|Cannot bind/i.test(lastError.message)) break;
-    }
-  }
-  if (!serverProcess) {
-    throw new Error(`cannot start ${SSHD}: ${lastError?.message ?? 'unknown reason'}`);
-  }
-  const proc = serverProcess;
-  const knownHostsLines = hostPublicKeys.map((k) => `[127.0.0.1]:${proc.port} ${k}`);
-  return {
-    kind: 'openssh',
-    host: '127.0.0.1',
-    port: proc.port,
-    username: user.username,
-    password: user.password,
-    home: user.home,
-    clientKey: keys.clientKey,
-    clientKeyPath: keys.clientKeyPath,
-    clientKeyEncrypted: keys.clientKeyEncrypted,
-    clientKeyEncryptedPath: keys.clientKeyEncryptedPath,
-    clientKeyPassphrase: keys.clientKeyPassphrase,
-    hostKeyFingerprints,
-    knownHostsLine: knownHostsLines[0] as string,
-    knownHostsLines,
-    stop: () => proc.stop(),
-    kill: () => proc.kill(),
-    restart: () => proc.restart(),
-    isRunning: () => proc.running,
-    logs: () => proc.logs(),
-  };
+    return { name: 'sshd', command: SSHD, args: ['-D', '-f', configFile, '-E', logFile], logFile };
+  });
+  return serverHandle('openssh', proc, user, keys, hostPublicKeys, hostKeyFingerprints);
 }
 
 /**
