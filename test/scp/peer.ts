@@ -2,8 +2,10 @@
  * A scripted SCP peer over in-memory streams: the test plays the server, byte by byte, and sees exactly
  * what the session under test sent.
  */
+import assert from 'assert';
 import { EventEmitter } from 'events';
 import { PassThrough } from 'stream';
+import { TransferError } from '../../src/errors';
 import type { ScpStreams } from '../../src/scp';
 
 export class ScriptedPeer {
@@ -91,4 +93,23 @@ export class ScriptedPeer {
 export function hasRawControls(text: string): boolean {
   // eslint-disable-next-line no-control-regex
   return /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u.test(text);
+}
+
+/** The host the sessions under test are told they talk to: every error they raise must name it. */
+export const PEER_HOST = 'files.example:22';
+
+/** Asserts a TransferError with this code whose message names PEER_HOST and carries no raw control characters. */
+export async function rejectsWith(promise: Promise<unknown>, code: string, pattern?: RegExp): Promise<TransferError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof TransferError, `expected a TransferError ${code}, got ${String(caught)}`);
+  assert.strictEqual(caught.code, code, caught.message);
+  assert.ok(caught.message.includes(PEER_HOST), `host missing from: ${caught.message}`);
+  assert.ok(!hasRawControls(caught.message), `raw control characters in: ${JSON.stringify(caught.message)}`);
+  if (pattern) assert.match(caught.message, pattern);
+  return caught;
 }

@@ -10,9 +10,9 @@ import {
   type SinkEntry,
   type SinkExpectation,
 } from '../../src/scp';
-import { ScriptedPeer, hasRawControls } from './peer';
+import { PEER_HOST, ScriptedPeer, hasRawControls, rejectsWith } from './peer';
 
-const HOST = 'files.example:22';
+const HOST = PEER_HOST;
 const PATH = '/remote/x';
 
 function makeSink(peer: ScriptedPeer, expect: SinkExpectation, options: Partial<ScpSinkOptions> = {}): ScpSink {
@@ -49,22 +49,6 @@ async function download(sink: ScpSink, received: Received = { entries: [], files
       await sink.accept();
     }
   }
-}
-
-/** Asserts a TransferError with this code whose message names the host and carries no raw control characters. */
-async function rejectsWith(promise: Promise<unknown>, code: string, pattern?: RegExp): Promise<TransferError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof TransferError, `expected a TransferError ${code}, got ${String(caught)}`);
-  assert.strictEqual(caught.code, code, caught.message);
-  assert.ok(caught.message.includes(HOST), `host missing from: ${caught.message}`);
-  assert.ok(!hasRawControls(caught.message), `raw control characters in: ${JSON.stringify(caught.message)}`);
-  if (pattern) assert.match(caught.message, pattern);
-  return caught;
 }
 
 /** A server stream that never ends: `head` once, then `fill` forever, counting what was pulled. */

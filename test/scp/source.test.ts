@@ -3,28 +3,13 @@ import { getEventListeners } from 'events';
 import { PassThrough, Readable } from 'stream';
 import { TransferError } from '../../src/errors';
 import { ScpSource, isNoScpError, type ScpSessionOptions } from '../../src/scp';
-import { ScriptedPeer, hasRawControls } from './peer';
+import { PEER_HOST, ScriptedPeer, rejectsWith } from './peer';
 
-const HOST = 'files.example:22';
+const HOST = PEER_HOST;
 const PATH = '/remote/target';
 
 function makeSource(peer: ScriptedPeer, options: Partial<ScpSessionOptions> = {}): ScpSource {
   return new ScpSource(peer.streams, { host: HOST, path: PATH, idleTimeoutMs: 5000, ...options });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, pattern?: RegExp): Promise<TransferError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof TransferError, `expected a TransferError ${code}, got ${String(caught)}`);
-  assert.strictEqual(caught.code, code, caught.message);
-  assert.ok(caught.message.includes(HOST), `host missing from: ${caught.message}`);
-  assert.ok(!hasRawControls(caught.message), `raw control characters in: ${JSON.stringify(caught.message)}`);
-  if (pattern) assert.match(caught.message, pattern);
-  return caught;
 }
 
 /** A source that is ready: the server's first \0 already consumed. */
