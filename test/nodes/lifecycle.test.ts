@@ -166,20 +166,27 @@ describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real 
   });
 
   describe('admin endpoint POST /scp-connection/:id/test', function () {
-    it('uses the stored password for the placeholder and reports reach, login, key and transports', async function () {
+    /** Deploys the connection with its stored password, then posts the dialog's `settings` to its test endpoint. */
+    async function postTest(settings: Record<string, unknown>): Promise<{ body: unknown; text: string }> {
       await loadFlow([connectionDef(server)], { conn: { password: server.password } });
-      const response = await helper
-        .request()
-        .post('/scp-connection/conn/test')
-        .send({
-          host: server.host,
-          port: server.port,
-          username: server.username,
-          hostKeyPolicy: 'fingerprint',
-          hostFingerprints: server.hostKeyFingerprints.join('\n'),
-          credentials: { password: '__PWRD__', privateKey: '', passphrase: '' },
-        })
-        .expect(200);
+      return helper.request().post('/scp-connection/conn/test').send(settings).expect(200);
+    }
+
+    /** What the dialog posts under the fingerprint policy: the server's address and user, these fingerprints and credentials. */
+    function dialogSettings(hostFingerprints: string, credentials: Record<string, string>): Record<string, unknown> {
+      return { host: server.host, port: server.port, username: server.username, hostKeyPolicy: 'fingerprint', hostFingerprints, credentials };
+    }
+
+    /** The server was reached and its key shown for pinning, but it was not trusted, so no login was tried. */
+    function assertKeyShownWithoutLogin(report: Record<string, unknown>): void {
+      assert.strictEqual(report.reached, true);
+      assert.strictEqual(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
+      assert.strictEqual(report.hostKeyTrusted, false);
+      assert.strictEqual(report.authenticated, false);
+    }
+
+    it('uses the stored password for the placeholder and reports reach, login, key and transports', async function () {
+      const response = await postTest(dialogSettings(server.hostKeyFingerprints.join('\n'), { password: '__PWRD__', privateKey: '', passphrase: '' }));
       const report = response.body as Record<string, unknown>;
       assert.strictEqual(report.reached, true);
       assert.strictEqual(report.authenticated, true);
@@ -192,54 +199,17 @@ describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real 
     });
 
     it('an untrusted key: fingerprint reported, no login attempted', async function () {
-      await loadFlow([connectionDef(server)], { conn: { password: server.password } });
-      const response = await helper
-        .request()
-        .post('/scp-connection/conn/test')
-        .send({
-          host: server.host,
-          port: server.port,
-          username: server.username,
-          hostKeyPolicy: 'fingerprint',
-          hostFingerprints: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
-          credentials: { password: '__PWRD__' },
-        })
-        .expect(200);
-      const report = response.body as Record<string, unknown>;
-      assert.strictEqual(report.reached, true);
-      assert.strictEqual(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
-      assert.strictEqual(report.hostKeyTrusted, false);
-      assert.strictEqual(report.authenticated, false);
+      const response = await postTest(dialogSettings('SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', { password: '__PWRD__' }));
+      assertKeyShownWithoutLogin(response.body as Record<string, unknown>);
     });
 
     it('fingerprint policy with no fingerprint yet: the key is shown to pin, no login', async function () {
-      await loadFlow([connectionDef(server)], { conn: { password: server.password } });
-      const response = await helper
-        .request()
-        .post('/scp-connection/conn/test')
-        .send({ ...connectionDef(server), hostFingerprints: '', credentials: { password: '__PWRD__' } })
-        .expect(200);
-      const report = response.body as Record<string, unknown>;
-      assert.strictEqual(report.reached, true);
-      assert.strictEqual(report.hostKeyFingerprint, server.hostKeyFingerprints[0]);
-      assert.strictEqual(report.hostKeyTrusted, false);
-      assert.strictEqual(report.authenticated, false);
+      const response = await postTest({ ...connectionDef(server), hostFingerprints: '', credentials: { password: '__PWRD__' } });
+      assertKeyShownWithoutLogin(response.body as Record<string, unknown>);
     });
 
     it('a password typed in the dialog replaces the stored one', async function () {
-      await loadFlow([connectionDef(server)], { conn: { password: server.password } });
-      const response = await helper
-        .request()
-        .post('/scp-connection/conn/test')
-        .send({
-          host: server.host,
-          port: server.port,
-          username: server.username,
-          hostKeyPolicy: 'fingerprint',
-          hostFingerprints: server.hostKeyFingerprints[0],
-          credentials: { password: 'typed-but-wrong-0xF00' },
-        })
-        .expect(200);
+      const response = await postTest(dialogSettings(server.hostKeyFingerprints[0], { password: 'typed-but-wrong-0xF00' }));
       const report = response.body as { authenticated: boolean; error?: { code: string } };
       assert.strictEqual(report.authenticated, false);
       assert.strictEqual(report.error?.code, 'EAUTH');
@@ -247,8 +217,7 @@ describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real 
     });
 
     it('unusable settings come back as a report with EINVAL', async function () {
-      await loadFlow([connectionDef(server)], { conn: { password: server.password } });
-      const response = await helper.request().post('/scp-connection/conn/test').send({ host: '', username: 'x' }).expect(200);
+      const response = await postTest({ host: '', username: 'x' });
       const report = response.body as { reached: boolean; error?: { code: string } };
       assert.strictEqual(report.reached, false);
       assert.strictEqual(report.error?.code, 'EINVAL');
