@@ -9,37 +9,38 @@ import type { SshPool } from '../../src/ssh';
 import type { ChannelProvider } from '../../src/ssh/types';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
-import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd, startSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
+import { DEFAULT_LIMITS, context, poolProvider, sq, useSharedPool } from './support';
 
 const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat'];
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: glob downloads over ${transport}`, function () {
-    let server: SshdServer;
-    let channels: SshPool;
+    const shared = useSharedPool();
     let dir: { relative: string };
 
     before(async function () {
-      server = await sharedSshd();
-      channels = poolProvider(server);
-      dir = await makeServerDir(server, `glob-${transport}`);
-      const made = await runAsUser(server, FILES.map((name) => `printf %s ${sq(name)} > ${sq(`${dir.relative}/${name}`)}`).join(' && ') + ` && mkdir ${sq(`${dir.relative}/sub.dir`)} && printf %s inner > ${sq(`${dir.relative}/sub.dir/inner`)}`);
+      dir = await makeServerDir(shared.server, `glob-${transport}`);
+      const made = await runAsUser(shared.server, FILES.map((name) => `printf %s ${sq(name)} > ${sq(`${dir.relative}/${name}`)}`).join(' && ') + ` && mkdir ${sq(`${dir.relative}/sub.dir`)} && printf %s inner > ${sq(`${dir.relative}/sub.dir/inner`)}`);
       assert.equal(made.code, 0, made.stderr);
     });
-    after(async () => channels?.close());
 
-    async function globInto(pattern: string, recursive = false): Promise<string[]> {
-      const local = await makeTempDir('glob');
-      const result = await download(context(channels, { transport }), {
+    /** A glob download of `pattern` in the test directory into the local directory `local`. */
+    function globRequest(pattern: string, local: string, recursive: boolean) {
+      return {
         remotePath: `${dir.relative}/${pattern}`,
-        target: { kind: 'directory', path: local },
+        target: { kind: 'directory' as const, path: local },
         recursive,
         glob: true,
         preserve: false,
-        overwrite: 'fail',
+        overwrite: 'fail' as const,
         limits: DEFAULT_LIMITS,
-      });
+      };
+    }
+
+    async function globInto(pattern: string, recursive = false): Promise<string[]> {
+      const local = await makeTempDir('glob');
+      const result = await download(context(shared.channels, { transport }), globRequest(pattern, local, recursive));
       const names = (await fs.readdir(local)).sort();
       for (const name of names) {
         const stats = await fs.stat(join(local, name));
@@ -56,15 +57,7 @@ for (const transport of ['scp', 'sftp'] as const) {
     it('a matching directory is EISDIR without recursive, and copied as a tree with it', async function () {
       const local = await makeTempDir('glob-dir');
       await assert.rejects(
-        download(context(channels, { transport }), {
-          remotePath: `${dir.relative}/sub.*`,
-          target: { kind: 'directory', path: local },
-          recursive: false,
-          glob: true,
-          preserve: false,
-          overwrite: 'fail',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(shared.channels, { transport }), globRequest('sub.*', local, false)),
         (error: TransferError) => error.code === 'EISDIR',
       );
       assert.deepEqual(await globInto('sub.*', true), ['sub.dir']);
@@ -83,18 +76,10 @@ for (const transport of ['scp', 'sftp'] as const) {
     it('a pattern full of shell syntax runs nothing and matches nothing (ENOENT)', async function () {
       const local = await makeTempDir('glob-none');
       await assert.rejects(
-        download(context(channels, { transport }), {
-          remotePath: `${dir.relative}/$(touch pwned-glob)*;touch pwned-glob2`,
-          target: { kind: 'directory', path: local },
-          recursive: false,
-          glob: true,
-          preserve: false,
-          overwrite: 'fail',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(shared.channels, { transport }), globRequest('$(touch pwned-glob)*;touch pwned-glob2', local, false)),
         (error: TransferError) => error.code === 'ENOENT',
       );
-      const marker = await runAsUser(server, 'ls pwned-glob pwned-glob2 2>/dev/null');
+      const marker = await runAsUser(shared.server, 'ls pwned-glob pwned-glob2 2>/dev/null');
       assert.equal(marker.stdout.toString(), '');
     });
   });
@@ -131,6 +116,19 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
     await server?.stop();
   });
 
+  /** A plain download of `remotePath` (relative to home) into a buffer. */
+  function bufferDownload(remotePath: string) {
+    return {
+      remotePath,
+      target: { kind: 'buffer' as const, maxBytes: 100 },
+      recursive: false,
+      glob: false,
+      preserve: false,
+      overwrite: 'overwrite' as const,
+      limits: DEFAULT_LIMITS,
+    };
+  }
+
   it("'auto' falls back to SFTP for uploads and downloads, and later jobs go straight to SFTP", async function () {
     const channels = counting(pool);
     const up = await upload(context(channels, { transport: 'auto' }), {
@@ -146,15 +144,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
     assert.equal(onServer.stdout.toString(), 'via sftp');
 
     const execsBefore = channels.execs;
-    const down = await download(context(channels, { transport: 'auto' }), {
-      remotePath: 'auto.txt',
-      target: { kind: 'buffer', maxBytes: 100 },
-      recursive: false,
-      glob: false,
-      preserve: false,
-      overwrite: 'overwrite',
-      limits: DEFAULT_LIMITS,
-    });
+    const down = await download(context(channels, { transport: 'auto' }), bufferDownload('auto.txt'));
     assert.equal(down.transport, 'sftp');
     assert.equal(down.files[0].data?.toString(), 'via sftp');
     assert.equal(channels.execs, execsBefore, 'the remembered decision skips SCP');
@@ -164,15 +154,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
     await runAsUser(server, 'printf fresh > fresh.txt');
     const channels = counting(pool);
     // A different provider object: nothing remembered for it.
-    const down = await download(context(channels, { transport: 'auto' }), {
-      remotePath: 'fresh.txt',
-      target: { kind: 'buffer', maxBytes: 100 },
-      recursive: false,
-      glob: false,
-      preserve: false,
-      overwrite: 'overwrite',
-      limits: DEFAULT_LIMITS,
-    });
+    const down = await download(context(channels, { transport: 'auto' }), bufferDownload('fresh.txt'));
     assert.equal(down.transport, 'sftp');
     assert.equal(down.files[0].data?.toString(), 'fresh');
     assert.equal(channels.execs, 1);
@@ -191,15 +173,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
       (error: TransferError) => error.code === 'EPROTO' && error.message.includes('127.0.0.1'),
     );
     await assert.rejects(
-      download(context(channels, { transport: 'scp' }), {
-        remotePath: 'auto.txt',
-        target: { kind: 'buffer', maxBytes: 100 },
-        recursive: false,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: DEFAULT_LIMITS,
-      }),
+      download(context(channels, { transport: 'scp' }), bufferDownload('auto.txt')),
       (error: TransferError) => error.code === 'EPROTO',
     );
   });

@@ -6,26 +6,21 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download } from '../../src/transfer';
-import { type SshdServer, makeServerDir, makeTempDir, runAsUser, sharedSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { DEFAULT_LIMITS, context, sq, useSharedPool } from './support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: local safety of downloads over ${transport}`, function () {
-    let server: SshdServer;
-    let channels: SshPool;
+    const shared = useSharedPool();
     let dir: { relative: string };
 
     before(async function () {
-      server = await sharedSshd();
-      channels = poolProvider(server);
-      dir = await makeServerDir(server, `safety-${transport}`);
-      const made = await runAsUser(server, `cd ${sq(dir.relative)} && mkdir tree && printf payload > tree/victim && printf payload > victim`);
+      dir = await makeServerDir(shared.server, `safety-${transport}`);
+      const made = await runAsUser(shared.server, `cd ${sq(dir.relative)} && mkdir tree && printf payload > tree/victim && printf payload > victim`);
       assert.equal(made.code, 0, made.stderr);
     });
-    after(async () => channels?.close());
 
     const request = (path: string, recursive: boolean, overwrite: 'overwrite' | 'skip' | 'fail' = 'overwrite') => ({
       remotePath: `${dir.relative}/${recursive ? 'tree' : 'victim'}`,
@@ -43,7 +38,7 @@ for (const transport of ['scp', 'sftp'] as const) {
         const outside = await makeTempDir('outside');
         await fs.writeFile(join(outside, 'precious'), 'precious');
         await fs.symlink(join(outside, 'precious'), join(local, 'victim'));
-        await assert.rejects(download(context(channels, { transport }), request(local, false, overwrite)), (error: TransferError) => {
+        await assert.rejects(download(context(shared.channels, { transport }), request(local, false, overwrite)), (error: TransferError) => {
           assert.equal(error.code, 'EEXIST');
           assert.match(error.message, /symbolic link/);
           return true;
@@ -58,14 +53,14 @@ for (const transport of ['scp', 'sftp'] as const) {
       const local = await makeTempDir('symdir');
       const outside = await makeTempDir('outside-dir');
       await fs.symlink(outside, join(local, 'tree'));
-      await assert.rejects(download(context(channels, { transport }), request(local, true)), (error: TransferError) => error.code === 'EEXIST');
+      await assert.rejects(download(context(shared.channels, { transport }), request(local, true)), (error: TransferError) => error.code === 'EEXIST');
       assert.deepEqual(await fs.readdir(outside), []);
     });
 
     it('a FIFO in the way is refused without opening it', async function () {
       const local = await makeTempDir('fifo');
       execFileSync('mkfifo', [join(local, 'victim')]);
-      await assert.rejects(download(context(channels, { transport }), request(local, false)), (error: TransferError) => {
+      await assert.rejects(download(context(shared.channels, { transport }), request(local, false)), (error: TransferError) => {
         assert.equal(error.code, 'EEXIST');
         assert.match(error.message, /FIFO/);
         return true;
@@ -75,13 +70,13 @@ for (const transport of ['scp', 'sftp'] as const) {
 
     it('refuses a missing target directory (ENOENT) and a file target that is a directory (EISDIR)', async function () {
       const local = await makeTempDir('targets');
-      await assert.rejects(download(context(channels, { transport }), request(join(local, 'missing'), false)), (error: TransferError) => error.code === 'ENOENT');
+      await assert.rejects(download(context(shared.channels, { transport }), request(join(local, 'missing'), false)), (error: TransferError) => error.code === 'ENOENT');
       await assert.rejects(
-        download(context(channels, { transport }), { ...request(local, false), target: { kind: 'file', path: local } }),
+        download(context(shared.channels, { transport }), { ...request(local, false), target: { kind: 'file', path: local } }),
         (error: TransferError) => error.code === 'EISDIR',
       );
       await assert.rejects(
-        download(context(channels, { transport }), { ...request(local, true), target: { kind: 'buffer', maxBytes: 10 } }),
+        download(context(shared.channels, { transport }), { ...request(local, true), target: { kind: 'buffer', maxBytes: 10 } }),
         (error: TransferError) => error.code === 'EINVAL',
       );
     });
