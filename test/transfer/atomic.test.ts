@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
 import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, directProvider, sq, type TestProvider } from './support';
+import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, directProvider, sq, type TestProvider } from './support';
 
 const BIG = 50 * 1024 * 1024;
 
@@ -124,15 +124,7 @@ for (const transport of ['scp', 'sftp'] as const) {
         if (direction === 'up') {
           await upload(ctx, { sources: [{ kind: 'buffer', data: Buffer.alloc(size, 3) }], remotePath: `${dir.relative}/p.bin`, preserve: false, atomic: true, overwrite: 'overwrite' });
         } else {
-          await download(ctx, {
-            remotePath: `${dir.relative}/p.bin`,
-            target: { kind: 'buffer', maxBytes: size },
-            recursive: false,
-            glob: false,
-            preserve: false,
-            overwrite: 'overwrite',
-            limits: DEFAULT_LIMITS,
-          });
+          await download(ctx, bufferDownload(`${dir.relative}/p.bin`, size));
         }
         assert.equal(events[0].type, 'fileStart');
         assert.equal(events[events.length - 1].type, 'fileEnd');

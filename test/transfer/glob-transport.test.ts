@@ -10,7 +10,7 @@ import type { ChannelProvider } from '../../src/ssh/types';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, sq, useSharedPool } from './support';
+import { DEFAULT_LIMITS, bufferDownload, context, poolProvider, sq, useSharedPool } from './support';
 
 const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat'];
 
@@ -116,19 +116,6 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
     await server?.stop();
   });
 
-  /** A plain download of `remotePath` (relative to home) into a buffer. */
-  function bufferDownload(remotePath: string) {
-    return {
-      remotePath,
-      target: { kind: 'buffer' as const, maxBytes: 100 },
-      recursive: false,
-      glob: false,
-      preserve: false,
-      overwrite: 'overwrite' as const,
-      limits: DEFAULT_LIMITS,
-    };
-  }
-
   it("'auto' falls back to SFTP for uploads and downloads, and later jobs go straight to SFTP", async function () {
     const channels = counting(pool);
     const up = await upload(context(channels, { transport: 'auto' }), {
@@ -144,7 +131,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
     assert.equal(onServer.stdout.toString(), 'via sftp');
 
     const execsBefore = channels.execs;
-    const down = await download(context(channels, { transport: 'auto' }), bufferDownload('auto.txt'));
+    const down = await download(context(channels, { transport: 'auto' }), bufferDownload('auto.txt', 100));
     assert.equal(down.transport, 'sftp');
     assert.equal(down.files[0].data?.toString(), 'via sftp');
     assert.equal(channels.execs, execsBefore, 'the remembered decision skips SCP');
@@ -154,7 +141,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
     await runAsUser(server, 'printf fresh > fresh.txt');
     const channels = counting(pool);
     // A different provider object: nothing remembered for it.
-    const down = await download(context(channels, { transport: 'auto' }), bufferDownload('fresh.txt'));
+    const down = await download(context(channels, { transport: 'auto' }), bufferDownload('fresh.txt', 100));
     assert.equal(down.transport, 'sftp');
     assert.equal(down.files[0].data?.toString(), 'fresh');
     assert.equal(channels.execs, 1);
@@ -173,7 +160,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
       (error: TransferError) => error.code === 'EPROTO' && error.message.includes('127.0.0.1'),
     );
     await assert.rejects(
-      download(context(channels, { transport: 'scp' }), bufferDownload('auto.txt')),
+      download(context(channels, { transport: 'scp' }), bufferDownload('auto.txt', 100)),
       (error: TransferError) => error.code === 'EPROTO',
     );
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
+import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, sq } from './support';
 
 const NAMES = ['with space', "quo'te", 'dq"uote', '$(touch pwned-names)', 'semi;colon', '-leading-dash', 'ünïcödé ✓ 日本', '`id`', 'a*b?[c]', '~tilde', '{a,b}', 'amp&pipe|gt>'];
 const NEWLINE_NAME = 'new\nline';
@@ -35,15 +35,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.equal(await fs.stat(join(shared.server.home, 'pwned-names')).catch(() => undefined), undefined);
 
       for (const name of NAMES) {
-        const result = await download(context(shared.channels, { transport }), {
-          remotePath: `${dir.relative}/${name}`,
-          target: { kind: 'buffer', maxBytes: 1000 },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        });
+        const result = await download(context(shared.channels, { transport }), bufferDownload(`${dir.relative}/${name}`, 1000));
         assert.equal(result.files[0].data?.toString(), `content of ${name}`, name);
         assert.equal(result.files[0].remotePath, `${dir.relative}/${name}`);
       }

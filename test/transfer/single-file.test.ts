@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { download, upload } from '../../src/transfer';
 import { TransferError } from '../../src/errors';
 import { makeServerDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, randomData, sha256, sq } from './support';
+import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, randomData, sha256, sq } from './support';
 
 async function rejectsWith(promise: Promise<unknown>, code: string, pathPart: string): Promise<TransferError> {
   try {
@@ -52,15 +52,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
       const listing = await runAsUser(shared.server, `ls -A ${sq(dir.relative)}`);
       assert.ok(!listing.stdout.toString().includes('.part'), 'no temporary file left behind');
 
-      const down = await download(context(shared.channels, { transport }), {
-        remotePath,
-        target: { kind: 'buffer', maxBytes: size },
-        recursive: false,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: DEFAULT_LIMITS,
-      });
+      const down = await download(context(shared.channels, { transport }), bufferDownload(remotePath, size));
       assert.equal(down.transport, transport);
       assert.equal(down.files.length, 1);
       assert.equal(down.files[0].size, size);
@@ -99,15 +91,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('ENOENT: downloading a missing remote file', async function () {
     await rejectsWith(
-      download(context(shared.channels, { transport }), {
-        remotePath: `${dir.relative}/does-not-exist`,
-        target: { kind: 'buffer', maxBytes: 1000 },
-        recursive: false,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: DEFAULT_LIMITS,
-      }),
+      download(context(shared.channels, { transport }), bufferDownload(`${dir.relative}/does-not-exist`, 1000)),
       'ENOENT',
       'does-not-exist',
     );
@@ -129,15 +113,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
 
   it('EISDIR: downloading a directory into a buffer', async function () {
     await rejectsWith(
-      download(context(shared.channels, { transport }), {
-        remotePath: dir.relative,
-        target: { kind: 'buffer', maxBytes: 1000 },
-        recursive: false,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: DEFAULT_LIMITS,
-      }),
+      download(context(shared.channels, { transport }), bufferDownload(dir.relative, 1000)),
       'EISDIR',
       dir.relative,
     );
@@ -181,15 +157,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
     const secret = `${dir.relative}/secret.txt`;
     await runAsUser(shared.server, `echo hidden > ${sq(secret)} && chmod 000 ${sq(secret)}`);
     await rejectsWith(
-      download(context(shared.channels, { transport }), {
-        remotePath: secret,
-        target: { kind: 'buffer', maxBytes: 1000 },
-        recursive: false,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: DEFAULT_LIMITS,
-      }),
+      download(context(shared.channels, { transport }), bufferDownload(secret, 1000)),
       'EACCES',
       'secret.txt',
     );
@@ -199,15 +167,7 @@ describe(`transfer: single file over ${transport} (issue 2)`, function () {
     const remotePath = `${dir.relative}/big.bin`;
     await runAsUser(shared.server, `head -c 5000 /dev/zero > ${sq(remotePath)}`);
     const error = await rejectsWith(
-      download(context(shared.channels, { transport }), {
-        remotePath,
-        target: { kind: 'buffer', maxBytes: 4999 },
-        recursive: false,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: DEFAULT_LIMITS,
-      }),
+      download(context(shared.channels, { transport }), bufferDownload(remotePath, 4999)),
       'ETOOBIG',
       'big.bin',
     );

@@ -8,7 +8,7 @@ import { Client, type Algorithms, type ClientChannel, type SFTPWrapper } from 's
 import { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
 import type { ChannelProvider, ExecLease, PoolOptions, SftpLease } from '../../src/ssh/types';
-import type { TransferContext } from '../../src/transfer/types';
+import type { DownloadRequest, TransferContext } from '../../src/transfer/types';
 import { type SshdServer, sharedSshd } from '../harness';
 
 export interface TestProvider extends ChannelProvider {
@@ -110,6 +110,19 @@ export const DEFAULT_LIMITS = {
   maxFiles: 100_000,
   maxDepth: 64,
 };
+
+/** A plain single-file download of `remotePath` into a buffer of at most `maxBytes` (no glob, no preserve, overwrite). */
+export function bufferDownload(remotePath: string, maxBytes: number): DownloadRequest {
+  return {
+    remotePath,
+    target: { kind: 'buffer', maxBytes },
+    recursive: false,
+    glob: false,
+    preserve: false,
+    overwrite: 'overwrite',
+    limits: DEFAULT_LIMITS,
+  };
+}
 
 /** What useSharedPool hands a describe block: filled in by its before hook, so read it inside tests only. */
 export interface SharedPool {
