@@ -448,10 +448,14 @@ export class SshPool implements ChannelProvider {
         connection.serverLimit = Math.max(1, Math.min(connection.serverLimit, othersOpen));
         connection.pausedUntil = Math.max(connection.pausedUntil, Date.now() + Math.min(1_000, 25 * (request.openRetries + 1)));
       }
-      if ((dead || serverFull) && request.openRetries < this.options.maxOpenRetries) {
+      // A refused SFTP subsystem can be a server that failed to start its sftp-server for a moment (seen with
+      // Dropbear under load): one more try; a server without SFTP refuses again and the error stands.
+      const sftpRefusedOnce = !dead && request.kind === 'sftp' && request.openRetries === 0 && /unable to start subsystem/i.test(error.message ?? '');
+      if ((dead || serverFull || sftpRefusedOnce) && request.openRetries < this.options.maxOpenRetries) {
         // The channel never opened, so nothing ran: trying again is safe.
         request.openRetries += 1;
-        this.debug(`${dead ? 'connection lost' : 'server refused a channel (MaxSessions)'} on ${this.label}: request re-queued (retry ${request.openRetries})`);
+        const why = dead ? 'connection lost' : serverFull ? 'server refused a channel (MaxSessions)' : 'server refused the SFTP subsystem';
+        this.debug(`${why} on ${this.label}: request re-queued (retry ${request.openRetries})`);
         this.queue.unshift(request);
         releaseSlot();
         return;

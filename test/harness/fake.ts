@@ -39,6 +39,8 @@ export interface FakeServerOptions {
   sftp?: (request: FakeSftpRequest) => void;
   /** refuse exec requests for which this returns true (the client sees a failed channel request) */
   rejectExec?: (command: string) => boolean;
+  /** refuse an `sftp` subsystem request when this returns true (as a server that failed to start sftp-server) */
+  rejectSftp?: () => boolean;
   /** ssh2 server ident, e.g. 'OpenSSH_9.2' (default ssh2's own) */
   ident?: string;
   /** OpenSSH private key text for the host key (default: a new ed25519 key), e.g. to keep it across servers */
@@ -120,7 +122,7 @@ export async function startFakeServer(handler: FakeExecHandler, options: FakeSer
           }
         });
         session.on('sftp', (accept, reject) => {
-          if (!options.sftp) return reject();
+          if (!options.sftp || options.rejectSftp?.()) return reject();
           const sftp = accept();
           sftp.on('error', () => undefined);
           options.sftp({ sftp, username, connection, connectionNumber });

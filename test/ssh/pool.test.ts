@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { needThrowawayUser, sharedSshd, startSilentServer, startSshd, type SshdServer } from '../harness';
+import { needThrowawayUser, sharedSshd, startFakeServer, startSilentServer, startSshd, type SshdServer } from '../harness';
 import { SshPool, type PoolState } from '../../src/ssh';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
 
@@ -166,6 +166,35 @@ describe('ssh pool', function () {
     assert.equal(error.code, 'EAUTH');
     assert.match(error.message, /^jump host: authentication failed/);
     await pool.close();
+  });
+
+  it('asks once more when the server refuses the SFTP subsystem, and then lets the refusal stand', async () => {
+    let refusals = 0;
+    let refuseAll = false;
+    const fake = await startFakeServer(() => undefined, {
+      sftp: () => undefined,
+      rejectSftp: () => {
+        const refuse = refuseAll || refusals === 0;
+        if (refuse) refusals += 1;
+        return refuse;
+      },
+    });
+    const pool = new SshPool(endpointFor({ ...fake, username: 'tester' }, { password: fake.password }));
+    try {
+      const lease = await pool.sftp();
+      assert.equal(refusals, 1, 'the first request was refused, the retry accepted');
+      lease.release();
+
+      refuseAll = true;
+      refusals = 0;
+      const error = await rejection(pool.sftp());
+      assert.equal(error.code, 'EPROTO');
+      assert.match(error.message, /refused to open an SFTP session/);
+      assert.equal(refusals, 2, 'one retry, not a loop');
+    } finally {
+      await pool.close();
+      await fake.close();
+    }
   });
 
   describe('connection failures', () => {
