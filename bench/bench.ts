@@ -10,12 +10,13 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { SshPool } from '../src/ssh';
+import type { SshPool } from '../src/ssh';
 import { download, upload } from '../src/transfer';
 import type { TransferContext } from '../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser, startSshd, type SshdServer } from '../test/harness';
 import { runCleanupsSync } from '../test/harness/cleanup';
 import { MEMORY_CAP, makeBigFile, runMemoryChild, sha256File } from '../test/transfer/memory-support';
+import { poolProvider } from '../test/transfer/support';
 
 const CIPHER = 'aes128-gcm@openssh.com';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -24,17 +25,9 @@ const SMALL_COUNT = 200;
 const SMALL_SIZE = 4096;
 const LIMITS = { maxFileBytes: Number.MAX_SAFE_INTEGER, maxTotalBytes: Number.MAX_SAFE_INTEGER, maxFiles: 100_000, maxDepth: 16 };
 
+/** Our engine's pool to the bench sshd, with the same cipher as the scp runs. */
 function pool(server: SshdServer): SshPool {
-  return new SshPool({
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    auth: { privateKey: server.clientKey },
-    hostKey: { kind: 'fingerprint', fingerprints: server.hostKeyFingerprints },
-    readyTimeoutMs: 20_000,
-    keepaliveIntervalMs: 0,
-    algorithms: { cipher: [CIPHER] },
-  });
+  return poolProvider(server, { cipher: [CIPHER] });
 }
 
 function scpArgs(server: SshdServer, legacy: boolean): string[] {
