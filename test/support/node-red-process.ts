@@ -105,14 +105,41 @@ export function httpRequest(method: string, url: string, body?: unknown, headers
 export async function startNodeRedProcess(options: NodeRedProcessOptions): Promise<NodeRedProcess> {
   const { userDir } = options;
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const settingsFile = path.join(userDir, 'settings.js');
   const settings = { ...QUIET_SETTINGS, ...options.settings, uiHost: '127.0.0.1', uiPort: port };
   fs.writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-
-  const node = options.node ?? process.execPath;
-  const child = spawn(node, [options.redJs ?? NODE_RED_4_RED_JS, '--userDir', userDir, '--settings', settingsFile], {
+  const redJs = options.redJs ?? NODE_RED_4_RED_JS;
+  return launchNodeRed({
+    node: options.node,
+    args: [redJs, '--userDir', userDir, '--settings', settingsFile],
     cwd: userDir,
+    env: options.env,
+    port,
+    userDir,
+    startLimitMs: options.startLimitMs,
+  });
+}
+
+export interface LaunchOptions {
+  /** default: the node running the tests */
+  node?: string;
+  /** node's arguments: red.js or a script that starts it, and theirs */
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  /** the port it will listen on (127.0.0.1) */
+  port: number;
+  userDir: string;
+  startLimitMs?: number;
+}
+
+/** Runs a command that starts Node-RED on 127.0.0.1:`port` and resolves once its flows run. */
+export async function launchNodeRed(options: LaunchOptions): Promise<NodeRedProcess> {
+  const { port, userDir } = options;
+  const url = `http://127.0.0.1:${port}`;
+  const node = options.node ?? process.execPath;
+  const child = spawn(node, options.args, {
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false', ...options.env },
   });
@@ -138,20 +165,20 @@ export async function startNodeRedProcess(options: NodeRedProcessOptions): Promi
   const request = (method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer> =>
     httpRequest(method, url + urlPath, body, headers);
 
-  const started = (): boolean => /Started flows/.test(output);
+  const startedCount = (): number => (output.match(/Started flows/g) ?? []).length;
   const deploy = async (flow: object[]): Promise<void> => {
-    const before = (output.match(/Started flows/g) ?? []).length;
+    const before = startedCount();
     const answer = await request('POST', '/flows', flow, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' });
     if (answer.status !== 204 && answer.status !== 200) throw new Error(`POST /flows: ${answer.status} ${answer.body}`);
-    await waitFor('the deployed flows to start', () => (output.match(/Started flows/g) ?? []).length > before, 30_000, () => output);
+    await waitFor('the deployed flows to start', () => startedCount() > before, 30_000, () => output);
   };
 
   try {
     await waitFor(
-      `Node-RED (${path.basename(path.dirname(options.redJs ?? NODE_RED_4_RED_JS))} under ${node}) to start`,
+      `\`${path.basename(node)} ${options.args.join(' ')}\` to start Node-RED`,
       () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Node-RED exited (${child.exitCode ?? child.signalCode}):\n${output}`);
-        return started();
+        return startedCount() > 0;
       },
       options.startLimitMs ?? 60_000,
       () => output,
