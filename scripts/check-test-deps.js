@@ -19,6 +19,9 @@ const REQUIREMENTS = [
   { program: 'chpasswd', pkg: 'passwd', why: "the throwaway user's password" },
   { program: 'runuser', pkg: 'util-linux', why: "looking at the server's files as the test user" },
   { program: 'puttygen', pkg: 'putty-tools', why: 'PuTTY keys for the key-format tests' },
+  { program: 'g++', pkg: 'g++', why: "ssh2's native crypto binding, built when the package tests install the tarball" },
+  { program: 'make', pkg: 'make', why: "building ssh2's native crypto binding" },
+  { program: 'python3', pkg: 'python3', why: "node-gyp, which builds ssh2's native crypto binding" },
 ];
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 

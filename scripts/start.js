@@ -21,7 +21,8 @@ module.exports = {
     flowFile: 'flows.json',
     // The package root is scanned as a Node-RED module: nodes from package.json, examples/ for Import.
     nodesDir: [${JSON.stringify(root)}],
-    // No online palette catalogue (installing other nodes by name still works in the palette manager).
+    // No fetch of the online palette catalogue (the palette manager's Install tab lists nothing):
+    // delete 'palette' here to browse it.
     editorTheme: { tours: false, palette: { catalogues: [] } },
     // No consent prompt: telemetry and the update check stay off (the user settings dialog can turn them on).
     telemetry: { enabled: false, updateNotification: false },
