@@ -11,7 +11,7 @@ import type { NodeRedProcess } from '../support/node-red-process';
 import { requireNodeRed5, startNodeRed5, type NodeRed5Runtime } from '../support/node-red-5';
 import { assertRoundTrip, assertThreeTypesLoaded, repoHasSshBinding } from './checks';
 import { CONNECTION_ID, MISSING_URL, packageTestFlow } from './flows';
-import { installIntoNewUserDir, packedPackage, run, sshBindingLoads } from './support';
+import { installedPackage, run, sshBindingLoads } from './support';
 
 describe('package: Node-RED 5 on Node.js 22, installed from the tarball (real sshd)', function () {
   this.timeout(180_000);
@@ -37,9 +37,8 @@ describe('package: Node-RED 5 on Node.js 22, installed from the tarball (real ss
   });
 
   it("installs the tarball with npm on Node 22, building ssh2's native binding for Node 22", async function () {
-    const { tarball } = await packedPackage();
     let output: string;
-    ({ userDir, output } = await installIntoNewUserDir(tarball, 'node-red-5-userdir', { node: runtime.node, nodeHeaders: runtime.headers }));
+    ({ userDir, output } = await installedPackage('node-red-5'));
     const binding = await sshBindingLoads(path.join(userDir, 'node_modules'), runtime.node);
     if (!binding && !repoHasSshBinding()) {
       skipOrFail(this, `a C++ toolchain for ssh2's native crypto binding (python3, make, g++). npm said:\n${output}`);

@@ -11,7 +11,7 @@ import path from 'path';
 import { makeServerDir, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
 import { MISSING_URL, packageTestFlow } from './flows';
-import { installIntoNewUserDir, PACKAGE_JSON, packedPackage, sshBindingLoads, type Packed } from './support';
+import { installedPackage, PACKAGE_JSON, packedPackage, sshBindingLoads, type Packed } from './support';
 import { assertRoundTrip, assertThreeTypesLoaded, repoHasSshBinding } from './checks';
 
 describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (real sshd)', function () {
@@ -51,7 +51,7 @@ describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (
 
   it('installs into a new Node-RED user directory as the palette manager does, building ssh2\'s native binding', async function () {
     assert.ok(packed, 'needs the tarball of the step before');
-    ({ userDir, output: installOutput } = await installIntoNewUserDir(packed.tarball, 'pack-userdir'));
+    ({ userDir, output: installOutput } = await installedPackage('node-red-4'));
     const installed = path.join(userDir, 'node_modules', ...PACKAGE_JSON.name.split('/'));
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version, PACKAGE_JSON.version);
     const dependencies = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8')).dependencies as Record<string, string>;

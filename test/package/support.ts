@@ -7,6 +7,7 @@ import { execFile } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { makeTempDir } from '../harness';
+import { nodeRed5Missing, nodeRed5Runtime } from '../support/node-red-5';
 
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -91,7 +92,7 @@ export interface InstallOptions {
  * A fresh Node-RED user directory with the tarball installed as the palette manager installs a package
  * (`npm install --omit=dev --engine-strict ...`, here preferring the npm cache). Returns npm's output.
  */
-export async function installIntoNewUserDir(tarball: string, prefix: string, options: InstallOptions = {}): Promise<{ userDir: string; output: string }> {
+async function installIntoNewUserDir(tarball: string, prefix: string, options: InstallOptions = {}): Promise<Installed> {
   const userDir = await makeTempDir(prefix);
   // What Node-RED's local storage writes into a new user directory.
   fs.writeFileSync(
@@ -107,6 +108,39 @@ export async function installIntoNewUserDir(tarball: string, prefix: string, opt
   const args = ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', '--prefer-offline', '--', tarball];
   const output = await mustRun('npm', args, userDir, env);
   return { userDir, output };
+}
+
+export interface Installed {
+  userDir: string;
+  /** what npm said */
+  output: string;
+}
+
+/** The two installs of the tarball the package tests use: for Node-RED 4.1 on this Node.js, for Node-RED 5 on Node 22. */
+export type Leg = 'node-red-4' | 'node-red-5';
+let installs: Record<Leg, Promise<Installed>> | undefined;
+
+/**
+ * The tarball installed for `leg`. The first call starts both installs at once: their native builds (ssh2,
+ * cpu-features) are single-threaded, so together they finish sooner.
+ */
+export function installedPackage(leg: Leg): Promise<Installed> {
+  installs ??= startInstalls();
+  return installs[leg];
+}
+
+function startInstalls(): Record<Leg, Promise<Installed>> {
+  const packed = packedPackage();
+  const runtime = nodeRed5Runtime();
+  const started: Record<Leg, Promise<Installed>> = {
+    'node-red-4': packed.then(({ tarball }) => installIntoNewUserDir(tarball, 'pack-userdir')),
+    'node-red-5': runtime
+      ? packed.then(({ tarball }) => installIntoNewUserDir(tarball, 'node-red-5-userdir', { node: runtime.node, nodeHeaders: runtime.headers }))
+      : Promise.reject(new Error(`no Node-RED 5 runtime: ${nodeRed5Missing()}`)),
+  };
+  // Each is awaited by its own test, possibly much later (or never, when that test is skipped).
+  for (const install of Object.values(started)) install.catch(() => undefined);
+  return started;
 }
 
 /** Whether ssh2's native crypto binding loads under `node` from `modulesDir` (ssh2 falls back to JS crypto without it). */

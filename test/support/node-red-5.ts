@@ -41,12 +41,17 @@ export function nodeRed5Missing(): string | undefined {
   );
 }
 
+/** The runtime, or undefined when something is missing (nodeRed5Missing says what). */
+export function nodeRed5Runtime(): NodeRed5Runtime | undefined {
+  const { node, redJs, headers, installDir, missing } = paths();
+  return missing.length === 0 ? { node, redJs, headers, installDir } : undefined;
+}
+
 /** The runtime, or (in a mocha hook) a skip naming what is missing: a failure under CI=true. */
 export function requireNodeRed5(ctx: Mocha.Context): NodeRed5Runtime {
-  const missing = nodeRed5Missing();
-  if (missing) skipOrFail(ctx, `Node-RED 5 on Node.js 22: ${missing}`);
-  const { node, redJs, headers, installDir } = paths();
-  return { node, redJs, headers, installDir };
+  const runtime = nodeRed5Runtime();
+  if (!runtime) skipOrFail(ctx, `Node-RED 5 on Node.js 22: ${nodeRed5Missing()}`);
+  return runtime;
 }
 
 /**
@@ -55,8 +60,7 @@ export function requireNodeRed5(ctx: Mocha.Context): NodeRed5Runtime {
  * install it into `userDir/node_modules` first). Resolves with its URL, request/deploy helpers and stop().
  */
 export function startNodeRed5(options: Omit<NodeRedProcessOptions, 'redJs' | 'node'>): Promise<NodeRedProcess> {
-  const missing = nodeRed5Missing();
-  if (missing) return Promise.reject(new Error(`cannot start Node-RED 5: ${missing}`));
-  const { node, redJs } = paths();
-  return startNodeRedProcess({ ...options, node, redJs });
+  const runtime = nodeRed5Runtime();
+  if (!runtime) return Promise.reject(new Error(`cannot start Node-RED 5: ${nodeRed5Missing()}`));
+  return startNodeRedProcess({ ...options, node: runtime.node, redJs: runtime.redJs });
 }
