@@ -594,7 +594,7 @@ describe('ScpSink (download state machine)', () => {
         sink.receive(() => {
           throw failure;
         }),
-        'ETOOBIG',
+        'ENOSPC',
         /disk full/,
       );
       await rejectsWith(sink.next(), 'ETOOBIG');
