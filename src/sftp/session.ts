@@ -239,10 +239,10 @@ export class SftpSession {
       return failure;
     }
     if (!(freeBytes < requestBytes)) return failure;
-    return new TransferError('ENOSPC', 'the remote file system is full', {
+    return new TransferError('ENOSPC', failure.summary, {
       host: this.ctx.host,
       path,
-      detail: `${failure.detail ?? 'Failure'}; ${freeBytes} bytes free`,
+      detail: `${failure.detail ?? 'Failure'}, and ${freeBytes} bytes are free on the server's file system`,
       cause: failure.cause,
     });
   }
