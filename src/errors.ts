@@ -32,7 +32,12 @@ export type TransferErrorCode = (typeof TRANSFER_ERROR_CODES)[number];
  * A situation the code alone does not tell apart, named so the flow nodes can say it in words of its own
  * (a catalog key) and say it the same way whichever transport or step met it.
  */
-export type TransferErrorReason = 'nameTooLong' | 'notRegularFile';
+export const TRANSFER_ERROR_REASONS = [
+  'nameTooLong', // a name in the path is longer than the file system allows (SCP, SFTP or local)
+  'notRegularFile', // a local path that a download must not write through: symlink, FIFO, socket, device
+] as const;
+
+export type TransferErrorReason = (typeof TRANSFER_ERROR_REASONS)[number];
 
 export interface TransferErrorDetails {
   /** host[:port] the work was aimed at */
