@@ -67,7 +67,9 @@ export class TransferError extends Error {
     if (details.host !== undefined) this.host = details.host;
     if (details.path !== undefined) this.path = details.path;
     if (details.detail !== undefined) this.detail = details.detail;
-    if (details.reason !== undefined) this.reason = details.reason;
+    // A server's own words may name the situation ("mv: ...: File name too long"), whichever step met it.
+    const reason = details.reason ?? reasonInText(code, details.detail);
+    if (reason !== undefined) this.reason = reason;
   }
 
   /** The same error with host/path filled in where the thrower did not know them. */
@@ -182,6 +184,13 @@ export function meaningOfErrno(error: unknown): SystemErrorMeaning | undefined {
 export function meaningOfServerText(text: string): SystemErrorMeaning | undefined {
   const row = SYSTEM_ERRORS.find((candidate) => candidate.text?.test(text) === true);
   return row ? meaningOf(row) : undefined;
+}
+
+/** The reason the server's text names, when the table gives it the same code the thrower chose. */
+function reasonInText(code: TransferErrorCode, text: string | undefined): TransferErrorReason | undefined {
+  if (text === undefined) return undefined;
+  const meaning = meaningOfServerText(text);
+  return meaning?.code === code ? meaning.reason : undefined;
 }
 
 /** The longest name component (in bytes) most file systems allow, and the longest path (PATH_MAX). */

@@ -6,7 +6,7 @@
  * can not make us buffer without bound.
  */
 import type { Readable, Writable } from 'stream';
-import { TransferError, isTransferError, meaningOfErrno, meaningOfServerText, systemError, type TransferErrorCode } from '../errors';
+import { TransferError, isTransferError, meaningOfErrno, systemError, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
 import { codeForServerMessage } from './records';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
@@ -115,11 +115,7 @@ export class ScpSession {
 
   /** A TransferError naming this session's host and path. */
   protected error(code: TransferErrorCode, summary: string, detail?: string): TransferError {
-    const details = { host: this.host, path: this.path, ...(detail ? { detail } : {}) };
-    // The server's words may name a situation that reads the same on every transport (a name too long).
-    const meaning = detail ? meaningOfServerText(detail) : undefined;
-    if (meaning?.reason !== undefined && meaning.code === code) return systemError(meaning, summary, details);
-    return new TransferError(code, summary, details);
+    return new TransferError(code, summary, { host: this.host, path: this.path, ...(detail ? { detail } : {}) });
   }
 
   /** Adds host and path to errors thrown by the pure helpers (records, names). */
