@@ -597,7 +597,7 @@ describe('ScpSink (download state machine)', () => {
         'ENOSPC',
         /disk full/,
       );
-      await rejectsWith(sink.next(), 'ETOOBIG');
+      await rejectsWith(sink.next(), 'ENOSPC');
     });
 
     it('refuses to read the next record before the entry at hand is answered (EINVAL)', async () => {
