@@ -147,6 +147,8 @@ const SYSTEM_ERRORS: readonly SystemErrorRow[] = [
   { errnos: ['EFBIG', 'ERR_FS_FILE_TOO_LARGE'], text: /file too large|file size limit/i, code: 'ETOOBIG' },
   { errnos: ['ENAMETOOLONG'], text: /file name too long/i, code: 'EINVAL', reason: 'nameTooLong' },
   { errnos: ['EINVAL', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE'], code: 'EINVAL' },
+  { errnos: ['ECONNRESET', 'EPIPE', 'ECONNABORTED'], code: 'ECONNRESET' },
+  { errnos: ['ETIMEDOUT'], code: 'ETIMEDOUT' },
   {
     errnos: ['EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS', 'EAGAIN', 'EBUSY', 'ETXTBSY', 'ESTALE', 'EXDEV'],
     text: /input\/output error|too many open files|cannot allocate memory|no buffer space/i,
@@ -163,10 +165,12 @@ function meaningOf(row: SystemErrorRow): SystemErrorMeaning {
   return row.reason === undefined ? { code: row.code } : { code: row.code, reason: row.reason };
 }
 
-/** The errno-like code of an error (`ENOSPC`, `ERR_INVALID_ARG_TYPE`), if it has one. */
+/** The errno of an error (`ENOSPC`), or a Node code the table knows (`ERR_INVALID_ARG_TYPE`), if it has one. */
 export function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code) ? code : undefined;
+  if (typeof code !== 'string') return undefined;
+  if (/^E[A-Z0-9]+$/.test(code)) return code;
+  return SYSTEM_ERRORS.some((row) => row.errnos.includes(code)) ? code : undefined;
 }
 
 /**

@@ -46,6 +46,7 @@ const SITUATIONS: Situation[] = [
   { situation: 'out of memory', errnos: ['ENOMEM'], scpText: 'scp: /d/x: Cannot allocate memory', code: 'EIO' },
   { situation: 'exists', errnos: ['EEXIST'], sftpStatus: SFTP_STATUS.FILE_ALREADY_EXISTS, code: 'EEXIST' },
   { situation: 'invalid argument', errnos: ['EINVAL', 'ERR_INVALID_ARG_TYPE'], code: 'EINVAL' },
+  { situation: 'connection dropped', errnos: ['ECONNRESET', 'EPIPE'], sftpStatus: SFTP_STATUS.CONNECTION_LOST, code: 'ECONNRESET' },
 ];
 
 function errnoError(errno: string): NodeJS.ErrnoException {
@@ -96,6 +97,7 @@ describe('errors: one mapping from system errors to codes', function () {
     assert.match(odd.message, /EXYZZY/);
     assert.strictEqual(meaningOfErrno(new Error('no code')), undefined);
     assert.strictEqual(meaningOfErrno({ code: 42 }), undefined);
+    assert.strictEqual(meaningOfErrno({ code: 'ERR_STREAM_PREMATURE_CLOSE' }), undefined, 'a Node code outside the table is no system error');
     // scp's writer contract: a caller's writer throwing a plain Error is a protocol failure, not a system one
     assert.strictEqual(localFailure(new Error('oops'), 'writing failed', 'h', '/x').code, 'EPROTO');
   });
