@@ -4,7 +4,7 @@
  * messages on output 2, errors turned into `done(err)` with a translated message and `err.code`, and
  * aborting everything when the node closes. The nodes themselves only read the message and shape results.
  */
-import { TRANSFER_ERROR_CODES, TransferError, isTransferError, type TransferErrorCode } from '../errors';
+import { TRANSFER_ERROR_CODES, TransferError, isTransferError, meaningOfErrno, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
 import type { ProgressEvent, TransferContext } from '../transfer/types';
 import type { ConnectionState, ConnectionUser, ScpConnectionNode } from './connection-api';
@@ -80,7 +80,9 @@ export function formatBytes(bytes: number): string {
 function codeOf(error: unknown): TransferErrorCode {
   if (isTransferError(error)) return error.code;
   const code = (error as { code?: unknown } | null)?.code;
-  return (TRANSFER_ERROR_CODES as readonly unknown[]).includes(code) ? (code as TransferErrorCode) : 'EPROTO';
+  if ((TRANSFER_ERROR_CODES as readonly unknown[]).includes(code)) return code as TransferErrorCode;
+  // A system error that escaped the engine unwrapped still gets the code of its situation (EMFILE: EIO).
+  return meaningOfErrno(error)?.code ?? 'EPROTO';
 }
 
 export function toNodeError(

@@ -55,4 +55,12 @@ describe('nodes: every error message reads well (en-US)', function () {
       }
     });
   }
+
+  it('a system error that escaped the engine unwrapped gets its situation\'s code, not EPROTO or EACCES', function () {
+    const emfile = Object.assign(new Error("EMFILE: too many open files, open '/x'"), { code: 'EMFILE' });
+    const error = toNodeError(RED, 'scp-upload', emfile, { host: HOST, path: PATH });
+    assert.strictEqual(error.code, 'EIO');
+    assertReadable(error.message, ['too many open files', PATH, HOST]);
+    assert.ok(!/permission denied/i.test(error.message));
+  });
 });
