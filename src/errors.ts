@@ -3,6 +3,8 @@
  * people read `message`, which names the host and the path but never a secret. Text that came from a
  * server goes through `cleanText` (src/text.ts) before it lands in `detail`.
  */
+import { cleanText } from './text';
+
 export const TRANSFER_ERROR_CODES = [
   'ENOENT', // remote or local path does not exist
   'EACCES', // permission denied (remote or local)
@@ -17,12 +19,25 @@ export const TRANSFER_ERROR_CODES = [
   'EHOSTUNREACH', // no route to the host
   'ECONNRESET', // the connection dropped during the work
   'EPROTO', // the server broke the protocol, or has no usable scp/sftp
-  'ETOOBIG', // a size cap was exceeded
+  'ETOOBIG', // a size cap was exceeded (ours, or the file system's largest file)
+  'ENOSPC', // no space left (or the disk quota is used up), on the server or on this machine
+  'EIO', // the system failed the step: input/output error, too many open files, out of memory (retry later)
   'EABORTED', // the node was closed (redeploy, shutdown) while the work ran
-  'EINVAL', // the message or the configuration is not usable (empty path, NUL byte, bad payload)
+  'EINVAL', // the message or the configuration is not usable (empty path, NUL byte, a name too long, bad payload)
 ] as const;
 
 export type TransferErrorCode = (typeof TRANSFER_ERROR_CODES)[number];
+
+/**
+ * A situation the code alone does not tell apart, named so the flow nodes can say it in words of its own
+ * (a catalog key) and say it the same way whichever transport or step met it.
+ */
+export const TRANSFER_ERROR_REASONS = [
+  'nameTooLong', // a name in the path is longer than the file system allows (SCP, SFTP or local)
+  'notRegularFile', // a local path that a download must not write through: symlink, FIFO, socket, device
+] as const;
+
+export type TransferErrorReason = (typeof TRANSFER_ERROR_REASONS)[number];
 
 export interface TransferErrorDetails {
   /** host[:port] the work was aimed at */
@@ -32,6 +47,7 @@ export interface TransferErrorDetails {
   /** extra text, usually the server's own words, already cleaned */
   detail?: string;
   cause?: unknown;
+  reason?: TransferErrorReason;
 }
 
 export class TransferError extends Error {
@@ -39,6 +55,7 @@ export class TransferError extends Error {
   readonly host?: string;
   readonly path?: string;
   readonly detail?: string;
+  readonly reason?: TransferErrorReason;
   /** the message without the host/path/detail decoration */
   readonly summary: string;
 
@@ -50,6 +67,9 @@ export class TransferError extends Error {
     if (details.host !== undefined) this.host = details.host;
     if (details.path !== undefined) this.path = details.path;
     if (details.detail !== undefined) this.detail = details.detail;
+    // A server's own words may name the situation ("mv: ...: File name too long"), whichever step met it.
+    const reason = details.reason ?? reasonInText(code, details.detail);
+    if (reason !== undefined) this.reason = reason;
   }
 
   /** The same error with host/path filled in where the thrower did not know them. */
@@ -60,6 +80,7 @@ export class TransferError extends Error {
       path: this.path ?? context.path,
       detail: this.detail,
       cause: this.cause,
+      reason: this.reason,
     });
     copy.stack = this.stack;
     return copy;
@@ -97,4 +118,170 @@ export function codeFromSocketError(error: unknown): TransferErrorCode {
     default:
       return 'ECONNRESET';
   }
+}
+
+// ------------------------------------------------------------------------------------ system errors
+//
+// One table for what the operating system said, wherever it said it: an errno from a local file call, the
+// strerror text a server's scp prints on stderr, or an SFTP status. The same situation gets the same code
+// on every path, so a flow can branch on it without knowing which transport or step met it.
+
+interface SystemErrorRow {
+  /** errno names (and Node's own ERR_ codes) from local calls */
+  errnos: readonly string[];
+  /** the strerror wording a server prints ("scp: /x: No space left on device"); absent: errno only */
+  text?: RegExp;
+  code: TransferErrorCode;
+  reason?: TransferErrorReason;
+}
+
+const SYSTEM_ERRORS: readonly SystemErrorRow[] = [
+  { errnos: ['ENOENT'], text: /no such file or directory/i, code: 'ENOENT' },
+  // sftp-server reports a symlink loop as "no such file": the same here, on both transports.
+  { errnos: ['ELOOP'], text: /too many levels of symbolic links/i, code: 'ENOENT' },
+  { errnos: ['EACCES', 'EPERM', 'EROFS'], text: /permission denied|operation not permitted|read-only file system/i, code: 'EACCES' },
+  { errnos: ['EISDIR'], text: /is a directory/i, code: 'EISDIR' },
+  { errnos: ['ENOTDIR'], text: /not a directory/i, code: 'ENOTDIR' },
+  { errnos: ['EEXIST'], code: 'EEXIST' },
+  { errnos: ['ENOSPC', 'EDQUOT'], text: /no space left|disk quota exceeded/i, code: 'ENOSPC' },
+  { errnos: ['EFBIG', 'ERR_FS_FILE_TOO_LARGE'], text: /file too large|file size limit/i, code: 'ETOOBIG' },
+  { errnos: ['ENAMETOOLONG'], text: /file name too long/i, code: 'EINVAL', reason: 'nameTooLong' },
+  { errnos: ['EINVAL', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE'], code: 'EINVAL' },
+  { errnos: ['ECONNRESET', 'EPIPE', 'ECONNABORTED'], code: 'ECONNRESET' },
+  { errnos: ['ETIMEDOUT'], code: 'ETIMEDOUT' },
+  {
+    errnos: ['EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS', 'EAGAIN', 'EBUSY', 'ETXTBSY', 'ESTALE', 'EXDEV'],
+    text: /input\/output error|too many open files|cannot allocate memory|no buffer space/i,
+    code: 'EIO',
+  },
+];
+
+export interface SystemErrorMeaning {
+  code: TransferErrorCode;
+  reason?: TransferErrorReason;
+}
+
+function meaningOf(row: SystemErrorRow): SystemErrorMeaning {
+  return row.reason === undefined ? { code: row.code } : { code: row.code, reason: row.reason };
+}
+
+/** The errno of an error (`ENOSPC`), or a Node code the table knows (`ERR_INVALID_ARG_TYPE`), if it has one. */
+export function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (/^E[A-Z0-9]+$/.test(code)) return code;
+  return SYSTEM_ERRORS.some((row) => row.errnos.includes(code)) ? code : undefined;
+}
+
+/**
+ * What a local system error means; an errno outside the table is a system failure (EIO, with the system's
+ * own words in the detail), and an error without any errno is undefined (the caller knows best).
+ */
+export function meaningOfErrno(error: unknown): SystemErrorMeaning | undefined {
+  const errno = errnoOf(error);
+  if (errno === undefined) return undefined;
+  const row = SYSTEM_ERRORS.find((candidate) => candidate.errnos.includes(errno));
+  return row ? meaningOf(row) : { code: 'EIO' };
+}
+
+/** What a server's error text (strerror wording) means; undefined when it names no system error we know. */
+export function meaningOfServerText(text: string): SystemErrorMeaning | undefined {
+  const row = SYSTEM_ERRORS.find((candidate) => candidate.text?.test(text) === true);
+  return row ? meaningOf(row) : undefined;
+}
+
+/** The reason the server's text names, when the table gives it the same code the thrower chose. */
+function reasonInText(code: TransferErrorCode, text: string | undefined): TransferErrorReason | undefined {
+  if (text === undefined) return undefined;
+  const meaning = meaningOfServerText(text);
+  return meaning?.code === code ? meaning.reason : undefined;
+}
+
+/** The longest name component (in bytes) most file systems allow, and the longest path (PATH_MAX). */
+const NAME_MAX_BYTES = 255;
+const PATH_MAX_BYTES = 4096;
+
+/** True when the path has a component, or a total length, no common file system accepts. */
+export function hasOverlongName(path: string): boolean {
+  if (Buffer.byteLength(path) >= PATH_MAX_BYTES) return true;
+  return path.split('/').some((component) => Buffer.byteLength(component) > NAME_MAX_BYTES);
+}
+
+/**
+ * SFTP status codes: version 3 (what OpenSSH speaks) and the later drafts' finer ones, which some servers
+ * send. OpenSSH's sftp-server folds errno into few statuses: ENAMETOOLONG and EINVAL become BAD_MESSAGE,
+ * and everything it has no status for (a full disk, an I/O error) becomes FAILURE with the text "Failure".
+ */
+export const SFTP_STATUS = {
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  BAD_MESSAGE: 5,
+  NO_CONNECTION: 6,
+  CONNECTION_LOST: 7,
+  OP_UNSUPPORTED: 8,
+  NO_SUCH_PATH: 10,
+  FILE_ALREADY_EXISTS: 11,
+  WRITE_PROTECT: 12,
+  NO_SPACE_ON_FILESYSTEM: 14,
+  QUOTA_EXCEEDED: 15,
+  NOT_A_DIRECTORY: 19,
+  INVALID_FILENAME: 20,
+  LINK_LOOP: 21,
+  FILE_IS_A_DIRECTORY: 24,
+} as const;
+
+const SFTP_STATUS_CODES: ReadonlyMap<number, TransferErrorCode> = new Map<number, TransferErrorCode>([
+  [SFTP_STATUS.EOF, 'EPROTO'],
+  [SFTP_STATUS.NO_SUCH_FILE, 'ENOENT'],
+  [SFTP_STATUS.PERMISSION_DENIED, 'EACCES'],
+  [SFTP_STATUS.BAD_MESSAGE, 'EINVAL'],
+  [SFTP_STATUS.NO_CONNECTION, 'ECONNRESET'],
+  [SFTP_STATUS.CONNECTION_LOST, 'ECONNRESET'],
+  [SFTP_STATUS.OP_UNSUPPORTED, 'EPROTO'],
+  [SFTP_STATUS.NO_SUCH_PATH, 'ENOENT'],
+  [SFTP_STATUS.FILE_ALREADY_EXISTS, 'EEXIST'],
+  [SFTP_STATUS.WRITE_PROTECT, 'EACCES'],
+  [SFTP_STATUS.NO_SPACE_ON_FILESYSTEM, 'ENOSPC'],
+  [SFTP_STATUS.QUOTA_EXCEEDED, 'ENOSPC'],
+  [SFTP_STATUS.NOT_A_DIRECTORY, 'ENOTDIR'],
+  [SFTP_STATUS.INVALID_FILENAME, 'EINVAL'],
+  [SFTP_STATUS.LINK_LOOP, 'ENOENT'],
+  [SFTP_STATUS.FILE_IS_A_DIRECTORY, 'EISDIR'],
+]);
+
+/**
+ * What an SFTP status means for a request on `path`. A generic FAILURE is read from the server's text when
+ * that names a system error, else it is `failureCode` (what a failure most likely is for this request).
+ * An invalid request on a path with an over-long name is that name (OpenSSH says only "Bad message").
+ */
+export function meaningOfSftpStatus(status: number, text: string, path: string, failureCode: TransferErrorCode): SystemErrorMeaning {
+  const fromText = meaningOfServerText(text);
+  if (status === SFTP_STATUS.FAILURE) return fromText ?? { code: failureCode };
+  if ((status === SFTP_STATUS.BAD_MESSAGE || status === SFTP_STATUS.INVALID_FILENAME) && (fromText?.reason === 'nameTooLong' || hasOverlongName(path))) {
+    return { code: 'EINVAL', reason: 'nameTooLong' };
+  }
+  return { code: SFTP_STATUS_CODES.get(status) ?? 'EPROTO' };
+}
+
+/** The words the nodes and the library show for a situation that reads the same whatever step met it. */
+const REASON_SUMMARIES: Partial<Record<TransferErrorReason, string>> = {
+  nameTooLong: 'a name in the path is too long for the file system',
+};
+
+/**
+ * The TransferError for a system error met during `summary`: the code from the table, and, for a situation
+ * with a reason, that reason's own summary (so a long name reads the same over SCP, SFTP and locally).
+ */
+export function systemError(meaning: SystemErrorMeaning, summary: string, details: TransferErrorDetails): TransferError {
+  if (meaning.reason === undefined) return new TransferError(meaning.code, summary, details);
+  return new TransferError(meaning.code, REASON_SUMMARIES[meaning.reason] ?? summary, { ...details, reason: meaning.reason });
+}
+
+/** A local file call failed: the code from its errno (EIO when it has none we know), the system's words as detail. */
+export function localSystemError(error: unknown, summary: string, details: { host?: string; path: string }): TransferError {
+  if (isTransferError(error)) return error.withContext(details);
+  const detail = cleanText(error instanceof Error ? error.message : String(error));
+  return systemError(meaningOfErrno(error) ?? { code: 'EIO' }, summary, { ...details, detail, cause: error });
 }

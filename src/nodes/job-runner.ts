@@ -4,7 +4,7 @@
  * messages on output 2, errors turned into `done(err)` with a translated message and `err.code`, and
  * aborting everything when the node closes. The nodes themselves only read the message and shape results.
  */
-import { TRANSFER_ERROR_CODES, TransferError, isTransferError, type TransferErrorCode } from '../errors';
+import { TRANSFER_ERROR_CODES, TransferError, isTransferError, meaningOfErrno, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
 import type { ProgressEvent, TransferContext } from '../transfer/types';
 import type { ConnectionState, ConnectionUser, ScpConnectionNode } from './connection-api';
@@ -17,10 +17,30 @@ export const PROGRESS_INTERVAL_MS = 250;
 /** How long 'close' waits for aborted jobs to finish before answering their messages itself. */
 const CLOSE_GRACE_MS = 10_000;
 
+/**
+ * The catalog keys (under `<ns>.errors.`) of the EINVALs about the message or the node's settings. Their
+ * catalog text says what is wrong; `detail` adds only what the user gave (never the summary again).
+ */
+export const INPUT_ERROR_KEYS = [
+  'noConnection',
+  'noRemotePath',
+  'badRemotePath',
+  'badProperty',
+  'badPropertyType',
+  'noLocalPath',
+  'badLocalPath',
+  'badPayload',
+  'badMode',
+  'badMaxSize',
+  'badMaxFiles',
+] as const;
+
+export type InputErrorKey = (typeof INPUT_ERROR_KEYS)[number];
+
 /** An EINVAL about the message or the node's settings, with its own catalog key under `<ns>.errors.`. */
 export class InputError extends TransferError {
   constructor(
-    readonly messageKey: string,
+    readonly messageKey: InputErrorKey,
     summary: string,
     details: { host?: string; path?: string; detail?: string } = {},
   ) {
@@ -60,7 +80,9 @@ export function formatBytes(bytes: number): string {
 function codeOf(error: unknown): TransferErrorCode {
   if (isTransferError(error)) return error.code;
   const code = (error as { code?: unknown } | null)?.code;
-  return (TRANSFER_ERROR_CODES as readonly unknown[]).includes(code) ? (code as TransferErrorCode) : 'EPROTO';
+  if ((TRANSFER_ERROR_CODES as readonly unknown[]).includes(code)) return code as TransferErrorCode;
+  // A system error that escaped the engine unwrapped still gets the code of its situation (EMFILE: EIO).
+  return meaningOfErrno(error)?.code ?? 'EPROTO';
 }
 
 export function toNodeError(
@@ -71,14 +93,17 @@ export function toNodeError(
 ): NodeError {
   const code = codeOf(error);
   let detail: string;
-  if (isTransferError(error)) detail = error.detail ? `${error.summary}: ${error.detail}` : error.summary;
+  // An input error's catalog text already says what its summary says: only the user's value follows.
+  if (error instanceof InputError) detail = error.detail ?? '';
+  else if (isTransferError(error)) detail = error.detail ? `${error.summary}: ${error.detail}` : error.summary;
   else detail = cleanText(error instanceof Error ? error.message : String(error));
   const values = {
     host: isTransferError(error) && error.host ? error.host : context.host,
     path: isTransferError(error) && error.path ? error.path : context.path,
     detail,
   };
-  const key = error instanceof InputError ? error.messageKey : code;
+  // A situation with a reason (a name too long) reads the same whichever transport or step met it.
+  const key = error instanceof InputError ? error.messageKey : isTransferError(error) && error.reason ? error.reason : code;
   const nodeError = new Error(RED._(`${namespace}.errors.${key}`, values)) as NodeError;
   // An own property: Node-RED copies `code` from the error onto msg.error.code for Catch nodes.
   nodeError.code = code;
@@ -303,18 +328,40 @@ export class JobRunner implements ConnectionUser {
   }
 }
 
+/**
+ * The TypedInput types Node-RED evaluates. Any other type would come back as the literal text of the
+ * property (Node-RED's evaluateNodeProperty passes unknown types through), silently a wrong path.
+ */
+const PROPERTY_TYPES = new Set(['str', 'num', 'bool', 'json', 'bin', 're', 'date', 'jsonata', 'env', 'msg', 'flow', 'global', 'node', 'cred']);
+
 /** Resolves a TypedInput property for this message (RED.util.evaluateNodeProperty as a promise). */
 export function evaluateProperty(RED: NodeAPI, node: NodeInstance, value: string, type: string, msg: NodeMessage): Promise<unknown> {
+  if (!PROPERTY_TYPES.has(type)) {
+    return Promise.reject(new InputError('badPropertyType', `the property type "${type}" is not known`, { detail: cleanText(type) }));
+  }
+  // Which property failed, and how: a JSONata or JSON error alone does not say where to look.
+  const failed = (error: unknown): InputError =>
+    new InputError('badProperty', 'a property could not be evaluated', {
+      detail: `${type} ${cleanText(value, 200)}: ${cleanText(error instanceof Error ? error.message : String(error))}`,
+    });
   return new Promise((resolve, reject) => {
     try {
       RED.util.evaluateNodeProperty(value, type, node, msg, (error, result) => {
-        if (error) reject(new InputError('badProperty', 'a property could not be evaluated', { detail: cleanText(error.message) }));
+        if (error) reject(failed(error));
         else resolve(result);
       });
     } catch (error) {
-      reject(new InputError('badProperty', 'a property could not be evaluated', { detail: cleanText((error as Error).message) }));
+      reject(failed(error));
     }
   });
+}
+
+/** "a number", "an array", "null": what a value is, for messages that say what was given instead. */
+export function describeValueType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return type === 'object' || type === 'undefined' ? `an ${type}` : `a ${type}`;
 }
 
 /** The result for msg.scp: the TransferResult without file contents. */
@@ -329,5 +376,6 @@ export function describeResult<T extends { files: Array<{ data?: Buffer }> }>(re
 export function remotePathFrom(value: unknown): { text: string; bytes?: Buffer } {
   if (typeof value === 'string' && value !== '') return { text: value };
   if (Buffer.isBuffer(value) && value.length > 0) return { text: cleanText(value, 1024), bytes: value };
-  throw new InputError('noRemotePath', 'the remote path is empty');
+  if (value === undefined || value === null || value === '' || Buffer.isBuffer(value)) throw new InputError('noRemotePath', 'the remote path is empty');
+  throw new InputError('badRemotePath', 'the remote path must be a string', { detail: describeValueType(value) });
 }

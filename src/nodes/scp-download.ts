@@ -16,7 +16,8 @@ import type {
   TransferredFile,
 } from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
-import { InputError, JobRunner, describeResult, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
+import { cleanText } from '../text';
+import { InputError, JobRunner, describeResult, describeValueType, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
@@ -42,11 +43,12 @@ const MAX_DEPTH = 64;
 const DEFAULT_MAX_SIZE_MIB = 256;
 const DEFAULT_MAX_FILES = 10000;
 
-function positiveNumber(value: unknown, fallback: number, key: string, allowZero: boolean): number {
+function positiveNumber(value: unknown, fallback: number, key: 'badMaxSize' | 'badMaxFiles', allowZero: boolean): number {
   if (value === undefined || value === null || value === '') return fallback;
   const number = Number(value);
   if (!Number.isFinite(number) || number < 0 || (!allowZero && number === 0)) {
-    throw new InputError(key, `${key} must be a positive number`, { detail: String(value) });
+    const what = key === 'badMaxSize' ? 'the size limit' : 'the file limit';
+    throw new InputError(key, `${what} must be a positive number`, { detail: cleanText(String(value), 100) });
   }
   return number;
 }
@@ -118,7 +120,8 @@ export = function register(RED: NodeAPI): void {
         target = { kind: 'buffer', maxBytes: sizeCap };
       } else {
         const value = await evaluateProperty(RED, node, def.localPath ?? 'localPath', def.localPathType ?? 'msg', msg);
-        if (typeof value !== 'string' || value === '') throw new InputError('noLocalPath', 'the local path is empty', { path: remotePath });
+        if (value === undefined || value === null || value === '') throw new InputError('noLocalPath', 'the local path is empty', { path: remotePath });
+        if (typeof value !== 'string') throw new InputError('badLocalPath', 'the local path must be a string', { path: remotePath, detail: describeValueType(value) });
         localPath = value;
         target = { kind: targetKind, path: value };
       }

@@ -7,7 +7,7 @@ import { Readable } from 'stream';
 import { upload } from '../transfer';
 import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
-import { InputError, JobRunner, describeResult, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
+import { InputError, JobRunner, describeResult, describeValueType, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 interface UploadDef extends NodeDef {
@@ -33,13 +33,16 @@ function isNonEmptyString(value: unknown): value is string {
 function localPathsOf(value: unknown): string[] | undefined {
   if (isNonEmptyString(value)) return [value];
   if (Array.isArray(value) && value.length > 0) {
-    if (!value.every(isNonEmptyString)) {
-      throw new InputError('badLocalPath', 'the local path list must hold only non-empty strings');
+    const badIndex = value.findIndex((item) => !isNonEmptyString(item));
+    if (badIndex >= 0) {
+      const bad: unknown = value[badIndex];
+      const what = bad === '' ? 'an empty string' : describeValueType(bad);
+      throw new InputError('badLocalPath', 'the local path list must hold only non-empty strings', { detail: `an array holding ${what}` });
     }
     return value;
   }
   if (value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)) return undefined;
-  throw new InputError('badLocalPath', 'the local path must be a string or an array of strings');
+  throw new InputError('badLocalPath', 'the local path must be a string or an array of strings', { detail: describeValueType(value) });
 }
 
 function contentSourceOf(payload: unknown, name: string | undefined): UploadSource {

@@ -2,7 +2,7 @@
  * The SCP control records (C, D, E, T) as OpenSSH's scp.c writes and reads them. Pure functions over
  * buffers: the decoder treats every line as hostile and accepts only the exact shapes OpenSSH sends.
  */
-import { TransferError, type TransferErrorCode } from '../errors';
+import { TransferError, meaningOfServerText, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
 
 /** whole seconds since the epoch */
@@ -160,16 +160,16 @@ function parseEntry(line: Buffer, limits: RecordLimits): ScpRecord {
 
 // ------------------------------------------------------------------------------------ server messages
 
-const MESSAGE_CODES: [RegExp, TransferErrorCode][] = [
-  [/no such file or directory|not found/i, 'ENOENT'],
-  [/permission denied|operation not permitted|read-only file system/i, 'EACCES'],
-  [/is a directory/i, 'EISDIR'],
-  [/not a directory|ambiguous target/i, 'ENOTDIR'],
-  [/no space left|disk quota exceeded|file too large|file size limit/i, 'ETOOBIG'],
+/** What only scp says: its own words, before the system error table (src/errors.ts) is asked. */
+const SCP_MESSAGE_CODES: [RegExp, TransferErrorCode][] = [
+  [/ambiguous target/i, 'ENOTDIR'],
+  [/not found/i, 'ENOENT'],
 ];
 
 /** Maps an scp error text ("scp: /x: No such file or directory") onto our codes; EPROTO when unknown. */
 export function codeForServerMessage(text: string): TransferErrorCode {
-  for (const [pattern, code] of MESSAGE_CODES) if (pattern.test(text)) return code;
+  const system = meaningOfServerText(text);
+  if (system) return system.code;
+  for (const [pattern, code] of SCP_MESSAGE_CODES) if (pattern.test(text)) return code;
   return 'EPROTO';
 }

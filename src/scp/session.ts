@@ -6,7 +6,7 @@
  * can not make us buffer without bound.
  */
 import type { Readable, Writable } from 'stream';
-import { TransferError, isTransferError, type TransferErrorCode } from '../errors';
+import { TransferError, isTransferError, meaningOfErrno, systemError, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
 import { codeForServerMessage } from './records';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
@@ -24,32 +24,10 @@ type Waker = () => void;
 /** Maps a local failure (fs error codes, or anything a caller's writer threw) onto a TransferError. */
 export function localFailure(error: unknown, summary: string, host: string, path: string): TransferError {
   if (isTransferError(error)) return error;
-  let code: TransferErrorCode;
-  switch ((error as { code?: unknown } | null)?.code) {
-    case 'ENOENT':
-      code = 'ENOENT';
-      break;
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      code = 'EACCES';
-      break;
-    case 'EISDIR':
-      code = 'EISDIR';
-      break;
-    case 'ENOTDIR':
-      code = 'ENOTDIR';
-      break;
-    case 'ENOSPC':
-    case 'EDQUOT':
-    case 'EFBIG':
-      code = 'ETOOBIG';
-      break;
-    default:
-      code = 'EPROTO';
-  }
   const message = error instanceof Error ? error.message : String(error);
-  return new TransferError(code, summary, { host, path, detail: cleanText(message, 200), cause: error });
+  // Without an errno it is no system error: a caller's writer that broke its contract.
+  const meaning = meaningOfErrno(error) ?? { code: 'EPROTO' as const };
+  return systemError(meaning, summary, { host, path, detail: cleanText(message, 200), cause: error });
 }
 
 /** A rejection hook that the session fires for every pending wait when it is destroyed or aborted. */

@@ -4,11 +4,10 @@
  * OpenSSH's sftp client) but deliver data in order and wait for the consumer: memory stays bounded.
  */
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper, Stats } from 'ssh2';
-import { TransferError, type TransferErrorCode } from '../errors';
+import { SFTP_STATUS, TransferError, meaningOfSftpStatus, systemError, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
 
-/** ssh2's SFTP status codes (draft-ietf-secsh-filexfer-02). */
-const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
+const STATUS = SFTP_STATUS;
 
 /**
  * Bytes per read/write request: the largest the server accepts (ssh2 learns it from OpenSSH's
@@ -40,22 +39,14 @@ export function statusOf(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** Maps an ssh2 SFTP error to a TransferError naming host and path. */
+/** Maps an ssh2 SFTP error to a TransferError naming host and path (the status table is in src/errors.ts). */
 export function sftpError(error: unknown, host: string, path: string, summary: string, failureCode: TransferErrorCode = 'EPROTO'): TransferError {
   if (error instanceof TransferError) return error.withContext({ host, path });
   const status = statusOf(error);
-  const code: TransferErrorCode =
-    status === STATUS.NO_SUCH_FILE
-      ? 'ENOENT'
-      : status === STATUS.PERMISSION_DENIED
-        ? 'EACCES'
-        : status === STATUS.FAILURE
-          ? failureCode
-          : status === undefined
-            ? 'ECONNRESET'
-            : 'EPROTO';
+  const text = error instanceof Error ? error.message : '';
   const detail = error instanceof Error ? cleanText(error.message) : undefined;
-  return new TransferError(code, summary, { host, path, detail, cause: error });
+  if (status === undefined) return new TransferError('ECONNRESET', summary, { host, path, detail, cause: error });
+  return systemError(meaningOfSftpStatus(status, text, path, failureCode), summary, { host, path, detail, cause: error });
 }
 
 export class SftpSession {
@@ -180,7 +171,7 @@ export class SftpSession {
   }
 
   async close(handle: Buffer, path: string): Promise<void> {
-    await this.call<void>(path, 'cannot close the remote file', (done) => this.sftp.close(handle, (e) => done(e)), 'EACCES');
+    await this.call<void>(path, 'cannot close the remote file', (done) => this.sftp.close(handle, (e) => done(e)), 'EIO');
   }
 
   async fstat(handle: Buffer, path: string): Promise<Stats> {
@@ -202,7 +193,7 @@ export class SftpSession {
     let failure: unknown;
     const send = (piece: Buffer, position: number): void => {
       const request = this.call<void>(path, 'cannot write the remote file', (done) =>
-        this.sftp.write(handle, piece, 0, piece.length, position, (e) => done(e)), 'EACCES',
+        this.sftp.write(handle, piece, 0, piece.length, position, (e) => done(e)), 'EIO',
       ).then(
         () => {
           inFlight.delete(request);
@@ -215,19 +206,45 @@ export class SftpSession {
       );
       inFlight.add(request);
     };
-    for await (const chunk of chunks) {
+    // A failed write ends the loop; it is thrown (explained) once the requests still in flight are answered.
+    chunks: for await (const chunk of chunks) {
       for (let at = 0; at < chunk.length; at += REQUEST_BYTES) {
-        if (failure) throw failure;
+        if (failure) break chunks;
         while (inFlight.size >= WINDOW) await Promise.race(inFlight);
-        if (failure) throw failure;
+        if (failure) break chunks;
         const piece = chunk.subarray(at, Math.min(chunk.length, at + REQUEST_BYTES));
         send(piece, offset);
         offset += piece.length;
       }
     }
     await Promise.all(inFlight);
-    if (failure) throw failure;
+    if (failure) throw await this.explainWriteFailure(failure, handle, path, REQUEST_BYTES);
     return offset;
+  }
+
+  /**
+   * OpenSSH's sftp-server answers a write on a full disk with a bare FAILURE ("Failure"), as it does an I/O
+   * error: the free space of the file's file system (fstatvfs@openssh.com) tells the two apart, so a full
+   * disk is ENOSPC over SFTP as it is over SCP. Without the extension the failure stays as it was.
+   */
+  private async explainWriteFailure(failure: unknown, handle: Buffer, path: string, requestBytes: number): Promise<unknown> {
+    if (!(failure instanceof TransferError) || statusOf(failure.cause) !== STATUS.FAILURE) return failure;
+    let freeBytes: number;
+    try {
+      const info = await this.call<{ f_frsize: number | bigint; f_bavail: number | bigint }>(path, 'cannot read the remote free space', (done) =>
+        this.sftp.ext_openssh_fstatvfs(handle, done),
+      );
+      freeBytes = Number(info.f_frsize) * Number(info.f_bavail);
+    } catch {
+      return failure;
+    }
+    if (!(freeBytes < requestBytes)) return failure;
+    return new TransferError('ENOSPC', failure.summary, {
+      host: this.ctx.host,
+      path,
+      detail: `${failure.detail ?? 'Failure'}, and ${freeBytes} bytes are free on the server's file system`,
+      cause: failure.cause,
+    });
   }
 
   /**

@@ -3,7 +3,7 @@
  * reporter, and the list of temporary files to remove when the job fails. Both transports share it.
  */
 import { setMaxListeners } from 'events';
-import { TransferError, isTransferError } from '../errors';
+import { TransferError, isTransferError, meaningOfErrno, systemError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
 import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from './types';
 
@@ -79,7 +79,9 @@ export class Job {
     if (this.signal.aborted) return this.stopError(path);
     if (isTransferError(error)) return error.withContext({ host: this.host, path });
     const message = error instanceof Error ? error.message : String(error);
-    return new TransferError(fallbackCode, 'transfer failed', { host: this.host, path, detail: message, cause: error });
+    // A system error that reached here unwrapped (a local stream's) still gets the code of its situation.
+    const meaning = meaningOfErrno(error) ?? { code: fallbackCode };
+    return systemError(meaning, 'transfer failed', { host: this.host, path, detail: message, cause: error });
   }
 
   private abortedError(): TransferError {

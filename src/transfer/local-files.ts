@@ -6,7 +6,7 @@
  */
 import { constants, promises as fs, type Stats } from 'fs';
 import { isAbsolute, join, relative } from 'path';
-import { TransferError } from '../errors';
+import { TransferError, localSystemError } from '../errors';
 import { cleanText } from '../text';
 import type { Job } from './job';
 import { localTempName } from './temp-name';
@@ -22,27 +22,7 @@ export function currentUmask(): number {
 }
 
 export function localError(error: unknown, path: string, job: Job, summary: string): TransferError {
-  const code = (error as { code?: string } | null)?.code;
-  const mapped =
-    code === 'ENOENT'
-      ? 'ENOENT'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? 'EACCES'
-        : code === 'EISDIR'
-          ? 'EISDIR'
-          : code === 'ENOTDIR'
-            ? 'ENOTDIR'
-            : code === 'EEXIST'
-              ? 'EEXIST'
-              : code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG'
-                ? 'ETOOBIG'
-                : 'EACCES';
-  return new TransferError(mapped, summary, {
-    host: job.host,
-    path,
-    detail: error instanceof Error ? cleanText(error.message) : undefined,
-    cause: error,
-  });
+  return localSystemError(error, summary, { host: job.host, path });
 }
 
 /** A server-chosen component must be one plain name. */
@@ -80,7 +60,11 @@ export async function inspectLocal(path: string, job: Job): Promise<ExistingEntr
   if (stats.isFile()) return 'file';
   if (stats.isDirectory()) return 'directory';
   const what = stats.isSymbolicLink() ? 'a symbolic link' : stats.isFIFO() ? 'a FIFO' : stats.isSocket() ? 'a socket' : 'a device';
-  throw new TransferError('EEXIST', `refusing to write through or replace ${what}`, { host: job.host, path });
+  throw new TransferError('EINVAL', `the local path is ${what}, which a download never writes through or replaces`, {
+    host: job.host,
+    path,
+    reason: 'notRegularFile',
+  });
 }
 
 /** Makes a directory the download fills (0700 while filling); an existing real directory is reused. */

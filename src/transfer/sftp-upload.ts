@@ -155,7 +155,8 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
     if (request.atomic) created.push(wirePath);
     const content = await file.open();
     try {
-      const written = await session.writeAll(handle, wirePath, chunksOf(content), (n) => job.addBytes(n));
+      // (errors name the file the user asked for, as over SCP, not its temporary name)
+      const written = await session.writeAll(handle, display, chunksOf(content), (n) => job.addBytes(n));
       if (written !== file.size) {
         throw new TransferError('EPROTO', `the source changed size: ${written} bytes instead of ${file.size}`, { host: job.host, path: display });
       }

@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
-import { TransferError } from '../errors';
+import { TransferError, localSystemError } from '../errors';
 import type { Job } from './job';
 import type { TransferredFile, UploadSource } from './types';
 
@@ -86,15 +86,7 @@ function nameBytes(name: string | undefined, job: Job): Buffer | undefined {
 }
 
 function localError(error: unknown, path: string, job: Job): TransferError {
-  const code = (error as { code?: string } | null)?.code;
-  const mapped =
-    code === 'ENOENT' ? 'ENOENT' : code === 'EACCES' || code === 'EPERM' ? 'EACCES' : code === 'EISDIR' ? 'EISDIR' : code === 'ENOTDIR' ? 'ENOTDIR' : 'EINVAL';
-  return new TransferError(mapped, 'cannot read the local source', {
-    host: job.host,
-    path,
-    detail: error instanceof Error ? error.message : String(error),
-    cause: error,
-  });
+  return localSystemError(error, 'cannot read the local source', { host: job.host, path });
 }
 
 export async function planUpload(job: Job, sources: UploadSource[], defaultMode: number): Promise<UploadPlan> {

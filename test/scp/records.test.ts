@@ -180,8 +180,8 @@ describe('scp records', () => {
       ['scp: /tmp: Is a directory', 'EISDIR'],
       ['scp: /etc/passwd/x: Not a directory', 'ENOTDIR'],
       ['scp: ambiguous target', 'ENOTDIR'],
-      ['scp: /full/x: No space left on device', 'ETOOBIG'],
-      ['scp: /q/x: Disk quota exceeded', 'ETOOBIG'],
+      ['scp: /full/x: No space left on device', 'ENOSPC'],
+      ['scp: /q/x: Disk quota exceeded', 'ENOSPC'],
       ['scp: protocol error: bad mode', 'EPROTO'],
       ['', 'EPROTO'],
     ];

@@ -462,7 +462,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('a \\x02 trailer is fatal with the mapped code', async () => {
-      await hostile('C0644 3 x\nabc\x02scp: x: No space left on device\n', 'ETOOBIG');
+      await hostile('C0644 3 x\nabc\x02scp: x: No space left on device\n', 'ENOSPC');
     });
 
     it('a \\x02 line between records is fatal with the mapped code', async () => {
@@ -594,10 +594,10 @@ describe('ScpSink (download state machine)', () => {
         sink.receive(() => {
           throw failure;
         }),
-        'ETOOBIG',
+        'ENOSPC',
         /disk full/,
       );
-      await rejectsWith(sink.next(), 'ETOOBIG');
+      await rejectsWith(sink.next(), 'ENOSPC');
     });
 
     it('refuses to read the next record before the entry at hand is answered (EINVAL)', async () => {

@@ -141,7 +141,7 @@ describe('ScpSource (upload state machine)', () => {
       const source = await readySource(peer);
       peer.send('\0\x01scp: /remote/target: No space left on device\n');
       const result = await source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Buffer.from('abc') });
-      assert.ok(!result.ok && result.error.code === 'ETOOBIG');
+      assert.ok(!result.ok && result.error.code === 'ENOSPC');
     });
 
     it('a refused D is reported, depth unchanged (leaveDirectory then refuses, EINVAL)', async () => {

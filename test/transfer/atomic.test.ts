@@ -271,7 +271,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
         atomic: true,
         overwrite: 'overwrite',
       }),
-      (error: TransferError) => error.code === 'ETOOBIG' || error.code === 'EPROTO',
+      (error: TransferError) => error.code === 'ENOSPC' || error.code === 'EPROTO',
     );
     const removal = seen.find((command) => command.startsWith('rm -f'));
     assert.ok(removal, `cleanup command sent: ${JSON.stringify(seen)}`);

@@ -33,13 +33,13 @@ for (const transport of ['scp', 'sftp'] as const) {
     });
 
     for (const overwrite of ['overwrite', 'skip'] as const) {
-      it(`a symlink where the file would land is refused (EEXIST) and its target untouched (${overwrite})`, async function () {
+      it(`a symlink where the file would land is refused (EINVAL, saying so) and its target untouched (${overwrite})`, async function () {
         const local = await makeTempDir('symlink');
         const outside = await makeTempDir('outside');
         await fs.writeFile(join(outside, 'precious'), 'precious');
         await fs.symlink(join(outside, 'precious'), join(local, 'victim'));
         await assert.rejects(download(context(shared.channels, { transport }), request(local, false, overwrite)), (error: TransferError) => {
-          assert.equal(error.code, 'EEXIST');
+          assert.equal(error.code, 'EINVAL');
           assert.match(error.message, /symbolic link/);
           return true;
         });
@@ -53,7 +53,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const local = await makeTempDir('symdir');
       const outside = await makeTempDir('outside-dir');
       await fs.symlink(outside, join(local, 'tree'));
-      await assert.rejects(download(context(shared.channels, { transport }), request(local, true)), (error: TransferError) => error.code === 'EEXIST');
+      await assert.rejects(download(context(shared.channels, { transport }), request(local, true)), (error: TransferError) => error.code === 'EINVAL');
       assert.deepEqual(await fs.readdir(outside), []);
     });
 
@@ -61,7 +61,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const local = await makeTempDir('fifo');
       execFileSync('mkfifo', [join(local, 'victim')]);
       await assert.rejects(download(context(shared.channels, { transport }), request(local, false)), (error: TransferError) => {
-        assert.equal(error.code, 'EEXIST');
+        assert.equal(error.code, 'EINVAL');
         assert.match(error.message, /FIFO/);
         return true;
       });

@@ -1,0 +1,122 @@
+/**
+ * Every catalog key the nodes can ask for exists in the en-US catalogs: a missing or misspelt key makes
+ * Node-RED show the key itself ("badMaxSize") to the user. Scans the runtime sources (src/nodes) and the
+ * editor templates (nodes/*.html); a key built at run time must match one of the patterns below, whose
+ * values are enumerated, so a new kind of dynamic key fails here until this test learns it.
+ */
+import assert from 'assert';
+import fs from 'fs';
+import path from 'path';
+import { TRANSFER_ERROR_CODES, TRANSFER_ERROR_REASONS } from '../../src/errors';
+import { INPUT_ERROR_KEYS } from '../../src/nodes/job-runner';
+import { lookUp } from './catalog';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const NODE_SOURCES = path.join(ROOT, 'src/nodes');
+const EDITOR = path.join(ROOT, 'nodes');
+const FLOW_NAMESPACES = ['scp-upload', 'scp-download'] as const;
+
+function read(file: string): string {
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** Input-error keys named as string literals in a source file (constructors and arguments alike). */
+function inputKeysIn(source: string): string[] {
+  // (the list of all keys in job-runner.ts is no use of them)
+  const uses = source.replace(/export const INPUT_ERROR_KEYS = \[[^\]]*\]/, '');
+  return INPUT_ERROR_KEYS.filter((key) => new RegExp(`['"\`]${key}['"\`]`).test(uses));
+}
+
+/** Strings that look like keys but are not: a permission name, an icon file. */
+const NOT_KEYS = /^scp-connection\.(read|write)$|\.svg$/;
+
+/** The SshWarning codes the connection layer may raise (the union in src/ssh/types.ts). */
+function sshWarningCodes(): string[] {
+  const types = read(path.join(ROOT, 'src/ssh/types.ts'));
+  const union = /interface SshWarning \{\s*code:([^;]+);/.exec(types);
+  assert.ok(union, 'SshWarning.code is a union of string literals');
+  return [...union[1].matchAll(/'(\w+)'/g)].map((match) => match[1]);
+}
+
+/** Every key the runtime can build, by file: literal keys and the expansions of the known dynamic ones. */
+function runtimeKeys(): Map<string, string[]> {
+  const keys = new Map<string, string[]>();
+  const jobRunner = read(path.join(NODE_SOURCES, 'job-runner.ts'));
+  const statusKeys = [...jobRunner.matchAll(/this\.t\('(\w+)'/g)].map((match) => match[1]);
+  assert.ok(statusKeys.length >= 5, 'status keys found');
+  const sharedInputKeys = inputKeysIn(jobRunner);
+  for (const file of fs.readdirSync(NODE_SOURCES).filter((name) => name.endsWith('.ts'))) {
+    const source = read(path.join(NODE_SOURCES, file));
+    const found: string[] = [];
+    for (const match of source.matchAll(/['"](scp-(?:connection|upload|download)\.[\w.]+)['"]/g)) found.push(match[1]);
+    for (const match of source.matchAll(/`([^`]*)`/g)) {
+      const template = match[1];
+      if (!template.includes('${') || !/scp-|namespace\}\./.test(template)) continue;
+      if (template === '${namespace}.errors.${key}') {
+        for (const namespace of FLOW_NAMESPACES) {
+          const own = inputKeysIn(read(path.join(NODE_SOURCES, `${namespace}.ts`)));
+          for (const key of [...TRANSFER_ERROR_CODES, ...TRANSFER_ERROR_REASONS, ...sharedInputKeys, ...own]) found.push(`${namespace}.errors.${key}`);
+        }
+      } else if (template === '${this.namespace}.status.${key}') {
+        for (const namespace of FLOW_NAMESPACES) for (const key of statusKeys) found.push(`${namespace}.status.${key}`);
+      } else if (template === 'scp-connection.warnings.${warning.code}') {
+        for (const code of sshWarningCodes()) found.push(`scp-connection.warnings.${code}`);
+      } else {
+        assert.fail(`${file}: a catalog key built as \`${template}\` is not known to this test: teach it the values`);
+      }
+    }
+    keys.set(`src/nodes/${file}`, found);
+  }
+  return keys;
+}
+
+function editorKeys(): Map<string, string[]> {
+  const keys = new Map<string, string[]>();
+  for (const file of fs.readdirSync(EDITOR).filter((name) => name.endsWith('.html'))) {
+    const html = read(path.join(EDITOR, file));
+    const found: string[] = [];
+    for (const match of html.matchAll(/data-i18n="([^"]+)"/g)) {
+      for (const part of match[1].split(';')) found.push(part.replace(/^\[[^\]]+\]/, ''));
+    }
+    for (const match of html.matchAll(/['"](scp-(?:connection|upload|download)\.[\w.]+)['"]/g)) found.push(match[1]);
+    keys.set(`nodes/${file}`, found);
+  }
+  return keys;
+}
+
+describe('nodes: every catalog key in use exists in en-US', function () {
+  it('the runtime (src/nodes): literal keys, error codes, reasons, input errors, status, warnings', function () {
+    const missing: string[] = [];
+    let count = 0;
+    for (const [file, keys] of runtimeKeys()) {
+      for (const key of keys) {
+        count += 1;
+        if (!NOT_KEYS.test(key) && lookUp(key) === undefined) missing.push(`${file}: ${key}`);
+      }
+    }
+    assert.deepStrictEqual(missing, []);
+    assert.ok(count > 60, `${count} keys checked`);
+  });
+
+  it('the runtime asks for the limits under the names the catalog has (badMaxSize, badMaxFiles)', function () {
+    const download = read(path.join(NODE_SOURCES, 'scp-download.ts'));
+    for (const key of ['badMaxSize', 'badMaxFiles']) {
+      assert.ok(download.includes(`'${key}'`), `${key} is used`);
+      assert.ok(lookUp(`scp-download.errors.${key}`), `${key} is in the catalog`);
+    }
+  });
+
+  it('the editor templates (nodes/*.html)', function () {
+    const missing: string[] = [];
+    let count = 0;
+    for (const [file, keys] of editorKeys()) {
+      for (const key of keys) {
+        count += 1;
+        if (!/^scp-(connection|upload|download)\./.test(key)) continue; // Node-RED's own (node-red:common...)
+        if (!NOT_KEYS.test(key) && lookUp(key) === undefined) missing.push(`${file}: ${key}`);
+      }
+    }
+    assert.deepStrictEqual(missing, []);
+    assert.ok(count > 50, `${count} keys checked`);
+  });
+});
