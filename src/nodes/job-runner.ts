@@ -245,6 +245,8 @@ export class JobRunner implements ConnectionUser {
         transport: this.connection.transport,
         signal: controller.signal,
         idleTimeoutMs: this.connection.idleTimeoutMs,
+        leftovers: this.connection.leftovers,
+        debug: (text) => this.node.debug(text),
         onProgress: (event) => {
           if (answered || !tracker.update(event)) return;
           const payload = tracker.payload();
@@ -253,7 +255,9 @@ export class JobRunner implements ConnectionUser {
           this.sendProgress(send, msg, remotePath, payload);
         },
       };
-      const output = await prepared.execute(ctx);
+      const execution = prepared.execute(ctx);
+      this.connection.holdOpenFor(execution);
+      const output = await execution;
       if (answered) return;
       this.sendProgress(send, msg, remotePath, tracker.payload(output.bytes));
       for (const result of output.messages) this.sendResult(send, result);

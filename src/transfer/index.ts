@@ -13,9 +13,12 @@ import { remotePathOf, showRemote, splitRemote } from './remote-path';
 import { checkDownloadTarget, scpDownload } from './scp-download';
 import { NO_SCP, scpUpload } from './scp-upload';
 import { planUpload, type UploadPlan } from './sources';
+import { sweepLeftovers } from './sweep-leftovers';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
+export type { Leftover, LeftoverJournal } from './leftovers';
+export { FileLeftoverJournal, leftoverJournalFor } from './leftover-file';
 export { matchGlob, hasGlobCharacters } from './glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();
@@ -54,6 +57,7 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
     plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644);
+    await sweepLeftovers(job, firstTransport(ctx));
     if (firstTransport(ctx) === 'sftp') return await sftpUpload(job, request, plan, remote);
     const result = await scpUpload(job, request, plan, remote);
     if (result !== NO_SCP) {
@@ -79,6 +83,7 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     const remote = remotePathOf(request, job.host);
     shown = showRemote(remote);
     await checkDownloadTarget(job, request);
+    await sweepLeftovers(job, firstTransport(ctx));
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
     if (firstTransport(ctx) === 'sftp' || (scpCannotNameIt && ctx.transport === 'auto')) {
