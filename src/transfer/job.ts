@@ -11,8 +11,12 @@ import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, T
 /** 'bytes' progress events are emitted at most once per this many bytes or milliseconds per file. */
 const PROGRESS_BYTES_STEP = 64 * 1024;
 const PROGRESS_INTERVAL_MS = 100;
-/** Removing temporaries after a failure or abort gets this long in all (Node-RED waits 15 s for a close). */
-export const CLEANUP_LIMIT_MS = 5_000;
+/**
+ * How long removing temporaries after a failure may take. Fixed, not the idle timeout: after a timeout the
+ * server may be frozen, and waiting the idle time again would double the time until the user hears of it.
+ * Short enough that a closing node's clean-up fits Node-RED's 15 s close limit together with the pool's close.
+ */
+export const CLEANUP_TIMEOUT_MS = 4_000;
 
 export class Job {
   readonly channels: ChannelProvider;

@@ -7,7 +7,7 @@ import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
 import { codeForServerMessage, quoteForShellBytes } from '../scp';
 import { cleanText } from '../text';
-import { CLEANUP_LIMIT_MS, type Job } from './job';
+import { CLEANUP_TIMEOUT_MS, type Job } from './job';
 import type { Leftover } from './leftovers';
 import { watchConnection } from './scp-session';
 
@@ -246,12 +246,12 @@ export async function moveStagedFiles(
 }
 
 /**
- * Best effort: removes temporary files and staging directories after a failure, within CLEANUP_LIMIT_MS
+ * Best effort: removes temporary files and staging directories after a failure, within CLEANUP_TIMEOUT_MS
  * even when the job was aborted. True when the server removed them all; errors are swallowed.
  */
 export async function removeRemoteQuietly(job: Job, items: Leftover[]): Promise<boolean> {
   const cleanupJob = Object.create(job, {
-    signal: { value: AbortSignal.timeout(CLEANUP_LIMIT_MS) },
+    signal: { value: AbortSignal.timeout(CLEANUP_TIMEOUT_MS) },
     checkActive: { value: () => undefined },
   }) as Job;
   let removed = true;

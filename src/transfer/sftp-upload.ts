@@ -9,7 +9,7 @@ import { SftpSession } from '../sftp';
 import type { SFTPWrapper } from 'ssh2';
 import type { SftpLease } from '../ssh/types';
 import { isValidUtf8 } from '../text';
-import { CLEANUP_LIMIT_MS, type Job } from './job';
+import { CLEANUP_TIMEOUT_MS, type Job } from './job';
 import type { RemoteKind } from './remote-exec';
 import { joinRemote, remoteText, showRemote } from './remote-path';
 import { buildStep, resolveLayout, temporariesOf, type Step } from './scp-upload';
@@ -102,7 +102,7 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
 }
 
 /**
- * Best effort: removes temporary files within CLEANUP_LIMIT_MS, even when the job was aborted. True when
+ * Best effort: removes temporary files within CLEANUP_TIMEOUT_MS, even when the job was aborted. True when
  * none of them is left (already missing counts as removed).
  */
 export async function unlinkQuietly(job: Job, sftp: SFTPWrapper, paths: string[]): Promise<boolean> {
@@ -110,7 +110,7 @@ export async function unlinkQuietly(job: Job, sftp: SFTPWrapper, paths: string[]
   const cleanup = new SftpSession(sftp, {
     host: job.host,
     idleTimeoutMs: job.idleTimeoutMs,
-    signal: AbortSignal.timeout(CLEANUP_LIMIT_MS),
+    signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
     stopError: (p) => job.stopError(p),
   });
   let removed = true;

@@ -1,6 +1,6 @@
 /**
  * Removes the temporary names that an earlier job on this server could not remove (its connection was
- * lost, or Node-RED stopped): run at the start of every job, bounded by CLEANUP_LIMIT_MS. A failure is
+ * lost, or Node-RED stopped): run at the start of every job, bounded by CLEANUP_TIMEOUT_MS. A failure is
  * only logged; the names stay recorded for a later job.
  */
 import { isValidUtf8 } from '../text';
