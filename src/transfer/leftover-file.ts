@@ -20,6 +20,8 @@ interface StoredEntry {
   kind: Leftover['kind'];
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/u;
+
 function keyOf(item: Leftover): string {
   return `${item.kind}:${item.path.toString('latin1')}`;
 }
@@ -30,9 +32,7 @@ function parseEntries(text: string): { items: Leftover[]; refused: number } {
   const items: Leftover[] = [];
   let refused = 0;
   for (const entry of data.entries as Partial<StoredEntry>[]) {
-    const valid =
-      typeof entry?.path === 'string' && (entry.kind === 'file' || entry.kind === 'staging') && /^[A-Za-z0-9+/]*={0,2}$/u.test(entry.path);
-    const item = valid ? { path: Buffer.from(entry.path as string, 'base64'), kind: entry.kind as Leftover['kind'] } : undefined;
+    const item = typeof entry?.path === 'string' && BASE64.test(entry.path) ? { path: Buffer.from(entry.path, 'base64'), kind: entry.kind as Leftover['kind'] } : undefined;
     if (item && isValidLeftover(item)) items.push(item);
     else refused += 1;
   }

@@ -32,6 +32,7 @@ export interface LeftoverJournal {
 
 /** Only our own temporary names may be recorded or removed: a bad record must never name a user's path. */
 export function isValidLeftover(item: Leftover): boolean {
+  if (item.kind !== 'file' && item.kind !== 'staging') return false;
   if (item.path.length === 0 || item.path.includes(0) || endsWithSlash(item.path)) return false;
   return isOurTemporaryName(splitRemote(item.path).base, item.kind);
 }
