@@ -3,10 +3,10 @@
  * overwrite policy as the SCP path, with SFTP requests instead of records and shell commands. Final
  * paths are never written directly (no fastPut): content goes to the temporary name, then a rename.
  */
+import type { SFTPWrapper } from 'ssh2';
 import type { Readable } from 'stream';
 import { TransferError } from '../errors';
 import { SftpSession } from '../sftp';
-import type { SFTPWrapper } from 'ssh2';
 import type { SftpLease } from '../ssh/types';
 import { isValidUtf8 } from '../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from './job';
