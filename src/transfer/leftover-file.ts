@@ -7,12 +7,12 @@
 import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import path from 'path';
-import { isValidLeftover, type Leftover, type LeftoverJournal } from './leftovers';
+import { MAX_LEFTOVER_PATH, isValidLeftover, type Leftover, type LeftoverJournal } from './leftovers';
 
 /** Names kept per server; beyond this the oldest ones no job uses are dropped. */
-export const MAX_LEFTOVERS = 10_000;
-/** A file larger than this is not read (10,000 entries of the longest names fit). */
-const MAX_FILE_BYTES = 8 * 1024 * 1024;
+export const MAX_LEFTOVERS = 2_000;
+/** A file larger than this is not read (MAX_LEFTOVERS entries of the longest paths, in base64, fit). */
+const MAX_FILE_BYTES = MAX_LEFTOVERS * (Math.ceil(MAX_LEFTOVER_PATH / 3) * 4 + 64);
 
 interface StoredEntry {
   /** base64 of the remote path's bytes */

@@ -30,10 +30,14 @@ export interface LeftoverJournal {
   takeOrphans(): Promise<Leftover[]>;
 }
 
+/** Longer paths (beyond Linux's PATH_MAX) are not recorded, so the journal stays small. */
+export const MAX_LEFTOVER_PATH = 4096;
+
 /** Only our own temporary names may be recorded or removed: a bad record must never name a user's path. */
 export function isValidLeftover(item: Leftover): boolean {
   if (item.kind !== 'file' && item.kind !== 'staging') return false;
-  if (item.path.length === 0 || item.path.includes(0) || endsWithSlash(item.path)) return false;
+  if (item.path.length === 0 || item.path.length > MAX_LEFTOVER_PATH) return false;
+  if (item.path.includes(0) || endsWithSlash(item.path)) return false;
   return isOurTemporaryName(splitRemote(item.path).base, item.kind);
 }
 

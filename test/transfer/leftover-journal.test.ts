@@ -89,6 +89,7 @@ describe('leftover journal', function () {
       { path: `/srv/.x.scp-${hex}.part.old`, kind: 'file' },
       { path: `/srv/.x.scp-${hex}.part\u0000/etc`, kind: 'file' },
       { path: `/srv/.${'n'.repeat(300)}.scp-${hex}.part`, kind: 'file' },
+      { path: `/srv/${'d/'.repeat(2100)}.x.scp-${hex}.part`, kind: 'file' },
     ];
     const stored = [
       ...foreign.map((entry) => ({ path: Buffer.from(entry.path, 'latin1').toString('base64'), kind: entry.kind })),
