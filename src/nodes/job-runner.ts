@@ -245,8 +245,6 @@ export class JobRunner implements ConnectionUser {
         transport: this.connection.transport,
         signal: controller.signal,
         idleTimeoutMs: this.connection.idleTimeoutMs,
-        leftovers: this.connection.leftovers,
-        debug: (text) => this.node.debug(text),
         onProgress: (event) => {
           if (answered || !tracker.update(event)) return;
           const payload = tracker.payload();
@@ -254,6 +252,8 @@ export class JobRunner implements ConnectionUser {
           this.showBusy(job);
           this.sendProgress(send, msg, remotePath, payload);
         },
+        leftovers: this.connection.leftovers,
+        debug: (text) => this.node.debug(text),
       };
       const execution = prepared.execute(ctx);
       this.connection.holdOpenFor(execution);

@@ -53,11 +53,11 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     checkPolicy(request.overwrite, job.host);
     const remote = remotePathOf(request, job.host);
     shown = showRemote(remote);
+    await sweepLeftovers(job, firstTransport(ctx));
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
     plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644);
-    await sweepLeftovers(job, firstTransport(ctx));
     if (firstTransport(ctx) === 'sftp') return await sftpUpload(job, request, plan, remote);
     const result = await scpUpload(job, request, plan, remote);
     if (result !== NO_SCP) {
@@ -82,8 +82,8 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     checkPolicy(request.overwrite, job.host);
     const remote = remotePathOf(request, job.host);
     shown = showRemote(remote);
-    await checkDownloadTarget(job, request);
     await sweepLeftovers(job, firstTransport(ctx));
+    await checkDownloadTarget(job, request);
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
     if (firstTransport(ctx) === 'sftp' || (scpCannotNameIt && ctx.transport === 'auto')) {
