@@ -278,8 +278,7 @@ async function sendSteps(
     closeChannelQuietly(channel);
     const lost = lease.connectionError();
     const failure = job.normalise(lost ?? error, shown);
-    // With the connection gone there is nobody to ask (the server's scp removes nothing either): the
-    // leftover journal keeps the names for the next job on this server.
+    // With the connection gone there is nobody to ask: the server's scp removes nothing either.
     if (request.atomic && !lost) await removeTemporaries(job, sentTemps, stagings);
     throw failure;
   } finally {
@@ -367,7 +366,10 @@ export function temporariesOf(steps: Step[], out: Leftover[] = []): Leftover[] {
   return out;
 }
 
-/** Removes what was sent (unsent names never existed); once removed, the journal forgets them all. */
+/**
+ * Removes what was sent (unsent names never existed); once removed, the journal forgets them all. When
+ * that fails the journal keeps them, for the next job on this server.
+ */
 async function removeTemporaries(job: Job, temps: Buffer[], stagings: StagingStep[]): Promise<void> {
   const sent: Leftover[] = [
     ...temps.map((path) => ({ path, kind: 'file' as const })),
