@@ -5,7 +5,7 @@
  */
 import type { TransferError } from '../errors';
 import type { ChannelProvider, SshEndpoint } from '../ssh/types';
-import type { TransportChoice } from '../transfer/types';
+import type { LeftoverJournal, TransportChoice } from '../transfer';
 import type { NodeInstance } from './red-types';
 
 export type ConnectionState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
@@ -36,6 +36,10 @@ export interface ScpConnectionNode extends NodeInstance {
   /** The pool's counters, or undefined before the first connection was asked for. */
   poolStats(): PoolStats | undefined;
   register(user: ConnectionUser): void;
+  /** Temporary remote names to remove on this server (set once `channels()` was called). */
+  readonly leftovers: LeftoverJournal | undefined;
+  /** The node's close waits (bounded) for this job, so its clean-up still has the pool. */
+  holdOpenFor(job: Promise<unknown>): void;
   deregister(user: ConnectionUser): void;
 }
 

@@ -277,8 +277,12 @@ export class JobRunner implements ConnectionUser {
           this.showBusy(job);
           this.sendProgress(send, msg, remotePath, payload);
         },
+        leftovers: this.connection.leftovers,
+        debug: (text) => this.node.debug(text),
       };
-      const output = await prepared.execute(ctx);
+      const execution = prepared.execute(ctx);
+      this.connection.holdOpenFor(execution);
+      const output = await execution;
       if (answered) return;
       this.sendProgress(send, msg, remotePath, tracker.payload(output.bytes));
       for (const result of output.messages) this.sendResult(send, result);

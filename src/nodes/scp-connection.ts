@@ -3,10 +3,12 @@
  * first use) that every flow node using it shares, fans the pool's state out to those nodes' status, and
  * serves the editor's "Test connection" button.
  */
+import { createHash } from 'crypto';
 import path from 'path';
 import os from 'os';
 import { TransferError, isTransferError } from '../errors';
 import { SshPool, testConnection } from '../ssh';
+import { leftoverJournalFor, type LeftoverJournal } from '../transfer';
 import type { ChannelProvider, SshEndpoint, SshWarning } from '../ssh/types';
 import {
   endpointOf,
@@ -29,9 +31,19 @@ interface ConnectionDef extends NodeDef, ConnectionSettings {}
 /** What the editor shows in place of a stored secret it never receives. */
 const STORED_SECRET_PLACEHOLDER = '__PWRD__';
 const SECRET_NAMES = ['password', 'privateKey', 'passphrase'] as const;
+/** How long closing waits for its jobs' clean-up before it closes the pool (Node-RED waits 15 s). */
+const CLOSE_WAIT_MS = 8_000;
+
+/** One journal file per server account, through the same jump hosts: `user@host:port` down the chain. */
+function serverKey(endpoint: SshEndpoint): string {
+  const chain: string[] = [];
+  for (let hop: SshEndpoint | undefined = endpoint; hop; hop = hop.jumpHost) chain.push(`${hop.username}@${hop.host}:${hop.port}`);
+  return createHash('sha256').update(chain.join(' via ')).digest('hex').slice(0, 32);
+}
 
 export = function register(RED: NodeAPI): void {
-  const tofuStoreFile = (): string => path.join(RED.settings.userDir ?? path.join(os.homedir(), '.node-red'), 'scp-known-hosts.json');
+  const userDir = (): string => RED.settings.userDir ?? path.join(os.homedir(), '.node-red');
+  const tofuStoreFile = (): string => path.join(userDir(), 'scp-known-hosts.json');
 
   /** The endpoint for one connection's settings, following its jump host through the deployed nodes. */
   function buildEndpoint(
@@ -61,6 +73,8 @@ export = function register(RED: NodeAPI): void {
     const settings: ConnectionSettings = { ...def };
     const users = new Set<ConnectionUser>();
     let pool: SshPool | undefined;
+    let leftovers: LeftoverJournal | undefined;
+    const jobs = new Set<Promise<unknown>>();
     let closed = false;
 
     const host = def.host?.trim() ?? '';
@@ -87,6 +101,7 @@ export = function register(RED: NodeAPI): void {
       idleTimeoutMs: { get: () => idleTimeoutMs, enumerable: true },
       hostKeyUnverified: { value: def.hostKeyPolicy === 'any', enumerable: true },
       label: { value: label, enumerable: true },
+      leftovers: { get: () => leftovers, enumerable: true },
     });
 
     node.endpointFor = (visited: string[]): SshEndpoint =>
@@ -97,6 +112,7 @@ export = function register(RED: NodeAPI): void {
       if (configError) throw configError;
       if (!pool) {
         const endpoint = node.endpointFor([node.id]);
+        leftovers = leftoverJournalFor(path.join(userDir(), 'scp-leftovers', `${serverKey(endpoint)}.json`), (text) => node.debug(text));
         pool = new SshPool(endpoint, poolOptionsOf(settings), {
           onState: (state, error) => fanOut(state, error),
           // The pool's warnings (crypto binding missing, unchecked host key, ...) reach Node-RED's log translated.
@@ -116,6 +132,13 @@ export = function register(RED: NodeAPI): void {
     node.deregister = (user: ConnectionUser) => {
       users.delete(user);
     };
+    node.holdOpenFor = (job: Promise<unknown>) => {
+      const settled: Promise<unknown> = job.then(
+        () => jobs.delete(settled),
+        () => jobs.delete(settled),
+      );
+      jobs.add(settled);
+    };
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
@@ -126,13 +149,24 @@ export = function register(RED: NodeAPI): void {
         done();
         return;
       }
-      closing.close().then(
-        () => done(),
-        (error: unknown) => {
-          node.warn(RED._('scp-connection.warnings.closeFailed', { detail: isTransferError(error) ? error.message : String(error) }));
-          done();
-        },
-      );
+      // Node-RED closes this node together with the flow nodes that use it: their aborted jobs remove
+      // their temporary files first, over this pool.
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      });
+      Promise.race([Promise.all(jobs), waited])
+        .then(() => {
+          clearTimeout(timer);
+          return closing.close();
+        })
+        .then(
+          () => done(),
+          (error: unknown) => {
+            node.warn(RED._('scp-connection.warnings.closeFailed', { detail: isTransferError(error) ? error.message : String(error) }));
+            done();
+          },
+        );
     });
   }
 

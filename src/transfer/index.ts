@@ -13,9 +13,12 @@ import { remotePathOf, showRemote, splitRemote } from './remote-path';
 import { checkDownloadTarget, scpDownload } from './scp-download';
 import { NO_SCP, scpUpload } from './scp-upload';
 import { planUpload, type UploadPlan } from './sources';
+import { sweepLeftovers } from './sweep-leftovers';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
+export type { Leftover, LeftoverJournal } from './leftovers';
+export { FileLeftoverJournal, leftoverJournalFor } from './leftover-file';
 export { matchGlob, hasGlobCharacters } from './glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();
@@ -50,6 +53,7 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     checkPolicy(request.overwrite, job.host);
     const remote = remotePathOf(request, job.host);
     shown = showRemote(remote);
+    await sweepLeftovers(job, firstTransport(ctx));
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
@@ -78,6 +82,7 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     checkPolicy(request.overwrite, job.host);
     const remote = remotePathOf(request, job.host);
     shown = showRemote(remote);
+    await sweepLeftovers(job, firstTransport(ctx));
     await checkDownloadTarget(job, request);
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);

@@ -5,11 +5,18 @@
 import { setMaxListeners } from 'events';
 import { TransferError, isTransferError, meaningOfErrno, systemError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
+import { JobTemporaries } from './leftovers';
 import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from './types';
 
 /** 'bytes' progress events are emitted at most once per this many bytes or milliseconds per file. */
 const PROGRESS_BYTES_STEP = 64 * 1024;
 const PROGRESS_INTERVAL_MS = 100;
+/**
+ * How long removing temporaries after a failure may take. Fixed, not the idle timeout: after a timeout the
+ * server may be frozen, and waiting the idle time again would double the time until the user hears of it.
+ * Short enough that a closing node's clean-up fits Node-RED's 15 s close limit together with the pool's close.
+ */
+export const CLEANUP_TIMEOUT_MS = 4_000;
 
 export class Job {
   readonly channels: ChannelProvider;
@@ -24,6 +31,8 @@ export class Job {
   private readonly detachCallerSignal: () => void;
   private readonly onProgress: ((event: ProgressEvent) => void) | undefined;
 
+  /** temporary remote names recorded in the leftover journal */
+  readonly temporaries: JobTemporaries;
   readonly files: TransferredFile[] = [];
   readonly directories: string[] = [];
   bytes = 0;
@@ -36,6 +45,7 @@ export class Job {
     this.host = ctx.channels.label;
     this.idleTimeoutMs = ctx.idleTimeoutMs > 0 ? ctx.idleTimeoutMs : 30_000;
     this.onProgress = ctx.onProgress;
+    this.temporaries = new JobTemporaries(ctx.leftovers);
     this.signal = this.controller.signal;
     // Every pending request of a busy job listens to this signal (SFTP keeps 16 in flight per file).
     setMaxListeners(0, this.signal);
@@ -59,6 +69,7 @@ export class Job {
   dispose(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.detachCallerSignal();
+    this.temporaries.release();
   }
 
   /** Throws the abort/deadline error when the job must stop now. */

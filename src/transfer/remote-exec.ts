@@ -7,7 +7,8 @@ import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
 import { codeForServerMessage, quoteForShellBytes } from '../scp';
 import { cleanText } from '../text';
-import type { Job } from './job';
+import { CLEANUP_TIMEOUT_MS, type Job } from './job';
+import type { Leftover } from './leftovers';
 import { watchConnection } from './scp-session';
 
 /** One command's output (stdout capped, stderr a cleaned tail). */
@@ -244,26 +245,28 @@ export async function moveStagedFiles(
   }
 }
 
-/** Best effort: removes temporary files (or staging directories) after a failure; errors are swallowed. */
-export async function removeRemoteQuietly(job: Job, paths: Buffer[], recursive = false): Promise<void> {
-  if (paths.length === 0) return;
-  const items = paths.map((p) => Buffer.concat([bytes(' '), quoteForShellBytes(p)]));
-  for (const batch of batchCommands(bytes(recursive ? 'rm -rf --' : 'rm -f --'), items, Buffer.alloc(0))) {
-    try {
-      await runRemoteIgnoringStop(job, batch.command);
-    } catch {
-      // nothing more to do: the connection is gone or the server refuses
-    }
-  }
-}
-
-/** Cleanup must still run after an abort, so it gets a job view whose signal is not aborted. */
-async function runRemoteIgnoringStop(job: Job, command: Buffer): Promise<void> {
+/**
+ * Best effort: removes temporary files and staging directories after a failure, within CLEANUP_TIMEOUT_MS
+ * even when the job was aborted. True when the server removed them all; errors are swallowed.
+ */
+export async function removeRemoteQuietly(job: Job, items: Leftover[]): Promise<boolean> {
   const cleanupJob = Object.create(job, {
-    signal: { value: AbortSignal.timeout(Math.max(job.idleTimeoutMs, 5000)) },
+    signal: { value: AbortSignal.timeout(CLEANUP_TIMEOUT_MS) },
     checkActive: { value: () => undefined },
   }) as Job;
-  await runRemote(cleanupJob, command);
+  let removed = true;
+  for (const kind of ['file', 'staging'] as const) {
+    const paths = items.filter((item) => item.kind === kind).map((item) => Buffer.concat([bytes(' '), quoteForShellBytes(item.path)]));
+    if (paths.length === 0) continue;
+    for (const batch of batchCommands(bytes(kind === 'staging' ? 'rm -rf --' : 'rm -f --'), paths, Buffer.alloc(0))) {
+      try {
+        if ((await runRemote(cleanupJob, batch.command)).exitCode !== 0) removed = false;
+      } catch {
+        removed = false; // the connection is gone or the server refuses: the journal keeps the names
+      }
+    }
+  }
+  return removed;
 }
 
 /** "[[CC]YY]MMDDhhmm.SS" in UTC, the POSIX `touch -t` format (run with TZ=UTC0). */

@@ -4,15 +4,15 @@
  * Before that, one probe command tells what exists at the target (directory or not, files already
  * there) so the overwrite policy is applied before anything is sent.
  */
-import { randomBytes } from 'crypto';
 import { TransferError, isTransferError } from '../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '../scp';
 import type { Job } from './job';
+import type { Leftover } from './leftovers';
 import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
 import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import { uploadedFileRecord, type PlannedEntry, type PlannedFile, type UploadPlan } from './sources';
-import { recordSafeName, remoteTempName } from './temp-name';
+import { recordSafeName, remoteTempName, stagingName } from './temp-name';
 import type { TransferResult, UploadRequest } from './types';
 
 /** Returned instead of a result when the server has no usable scp and nothing was written. */
@@ -207,7 +207,7 @@ function stage(steps: Step[], parent: Buffer): Step[] {
     else staged.push(step);
   }
   if (group.length >= 2) {
-    const name = Buffer.from(`.scp-${randomBytes(8).toString('hex')}.part`);
+    const name = stagingName();
     const path = joinRemote(parent, name);
     for (const file of group) {
       file.wireName = file.name;
@@ -252,11 +252,15 @@ async function sendSteps(
   const renames: { from: Buffer; to: Buffer }[] = [];
   const stagings: StagingStep[] = [];
   try {
+    if (request.atomic) await job.temporaries.record(temporariesOf(steps));
     try {
       await source.ready();
     } catch (error) {
       // With transport 'scp' the session's own (cleaned) explanation is the better error.
-      if (isNoScpError(error) && job.ctx.transport === 'auto') return NO_SCP;
+      if (isNoScpError(error) && job.ctx.transport === 'auto') {
+        await job.temporaries.gone(); // nothing was sent
+        return NO_SCP;
+      }
       throw error;
     }
     await walk(job, request, source, steps, { sentTemps, renames, stagings });
@@ -298,6 +302,8 @@ async function sendSteps(
       await removeTemporaries(job, sentTemps, []);
       throw job.normalise(error, shown);
     }
+    // Each temporary was renamed, or removed when its rename failed.
+    await job.temporaries.gone();
     outcome.outcomes.forEach((result, index) => {
       if (result === 'ok') return;
       const path = showRemote(renames[index].to);
@@ -309,6 +315,7 @@ async function sendSteps(
       });
     });
   }
+  await job.temporaries.gone();
   if (request.atomic && (renames.length > 0 || stagings.length > 0)) {
     const finishing: DirectoryFinish[] = [];
     collectDirectoryFinish(steps, request.preserve, finishing);
@@ -349,9 +356,26 @@ interface Sent {
   stagings: StagingStep[];
 }
 
+/** The temporary names an atomic upload will use, recorded before the server can create any of them. */
+export function temporariesOf(steps: Step[], out: Leftover[] = []): Leftover[] {
+  for (const step of steps) {
+    if (step.kind === 'staging') out.push({ path: step.path, kind: 'staging' });
+    else if (step.kind === 'directory') temporariesOf(step.steps, out);
+    else if (!step.skip) out.push({ path: step.wirePath, kind: 'file' });
+  }
+  return out;
+}
+
+/**
+ * Removes what was sent (unsent names never existed); once removed, the journal forgets them all. When
+ * that fails the journal keeps them, for the next job on this server.
+ */
 async function removeTemporaries(job: Job, temps: Buffer[], stagings: StagingStep[]): Promise<void> {
-  await removeRemoteQuietly(job, temps);
-  await removeRemoteQuietly(job, stagings.map((staging) => staging.path), true);
+  const sent: Leftover[] = [
+    ...temps.map((path) => ({ path, kind: 'file' as const })),
+    ...stagings.map((staging) => ({ path: staging.path, kind: 'staging' as const })),
+  ];
+  if (await removeRemoteQuietly(job, sent)) await job.temporaries.gone();
 }
 
 async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: Step[], sent: Sent): Promise<void> {
@@ -360,14 +384,15 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
     if (step.kind === 'directory' || step.kind === 'staging') {
       const staging = step.kind === 'staging';
       const where = showRemote(staging ? step.parent : step.remotePath);
+      // Noted before the D record goes out: the server may create it even if no answer comes back.
+      if (staging) sent.stagings.push(step);
       const entered = await source.enterDirectory(
         staging
           ? { name: step.name, mode: 0o700 }
           : { name: step.name, mode: sentDirectoryMode(step.mode, request.atomic), ...(request.preserve && step.times ? { times: step.times } : {}) },
       );
       if (!entered.ok) throw entered.error.withContext({ host: job.host, path: where });
-      if (staging) sent.stagings.push(step);
-      else job.directories.push(remoteText(step.remotePath));
+      if (!staging) job.directories.push(remoteText(step.remotePath));
       await walk(job, request, source, staging ? step.files : step.steps, sent);
       const left = await source.leaveDirectory();
       if (!left.ok) throw left.error.withContext({ host: job.host, path: where });

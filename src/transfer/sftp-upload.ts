@@ -3,15 +3,16 @@
  * overwrite policy as the SCP path, with SFTP requests instead of records and shell commands. Final
  * paths are never written directly (no fastPut): content goes to the temporary name, then a rename.
  */
+import type { SFTPWrapper } from 'ssh2';
 import type { Readable } from 'stream';
 import { TransferError } from '../errors';
 import { SftpSession } from '../sftp';
 import type { SftpLease } from '../ssh/types';
 import { isValidUtf8 } from '../text';
-import type { Job } from './job';
+import { CLEANUP_TIMEOUT_MS, type Job } from './job';
 import type { RemoteKind } from './remote-exec';
 import { joinRemote, remoteText, showRemote } from './remote-path';
-import { buildStep, resolveLayout, type Step } from './scp-upload';
+import { buildStep, resolveLayout, temporariesOf, type Step } from './scp-upload';
 import { watchConnection } from './scp-session';
 import { uploadedFileRecord, type PlannedEntry, type UploadPlan } from './sources';
 import type { TransferResult, UploadRequest } from './types';
@@ -87,23 +88,38 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
     }
     const steps = layout.top.map(({ entry, name }) => buildStep(entry, name, layout.targetDir, request.atomic, existing, request.overwrite, job));
     job.totalSize = plan.totalSize;
+    if (request.atomic) await job.temporaries.record(temporariesOf(steps));
     await walk(job, request, session, steps, created);
+    await job.temporaries.gone();
     return job.result('sftp');
   } catch (error) {
-    if (created.length > 0 && !lease.connectionError()) {
-      // The job's signal may be aborted already: cleanup gets its own short deadline.
-      const cleanup = new SftpSession(lease.sftp, {
-        host: job.host,
-        idleTimeoutMs: job.idleTimeoutMs,
-        signal: AbortSignal.timeout(Math.max(job.idleTimeoutMs, 5000)),
-        stopError: (p) => job.stopError(p),
-      });
-      for (const path of created) await cleanup.unlink(path).catch(() => undefined);
-    }
+    // Without the connection the leftover journal keeps the names for the next job on this server.
+    if (!lease.connectionError() && (await unlinkQuietly(job, lease.sftp, created))) await job.temporaries.gone();
     throw job.normalise(lease.connectionError() ?? error, shown);
   } finally {
     lease.release();
   }
+}
+
+/**
+ * Best effort: removes temporary files within CLEANUP_TIMEOUT_MS, even when the job was aborted. True when
+ * none of them is left (already missing counts as removed).
+ */
+export async function unlinkQuietly(job: Job, sftp: SFTPWrapper, paths: string[]): Promise<boolean> {
+  if (paths.length === 0) return true;
+  const cleanup = new SftpSession(sftp, {
+    host: job.host,
+    idleTimeoutMs: job.idleTimeoutMs,
+    signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
+    stopError: (p) => job.stopError(p),
+  });
+  let removed = true;
+  for (const path of paths) {
+    await cleanup.unlink(path).catch((error: unknown) => {
+      if ((error as TransferError).code !== 'ENOENT') removed = false;
+    });
+  }
+  return removed;
 }
 
 async function* chunksOf(content: Readable | Buffer): AsyncIterable<Buffer> {
@@ -151,8 +167,9 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
     const finalPath = sftpPath(step.finalPath, job);
     // 'wx' (exclusive) for temporary names and for overwrite=fail; 'w' truncates an existing file.
     const exclusive = request.atomic || request.overwrite === 'fail';
-    const handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
+    // Noted before the open goes out: the server may create the file even if no answer comes back.
     if (request.atomic) created.push(wirePath);
+    const handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
     const content = await file.open();
     try {
       // (errors name the file the user asked for, as over SCP, not its temporary name)

@@ -11,6 +11,25 @@ function suffix(): string {
   return `.scp-${randomBytes(8).toString('hex')}.part`;
 }
 
+/** A staging directory's name (see scp-upload's `stage`): `.scp-<random>.part`. */
+export function stagingName(): Buffer {
+  return Buffer.from(suffix());
+}
+
+const STAGING_NAME = /^\.scp-[0-9a-f]{16}\.part$/u;
+const TEMP_NAME = /^\.[\s\S]*\.scp-[0-9a-f]{16}\.part$/u;
+
+/**
+ * True when `name` (a final path component, raw bytes) is exactly what remoteTempName or stagingName
+ * makes: the only names a recorded leftover may carry, so no record can make us remove anything else.
+ */
+export function isOurTemporaryName(name: Buffer, kind: 'file' | 'staging'): boolean {
+  if (name.includes(0x2f) || name.includes(0)) return false;
+  const text = name.toString('latin1');
+  if (kind === 'staging') return STAGING_NAME.test(text);
+  return TEMP_NAME.test(text) && name.length <= NAME_MAX;
+}
+
 /**
  * Remote temp name: raw bytes (the final name may be any bytes), with control bytes replaced by "_"
  * because the temp name travels in an SCP record line (a newline cannot) while the final name only

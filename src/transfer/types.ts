@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'stream';
 import type { ChannelProvider } from '../ssh/types';
+import type { LeftoverJournal } from './leftovers';
 
 export type TransportChoice = 'auto' | 'scp' | 'sftp';
 export type TransportUsed = 'scp' | 'sftp';
@@ -19,6 +20,10 @@ export interface TransferContext {
   /** the whole job must end within this, 0 = no deadline */
   deadlineMs?: number;
   onProgress?: (event: ProgressEvent) => void;
+  /** remembers temporary remote names a failed job could not remove; the next job removes them */
+  leftovers?: LeftoverJournal;
+  /** details nobody needs to act on (a leftover that could not be removed yet) */
+  debug?: (message: string) => void;
 }
 
 // ---------------------------------------------------------------------------------------------- upload

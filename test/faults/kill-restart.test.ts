@@ -1,14 +1,27 @@
 /**
  * sshd SIGKILLed while a 50 MiB upload and a 50 MiB download are in flight through the nodes: both
  * messages fail with ECONNRESET, nothing partial sits at either final path, and after the server comes
- * back on the same port the next messages succeed on a new connection without a redeploy.
+ * back on the same port the next messages succeed on a new connection without a redeploy. The upload's
+ * temporary file, which nobody could remove while the server was down, is recorded in the user
+ * directory's leftover journal and removed by the next message.
  */
 import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
-import { collectCaught, connectionDef, downloadDef, freezeSessions, inFlight, loadFlow, track, uploadDef, useNodeRed } from './support';
+import {
+  collectCaught,
+  connectionDef,
+  downloadDef,
+  freezeSessions,
+  inFlight,
+  loadFlow,
+  track,
+  uploadDef,
+  useNodeRed,
+  userDirectory,
+} from './support';
 
 const SIZE = 50 * 1024 * 1024;
 /** Far above anything the test waits for: a failure must come from noticing the drop, not from this timer. */
@@ -85,10 +98,20 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepStrictEqual(caught.map((msg) => (msg.error as { code?: unknown }).code), ['ECONNRESET', 'ECONNRESET']);
 
-      // Remote: nothing at the final path (a temp file may stay: the server died before we could remove it).
+      // Remote: nothing at the final path; the temp file stays (the server died before we could remove it).
       const remoteList = await runAsUser(server, `ls -A '${dir.absolute}'`);
       const remoteNames = remoteList.stdout.toString().split('\n').filter(Boolean);
       assert.ok(!remoteNames.includes('upload.bin'), `a partial upload sits at the final path: ${remoteNames.join(', ')}`);
+      const leftover = remoteNames.filter((name) => /^\.upload\.bin\.scp-[0-9a-f]{16}\.part$/.test(name));
+      assert.strictEqual(leftover.length, 1, `the killed upload's temporary file: ${remoteNames.join(', ')}`);
+      // ... and the journal in Node-RED's user directory names it.
+      const journalDir = path.join(userDirectory(), 'scp-leftovers');
+      const journal = fs.readdirSync(journalDir).map((name) => fs.readFileSync(path.join(journalDir, name), 'utf8'));
+      const recorded = journal.flatMap((text) => (JSON.parse(text) as { entries: { path: string }[] }).entries);
+      assert.deepStrictEqual(
+        recorded.map((entry) => Buffer.from(entry.path, 'base64').toString()),
+        [`${dir.absolute}/${leftover[0]}`],
+      );
       // Local: the client is alive, so neither the final file nor a temp file may remain.
       assert.deepStrictEqual(fs.readdirSync(localDir), [], 'the local target dir must be empty');
 
@@ -100,6 +123,10 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       assert.strictEqual(upAgain.error, undefined, `upload after restart: ${upAgain.error?.message}`);
       const check = await runAsUser(server, `cat '${dir.absolute}/after.bin'`);
       assert.ok(check.stdout.equals(small), 'the upload after the restart arrived intact');
+      // The next message on that server removed the temporary file the lost connection left behind.
+      const afterList = await runAsUser(server, `ls -A '${dir.absolute}'`);
+      assert.deepStrictEqual(afterList.stdout.toString().split('\n').filter(Boolean).sort(), ['after.bin', sourceName]);
+      assert.deepStrictEqual(fs.readdirSync(journalDir), [], 'the journal is empty once its names are removed');
 
       down.node.receive({ remotePath: downloadSource, localPath: localTarget });
       const [, downAgain] = await down.wait(2);
