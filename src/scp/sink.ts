@@ -26,6 +26,8 @@ export interface SinkLimits extends RecordLimits {
   maxFiles: number;
   /** sum of the sizes of the files received */
   maxTotalBytes: number;
+  /** D records in the whole session (endless siblings would exhaust inodes); default: no cap */
+  maxDirectories?: number;
 }
 
 /**
@@ -80,6 +82,7 @@ export class ScpSink extends ScpSession {
   private readonly parents: string[] = [];
   private pendingTimes: ScpTimes | undefined;
   private files = 0;
+  private directories = 0;
   private totalBytes = 0;
   private topLevelEntries = 0;
   /** exact/tree: the one requested entry is complete; only EOF may follow */
@@ -205,6 +208,12 @@ export class ScpSink extends ScpSession {
       if (this.parents.length + 1 > this.limits.maxDepth) {
         throw this.fail(this.error('ETOOBIG', `the tree is deeper than the limit of ${this.limits.maxDepth} levels`, shownName));
       }
+      const maxDirectories = this.limits.maxDirectories ?? Number.MAX_SAFE_INTEGER;
+      if (this.directories + 1 > maxDirectories) {
+        const where = cleanText([...parents, name].join('/'), 200);
+        throw this.fail(this.error('ETOOBIG', `the server sent more than the limit of ${maxDirectories} directories`, where));
+      }
+      this.directories += 1;
       const entry = { type: 'directory' as const, parents, name, mode, ...timesField };
       this.state = { kind: 'directory', entry };
       return entry;

@@ -135,9 +135,40 @@ export class SftpSession {
     return this.call<void>(path, 'cannot remove the remote file', (done) => this.sftp.unlink(path, (e) => done(e)), 'EACCES');
   }
 
-  /** Directory listing (names unvalidated: the caller checks them, they are hostile). */
-  async readdir(path: string): Promise<FileEntry[]> {
-    return this.call<FileEntry[]>(path, 'cannot list the remote directory', (done) => this.sftp.readdir(path, done), 'ENOTDIR');
+  /**
+   * Directory listing (names unvalidated: the caller checks them, they are hostile), read piece by piece
+   * on an opened handle: each piece is one request under the idle timer, and a listing that goes on past
+   * `maxEntries` fails (ETOOBIG) instead of growing without end. An empty piece counts as one entry, so
+   * a server answering with empty pieces forever is stopped too.
+   */
+  async readdir(path: string, maxEntries: number): Promise<FileEntry[]> {
+    const handle = await this.call<Buffer>(path, 'cannot list the remote directory', (done) => this.sftp.opendir(path, done), 'ENOTDIR');
+    let listed = false;
+    try {
+      const entries: FileEntry[] = [];
+      let counted = 0;
+      for (;;) {
+        const piece = await this.call<FileEntry[] | undefined>(path, 'cannot list the remote directory', (done) =>
+          this.sftp.readdir(handle, (error: unknown, list?: FileEntry[]) => {
+            if (error && statusOf(error) === STATUS.EOF) return done(undefined, undefined);
+            done(error, list);
+          }),
+        );
+        if (piece === undefined) {
+          listed = true;
+          return entries;
+        }
+        counted += Math.max(1, piece.length);
+        if (counted > maxEntries) {
+          throw new TransferError('ETOOBIG', `the remote directory lists more than ${maxEntries} entries`, { host: this.ctx.host, path });
+        }
+        entries.push(...piece);
+      }
+    } finally {
+      // After a failure (a stalled server) the close is sent but not awaited: it must not add a second timeout.
+      const closing = this.close(handle, path).catch(() => undefined);
+      if (listed) await closing;
+    }
   }
 
   /**

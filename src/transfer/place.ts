@@ -35,6 +35,42 @@ export class PlacementSet {
   }
 }
 
+/** The first allocation for a file into memory; it doubles as data arrives. */
+const FIRST_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A file's bytes in memory, holding about what actually arrived rather than what the server announced
+ * (a server announcing 1 GiB and then stalling pins kilobytes, not a gigabyte). It never grows past the
+ * announced size, so once complete it is exactly that size (no final copy). Chunks are copied in: the
+ * SFTP reader reuses its buffers.
+ */
+class GrowingBuffer {
+  private data: Buffer;
+  length = 0;
+
+  constructor(private readonly limit: number) {
+    this.data = Buffer.allocUnsafe(Math.min(limit, FIRST_BUFFER_BYTES));
+  }
+
+  /** False (and nothing kept) when the chunk would go past the announced size. */
+  append(chunk: Buffer): boolean {
+    const needed = this.length + chunk.length;
+    if (needed > this.limit) return false;
+    if (needed > this.data.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.limit, Math.max(needed, this.data.length * 2)));
+      this.data.copy(grown, 0, 0, this.length);
+      this.data = grown;
+    }
+    chunk.copy(this.data, this.length);
+    this.length = needed;
+    return true;
+  }
+
+  contents(): Buffer {
+    return this.length === this.data.length ? this.data : this.data.subarray(0, this.length);
+  }
+}
+
 export async function placeFile(job: Job, request: DownloadRequest, file: IncomingFile, delivery: Delivery, open: PlacementSet): Promise<void> {
   const display = file.remotePath;
   const mode = file.mode & 0o777;
@@ -54,20 +90,17 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
       });
     }
     job.fileStart(display, file.size);
-    const data = Buffer.allocUnsafe(file.size);
-    let offset = 0;
+    const data = new GrowingBuffer(file.size);
     await delivery.pump((chunk) => {
-      if (offset + chunk.length > data.length) {
+      if (!data.append(chunk)) {
         throw new TransferError('EPROTO', 'the server sent more data than it announced', { host: job.host, path: display });
       }
-      chunk.copy(data, offset);
-      offset += chunk.length;
       job.addBytes(chunk.length);
     });
-    if (offset !== file.size) {
-      throw new TransferError('EPROTO', `received ${offset} bytes, expected ${file.size}`, { host: job.host, path: display });
+    if (data.length !== file.size) {
+      throw new TransferError('EPROTO', `received ${data.length} bytes, expected ${file.size}`, { host: job.host, path: display });
     }
-    job.fileEnd({ ...record, data }, display);
+    job.fileEnd({ ...record, data: data.contents() }, display);
     return;
   }
   const localPath = target.kind === 'file' ? target.path : insideTarget(target.path, file.components, job);

@@ -13,7 +13,7 @@ import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from './
 import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import { NO_SCP } from './scp-upload';
 import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
-import type { DownloadRequest, TransferResult } from './types';
+import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest, type TransferResult } from './types';
 import { promises as fs } from 'fs';
 
 /** Checks the request against its target before anything is opened. */
@@ -66,6 +66,7 @@ function sinkLimits(request: DownloadRequest): SinkLimits {
     maxTotalBytes: totalCap,
     maxFiles: request.target.kind === 'directory' ? limits.maxFiles : Math.min(limits.maxFiles, 1),
     maxDepth: limits.maxDepth,
+    maxDirectories: limits.maxDirectories ?? DEFAULT_MAX_DIRECTORIES,
   };
 }
 

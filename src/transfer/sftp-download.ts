@@ -2,7 +2,7 @@
  * Download over SFTP: the same targets, caps and local safety as the SCP path. Listings are hostile
  * input exactly like SCP records: every name is validated before it becomes a local path component.
  */
-import type { Stats } from 'ssh2';
+import type { FileEntry, Stats } from 'ssh2';
 import { TransferError } from '../errors';
 import { unsafeNameReason } from '../scp';
 import type { SftpSession } from '../sftp';
@@ -14,7 +14,7 @@ import { PlacementSet, finishDirectory, placeFile } from './place';
 import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import { fileCap } from './scp-download';
 import { openSftp, sftpPath } from './sftp-upload';
-import type { DownloadRequest, TransferResult } from './types';
+import { DEFAULT_MAX_DIRECTORIES, DEFAULT_MAX_LISTING_ENTRIES, type DownloadRequest, type TransferResult } from './types';
 
 const MAX_NAME_BYTES = 255;
 
@@ -24,6 +24,7 @@ interface Walk {
   session: SftpSession;
   placements: PlacementSet;
   files: number;
+  directories: number;
   totalBytes: number;
 }
 
@@ -36,6 +37,27 @@ function checkName(name: string, job: Job, where: Buffer): void {
   }
 }
 
+/**
+ * One remote directory's entries, read in capped pieces, every name checked before any of them is
+ * used (a hostile listing fails before anything from it is written), sorted by name. `.` and `..`
+ * are dropped; a name listed twice is a protocol violation (it would be fetched twice). Only the
+ * `wanted` names are checked and kept (a glob: an odd name that does not match is none of our business).
+ */
+async function listDirectory(walk: Walk, remote: Buffer, wanted: (name: string) => boolean = () => true): Promise<FileEntry[]> {
+  const { job, request, session } = walk;
+  const listing = await session.readdir(sftpPath(remote, job), request.limits.maxListingEntries ?? DEFAULT_MAX_LISTING_ENTRIES);
+  const entries = listing.filter((entry) => entry.filename !== '.' && entry.filename !== '..' && wanted(entry.filename));
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    checkName(entry.filename, job, remote);
+    if (seen.has(entry.filename)) {
+      throw new TransferError('EPROTO', 'the server listed the same name twice', { host: job.host, path: cleanText(`${showRemote(remote)}/${entry.filename}`) });
+    }
+    seen.add(entry.filename);
+  }
+  return entries.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+}
+
 export async function sftpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult> {
   const shown = showRemote(remote);
   const { dir, base } = splitRemote(remote);
@@ -44,16 +66,12 @@ export async function sftpDownload(job: Job, request: DownloadRequest, remote: B
   }
   const baseText = sftpPath(base, job);
   const { lease, session } = await openSftp(job, shown);
-  const walk: Walk = { job, request, session, placements: new PlacementSet(), files: 0, totalBytes: 0 };
+  const walk: Walk = { job, request, session, placements: new PlacementSet(), files: 0, directories: 0, totalBytes: 0 };
   try {
     if (request.glob) {
-      const listing = await session.readdir(sftpPath(dir, job));
-      const matches = listing
-        .filter((entry) => matchGlob(baseText, entry.filename))
-        .sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+      const matches = await listDirectory(walk, dir, (name) => matchGlob(baseText, name));
       if (matches.length === 0) throw new TransferError('ENOENT', 'no remote file matches the pattern', { host: job.host, path: shown });
       for (const entry of matches) {
-        checkName(entry.filename, job, dir);
         const path = joinRemote(dir, entry.filename);
         const stats = await followLinks(session, path, entry.attrs as Stats, job);
         if (!stats) continue;
@@ -91,14 +109,15 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
     if (depth > request.limits.maxDepth) {
       throw new TransferError('ETOOBIG', `the remote tree is deeper than ${request.limits.maxDepth} levels`, { host: job.host, path: shown });
     }
+    const maxDirectories = request.limits.maxDirectories ?? DEFAULT_MAX_DIRECTORIES;
+    walk.directories += 1;
+    if (walk.directories > maxDirectories) {
+      throw new TransferError('ETOOBIG', `the remote tree has more than ${maxDirectories} directories`, { host: job.host, path: shown });
+    }
     const local = insideTarget(request.target.path, components, job);
     const created = await ensureLocalDirectory(local, job);
     if (created) job.directories.push(local);
-    const listing = await session.readdir(sftpPath(remote, job));
-    listing.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
-    for (const entry of listing) {
-      if (entry.filename === '.' || entry.filename === '..') continue;
-      checkName(entry.filename, job, remote);
+    for (const entry of await listDirectory(walk, remote)) {
       const path = joinRemote(remote, entry.filename);
       const childStats = await followLinks(session, path, entry.attrs as Stats, job);
       if (!childStats) continue;
@@ -138,10 +157,14 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
     {
       pump: async (write) => {
         const handle = await session.open(path, 'r');
+        let read = false;
         try {
           await session.readAll(handle, path, stats.size, write);
+          read = true;
         } finally {
-          await session.close(handle, path).catch(() => undefined);
+          // After a failure (a stalled server) the close is sent but not awaited: no second timeout.
+          const closing = session.close(handle, path).catch(() => undefined);
+          if (read) await closing;
         }
       },
       skip: async () => undefined,

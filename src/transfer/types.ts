@@ -69,7 +69,16 @@ export interface DownloadLimits {
   maxTotalBytes: number;
   maxFiles: number;
   maxDepth: number;
+  /** directories the download may create (or enter); default DEFAULT_MAX_DIRECTORIES */
+  maxDirectories?: number;
+  /** entries one remote directory listing may hold (SFTP); default DEFAULT_MAX_LISTING_ENTRIES */
+  maxListingEntries?: number;
 }
+
+/** Endless sibling directories would exhaust inodes long before the file or depth caps notice. */
+export const DEFAULT_MAX_DIRECTORIES = 10_000;
+/** A listing is held in memory while its entries are visited: an endless one must stop somewhere. */
+export const DEFAULT_MAX_LISTING_ENTRIES = 100_000;
 
 export interface DownloadRequest {
   remotePath: string;
