@@ -7,7 +7,7 @@ import { TransferError } from '../errors';
 import { cleanText, isValidUtf8 } from '../text';
 import { matchGlob } from './glob';
 import { codeForServerMessage, parseRecord, type RecordLimits, type ScpTimes } from './records';
-import { NO_SCP_TEXT, withNoScp } from './no-scp';
+import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
 import { ScpSession, localFailure } from './session';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
 
@@ -144,22 +144,20 @@ export class ScpSink extends ScpSession {
         this.serverErrors.push(text);
         continue;
       }
+      const beforeProtocol = !this.sawRecord && this.serverErrors.length === 0;
       if (!RECORD_START.has(first)) {
-        const shown = cleanText(Buffer.concat([Buffer.from([first]), this.availableText(64)]), 100);
-        // Before any record, bytes that are not the protocol are a banner or a "sftp only" notice.
-        const noScp = !this.sawRecord && this.serverErrors.length === 0;
-        throw withNoScp(this.violation('the server sent something that is not an SCP record', shown), noScp);
+        const text = Buffer.concat([Buffer.from([first]), this.availableText(256)]);
+        throw this.notTheProtocol(text, beforeProtocol);
       }
       const rest = await this.readLine(Math.max(0, this.limits.maxLineBytes - 1), 'an SCP control line');
       let record;
       try {
         record = parseRecord(Buffer.concat([Buffer.from([first]), rest]), this.limits);
       } catch (error) {
-        const failure = this.fail(this.withContext(error) as TransferError);
-        // "This service allows sftp connections only." starts with a record letter, but a record always
-        // has a digit (or T's sign) right after it, and E stands alone: text before any record is no scp.
-        const looksLikeText = first === 0x45 ? rest.length > 0 : !/^[-0-9]/.test(String.fromCharCode(rest[0] ?? 0x20));
-        throw withNoScp(failure, looksLikeText && !this.sawRecord && this.serverErrors.length === 0);
+        // "This service allows sftp connections only." starts with a record letter (T): a line that is
+        // no record, before any record, is judged as text.
+        if (beforeProtocol && NO_SCP_TEXT.test(cleanText(rest))) throw this.notTheProtocol(Buffer.concat([Buffer.from([first]), rest]), true);
+        throw withNoScp(this.fail(this.withContext(error) as TransferError), false);
       }
       this.sawRecord = true;
       switch (record.type) {
@@ -175,6 +173,19 @@ export class ScpSink extends ScpSession {
           return this.announce(record.type, record.name, record.mode, record.type === 'C' ? record.size : 0);
       }
     }
+  }
+
+  /**
+   * Bytes that are not a record. Before the protocol started, OpenSSH's "sftp connections only" refusal
+   * (or a shell's "not found") means there is no scp to talk to (noScp); any other text, a login banner
+   * included, is a protocol error and no reason to try another transport.
+   */
+  private notTheProtocol(text: Buffer, beforeProtocol: boolean): TransferError {
+    const shown = cleanText(text, 100);
+    if (beforeProtocol && NO_SCP_TEXT.test(cleanText(text))) {
+      return withNoScp(this.violation('the server has no usable scp', shown), true);
+    }
+    return withNoScp(this.violation('the server sent something that is not an SCP record', shown), false);
   }
 
   private async leaveDirectory(): Promise<SinkEntry> {
@@ -278,8 +289,8 @@ export class ScpSink extends ScpSession {
     }
     if (exitCode !== 0 && !this.failureDelivered) {
       const how = exitCode === null ? 'without an exit status' : `with exit status ${exitCode}`;
-      if (nothingReceived) {
-        // Not a word of the protocol, then a failed exit (127: no scp program): nothing to talk to.
+      if (nothingReceived && definitelyNoScp(exitCode, stderr)) {
+        // Not a word of the protocol, then "command not found" (exit status 127): nothing to talk to.
         throw withNoScp(this.fail(this.error('EPROTO', `the server has no usable scp: it ended ${how}`, stderr || undefined)), true);
       }
       throw this.fail(this.error(stderr ? codeForServerMessage(stderr) : 'EPROTO', `the server's scp ended ${how}`, stderr || undefined));
@@ -287,7 +298,7 @@ export class ScpSink extends ScpSession {
     if (this.topLevelEntries === 0 && !this.failureDelivered) {
       throw withNoScp(
         this.fail(this.error('EPROTO', 'the server ended without sending anything for the requested path', stderr || undefined)),
-        nothingReceived,
+        nothingReceived && definitelyNoScp(exitCode, stderr),
       );
     }
     return null;

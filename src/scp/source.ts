@@ -7,7 +7,7 @@ import type { Readable } from 'stream';
 import type { TransferError } from '../errors';
 import { cleanText } from '../text';
 import { DEFAULT_RECORD_LIMITS, codeForServerMessage, encodeRecord, unsafeNameReason, type ScpTimes } from './records';
-import { NO_SCP_TEXT, withNoScp } from './no-scp';
+import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
 import { ScpSession, localFailure } from './session';
 import type { ScpFinish, ScpSessionOptions, ScpStepResult, ScpStreams } from './types';
 
@@ -43,10 +43,10 @@ export class ScpSource extends ScpSession {
   }
 
   /**
-   * Waits for the server's first \0. Anything else fails; the error's `noScp` is true when the reply says
-   * there is no usable scp (EOF with nothing, "command not found", "This service allows sftp connections
-   * only.", a shell banner or any other non-protocol bytes). A \x01 text from a running scp (for example
-   * "ambiguous target") keeps its mapped code (ENOTDIR, EACCES, ...) and `noScp` false.
+   * Waits for the server's first \0. Anything else fails; the error's `noScp` is true only when the reply
+   * proves there is no usable scp (EOF with exit status 127 or "not found", "This service allows sftp
+   * connections only."); a banner or other text is a plain protocol error. A \x01 text from a running
+   * scp (for example "ambiguous target") keeps its mapped code (ENOTDIR, EACCES, ...) and `noScp` false.
    */
   async ready(): Promise<void> {
     this.assertUsable();
@@ -59,10 +59,11 @@ export class ScpSource extends ScpSession {
     if (first === null) {
       const exitCode = await this.waitForExit().catch(() => null);
       const stderr = this.stderrText();
-      const summary = `the server has no usable scp: it ended the session without a reply${
+      const noScp = definitelyNoScp(exitCode, stderr);
+      const summary = `${noScp ? 'the server has no usable scp: it' : 'the server'} ended the session without a reply${
         exitCode === null ? '' : ` (exit status ${exitCode})`
       }`;
-      throw withNoScp(this.fail(this.error('EPROTO', summary, stderr || undefined)), true);
+      throw withNoScp(this.fail(this.error('EPROTO', summary, stderr || undefined)), noScp);
     }
     if (first === 1 || first === 2) {
       const text = cleanText(await this.readLine(DEFAULT_RECORD_LIMITS.maxLineBytes, "the server's error message"));
@@ -71,11 +72,12 @@ export class ScpSource extends ScpSession {
       }
       throw withNoScp(this.fail(this.error(codeForServerMessage(text), "the server's scp refused the target", text)), false);
     }
-    const shown = cleanText(Buffer.concat([Buffer.from([first]), this.availableText()]), 300);
-    throw withNoScp(
-      this.fail(this.error('EPROTO', 'the server did not answer with the SCP protocol (no scp, or a shell banner)', shown)),
-      true,
-    );
+    // Text instead of the protocol: OpenSSH's "sftp connections only" refusal means no scp; anything
+    // else (a banner, whatever a hostile server prints) is a protocol error, not a cue to switch.
+    const text = Buffer.concat([Buffer.from([first]), this.availableText()]);
+    const noScp = NO_SCP_TEXT.test(cleanText(text));
+    const summary = noScp ? 'the server has no usable scp' : 'the server did not answer with the SCP protocol (a banner or other text)';
+    throw withNoScp(this.fail(this.error('EPROTO', summary, cleanText(text, 300))), noScp);
   }
 
   private assertReady(): void {

@@ -1,8 +1,10 @@
 /**
  * The job interface the nodes call: `upload` and `download`, over SCP or SFTP per
- * `TransferContext.transport`. With 'auto' SCP is tried first; when the server has no usable scp the
+ * `TransferContext.transport`. With 'auto' SCP is tried first; when the server proves it has no usable
+ * scp (exit status 127, "not found", OpenSSH's "sftp connections only" refusal: src/scp/no-scp.ts) the
  * job runs over SFTP and the decision is remembered for that ChannelProvider, so later jobs go
- * straight to SFTP.
+ * straight to SFTP. Any other failure (a banner, a hostile reply) is that job's error and teaches
+ * nothing: the next job tries SCP again.
  */
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';

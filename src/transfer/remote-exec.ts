@@ -5,7 +5,7 @@
  */
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
-import { codeForServerMessage, quoteForShellBytes } from '../scp';
+import { codeForServerMessage, definitelyNoScp, quoteForShellBytes } from '../scp';
 import { cleanText } from '../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from './job';
 import type { Leftover } from './leftovers';
@@ -132,8 +132,8 @@ const PROBE_MARKER = 'SCP-PROBE:';
 
 /**
  * What exists at each path (symlinks to directories count as directories, dangling symlinks as
- * "other"). Returns 'noShell' when the server did not run the probe at all (no shell, SFTP-only
- * account): the caller decides whether that means "use SFTP" or an error.
+ * "other"). Returns 'noShell' when the server proved it runs no commands (SFTP-only account, no
+ * shell): the caller decides whether that means "use SFTP" or an error.
  */
 export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: string): Promise<RemoteKind[] | 'noShell'> {
   const prefix = bytes(`printf '${PROBE_MARKER}'; for p in`);
@@ -147,7 +147,9 @@ export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: stri
     const outcome = await runRemote(job, batch.command, pathForErrors);
     const reply = markedReply(outcome.stdout, PROBE_MARKER);
     if (reply === undefined || reply.length !== batch.count || !/^[dfn]*$/u.test(reply)) {
-      if (first && reply === undefined) return 'noShell';
+      // Only proof counts (the SFTP-only refusal, "not found", exit 127): a server that prints something
+      // else instead of running the probe is answered with EPROTO, not with a switch to SFTP.
+      if (first && reply === undefined && definitelyNoScp(outcome.exitCode, `${cleanText(outcome.stdout, 1024)} ${outcome.stderr}`)) return 'noShell';
       throw new TransferError('EPROTO', 'the server gave an unexpected reply to a file test', {
         host: job.host,
         path: pathForErrors,

@@ -115,10 +115,11 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
       try {
         entry = await sink.next();
       } catch (error) {
-        // The first reply decides whether the server speaks SCP at all: the sink flags a missing scp,
-        // a banner or an "sftp only" notice (noScp), and only then does 'auto' give SFTP its turn. A
-        // hostile first record (a `../x` name) stays the error it is instead of a quiet retry.
-        if (first && job.ctx.transport === 'auto' && isNoScpError(error)) return NO_SCP;
+        // The first reply decides whether the server speaks SCP at all: the sink flags proof of a
+        // missing scp (exit 127, "not found", the "sftp connections only" refusal) as noScp; then 'auto'
+        // gives SFTP its turn and 'scp' says so plainly. A banner or a hostile first record (a `../x`
+        // name) stays the protocol error it is instead of a quiet retry.
+        if (first && isNoScpError(error)) return NO_SCP;
         throw error;
       }
       first = false;

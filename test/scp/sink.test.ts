@@ -279,8 +279,11 @@ describe('ScpSink (download state machine)', () => {
       assert.ok(isNoScpError(error) && error.code === 'EPROTO');
     });
 
-    it('a login banner before anything else', async () => {
-      assert.ok(isNoScpError(await firstReply('\x1b[1mWelcome\n', 0)));
+    it('but not a login banner before anything else (a protocol error, no reason to switch transports)', async () => {
+      const banner = await firstReply('\x1b[1mWelcome\n', 0);
+      assert.ok(!isNoScpError(banner) && banner.code === 'EPROTO');
+      const exitOne = await firstReply('', 1, 'something failed\n');
+      assert.ok(!isNoScpError(exitOne) && exitOne.code === 'EPROTO', 'a failed exit without proof of a missing scp');
     });
 
     it('a \\x01 "command not found"', async () => {
