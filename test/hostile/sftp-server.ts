@@ -43,12 +43,8 @@ export interface ScriptedSftp {
   openHandles(): number;
 }
 
-/** A tree from a plain record; directories list their children in the record unless they have `pieces`. */
-export function treeOf(record: Record<string, SftpNode>, fallback?: SftpTree): SftpTree {
-  return (path) => record[path] ?? fallback?.(path);
-}
-
-export function childrenOf(record: Record<string, SftpNode>, dir: string): ListEntry[] {
+/** The children of `dir` in a record-built tree (what a directory without `pieces` lists). */
+function childrenOf(record: Record<string, SftpNode>, dir: string): ListEntry[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
   return Object.keys(record)
     .filter((path) => path.startsWith(prefix) && path.length > prefix.length && !path.slice(prefix.length).includes('/'))
@@ -172,10 +168,8 @@ export async function startScriptedSftp(exec?: FakeExecHandler): Promise<Scripte
           (function* defaultPieces(): Iterator<ListPiece> {
             if (node.stall === 'list') yield 'stall';
             yield [{ name: '.' }, { name: '..' }];
-            const children: ListEntry[] = [];
-            // children of a function tree are not enumerable: a directory without pieces lists what its
-            // record-built tree knows (see listing()).
-            for (const entry of listingOf(state.tree, dirPath)) children.push(entry);
+            // A function tree's children are not enumerable: only a record-built tree (listedTree) lists them.
+            const children = listingOf(state.tree, dirPath);
             if (children.length > 0) yield children;
           })();
         sftp.handle(reqid, newHandle(dirPath, 'dir', pieces));
@@ -227,9 +221,9 @@ export async function startScriptedSftp(exec?: FakeExecHandler): Promise<Scripte
 /** The record-built trees remember their record so a directory can list its children. */
 const records = new WeakMap<SftpTree, Record<string, SftpNode>>();
 
-/** Like treeOf, and the directories it holds list their children from the record. */
+/** A tree from a plain record (absolute path -> node); its directories without `pieces` list their children. */
 export function listedTree(record: Record<string, SftpNode>): SftpTree {
-  const tree = treeOf(record);
+  const tree: SftpTree = (path) => record[path];
   records.set(tree, record);
   return tree;
 }
