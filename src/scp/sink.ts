@@ -150,13 +150,14 @@ export class ScpSink extends ScpSession {
         throw this.notTheProtocol(text, beforeProtocol);
       }
       const rest = await this.readLine(Math.max(0, this.limits.maxLineBytes - 1), 'an SCP control line');
+      const line = Buffer.concat([Buffer.from([first]), rest]);
       let record;
       try {
-        record = parseRecord(Buffer.concat([Buffer.from([first]), rest]), this.limits);
+        record = parseRecord(line, this.limits);
       } catch (error) {
         // "This service allows sftp connections only." starts with a record letter (T): a line that is
         // no record, before any record, is judged as text.
-        if (beforeProtocol && NO_SCP_TEXT.test(cleanText(rest))) throw this.notTheProtocol(Buffer.concat([Buffer.from([first]), rest]), true);
+        if (beforeProtocol && NO_SCP_TEXT.test(cleanText(line))) throw this.notTheProtocol(line, true);
         throw withNoScp(this.fail(this.withContext(error) as TransferError), false);
       }
       this.sawRecord = true;
