@@ -21,6 +21,8 @@ interface UploadDef extends NodeDef {
   atomic?: boolean;
   overwrite?: OverwritePolicy;
   progress?: boolean;
+  /** follow symlinks found inside local directories (default off: skipped, listed in msg.scp.skipped) */
+  followSymlinks?: boolean;
 }
 
 const MODE_PATTERN = /^0?[0-7]{3}$/;
@@ -77,6 +79,7 @@ export = function register(RED: NodeAPI): void {
         atomic: def.atomic !== false,
         overwrite: def.overwrite ?? 'overwrite',
         defaultMode: parseInt(modeText, 8),
+        followSymlinks: def.followSymlinks === true,
       };
       if (remote.bytes) request.remotePathBytes = remote.bytes;
       return {

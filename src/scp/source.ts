@@ -34,6 +34,17 @@ export interface ScpSourceDirectory {
 const SLICE_BYTES = 256 * 1024;
 const ZERO = Buffer.from([0]);
 
+/**
+ * The bytes of one chunk a local or caller's stream yielded (Buffer, string, Uint8Array); undefined for
+ * anything else, such as the values of an object-mode stream, which have no bytes to send.
+ */
+export function chunkAsBuffer(chunk: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return undefined;
+}
+
 export class ScpSource extends ScpSession {
   private isReady = false;
   private depth = 0;
@@ -161,16 +172,20 @@ export class ScpSource extends ScpSession {
   }
 
   private async sendStream(content: Readable, size: number, what: string, onBytes?: (n: number) => void): Promise<void> {
-    const iterator = content[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+    const iterator = content[Symbol.asyncIterator]() as AsyncIterator<unknown>;
     const nextChunk = async (): Promise<Buffer | null> => {
-      let step: IteratorResult<Buffer | string>;
+      let step: IteratorResult<unknown>;
       try {
         step = await this.within(iterator.next(), `the local data of ${what}`);
       } catch (error) {
         throw this.fail(localFailure(error, `reading the local data of ${what} failed`, this.host, this.path));
       }
       if (step.done) return null;
-      return typeof step.value === 'string' ? Buffer.from(step.value) : step.value;
+      const bytes = chunkAsBuffer(step.value);
+      if (bytes === undefined) {
+        throw this.fail(this.error('EINVAL', `the local data of ${what} is not bytes (an object-mode stream?)`, typeof step.value));
+      }
+      return bytes;
     };
     const changedSize = (how: string): TransferError =>
       this.fail(this.error('EPROTO', `the local source changed size: ${what} ${how} than the announced ${size} bytes`));

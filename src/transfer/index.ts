@@ -59,16 +59,17 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
-    plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644);
-    if (firstTransport(ctx) === 'sftp') return await sftpUpload(job, request, plan, remote);
+    plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644, { followSymlinks: request.followSymlinks === true });
+    const skipped = plan.skipped;
+    if (firstTransport(ctx) === 'sftp') return { ...(await sftpUpload(job, request, plan, remote)), skipped };
     const result = await scpUpload(job, request, plan, remote);
     if (result !== NO_SCP) {
       if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
-      return result;
+      return { ...result, skipped };
     }
     if (ctx.transport !== 'auto') throw noScp(job, shown);
     remembered.set(ctx.channels, 'sftp');
-    return await sftpUpload(job, request, plan, remote);
+    return { ...(await sftpUpload(job, request, plan, remote)), skipped };
   } catch (error) {
     throw job.normalise(error, shown);
   } finally {

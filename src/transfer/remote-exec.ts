@@ -164,13 +164,16 @@ export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: stri
 
 const RENAME_MARKER = 'SCP-RENAME:';
 
-export type RenameOutcome = 'ok' | 'exists' | 'failed';
+export type RenameOutcome = 'ok' | 'exists' | 'directory' | 'failed';
 
 /**
  * Moves each temporary file onto its final name, in one command per batch. `replace` uses
  * `mv -f` (an atomic rename); without it `ln` creates the final name only if it does not exist
  * (atomically refusing an existing target), then the temporary name is removed. A pair that fails
- * leaves no temporary file behind.
+ * leaves no temporary file behind. A directory at the final name (one that appeared after the probe,
+ * or a symlink to one) is refused first ('directory'): `mv` and `ln` would put the file inside it and
+ * succeed. POSIX has no portable "never into a directory" flag (`mv -T` is GNU), so a directory
+ * created in the instant between the test and the rename is the only case left.
  */
 export async function renameRemote(
   job: Job,
@@ -178,9 +181,10 @@ export async function renameRemote(
   replace: boolean,
   pathForErrors: string,
 ): Promise<{ outcomes: RenameOutcome[]; stderr: string }> {
+  const notDirectory = `if [ -d "$2" ]; then rm -f -- "$1"; printf d;`;
   const fn = replace
-    ? `r(){ if mv -f -- "$1" "$2"; then printf 0; else rm -f -- "$1"; printf 1; fi; };`
-    : `r(){ if ln -- "$1" "$2"; then rm -f -- "$1"; printf 0; elif [ -e "$2" ] || [ -h "$2" ]; then rm -f -- "$1"; printf e; else rm -f -- "$1"; printf 1; fi; };`;
+    ? `r(){ ${notDirectory} elif mv -f -- "$1" "$2"; then printf 0; else rm -f -- "$1"; printf 1; fi; };`
+    : `r(){ ${notDirectory} elif ln -- "$1" "$2"; then rm -f -- "$1"; printf 0; elif [ -e "$2" ] || [ -h "$2" ]; then rm -f -- "$1"; printf e; else rm -f -- "$1"; printf 1; fi; };`;
   const prefix = bytes(`${fn} printf '${RENAME_MARKER}';`);
   const items = pairs.map((pair) =>
     Buffer.concat([bytes(' r '), quoteForShellBytes(pair.from), bytes(' '), quoteForShellBytes(pair.to), bytes(';')]),
@@ -190,7 +194,7 @@ export async function renameRemote(
   for (const batch of batchCommands(prefix, items, bytes(' echo'))) {
     const outcome = await runRemote(job, batch.command, pathForErrors);
     const reply = markedReply(outcome.stdout, RENAME_MARKER);
-    if (reply === undefined || reply.length !== batch.count || !/^[01e]*$/u.test(reply)) {
+    if (reply === undefined || reply.length !== batch.count || !/^[01ed]*$/u.test(reply)) {
       throw new TransferError('EPROTO', 'the server gave an unexpected reply to a rename', {
         host: job.host,
         path: pathForErrors,
@@ -198,10 +202,13 @@ export async function renameRemote(
       });
     }
     if (outcome.stderr) stderr = outcome.stderr;
-    for (const char of reply) outcomes.push(char === '0' ? 'ok' : char === 'e' ? 'exists' : 'failed');
+    for (const char of reply) outcomes.push(char === '0' ? 'ok' : char === 'e' ? 'exists' : char === 'd' ? 'directory' : 'failed');
   }
   return { outcomes, stderr };
 }
+
+/** GNU ("cannot overwrite directory") and BusyBox ("can't overwrite directory", "Is a directory") wording. */
+const DIRECTORY_IN_THE_WAY = /overwrite directory|is a directory/i;
 
 /**
  * Moves every staged file into its directory: `mv -f -- S/a S/b ... D/` (each one an atomic rename
@@ -238,7 +245,9 @@ export async function moveStagedFiles(
   for (const batch of batchCommands(bytes('s=0;'), statements, bytes(' exit $s'))) {
     const outcome = await runRemote(job, batch.command, pathForErrors);
     if (outcome.exitCode !== 0) {
-      throw new TransferError(outcome.stderr ? codeForServerMessage(outcome.stderr) : 'EPROTO', 'could not move the uploaded files into place', {
+      // `mv` refuses to replace a directory that appeared at a final name since the probe (POSIX).
+      const code = DIRECTORY_IN_THE_WAY.test(outcome.stderr) ? 'EISDIR' : outcome.stderr ? codeForServerMessage(outcome.stderr) : 'EPROTO';
+      throw new TransferError(code, 'could not move the uploaded files into place', {
         host: job.host,
         path: pathForErrors,
         detail: outcome.stderr,

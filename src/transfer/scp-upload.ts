@@ -5,13 +5,13 @@
  * there) so the overwrite policy is applied before anything is sent.
  */
 import { TransferError, isTransferError } from '../errors';
-import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError } from '../scp';
+import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError, type ScpStepResult } from '../scp';
 import type { Job } from './job';
 import type { Leftover } from './leftovers';
 import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
 import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
-import { uploadedFileRecord, type PlannedEntry, type PlannedFile, type UploadPlan } from './sources';
+import { releaseContent, uploadedFileRecord, type PlannedEntry, type PlannedFile, type UploadPlan } from './sources';
 import { recordSafeName, remoteTempName, stagingName } from './temp-name';
 import type { TransferResult, UploadRequest } from './types';
 
@@ -251,6 +251,7 @@ async function sendSteps(
   const sentTemps: Buffer[] = [];
   const renames: { from: Buffer; to: Buffer }[] = [];
   const stagings: StagingStep[] = [];
+  const sent: Sent = { sentTemps, renames, stagings };
   try {
     if (request.atomic) await job.temporaries.record(temporariesOf(steps));
     try {
@@ -263,7 +264,7 @@ async function sendSteps(
       }
       throw error;
     }
-    await walk(job, request, source, steps, { sentTemps, renames, stagings });
+    await walk(job, request, source, steps, sent);
     const end = await source.finish();
     if (end.exitCode !== 0) {
       const code = end.stderr ? codeForServerMessage(end.stderr) : 'EPROTO';
@@ -277,7 +278,7 @@ async function sendSteps(
     source.destroy();
     closeChannelQuietly(channel);
     const lost = lease.connectionError();
-    const failure = job.normalise(lost ?? error, shown);
+    const failure = mayBeIncomplete(job.normalise(lost ?? error, shown), sent.writing);
     // With the connection gone there is nobody to ask: the server's scp removes nothing either.
     if (request.atomic && !lost) await removeTemporaries(job, sentTemps, stagings);
     throw failure;
@@ -308,6 +309,7 @@ async function sendSteps(
       if (result === 'ok') return;
       const path = showRemote(renames[index].to);
       if (result === 'exists') throw new TransferError('EEXIST', 'the remote file exists', { host: job.host, path });
+      if (result === 'directory') throw new TransferError('EISDIR', 'a directory is in the way of a file', { host: job.host, path });
       throw new TransferError(outcome.stderr ? codeForServerMessage(outcome.stderr) : 'EACCES', 'could not move the uploaded file into place', {
         host: job.host,
         path,
@@ -354,6 +356,23 @@ interface Sent {
   sentTemps: Buffer[];
   renames: { from: Buffer; to: Buffer }[];
   stagings: StagingStep[];
+  /** without atomic: the final path being written while a file is in flight */
+  writing?: Buffer;
+}
+
+/**
+ * Without atomic the data goes straight to the final path, whose old content (with overwrite) is gone
+ * once the server opened it: a failure then says that the file there may be incomplete.
+ */
+export function mayBeIncomplete(error: TransferError, finalPath: Buffer | undefined): TransferError {
+  if (finalPath === undefined) return error;
+  const path = showRemote(finalPath);
+  return new TransferError(error.code, `${error.summary}; the remote file ${path} may be incomplete`, {
+    host: error.host,
+    path: error.path ?? path,
+    detail: error.detail,
+    cause: error,
+  });
 }
 
 /** The temporary names an atomic upload will use, recorded before the server can create any of them. */
@@ -407,24 +426,40 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
       continue;
     }
     // An empty file needs no reader (and a stream that ends at once gains nothing from being opened).
+    // A local file is opened before its record goes out: if it vanished, the session is still in step.
     const content = file.size === 0 ? Buffer.alloc(0) : await file.open();
     const staged = !step.wirePath.equals(step.finalPath) && step.wireName.equals(step.name);
     if (request.atomic && !staged) sent.sentTemps.push(step.wirePath);
-    const result = await source.sendFile({
-      name: step.wireName,
-      mode: file.mode,
-      size: file.size,
-      ...(request.preserve && file.times ? { times: file.times } : {}),
-      content,
-      onBytes: (n: number) => job.addBytes(n),
-    });
+    if (!request.atomic) sent.writing = step.finalPath;
+    let result: ScpStepResult;
+    let dataSent = false;
+    try {
+      result = await source.sendFile({
+        name: step.wireName,
+        mode: file.mode,
+        size: file.size,
+        ...(request.preserve && file.times ? { times: file.times } : {}),
+        content,
+        onBytes: (n: number) => {
+          dataSent = true;
+          job.addBytes(n);
+        },
+      });
+    } catch (error) {
+      // A fatal reply, EOF, timeout or abort: the local file must not stay open.
+      releaseContent(content);
+      throw error;
+    }
     if (!result.ok) {
-      if (typeof (content as { destroy?: unknown }).destroy === 'function') (content as { destroy(): void }).destroy();
+      releaseContent(content);
+      // Refused before any data: the server did not write the file.
+      if (!dataSent) sent.writing = undefined;
       throw (isTransferError(result.error) ? result.error : job.normalise(result.error)).withContext({
         host: job.host,
         path: showRemote(step.finalPath),
       });
     }
+    sent.writing = undefined;
     if (request.atomic && !staged) sent.renames.push({ from: step.wirePath, to: step.finalPath });
     job.fileEnd({ ...record, transferred: true }, display);
   }

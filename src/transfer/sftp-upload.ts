@@ -4,7 +4,6 @@
  * paths are never written directly (no fastPut): content goes to the temporary name, then a rename.
  */
 import type { SFTPWrapper } from 'ssh2';
-import type { Readable } from 'stream';
 import { TransferError } from '../errors';
 import { SftpSession } from '../sftp';
 import type { SftpLease } from '../ssh/types';
@@ -12,9 +11,9 @@ import { isValidUtf8 } from '../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from './job';
 import type { RemoteKind } from './remote-exec';
 import { joinRemote, remoteText, showRemote } from './remote-path';
-import { buildStep, resolveLayout, temporariesOf, type Step } from './scp-upload';
+import { buildStep, mayBeIncomplete, resolveLayout, temporariesOf, type Step } from './scp-upload';
 import { watchConnection } from './scp-session';
-import { uploadedFileRecord, type PlannedEntry, type UploadPlan } from './sources';
+import { localChunks, releaseContent, uploadedFileRecord, type PlannedEntry, type UploadPlan } from './sources';
 import type { TransferResult, UploadRequest } from './types';
 
 /** How many stat requests are in flight at once while checking what exists at the target. */
@@ -74,6 +73,7 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
   const remoteString = sftpPath(remote, job);
   const { lease, session } = await openSftp(job, shown);
   const created: string[] = [];
+  const writing: { path?: Buffer } = {};
   try {
     const remoteKind = await kindOf(session, remoteString);
     const single = plan.entries.length === 1 ? plan.entries[0] : undefined;
@@ -89,13 +89,13 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
     const steps = layout.top.map(({ entry, name }) => buildStep(entry, name, layout.targetDir, request.atomic, existing, request.overwrite, job));
     job.totalSize = plan.totalSize;
     if (request.atomic) await job.temporaries.record(temporariesOf(steps));
-    await walk(job, request, session, steps, created);
+    await walk(job, request, session, steps, created, writing);
     await job.temporaries.gone();
     return job.result('sftp');
   } catch (error) {
     // Without the connection the leftover journal keeps the names for the next job on this server.
     if (!lease.connectionError() && (await unlinkQuietly(job, lease.sftp, created))) await job.temporaries.gone();
-    throw job.normalise(lease.connectionError() ?? error, shown);
+    throw mayBeIncomplete(job.normalise(lease.connectionError() ?? error, shown), writing.path);
   } finally {
     lease.release();
   }
@@ -122,15 +122,28 @@ export async function unlinkQuietly(job: Job, sftp: SFTPWrapper, paths: string[]
   return removed;
 }
 
-async function* chunksOf(content: Readable | Buffer): AsyncIterable<Buffer> {
-  if (Buffer.isBuffer(content)) {
-    yield content;
-    return;
+/**
+ * A rename that failed because a directory appeared at the final name after the probe says so (the
+ * server's FAILURE status alone reads like a permission problem); the caller removes the temporary.
+ */
+async function renameIntoPlace(session: SftpSession, job: Job, from: string, to: string, replace: boolean, shown: string): Promise<void> {
+  try {
+    await session.rename(from, to, replace);
+  } catch (error) {
+    const stats = await session.stat(to).catch(() => undefined);
+    if (stats?.isDirectory()) throw new TransferError('EISDIR', 'a directory is in the way of a file', { host: job.host, path: shown });
+    throw error;
   }
-  for await (const chunk of content) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
 }
 
-async function walk(job: Job, request: UploadRequest, session: SftpSession, steps: Step[], created: string[]): Promise<void> {
+async function walk(
+  job: Job,
+  request: UploadRequest,
+  session: SftpSession,
+  steps: Step[],
+  created: string[],
+  writing: { path?: Buffer },
+): Promise<void> {
   for (const step of steps) {
     job.checkActive();
     if (step.kind === 'directory') {
@@ -144,7 +157,7 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
         throw new TransferError('ENOTDIR', 'a file is in the way of a directory', { host: job.host, path: showRemote(step.remotePath) });
       }
       job.directories.push(remoteText(step.remotePath));
-      await walk(job, request, session, step.steps, created);
+      await walk(job, request, session, step.steps, created, writing);
       // Directories stay writable while they fill; their own mode and times come last.
       if (request.preserve) {
         await session.setstat(path, { mode: step.mode & 0o777, ...(step.times ? { atime: step.times.atime, mtime: step.times.mtime } : {}) });
@@ -165,15 +178,24 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
     }
     const wirePath = sftpPath(step.wirePath, job);
     const finalPath = sftpPath(step.finalPath, job);
+    // The local side first: a file that vanished since planning fails before a remote file exists.
+    const content = await file.open();
     // 'wx' (exclusive) for temporary names and for overwrite=fail; 'w' truncates an existing file.
     const exclusive = request.atomic || request.overwrite === 'fail';
     // Noted before the open goes out: the server may create the file even if no answer comes back.
     if (request.atomic) created.push(wirePath);
-    const handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
-    const content = await file.open();
+    let handle: Buffer;
+    try {
+      handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
+    } catch (error) {
+      releaseContent(content);
+      throw error;
+    }
+    // Without atomic the final file is open (and, with overwrite, truncated) from here on.
+    if (!request.atomic) writing.path = step.finalPath;
     try {
       // (errors name the file the user asked for, as over SCP, not its temporary name)
-      const written = await session.writeAll(handle, display, chunksOf(content), (n) => job.addBytes(n));
+      const written = await session.writeAll(handle, display, localChunks(content, job, file.localPath), (n) => job.addBytes(n));
       if (written !== file.size) {
         throw new TransferError('EPROTO', `the source changed size: ${written} bytes instead of ${file.size}`, { host: job.host, path: display });
       }
@@ -184,13 +206,14 @@ async function walk(job: Job, request: UploadRequest, session: SftpSession, step
         });
       }
     } catch (error) {
-      if (!Buffer.isBuffer(content)) content.destroy();
+      releaseContent(content);
       await session.close(handle, wirePath).catch(() => undefined);
       throw error;
     }
     await session.close(handle, wirePath);
+    writing.path = undefined;
     if (request.atomic) {
-      await session.rename(wirePath, finalPath, request.overwrite !== 'fail');
+      await renameIntoPlace(session, job, wirePath, finalPath, request.overwrite !== 'fail', showRemote(step.finalPath));
       created.splice(created.indexOf(wirePath), 1);
     }
     job.fileEnd({ ...record, transferred: true }, display);

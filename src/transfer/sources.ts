@@ -3,12 +3,12 @@
  * times known before the first byte is sent (SCP announces each size up front). Streams without a size
  * are spooled to a private temporary file first, so memory stays flat whatever their length.
  */
-import { createReadStream, createWriteStream, promises as fs, type Stats } from 'fs';
+import { constants, promises as fs, type Stats } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
-import type { Readable } from 'stream';
-import { pipeline } from 'stream/promises';
-import { TransferError, localSystemError } from '../errors';
+import { Readable } from 'stream';
+import { TransferError, isTransferError, localSystemError } from '../errors';
+import { chunkAsBuffer } from '../scp';
 import type { Job } from './job';
 import type { TransferredFile, UploadSource } from './types';
 
@@ -30,8 +30,19 @@ export interface PlannedFile {
   size: number;
   times?: Times;
   localPath?: string;
-  /** the content, opened when it is sent (streams can be consumed once) */
+  /**
+   * The content, opened when it is sent (streams can be consumed once). A local file is opened (and
+   * fails with ENOENT/EACCES naming it) before anything of it goes on the wire; a stream it returns has
+   * an error listener already and must be destroyed by the caller on every failure path.
+   */
   open(): Promise<Readable | Buffer>;
+}
+
+/** What a local directory walk left out, reported in the result (`skipped`). */
+export interface SkippedEntry {
+  localPath: string;
+  /** 'symlink': a symbolic link inside a walked directory (not followed); 'special': FIFO, socket or device */
+  reason: 'symlink' | 'special';
 }
 
 /** What the result says about an uploaded file, before it is known whether it was sent or skipped. */
@@ -59,6 +70,7 @@ export type PlannedEntry = PlannedFile | PlannedDirectory;
 export interface UploadPlan {
   entries: PlannedEntry[];
   totalSize: number;
+  skipped: SkippedEntry[];
   /** removes spool files; safe to call more than once */
   cleanup(): Promise<void>;
 }
@@ -89,11 +101,17 @@ function localError(error: unknown, path: string, job: Job): TransferError {
   return localSystemError(error, 'cannot read the local source', { host: job.host, path });
 }
 
-export async function planUpload(job: Job, sources: UploadSource[], defaultMode: number): Promise<UploadPlan> {
+export interface PlanOptions {
+  /** follow symbolic links found inside walked directories (a path named in the request is always followed) */
+  followSymlinks?: boolean;
+}
+
+export async function planUpload(job: Job, sources: UploadSource[], defaultMode: number, options: PlanOptions = {}): Promise<UploadPlan> {
   const spoolDirs: string[] = [];
   const plan: UploadPlan = {
     entries: [],
     totalSize: 0,
+    skipped: [],
     cleanup: async () => {
       for (const dir of spoolDirs.splice(0)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     },
@@ -101,7 +119,7 @@ export async function planUpload(job: Job, sources: UploadSource[], defaultMode:
   try {
     for (const source of sources) {
       job.checkActive();
-      const entry = await planSource(job, source, defaultMode, spoolDirs);
+      const entry = await planSource(job, source, defaultMode, spoolDirs, { followSymlinks: options.followSymlinks === true, skipped: plan.skipped });
       plan.entries.push(entry);
     }
     plan.totalSize = sizeOf(plan.entries);
@@ -118,7 +136,13 @@ function sizeOf(entries: PlannedEntry[]): number {
   return total;
 }
 
-async function planSource(job: Job, source: UploadSource, defaultMode: number, spoolDirs: string[]): Promise<PlannedEntry> {
+/** How a local directory walk treats links, and where it reports what it left out. */
+interface WalkRules {
+  followSymlinks: boolean;
+  skipped: SkippedEntry[];
+}
+
+async function planSource(job: Job, source: UploadSource, defaultMode: number, spoolDirs: string[], rules: WalkRules): Promise<PlannedEntry> {
   switch (source.kind) {
     case 'buffer': {
       if (!Buffer.isBuffer(source.data)) throw new TransferError('EINVAL', 'buffer source without a Buffer', { host: job.host });
@@ -138,6 +162,8 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
       const times = timesFromDate(source.mtime);
       if (typeof source.size === 'number' && Number.isSafeInteger(source.size) && source.size >= 0) {
         const stream = source.stream;
+        // It may fail while the probe runs, before anything reads it: never an unhandled 'error'.
+        stream.on('error', ignore);
         let opened = false;
         return {
           kind: 'file',
@@ -148,7 +174,8 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
           open: async () => {
             if (opened) throw new TransferError('EINVAL', 'a stream source can be sent only once', { host: job.host });
             opened = true;
-            return stream;
+            // Read through the same guard as every stream: bytes only, the idle timeout, EINVAL on failure.
+            return Readable.from(localChunks(stream, job));
           },
         };
       }
@@ -159,14 +186,14 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
         mode,
         size: spooled.size,
         times,
-        open: async () => createReadStream(spooled.path, { highWaterMark: LOCAL_READ_CHUNK }),
+        open: () => openLocalFile(spooled.path, job, false),
       };
     }
     case 'path': {
       if (typeof source.path !== 'string' || source.path === '' || source.path.includes('\0')) {
         throw new TransferError('EINVAL', 'the local source path is empty or contains a NUL byte', { host: job.host });
       }
-      return planLocalPath(job, source.path, 0, new Set());
+      return planLocalPath(job, source.path, 0, new Set(), rules);
     }
     default:
       throw new TransferError('EINVAL', 'unknown upload source kind', { host: job.host });
@@ -176,41 +203,153 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
 /** Files up to this size are read whole (one exact-size buffer) instead of streamed. */
 const SMALL_FILE_BYTES = 256 * 1024;
 
+const ignore = (): void => undefined;
+
 /**
+ * Opens a local file at send time. The open itself is awaited, so a file that vanished or became
+ * unreadable since planning fails here with ENOENT/EACCES naming it, before anything of it is sent
+ * (a lazily opening read stream would report it later as an unhandled 'error' event). O_NONBLOCK keeps
+ * a FIFO swapped in meanwhile from blocking the open; `followLink` false refuses a symlink swapped in.
  * Small files are read in one go: a stream would allocate a 1 MiB read buffer for each of them (200
  * files of 4 KiB = 200 MiB of allocations). Big files stream with 1 MiB chunks.
  */
-async function openLocalFile(path: string, size: number, job: Job): Promise<Readable | Buffer> {
-  if (size > SMALL_FILE_BYTES) return createReadStream(path, { highWaterMark: LOCAL_READ_CHUNK });
+async function openLocalFile(path: string, job: Job, followLink: boolean): Promise<Readable | Buffer> {
+  let handle: fs.FileHandle;
   try {
-    return await fs.readFile(path);
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK | (followLink ? 0 : constants.O_NOFOLLOW));
   } catch (error) {
     throw localError(error, path, job);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new TransferError('EINVAL', 'the local source is no longer a regular file', { host: job.host, path });
+    if (stats.size <= SMALL_FILE_BYTES) {
+      const data = await handle.readFile();
+      await handle.close();
+      return data;
+    }
+    // The stream owns the handle from here: destroying it closes the file.
+    const stream = handle.createReadStream({ highWaterMark: LOCAL_READ_CHUNK });
+    stream.on('error', ignore);
+    return stream;
+  } catch (error) {
+    await handle.close().catch(ignore);
+    throw isTransferError(error) ? error : localError(error, path, job);
+  }
+}
+
+/** Destroys a stream content (closing its file); a Buffer needs nothing. Safe to call more than once. */
+export function releaseContent(content: Readable | Buffer | undefined): void {
+  if (content !== undefined && !Buffer.isBuffer(content)) content.destroy();
+}
+
+/** Resolves with the stream's next step, or rejects on the job's idle timeout or stop. */
+function nextWithin(iterator: AsyncIterator<unknown>, job: Job, what: string): Promise<IteratorResult<unknown>> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (finish: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      job.signal.removeEventListener('abort', onAbort);
+      finish();
+    };
+    const timer = setTimeout(
+      () => settle(() => reject(new TransferError('ETIMEDOUT', `${what} gave no data for ${job.idleTimeoutMs} ms`, { host: job.host }))),
+      job.idleTimeoutMs,
+    );
+    const onAbort = (): void => settle(() => reject(job.stopError()));
+    if (job.signal.aborted) return onAbort();
+    job.signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (step) => settle(() => resolve(step)),
+      (error: unknown) => settle(() => reject(error)),
+    );
+  });
+}
+
+/**
+ * The chunks of a stream as Buffers, each awaited under the job's idle timeout and stop signal, so a
+ * stream that never ends fails with ETIMEDOUT instead of holding the message. A chunk that is not bytes
+ * (an object-mode stream) is EINVAL; a read error names the local file (`localPath`), or is EINVAL for
+ * a caller's stream. The stream is destroyed when the reader stops early or anything fails.
+ */
+export async function* localChunks(content: Readable | Buffer, job: Job, localPath?: string): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(content)) {
+    yield content;
+    return;
+  }
+  content.on('error', ignore);
+  const what = localPath === undefined ? 'the source stream' : 'the local file';
+  const readFailure = (error: unknown): TransferError =>
+    localPath === undefined
+      ? new TransferError('EINVAL', 'reading the source stream failed', {
+          host: job.host,
+          detail: error instanceof Error ? error.message : String(error),
+          cause: error,
+        })
+      : localError(error, localPath, job);
+  const iterator = content[Symbol.asyncIterator]();
+  let ended = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<unknown>;
+      try {
+        step = await nextWithin(iterator, job, what);
+      } catch (error) {
+        throw isTransferError(error) ? error : readFailure(error);
+      }
+      if (step.done) {
+        ended = true;
+        return;
+      }
+      const bytes = chunkAsBuffer(step.value);
+      if (bytes === undefined) {
+        throw new TransferError('EINVAL', `${what} yielded something that is not bytes (an object-mode stream?)`, {
+          host: job.host,
+          detail: typeof step.value,
+        });
+      }
+      yield bytes;
+    }
+  } finally {
+    if (!ended) content.destroy();
   }
 }
 
 /** Copies a stream of unknown length into a private temp file (0600 in a 0700 directory). */
 async function spool(job: Job, stream: Readable, spoolDirs: string[]): Promise<{ path: string; size: number }> {
-  const dir = await fs.mkdtemp(join(tmpdir(), 'scp-spool-'));
-  spoolDirs.push(dir);
-  const path = join(dir, 'data');
+  // The caller's stream may fail before anything reads it: never an unhandled 'error'.
+  stream.on('error', ignore);
+  let file: fs.FileHandle | undefined;
+  let path = '';
+  let size = 0;
   try {
-    await pipeline(stream, createWriteStream(path, { mode: 0o600, flags: 'wx', highWaterMark: LOCAL_READ_CHUNK }), {
-      signal: job.signal,
-    });
+    const dir = await fs.mkdtemp(join(tmpdir(), 'scp-spool-'));
+    spoolDirs.push(dir);
+    path = join(dir, 'data');
+    file = await fs.open(path, 'wx', 0o600);
+    for await (const chunk of localChunks(stream, job)) {
+      for (let at = 0; at < chunk.length; ) at += (await file.write(chunk, at, chunk.length - at)).bytesWritten;
+      size += chunk.length;
+    }
   } catch (error) {
+    stream.destroy();
     if (job.signal.aborted) throw job.stopError();
-    throw new TransferError('EINVAL', 'reading the source stream failed', {
-      host: job.host,
-      detail: error instanceof Error ? error.message : String(error),
-      cause: error,
-    });
+    throw isTransferError(error) ? error : localSystemError(error, 'cannot spool the source stream to a temporary file', { host: job.host, path: path || tmpdir() });
+  } finally {
+    await file?.close().catch(ignore);
   }
-  const stats = await fs.stat(path);
-  return { path, size: stats.size };
+  return { path, size };
 }
 
-async function planLocalPath(job: Job, path: string, depth: number, ancestors: Set<string>): Promise<PlannedEntry> {
+/**
+ * Plans a local file or directory. `path` itself is followed if it is a symlink (the request named it);
+ * inside a directory, symlinks are skipped and reported unless `rules.followSymlinks` (a link to
+ * /etc/shadow in a pushed folder must not upload it), and FIFOs, sockets and devices are skipped and
+ * reported (they have no content to copy; reading a FIFO would block forever).
+ */
+async function planLocalPath(job: Job, path: string, depth: number, ancestors: Set<string>, rules: WalkRules): Promise<PlannedEntry> {
   let stats: Stats;
   try {
     stats = await fs.stat(path);
@@ -219,6 +358,8 @@ async function planLocalPath(job: Job, path: string, depth: number, ancestors: S
   }
   const name = Buffer.from(basename(path), 'utf8');
   if (stats.isFile()) {
+    // Below the named path, a symlink swapped in after planning is refused at open time too.
+    const followLink = depth === 0 || rules.followSymlinks;
     return {
       kind: 'file',
       name,
@@ -226,7 +367,7 @@ async function planLocalPath(job: Job, path: string, depth: number, ancestors: S
       size: stats.size,
       times: timesFromStats(stats),
       localPath: path,
-      open: () => openLocalFile(path, stats.size, job),
+      open: () => openLocalFile(path, job, followLink),
     };
   }
   if (!stats.isDirectory()) {
@@ -246,17 +387,34 @@ async function planLocalPath(job: Job, path: string, depth: number, ancestors: S
   for (const child of names) {
     job.checkActive(path);
     const childPath = join(path, child);
-    let childStats: Stats;
-    try {
-      childStats = await fs.stat(childPath);
-    } catch (error) {
-      // A dangling symlink inside a tree is skipped the way scp skips what it cannot send.
-      if ((error as { code?: string }).code === 'ENOENT') continue;
-      throw localError(error, childPath, job);
-    }
-    // Sockets, FIFOs and devices have no content to copy (reading a FIFO would block forever).
-    if (!childStats.isFile() && !childStats.isDirectory()) continue;
-    entries.push(await planLocalPath(job, childPath, depth + 1, inner));
+    const kind = await childKind(job, childPath, rules.followSymlinks);
+    if (kind === 'file' || kind === 'directory') entries.push(await planLocalPath(job, childPath, depth + 1, inner, rules));
+    else if (kind !== 'gone') rules.skipped.push({ localPath: childPath, reason: kind });
   }
   return { kind: 'directory', name, mode: stats.mode & 0o777, times: timesFromStats(stats), localPath: path, entries };
+}
+
+/**
+ * What a directory entry is for the walk: a link that is not followed, or that leads nowhere, is
+ * 'symlink'; an entry removed since readdir is 'gone' (nothing to send, nothing to report).
+ */
+async function childKind(job: Job, path: string, followSymlinks: boolean): Promise<'file' | 'directory' | 'symlink' | 'special' | 'gone'> {
+  const missing = (error: unknown): boolean => (error as { code?: string }).code === 'ENOENT';
+  let stats: Stats;
+  try {
+    stats = await fs.lstat(path);
+  } catch (error) {
+    if (missing(error)) return 'gone';
+    throw localError(error, path, job);
+  }
+  if (stats.isSymbolicLink()) {
+    if (!followSymlinks) return 'symlink';
+    try {
+      stats = await fs.stat(path);
+    } catch (error) {
+      if (missing(error)) return 'symlink';
+      throw localError(error, path, job);
+    }
+  }
+  return stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : 'special';
 }

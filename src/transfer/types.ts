@@ -52,6 +52,11 @@ export interface UploadRequest {
   overwrite: OverwritePolicy;
   /** mode for buffer/stream sources without one (default 0o644) */
   defaultMode?: number;
+  /**
+   * follow symbolic links found inside local directories (default false: they are skipped and listed in
+   * the result's `skipped`); a local path named in `sources` is always followed
+   */
+  followSymlinks?: boolean;
 }
 
 // -------------------------------------------------------------------------------------------- download
@@ -123,6 +128,8 @@ export interface TransferResult {
   durationMs: number;
   /** bytes per second */
   rate: number;
+  /** uploads: local directory entries left out (symlinks not followed, FIFOs, sockets, devices) */
+  skipped?: { localPath: string; reason: 'symlink' | 'special' }[];
 }
 
 // -------------------------------------------------------------------------------------------- progress
