@@ -86,7 +86,10 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     });
     channel.on('error', (error: unknown) => finish(lease.connectionError() ?? job.normalise(error, path, 'ECONNRESET')));
     channel.stderr.on('error', () => undefined);
-    channel.on('close', () => {
+    // ssh2 repeats the exit status on 'close'. It is needed: when the exec reply, the exit status and
+    // the close arrive in one socket read (a busy client), 'exit' fired before these listeners existed.
+    channel.on('close', (code: unknown) => {
+      if (exitCode === null && typeof code === 'number') exitCode = code;
       const lost = lease.connectionError();
       if (lost) finish(lost.withContext({ path }));
       else finish();

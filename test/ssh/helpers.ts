@@ -48,7 +48,14 @@ export async function collect(lease: { channel: import('ssh2').ClientChannel }):
   channel.on('exit', (exitCode: number | null) => {
     code = exitCode;
   });
-  await new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  // 'exit' may have fired before this function ran (reply and exit status in one socket read): ssh2
+  // repeats the status on 'close'.
+  await new Promise<void>((resolve) =>
+    channel.once('close', (exitCode: unknown) => {
+      if (code === null && typeof exitCode === 'number') code = exitCode;
+      resolve();
+    }),
+  );
   return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code };
 }
 
