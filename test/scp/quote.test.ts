@@ -1,6 +1,6 @@
 import assert from 'assert';
 import { execFileSync } from 'child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { TransferError } from '../../src/errors';
@@ -30,13 +30,16 @@ function randomPath(random: () => number): string {
   return out;
 }
 
-/** Runs a script file with sh and returns its stdout bytes. */
+/**
+ * Runs a script file with sh (in a throwaway directory, so a quoting regression can only write there)
+ * and returns its stdout bytes.
+ */
 function runSh(script: Buffer | string): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'scp-quote-'));
   try {
     const file = join(dir, 'script.sh');
     writeFileSync(file, script);
-    return execFileSync('sh', [file], { maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync('sh', [file], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -56,9 +59,18 @@ describe('scp quoting', () => {
   });
 
   it('survives sh -c "printf %s <quoted>" for individual hostile strings', () => {
-    for (const path of ["'; rm -rf / #", '$(id)', '`id`', '-rf', '~root', 'a\nb', '*', "''", '\\', '${HOME}']) {
-      const printed = execFileSync('sh', ['-c', `printf '%s' ${quoteForShell(path)}`]);
-      assert.strictEqual(printed.toString('utf8'), path);
+    // The injections only touch a marker in a throwaway directory: a regression must not be destructive.
+    const dir = mkdtempSync(join(tmpdir(), 'scp-quote-marker-'));
+    const marker = join(dir, 'pwned');
+    try {
+      const injections = [`'; touch ${marker} #`, `$(touch ${marker})`, `\`touch ${marker}\``, `"; touch ${marker}; "`];
+      for (const path of [...injections, '$(id)', '`id`', '-rf', '~root', 'a\nb', '*', "''", '\\', '${HOME}']) {
+        const printed = execFileSync('sh', ['-c', `printf '%s' ${quoteForShell(path)}`], { cwd: dir });
+        assert.strictEqual(printed.toString('utf8'), path);
+        assert.ok(!existsSync(marker), `quoting let a command run: ${JSON.stringify(path)}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
