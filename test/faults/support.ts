@@ -207,11 +207,12 @@ function sessionProcesses(port: number): number[] {
  * they are: a test can then act on a transfer that is certainly still in flight. `thaw` resumes them;
  * the harness's kill() ends them either way (SIGKILL works on stopped processes).
  */
-export function freezeSessions(port: number): { count: number; thaw(): void } {
+export function freezeSessions(port: number): { count: number; pids: number[]; thaw(): void } {
   const pids = sessionProcesses(port);
   for (const pid of pids) process.kill(pid, 'SIGSTOP');
   return {
     count: pids.length,
+    pids,
     thaw: () => {
       for (const pid of pids) {
         try {
