@@ -316,6 +316,9 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     for (const node of probe) {
       await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), node.id);
       await page.locator('#node-input-remotePath').waitFor({ state: 'attached' });
+      // The tray fully open (not a previous tray still sliding away, not the new one half built) before
+      // its contents are judged.
+      await trayAtRest(true);
       const tray = page.locator('.red-ui-tray').last();
       assert.ok((await tray.locator('.red-ui-typedInput-container').count()) >= 2, `${node.type}: the paths are typed inputs`);
       assert.deepStrictEqual(await untranslated(), [], `${node.type}: untranslated texts`);
@@ -326,7 +329,6 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
         [],
         `${node.type}: fields marked invalid with the defaults (the connection is required, so it may be)`,
       );
-      await trayAtRest(true);
       await page.screenshot({ path: `/tmp/${node.type.replace(' ', '-')}-dialog.png` });
       if (node.type === 'scp upload') {
         await page.locator('#node-input-btn-connection-add').click();
