@@ -27,6 +27,8 @@ export interface ScpConnectionNode extends NodeInstance {
   channels(): ChannelProvider;
   readonly transport: TransportChoice;
   readonly idleTimeoutMs: number;
+  /** the overall limit of one transfer, 0 = none */
+  readonly transferTimeoutMs: number;
   /** true when the host-key policy is 'any': flow nodes keep that visible in their status */
   readonly hostKeyUnverified: boolean;
   /** "user@host:port", for messages (never a secret) */

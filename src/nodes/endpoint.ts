@@ -28,6 +28,8 @@ export interface ConnectionSettings {
   transport?: TransportChoice;
   readyTimeout?: number | string;
   idleTimeout?: number | string;
+  /** seconds one transfer may take in all; blank or 0 = no limit */
+  transferTimeout?: number | string;
   keepaliveInterval?: number | string;
   maxChannels?: number | string;
   maxConnections?: number | string;
@@ -45,6 +47,7 @@ export const DEFAULTS = {
   port: 22,
   readyTimeoutS: 20,
   idleTimeoutS: 30,
+  transferTimeoutS: 0,
   keepaliveIntervalS: 15,
   maxChannels: 8,
   maxConnections: 2,
@@ -67,8 +70,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 export function parseCount(value: unknown, fallback: number, min: number, max: number, what: string): number {
   if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return fallback;
   const number = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isFinite(number) || number < min || number > max) {
-    throw new TransferError('EINVAL', `${what} must be a number from ${min} to ${max}`, { detail: String(value) });
+  // A fraction (a port of 2601.5) would pass here and fail much later as a confusing network error.
+  if (!Number.isInteger(number) || number < min || number > max) {
+    throw new TransferError('EINVAL', `${what} must be a whole number from ${min} to ${max}`, { detail: String(value) });
   }
   return number;
 }
@@ -207,4 +211,9 @@ export function transportOf(settings: ConnectionSettings): TransportChoice {
 
 export function idleTimeoutMsOf(settings: ConnectionSettings): number {
   return parseCount(settings.idleTimeout, DEFAULTS.idleTimeoutS, 1, 86400, 'idle timeout') * 1000;
+}
+
+/** The overall limit of one transfer (0 = none): a server trickling a byte now and then cannot hold a message forever. */
+export function transferTimeoutMsOf(settings: ConnectionSettings): number {
+  return parseCount(settings.transferTimeout, DEFAULTS.transferTimeoutS, 0, 7 * 86400, 'transfer time limit') * 1000;
 }

@@ -270,6 +270,7 @@ export class JobRunner implements ConnectionUser {
         transport: this.connection.transport,
         signal: controller.signal,
         idleTimeoutMs: this.connection.idleTimeoutMs,
+        deadlineMs: this.connection.transferTimeoutMs,
         onProgress: (event) => {
           if (answered || !tracker.update(event)) return;
           const payload = tracker.payload();

@@ -14,6 +14,7 @@ import {
   endpointOf,
   idleTimeoutMsOf,
   poolOptionsOf,
+  transferTimeoutMsOf,
   transportOf,
   type ConnectionCredentials,
   type ConnectionSettings,
@@ -82,10 +83,12 @@ export = function register(RED: NodeAPI): void {
     const label = `${def.username?.trim() ?? ''}@${host}:${port}`;
     let transport: ConnectionSettings['transport'] = 'auto';
     let idleTimeoutMs = 30_000;
+    let transferTimeoutMs = 0;
     let configError: TransferError | undefined;
     try {
       transport = transportOf(settings);
       idleTimeoutMs = idleTimeoutMsOf(settings);
+      transferTimeoutMs = transferTimeoutMsOf(settings);
     } catch (error) {
       configError = error as TransferError;
     }
@@ -99,6 +102,7 @@ export = function register(RED: NodeAPI): void {
     Object.defineProperties(node, {
       transport: { get: () => transport, enumerable: true },
       idleTimeoutMs: { get: () => idleTimeoutMs, enumerable: true },
+      transferTimeoutMs: { get: () => transferTimeoutMs, enumerable: true },
       hostKeyUnverified: { value: def.hostKeyPolicy === 'any', enumerable: true },
       label: { value: label, enumerable: true },
       leftovers: { get: () => leftovers, enumerable: true },

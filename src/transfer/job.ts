@@ -100,7 +100,9 @@ export class Job {
   }
 
   private deadlineError(): TransferError {
-    return new TransferError('ETIMEDOUT', `transfer did not finish within ${this.ctx.deadlineMs} ms`, { host: this.host });
+    const limit = this.ctx.deadlineMs ?? 0;
+    const shown = limit % 1000 === 0 ? `${limit / 1000} s` : `${limit} ms`;
+    return new TransferError('ETIMEDOUT', `the transfer did not finish within its time limit of ${shown}`, { host: this.host });
   }
 
   // ------------------------------------------------------------------------------------------ progress
