@@ -6,6 +6,7 @@
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper, Stats } from 'ssh2';
 import { SFTP_STATUS, TransferError, meaningOfSftpStatus, systemError, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
+import { sftpExtensions, sftpMaxReadLen, sftpMaxWriteLen } from '../ssh/ssh2-internals';
 
 const STATUS = SFTP_STATUS;
 
@@ -177,7 +178,7 @@ export class SftpSession {
    * then unlinks): EEXIST.
    */
   async rename(from: string, to: string, replace: boolean): Promise<void> {
-    const extensions = (this.sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
+    const extensions = sftpExtensions(this.sftp);
     if (replace && extensions['posix-rename@openssh.com'] !== undefined) {
       return this.call<void>(to, 'cannot move the uploaded file into place', (done) => this.sftp.ext_openssh_rename(from, to, (e) => done(e)), 'EACCES');
     }
@@ -218,7 +219,7 @@ export class SftpSession {
    * yields the chunks (awaited, so the source is read only as fast as the server takes it).
    */
   async writeAll(handle: Buffer, path: string, chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void): Promise<number> {
-    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape((this.sftp as unknown as { _maxWriteLen?: number })._maxWriteLen);
+    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape(sftpMaxWriteLen(this.sftp));
     let offset = 0;
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
@@ -285,7 +286,7 @@ export class SftpSession {
    * frees, tens of MiB of resident memory). A file that ends early fails (EPROTO).
    */
   async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
-    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape((this.sftp as unknown as { _maxReadLen?: number })._maxReadLen);
+    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape(sftpMaxReadLen(this.sftp));
     const free: Buffer[] = [];
     for (let i = 0; i < Math.min(WINDOW, Math.ceil(size / REQUEST_BYTES)); i += 1) free.push(Buffer.allocUnsafe(REQUEST_BYTES));
     let nextOffset = 0;

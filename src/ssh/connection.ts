@@ -9,11 +9,14 @@ import { codeFromSocketError, TransferError } from '../errors';
 import { cleanText } from '../text';
 import { authFailedError, createAuthSession, endpointLabel, prepareAuth, type AuthSession } from './auth';
 import { decideHostKey, type HostKeyDecision } from './host-key';
+import { remoteSoftwareVersion, sendKeepalive } from './ssh2-internals';
 import type { SshEndpoint, WarnFunction } from './types';
 
 /** How long `end()` waits for a graceful close before destroying the socket. */
 const FORCE_CLOSE_MS = 2_000;
 const KEEPALIVE_COUNT_MAX = 3;
+/** How often checkAlive looks at the connection's traffic. */
+const ALIVE_POLL_MS = 25;
 
 /** What happened while connecting; testConnection turns it into its report. */
 export interface ConnectObserver {
@@ -43,6 +46,8 @@ export class SshConnection {
   private isClosed = false;
   private readonly closedPromise: Promise<void>;
   private markClosed!: () => void;
+  /** when the server last sent anything (any byte on any channel is a sign of life) */
+  private lastReceivedAt = Date.now();
 
   private constructor(
     readonly client: Client,
@@ -80,6 +85,48 @@ export class SshConnection {
       void this.closedPromise.then(() => clearTimeout(force));
     }
     return this.closedPromise;
+  }
+
+  /**
+   * Whether the server still answers: true as soon as anything arrives after the call (a keepalive is sent
+   * to ask for it), false after `timeoutMs` of silence. A server busy sending data on other channels counts
+   * as alive even when its reply queues behind that data.
+   */
+  checkAlive(timeoutMs: number): Promise<boolean> {
+    if (this.isClosed) return Promise.resolve(false);
+    const since = Date.now();
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (alive: boolean): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve(alive);
+      };
+      const poll = setInterval(() => {
+        if (this.lastReceivedAt > since) settle(true);
+        else if (this.isClosed) settle(false);
+      }, ALIVE_POLL_MS);
+      const timer = setTimeout(() => settle(this.lastReceivedAt > since), timeoutMs);
+      timer.unref();
+      poll.unref();
+      // With another ssh2 shape no keepalive goes out: then only traffic can prove the connection alive.
+      sendKeepalive(this.client, () => settle(true));
+    });
+  }
+
+  /** Tears the connection down as failed (a frozen server): close listeners receive `error`. */
+  abandon(error: TransferError): void {
+    if (this.isClosed) return;
+    this.lastError = error;
+    try {
+      this.client.destroy();
+      this.socket.destroy();
+    } catch {
+      // nothing left to destroy
+    }
+    this.finish();
   }
 
   /** Immediate teardown (close() after its grace period, aborted connects). */
@@ -255,6 +302,10 @@ export class SshConnection {
       client.on('ready', () => {
         if (settled) return;
         settled = true;
+        // Attached now, after ssh2's own reader: an earlier 'data' listener would start the flow before it.
+        socket.on('data', () => {
+          connection.lastReceivedAt = Date.now();
+        });
         clearTimeout(deadline);
         options.signal?.removeEventListener('abort', onAbort);
         if (options.observer) options.observer.authenticated = true;
@@ -268,8 +319,8 @@ export class SshConnection {
         phase = 'handshake';
         if (options.observer) {
           options.observer.reached = true;
-          const version = (client as unknown as { _remoteVer?: unknown })._remoteVer;
-          if (typeof version === 'string') options.observer.serverVersion = cleanText(version, 120);
+          const version = remoteSoftwareVersion(client);
+          if (version !== undefined) options.observer.serverVersion = cleanText(version, 120);
         }
         const answer = (trusted: boolean): void => {
           // The deadline may have torn the connection down while we were deciding.

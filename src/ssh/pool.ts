@@ -23,6 +23,7 @@ import { cleanText } from '../text';
 import { endpointLabel, isLocalAuthError } from './auth';
 import { SshConnection } from './connection';
 import { cryptoBindingAvailable } from './crypto-binding';
+import { channelShapeProblems, channelState, onChannelState, reportShapeProblems, sftpShapeProblems, ssh2ShapeProblems } from './ssh2-internals';
 import type { ChannelProvider, ExecLease, PoolOptions, SftpLease, SshEndpoint, SshWarning, WarnFunction } from './types';
 
 export type PoolState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
@@ -63,6 +64,14 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = Object.freeze({
 const DEFAULT_AUTH_RETRY_MS = 30_000;
 const DEFAULT_MAX_OPEN_RETRIES = 20;
 const CLOSE_GRACE_MS = 2_000;
+/**
+ * How long a connection may stay silent after a keepalive before it counts as frozen. Checked when we close
+ * a channel the server has not closed (a timeout, an abort) and while a channel open goes unanswered, so
+ * the next job is not handed to a frozen server (ssh2's own keepalive gives up only after about a minute).
+ */
+const ALIVE_CHECK_MS = 3_000;
+/** A channel open unanswered this long makes the pool check its connection (again every period). */
+const OPEN_CHECK_MS = 3_000;
 
 type RequestKind = 'exec' | 'sftp';
 
@@ -99,6 +108,8 @@ interface PooledConnection {
   retiring: boolean;
   /** ssh2 already reported it gone; its 'close' is on the way */
   broken: boolean;
+  /** a keepalive round trip is on the way: no new channel until it proves the server alive */
+  checking: boolean;
 }
 
 interface RememberedFailure {
@@ -239,6 +250,7 @@ export class SshPool implements ChannelProvider {
         (candidate) =>
           !candidate.retiring &&
           !candidate.broken &&
+          !candidate.checking &&
           candidate.pausedUntil <= now &&
           candidate.channels < Math.min(this.options.maxChannelsPerConnection, candidate.serverLimit),
       );
@@ -290,6 +302,7 @@ export class SshPool implements ChannelProvider {
     this.connecting = controller;
     if (!this.bindingWarned) {
       this.bindingWarned = true;
+      this.reportShape(ssh2ShapeProblems());
       if (!cryptoBindingAvailable()) {
         this.warn("ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)", {
           code: 'cryptoBindingMissing',
@@ -320,6 +333,7 @@ export class SshPool implements ChannelProvider {
           slots: new Set(),
           retiring: false,
           broken: false,
+          checking: false,
         };
         this.connections.push(connection);
         ssh.onClose((error) => this.onConnectionClosed(connection, error));
@@ -418,7 +432,11 @@ export class SshPool implements ChannelProvider {
 
     const slot: Slot = { connection, released: false, close: () => undefined };
     connection.slots.add(slot);
+    // A frozen server never answers the open: check the connection while it is pending.
+    const openCheck = setInterval(() => this.checkConnection(connection, 'a channel open went unanswered'), OPEN_CHECK_MS);
+    openCheck.unref();
     const releaseSlot = (): void => {
+      clearInterval(openCheck);
       if (slot.released) return;
       slot.released = true;
       connection.slots.delete(slot);
@@ -428,6 +446,7 @@ export class SshPool implements ChannelProvider {
     };
 
     const onOpenFailure = (error: Error & { reason?: unknown }): void => {
+      clearInterval(openCheck);
       if (request.done || this.closed) {
         releaseSlot();
         if (!request.done) {
@@ -471,11 +490,13 @@ export class SshPool implements ChannelProvider {
         // ssh2 sends a Buffer command as raw bytes; its types only say string.
         connection.ssh.client.exec(request.command as string, (error, channel) => {
           if (error) return onOpenFailure(error);
+          clearInterval(openCheck);
           this.adoptExec(request, slot, channel, releaseSlot);
         });
       } else {
         connection.ssh.client.sftp((error, sftp) => {
           if (error) return onOpenFailure(error);
+          clearInterval(openCheck);
           this.adoptSftp(request, slot, sftp, releaseSlot);
         });
       }
@@ -493,7 +514,11 @@ export class SshPool implements ChannelProvider {
     });
     channel.stderr.on('error', () => undefined);
     channel.once('close', releaseSlot);
-    onProtocolClose(channel, releaseSlot);
+    // ssh2 emits 'close' only after stdout was read to the end; the server frees the session (MaxSessions)
+    // at the SSH-level close, so the slot follows that state too.
+    onChannelState(channel, 'incoming', 'closed', releaseSlot);
+    this.watchEarlyClose(slot.connection, channel);
+    this.reportShape(channelShapeProblems(channel));
     slot.close = () => channel.close();
     if (request.done || this.closed) {
       // Aborted (or the pool closed) while the channel was opening.
@@ -512,6 +537,8 @@ export class SshPool implements ChannelProvider {
       });
     });
     sftp.once('close', releaseSlot);
+    this.watchEarlyClose(slot.connection, sftp);
+    this.reportShape(sftpShapeProblems(sftp));
     const end = (): void => {
       try {
         sftp.end();
@@ -526,6 +553,44 @@ export class SshPool implements ChannelProvider {
     }
     const lease: SftpLease = { sftp, connectionError: () => slot.error, release: end };
     this.settleResolved(request, lease);
+  }
+
+  /** A channel we close before the server did (a timeout, an abort, an SFTP release) gets its connection checked. */
+  private watchEarlyClose(connection: PooledConnection, channel: unknown): void {
+    onChannelState(channel, 'outgoing', 'closing', () => {
+      if (channelState(channel, 'incoming') !== 'closed') this.checkConnection(connection, 'a channel was closed before the server closed it');
+    });
+  }
+
+  /**
+   * Holds new channels back from `connection` until the server shows a sign of life (anything it sends
+   * after a keepalive); after ALIVE_CHECK_MS of silence the connection is torn down as frozen, its channels
+   * fail with ETIMEDOUT, and waiting requests go to a new connection.
+   */
+  private checkConnection(connection: PooledConnection, why: string): void {
+    if (connection.checking || connection.retiring || connection.broken || this.closed) return;
+    connection.checking = true;
+    void connection.ssh.checkAlive(ALIVE_CHECK_MS).then((alive) => {
+      connection.checking = false;
+      if (!alive && !connection.retiring && !connection.broken && !this.closed) {
+        connection.broken = true;
+        this.debug(`${this.label} gave no sign of life for ${ALIVE_CHECK_MS} ms after ${why}: closing that connection`);
+        connection.ssh.abandon(
+          new TransferError('ETIMEDOUT', `${this.label} stopped answering`, {
+            host: this.where,
+            detail: `no sign of life for ${ALIVE_CHECK_MS} ms after ${why}`,
+          }),
+        );
+      }
+      this.pump();
+    });
+  }
+
+  private reportShape(problems: string[]): void {
+    if (problems.length === 0) return;
+    reportShapeProblems(problems, (detail) =>
+      this.warn(`the installed ssh2 differs from the tested one (${detail}): some safeguards are off`, { code: 'ssh2Changed', values: { detail } }),
+    );
   }
 
   // ------------------------------------------------------------------------------------------- hooks
@@ -559,30 +624,6 @@ export class SshPool implements ChannelProvider {
 /** OpenSSH answers a session beyond MaxSessions with reason 2 "open failed". */
 function isOpenFailed(error: Error & { reason?: unknown }): boolean {
   return error.reason === 2 || /open failed/i.test(error.message ?? '');
-}
-
-/**
- * ssh2 emits a channel's 'close' only after its stdout has been read to the end; the server frees the
- * session (MaxSessions) as soon as the SSH-level close is exchanged. A consumer that stops reading must not
- * hold its slot forever, so the slot follows the SSH-level state ssh2 keeps in `channel.incoming.state`.
- */
-function onProtocolClose(channel: ClientChannel, listener: () => void): void {
-  const incoming = (channel as unknown as { incoming?: { state?: string } }).incoming;
-  if (!incoming || typeof incoming !== 'object') return;
-  let state = incoming.state;
-  try {
-    Object.defineProperty(incoming, 'state', {
-      configurable: true,
-      enumerable: true,
-      get: () => state,
-      set: (value: string) => {
-        state = value;
-        if (value === 'closed') setImmediate(listener);
-      },
-    });
-  } catch {
-    // an ssh2 version with another shape: the 'close' event still releases the slot
-  }
 }
 
 function copyError(error: TransferError): TransferError {

@@ -18,25 +18,59 @@ export interface ExecOutcome {
   stderr: string;
 }
 
+/** More stdout than any helper command prints (a probe prints one letter per path): beyond it, EPROTO. */
 const MAX_STDOUT = 256 * 1024;
+/** The stderr tail kept for error messages. */
 const MAX_STDERR = 8 * 1024;
+/** More stderr than a helper command has reason to print: beyond it, EPROTO. */
+const MAX_STDERR_TOTAL = 1024 * 1024;
 /** A command is one argument to the remote `sh -c`; Linux caps one argument at 128 KiB. */
 const MAX_COMMAND_BYTES = 60 * 1024;
+/** The shortest overall limit of one helper command (see commandLimitMs). */
+const MIN_COMMAND_LIMIT_MS = 10_000;
 
-/** Runs `command` in an exec channel and collects its output; rejects on stop, idle timeout, channel failure. */
+/**
+ * How long one helper command may take in all, from asking for its channel to its exit: twice the idle
+ * timeout, at least 10 s. The idle timer alone would let a server that trickles a byte now and then hold
+ * the command forever; these commands (file tests, renames, chmod) finish in well under a second.
+ */
+export function commandLimitMs(job: Job): number {
+  return Math.max(2 * job.idleTimeoutMs, MIN_COMMAND_LIMIT_MS);
+}
+
+/**
+ * Runs `command` in an exec channel and collects its output. Rejects on stop (the job's error), when the
+ * command gives no sign of life for the idle timeout or runs past commandLimitMs (ETIMEDOUT), prints more
+ * than a helper command can (EPROTO), or its channel or connection fails.
+ */
 export async function runRemote(job: Job, command: Buffer, path?: string): Promise<ExecOutcome> {
   job.checkActive(path);
+  const limitMs = commandLimitMs(job);
+  // Bounds the wait for a channel too: a frozen connection may never answer the open.
+  const limit = new AbortController();
+  const stopLimit = (): void => limit.abort();
+  job.signal.addEventListener('abort', stopLimit, { once: true });
+  const limitTimer = setTimeout(stopLimit, limitMs);
+  const overLimit = (): TransferError =>
+    new TransferError('ETIMEDOUT', `a remote command did not finish within ${limitMs} ms`, { host: job.host, path });
+  const release = (): void => {
+    clearTimeout(limitTimer);
+    job.signal.removeEventListener('abort', stopLimit);
+  };
   let lease;
   try {
-    lease = await job.channels.exec(command, { signal: job.signal });
+    lease = await job.channels.exec(command, { signal: limit.signal });
   } catch (error) {
-    throw job.normalise(error, path, 'ECONNRESET');
+    release();
+    if (job.signal.aborted) throw job.stopError(path);
+    throw limit.signal.aborted ? overLimit() : job.normalise(error, path, 'ECONNRESET');
   }
   const channel: ClientChannel = lease.channel;
   return new Promise<ExecOutcome>((resolve, reject) => {
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = Buffer.alloc(0);
+    let stderrBytes = 0;
     let exitCode: number | null = null;
     let settled = false;
     let idleTimer: NodeJS.Timeout | undefined;
@@ -45,8 +79,9 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
       if (settled) return;
       settled = true;
       stopWatching();
+      release();
+      limit.signal.removeEventListener('abort', onStop);
       if (idleTimer) clearTimeout(idleTimer);
-      job.signal.removeEventListener('abort', onAbort);
       if (error) {
         try {
           channel.destroy();
@@ -64,20 +99,25 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
         finish(new TransferError('ETIMEDOUT', `remote command gave no sign of life for ${job.idleTimeoutMs} ms`, { host: job.host, path }));
       }, job.idleTimeoutMs);
     };
-    const onAbort = (): void => finish(job.stopError(path));
+    const tooMuch = (what: string, cap: number): TransferError =>
+      new TransferError('EPROTO', `the server sent more ${what} than a remote command prints`, { host: job.host, path, detail: `over ${cap} bytes` });
+    // The job's stop, or the command's own limit.
+    const onStop = (): void => finish(job.signal.aborted ? job.stopError(path) : overLimit());
     const stopWatching = watchConnection(channel, lease, (lost) => finish(job.normalise(lost, path, 'ECONNRESET')));
 
-    job.signal.addEventListener('abort', onAbort, { once: true });
+    if (limit.signal.aborted) return onStop();
+    limit.signal.addEventListener('abort', onStop, { once: true });
     armIdle();
     channel.on('data', (chunk: Buffer) => {
       armIdle();
-      if (stdoutBytes < MAX_STDOUT) {
-        stdout.push(chunk);
-        stdoutBytes += chunk.length;
-      }
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > MAX_STDOUT) return finish(tooMuch('output', MAX_STDOUT));
+      stdout.push(chunk);
     });
     channel.stderr.on('data', (chunk: Buffer) => {
       armIdle();
+      stderrBytes += chunk.length;
+      if (stderrBytes > MAX_STDERR_TOTAL) return finish(tooMuch('error output', MAX_STDERR_TOTAL));
       stderr = Buffer.concat([stderr, chunk]);
       if (stderr.length > MAX_STDERR) stderr = stderr.subarray(stderr.length - MAX_STDERR);
     });
