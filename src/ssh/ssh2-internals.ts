@@ -38,18 +38,18 @@ export function remoteSoftwareVersion(client: Client): string | undefined {
 
 /** The extensions the SFTP server announced in its VERSION reply (e.g. posix-rename@openssh.com); {} when unknown. */
 export function sftpExtensions(sftp: unknown): Record<string, string> {
-  const extensions = (sftp as SftpInternals)._extensions;
+  const extensions = (sftp as SftpInternals | null)?._extensions;
   return extensions !== null && typeof extensions === 'object' ? (extensions as Record<string, string>) : {};
 }
 
 /** The largest read ssh2 will ask of this server in one request (OpenSSH announces it via limits@openssh.com). */
 export function sftpMaxReadLen(sftp: unknown): number | undefined {
-  const value = (sftp as SftpInternals)._maxReadLen;
+  const value = (sftp as SftpInternals | null)?._maxReadLen;
   return typeof value === 'number' ? value : undefined;
 }
 
 export function sftpMaxWriteLen(sftp: unknown): number | undefined {
-  const value = (sftp as SftpInternals)._maxWriteLen;
+  const value = (sftp as SftpInternals | null)?._maxWriteLen;
   return typeof value === 'number' ? value : undefined;
 }
 

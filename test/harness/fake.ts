@@ -68,6 +68,11 @@ export interface FakeServer {
   handlerErrors: Error[];
   /** connections accepted so far */
   connectionCount(): number;
+  /**
+   * Freezes every connection open now, as a hung server or a dead link would: nothing they carry is read
+   * or answered any more (no channel data, no channel close, no keepalive reply). Later connections work.
+   */
+  freeze(): void;
   /** stops listening and destroys every client socket at once */
   close(): Promise<void>;
 }
@@ -152,6 +157,9 @@ export async function startFakeServer(handler: FakeExecHandler, options: FakeSer
     commands,
     handlerErrors,
     connectionCount: () => connections,
+    freeze: () => {
+      for (const socket of sockets) socket.pause();
+    },
     close: () => closeAll(tcpServer, sockets),
   };
 }
