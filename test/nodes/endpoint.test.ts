@@ -3,7 +3,7 @@ import assert from 'assert';
 import os from 'os';
 import path from 'path';
 import { TransferError } from '../../src/errors';
-import { endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf } from '../../src/nodes/endpoint';
+import { endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
 
 const STORE = '/tmp/store.json';
 
@@ -70,6 +70,26 @@ describe('nodes: connection settings → endpoint', function () {
     invalid(() => endpointOf({ host: 'h', username: 'u', agent: 'path', agentSocket: '' }, {}, STORE));
     const error = invalid(() => endpointOf({ host: 'h', username: 'u', port: 'x' }, { password: 'hunter2-secret' }, STORE));
     assert.ok(!error.message.includes('hunter2-secret'));
+  });
+
+  it('a port (and every other count) must be a whole number: a fraction is EINVAL naming the field', function () {
+    const error = invalid(() => endpointOf({ host: 'h', username: 'u', port: '2601.5' }, {}, STORE));
+    assert.match(error.message, /port must be a whole number from 1 to 65535/);
+    invalid(() => endpointOf({ host: 'h', username: 'u', port: 2601.5 }, {}, STORE));
+    invalid(() => endpointOf({ host: 'h', username: 'u', port: 0 }, {}, STORE));
+    invalid(() => endpointOf({ host: 'h', username: 'u', readyTimeout: '1.5' }, {}, STORE));
+    invalid(() => poolOptionsOf({ maxChannels: 2.5 }));
+    assert.strictEqual(endpointOf({ host: 'h', username: 'u', port: ' 65535 ' }, {}, STORE).port, 65535);
+  });
+
+  it('the transfer time limit: blank or 0 is none, whole seconds otherwise', function () {
+    assert.strictEqual(transferTimeoutMsOf({}), 0);
+    assert.strictEqual(transferTimeoutMsOf({ transferTimeout: '' }), 0);
+    assert.strictEqual(transferTimeoutMsOf({ transferTimeout: '0' }), 0);
+    assert.strictEqual(transferTimeoutMsOf({ transferTimeout: '600' }), 600_000);
+    assert.match(invalid(() => transferTimeoutMsOf({ transferTimeout: -1 })).message, /transfer time limit/);
+    invalid(() => transferTimeoutMsOf({ transferTimeout: '1.5' }));
+    invalid(() => transferTimeoutMsOf({ transferTimeout: 'soon' }));
   });
 
   it('validates the algorithms JSON', function () {
