@@ -263,6 +263,8 @@ export class SshPool implements ChannelProvider {
     if (paused.length > 0) this.pumpAt(Math.min(...paused.map((connection) => connection.pausedUntil)));
     if (this.connecting) return;
     const usable = this.connections.filter((connection) => !connection.retiring && !connection.broken);
+    // A connection under check is usually alive: wait for its answer (checkConnection pumps) rather than open another.
+    if (usable.some((connection) => connection.checking)) return;
     if (usable.length >= this.options.maxConnections) return;
 
     if (this.failure && now < this.failure.until) {

@@ -102,7 +102,7 @@ export class Job {
   private deadlineError(): TransferError {
     const limit = this.ctx.deadlineMs ?? 0;
     const shown = limit % 1000 === 0 ? `${limit / 1000} s` : `${limit} ms`;
-    return new TransferError('ETIMEDOUT', `the transfer did not finish within its time limit of ${shown}`, { host: this.host });
+    return new TransferError('ETIMEDOUT', `the transfer did not finish within ${shown}, its time limit`, { host: this.host });
   }
 
   // ------------------------------------------------------------------------------------------ progress
