@@ -67,7 +67,7 @@ const CLOSE_GRACE_MS = 2_000;
 /**
  * How long a connection may stay silent after a keepalive before it counts as frozen. Checked when we close
  * a channel the server has not closed (a timeout, an abort) and while a channel open goes unanswered, so
- * the next job is not handed to a frozen server (ssh2's own keepalive gives up only after about a minute).
+ * the next job does not wait on a frozen server (ssh2's own keepalive gives up only after about a minute).
  */
 const ALIVE_CHECK_MS = 3_000;
 /** A channel open unanswered this long makes the pool check its connection (again every period). */
@@ -108,7 +108,10 @@ interface PooledConnection {
   retiring: boolean;
   /** ssh2 already reported it gone; its 'close' is on the way */
   broken: boolean;
-  /** a keepalive round trip is on the way: no new channel until it proves the server alive */
+  /**
+   * a check is on the way. New channels may still open on it (a check costs nothing then, whatever the
+   * release rate); when it proves the server frozen, their unanswered opens are re-queued elsewhere.
+   */
   checking: boolean;
 }
 
@@ -250,7 +253,6 @@ export class SshPool implements ChannelProvider {
         (candidate) =>
           !candidate.retiring &&
           !candidate.broken &&
-          !candidate.checking &&
           candidate.pausedUntil <= now &&
           candidate.channels < Math.min(this.options.maxChannelsPerConnection, candidate.serverLimit),
       );
@@ -263,8 +265,6 @@ export class SshPool implements ChannelProvider {
     if (paused.length > 0) this.pumpAt(Math.min(...paused.map((connection) => connection.pausedUntil)));
     if (this.connecting) return;
     const usable = this.connections.filter((connection) => !connection.retiring && !connection.broken);
-    // A connection under check is usually alive: wait for its answer (checkConnection pumps) rather than open another.
-    if (usable.some((connection) => connection.checking)) return;
     if (usable.length >= this.options.maxConnections) return;
 
     if (this.failure && now < this.failure.until) {
@@ -565,9 +565,9 @@ export class SshPool implements ChannelProvider {
   }
 
   /**
-   * Holds new channels back from `connection` until the server shows a sign of life (anything it sends
-   * after a keepalive); after ALIVE_CHECK_MS of silence the connection is torn down as frozen, its channels
-   * fail with ETIMEDOUT, and waiting requests go to a new connection.
+   * Asks the server for a sign of life (anything it sends after a keepalive); after ALIVE_CHECK_MS of
+   * silence the connection is torn down as frozen: its channels fail with ETIMEDOUT, and requests whose
+   * channel it never opened are re-queued onto a new connection.
    */
   private checkConnection(connection: PooledConnection, why: string): void {
     if (connection.checking || connection.retiring || connection.broken || this.closed) return;

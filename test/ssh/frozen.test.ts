@@ -29,7 +29,8 @@ describe('ssh pool: frozen connections', function () {
   let fake: FakeServer;
   const pools: SshPool[] = [];
   beforeEach(async function () {
-    fake = await startFakeServer(handler);
+    // An SFTP server that answers nothing but the close of its session.
+    fake = await startFakeServer(handler, { sftp: ({ sftp }) => sftp.on('end', () => sftp.end()) });
   });
   afterEach(async function () {
     for (const pool of pools.splice(0)) await pool.close();
@@ -69,6 +70,15 @@ describe('ssh pool: frozen connections', function () {
     assert.equal(fake.connectionCount(), 2);
   });
 
+  it('an SFTP session released on a frozen connection gets that connection retired too', async function () {
+    const pool = poolFor();
+    const lease = await pool.sftp();
+    fake.freeze();
+    lease.release();
+    assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
+    assert.equal(fake.connectionCount(), 2);
+  });
+
   it('keeps a live connection after an early channel close', async function () {
     const log = recordingLog();
     const pool = poolFor(log);
@@ -77,6 +87,16 @@ describe('ssh pool: frozen connections', function () {
     await waitFor(() => pool.stats().channels === 0, 'the server to confirm the close');
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
     assert.equal(fake.connectionCount(), 1, 'the live connection was kept');
+    assert.ok(!log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
+  });
+
+  it('keeps a live connection after SFTP sessions are released', async function () {
+    const log = recordingLog();
+    const pool = poolFor(log);
+    for (let i = 0; i < 3; i += 1) (await pool.sftp()).release();
+    await waitFor(() => pool.stats().channels === 0, 'the sessions to close');
+    assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
+    assert.equal(fake.connectionCount(), 1);
     assert.ok(!log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
   });
 
