@@ -30,9 +30,10 @@ const MAX_COMMAND_BYTES = 60 * 1024;
 const MIN_COMMAND_LIMIT_MS = 10_000;
 
 /**
- * How long one helper command may take in all, from asking for its channel to its exit: twice the idle
+ * How long one helper command may take in all, from its channel's opening to its exit: twice the idle
  * timeout, at least 10 s. The idle timer alone would let a server that trickles a byte now and then hold
- * the command forever; these commands (file tests, renames, chmod) finish in well under a second.
+ * the command for ever; these commands (file tests, renames, chmod) finish in well under a second. The wait
+ * for a free channel is not counted (messages queue behind long transfers; the job's signal bounds it).
  */
 export function commandLimitMs(job: Job): number {
   return Math.max(2 * job.idleTimeoutMs, MIN_COMMAND_LIMIT_MS);
@@ -45,27 +46,17 @@ export function commandLimitMs(job: Job): number {
  */
 export async function runRemote(job: Job, command: Buffer, path?: string): Promise<ExecOutcome> {
   job.checkActive(path);
-  const limitMs = commandLimitMs(job);
-  // Bounds the wait for a channel too: a frozen connection may never answer the open.
-  const limit = new AbortController();
-  const stopLimit = (): void => limit.abort();
-  job.signal.addEventListener('abort', stopLimit, { once: true });
-  const limitTimer = setTimeout(stopLimit, limitMs);
-  const overLimit = (): TransferError =>
-    new TransferError('ETIMEDOUT', `a remote command did not finish within ${limitMs} ms`, { host: job.host, path });
-  const release = (): void => {
-    clearTimeout(limitTimer);
-    job.signal.removeEventListener('abort', stopLimit);
-  };
   let lease;
   try {
-    lease = await job.channels.exec(command, { signal: limit.signal });
+    // An open a frozen server never answers is the pool's to notice (it checks the connection).
+    lease = await job.channels.exec(command, { signal: job.signal });
   } catch (error) {
-    release();
-    if (job.signal.aborted) throw job.stopError(path);
-    throw limit.signal.aborted ? overLimit() : job.normalise(error, path, 'ECONNRESET');
+    throw job.normalise(error, path, 'ECONNRESET');
   }
   const channel: ClientChannel = lease.channel;
+  const limitMs = commandLimitMs(job);
+  const overLimit = (): TransferError =>
+    new TransferError('ETIMEDOUT', `a remote command did not finish within ${limitMs} ms`, { host: job.host, path });
   return new Promise<ExecOutcome>((resolve, reject) => {
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
@@ -79,8 +70,8 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
       if (settled) return;
       settled = true;
       stopWatching();
-      release();
-      limit.signal.removeEventListener('abort', onStop);
+      clearTimeout(limitTimer);
+      job.signal.removeEventListener('abort', onAbort);
       if (idleTimer) clearTimeout(idleTimer);
       if (error) {
         try {
@@ -101,12 +92,11 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     };
     const tooMuch = (what: string, cap: number): TransferError =>
       new TransferError('EPROTO', `the server sent more ${what} than a remote command prints`, { host: job.host, path, detail: `over ${cap} bytes` });
-    // The job's stop, or the command's own limit.
-    const onStop = (): void => finish(job.signal.aborted ? job.stopError(path) : overLimit());
+    const onAbort = (): void => finish(job.stopError(path));
     const stopWatching = watchConnection(channel, lease, (lost) => finish(job.normalise(lost, path, 'ECONNRESET')));
+    const limitTimer = setTimeout(() => finish(overLimit()), limitMs);
 
-    if (limit.signal.aborted) return onStop();
-    limit.signal.addEventListener('abort', onStop, { once: true });
+    job.signal.addEventListener('abort', onAbort, { once: true });
     armIdle();
     channel.on('data', (chunk: Buffer) => {
       armIdle();
