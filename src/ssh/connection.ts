@@ -108,7 +108,8 @@ export class SshConnection {
         if (this.lastReceivedAt > since) settle(true);
         else if (this.isClosed) settle(false);
       }, ALIVE_POLL_MS);
-      const timer = setTimeout(() => settle(this.lastReceivedAt > since), timeoutMs);
+      // Decided after the I/O phase: a busy event loop must not read data still waiting in the socket as silence.
+      const timer = setTimeout(() => setImmediate(() => settle(this.lastReceivedAt > since)), timeoutMs);
       timer.unref();
       poll.unref();
       // With another ssh2 shape no keepalive goes out: then only traffic can prove the connection alive.
