@@ -161,7 +161,7 @@ describe('faults: transfers that must not hang', function () {
     const stalled = await elapsed(() => codeOf(up, { payload: Buffer.alloc(512 * 1024, 7), remotePath: first }));
     assert.strictEqual(stalled.value.code, 'ETIMEDOUT', stalled.value.error?.message ?? 'succeeded');
     assert.ok(frozen, 'the server froze in the middle of the data');
-    // A correctness bound, not a benchmark: the idle timeout once plus the clean-up's fixed bound (5 s) and
+    // A correctness bound, not a benchmark: the idle timeout once plus the clean-up's fixed bound (CLEANUP_TIMEOUT_MS, 4 s) and
     // some slack. Before the fix the clean-up waited on the frozen connection for the idle time again (16 s).
     const bound = idleS * 1000 + 6500;
     assert.ok(stalled.ms < bound, `the error came after ${stalled.ms} ms (idle timeout ${idleS} s, bound ${bound} ms)`);
