@@ -10,6 +10,8 @@ import path from 'path';
 const LOCALES = path.resolve(__dirname, '..', '..', '..', 'locales');
 const SOURCE = 'en-US';
 const TRANSLATIONS = ['de', 'ja', 'zh-CN'];
+/** What a browser may send for each translation; Node-RED falls back from "de-DE" to "de". */
+const BROWSER_LANGUAGES: Record<string, string[]> = { de: ['de', 'de-DE', 'de-AT'], ja: ['ja', 'ja-JP'], 'zh-CN': ['zh-CN'] };
 
 type Catalog = { [key: string]: string | Catalog };
 
@@ -83,6 +85,22 @@ function unbalancedTags(html: string): string[] {
   return problems;
 }
 
+interface NodeRedI18n {
+  init(settings: { lang?: string }): void;
+  registerMessageCatalog(namespace: string, dir: string, file: string): Promise<void>;
+  availableLanguages(namespace: string): string[] | undefined;
+  i: { loadLanguages(lang: string): Promise<unknown> };
+  _(key: string, options: Record<string, unknown>): string;
+}
+interface NodeRedLoader {
+  getNodeHelp(node: { template: string; module: string; help: Record<string, string> }, lang: string): string | null;
+}
+// Node-RED's own catalog and help lookup, as the runtime uses them for an installed node module.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeRedI18n = (require('@node-red/util') as { i18n: NodeRedI18n }).i18n;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeRedLoader = require('@node-red/registry/lib/loader') as NodeRedLoader;
+
 function files(lang: string, ext: string): string[] {
   return fs.readdirSync(path.join(LOCALES, lang)).filter((f) => f.endsWith(ext)).sort();
 }
@@ -119,6 +137,34 @@ describe('locales: every language carries every en-US key and help page', functi
     }
     assert.ok(files(SOURCE, '.json').length > 0 && files(SOURCE, '.html').length > 0, 'en-US has no catalogs or help');
     for (const file of files(SOURCE, '.html')) assert.deepStrictEqual(unbalancedTags(readText(SOURCE, file)), [], file);
+  });
+
+  it("Node-RED's runtime finds each language by its folder name, also from a browser's region variant", async function () {
+    nodeRedI18n.init({}); // as the runtime does without a `lang` setting; a no-op if it already ran
+    for (const file of files(SOURCE, '.json')) {
+      const namespace = `locales-test/${file}`;
+      await nodeRedI18n.registerMessageCatalog(namespace, LOCALES, file);
+      assert.deepStrictEqual([...(nodeRedI18n.availableLanguages(namespace) ?? [])].sort(), [SOURCE, ...TRANSLATIONS].sort());
+      const source = leaves(readJson(SOURCE, file));
+      for (const lang of TRANSLATIONS) {
+        // A key whose text differs from en-US, so that a silent fallback to English cannot pass.
+        const [key, text] = [...leaves(readJson(lang, file))].find(([k, v]) => v !== source.get(k) && !String(v).includes('__')) ?? [];
+        assert.ok(key, `locales/${lang}/${file} is all English`);
+        for (const asked of BROWSER_LANGUAGES[lang]) {
+          await nodeRedI18n.i.loadLanguages(asked);
+          assert.strictEqual(nodeRedI18n._(`${namespace}:${key}`, { lng: asked }), text, `${file} ${key} for ${asked}`);
+        }
+      }
+    }
+    for (const file of files(SOURCE, '.html')) {
+      for (const lang of TRANSLATIONS) {
+        // The loader looks for locales/<lang>/<file> beside the node's .html; only its directory matters here.
+        for (const asked of BROWSER_LANGUAGES[lang]) {
+          const node = { template: path.join(LOCALES, '..', file), module: 'locales-test', help: {} };
+          assert.strictEqual(nodeRedLoader.getNodeHelp(node, asked), readText(lang, file), `${asked}: ${file}`);
+        }
+      }
+    }
   });
 
   for (const lang of TRANSLATIONS) {
