@@ -31,6 +31,25 @@ export function closeChannelQuietly(channel: ClientChannel): void {
   }
 }
 
+/**
+ * Watches for the server's close of a channel from the moment it opens. After a failure the remote scp may
+ * still be reading what was already sent (a file record, say) and create its file after a clean-up that
+ * did not wait: sshd closes the channel only once that data has reached scp's input, so temporaries removed
+ * after the close stay removed. `closed(limitMs)` resolves true when the close came within the limit.
+ */
+export function watchClose(channel: { once(event: 'close', listener: () => void): unknown }): { closed(limitMs: number): Promise<boolean> } {
+  const seen = new Promise<true>((resolve) => channel.once('close', () => resolve(true)));
+  return {
+    closed(limitMs: number): Promise<boolean> {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), limitMs);
+      });
+      return Promise.race([seen, late]).finally(() => clearTimeout(timer));
+    },
+  };
+}
+
 /** How often a running session checks its connection and its channel's unread data. */
 const CHANNEL_CHECK_MS = 50;
 

@@ -8,7 +8,7 @@ import { TransferError, isTransferError } from '../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, isNoScpError, type ScpStepResult } from '../scp';
 import type { Job } from './job';
 import type { Leftover } from './leftovers';
-import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
+import { closeChannelQuietly, openScpChannel, watchClose, watchConnection } from './scp-session';
 import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories, type RemoteKind } from './remote-exec';
 import { endsWithSlash, joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
 import { releaseContent, uploadedFileRecord, type PlannedEntry, type PlannedFile, type UploadPlan } from './sources';
@@ -248,6 +248,7 @@ async function sendSteps(
     { idleTimeoutMs: job.idleTimeoutMs, signal: job.signal, host: job.host, path: shown },
   );
   const stopWatching = watchConnection(channel, lease, (error) => source.destroy(error));
+  const closeWatch = watchClose(channel);
   const sentTemps: Buffer[] = [];
   const renames: { from: Buffer; to: Buffer }[] = [];
   const stagings: StagingStep[] = [];
@@ -279,8 +280,14 @@ async function sendSteps(
     closeChannelQuietly(channel);
     const lost = lease.connectionError();
     const failure = mayBeIncomplete(job.normalise(lost ?? error, shown), sent.writing);
-    // With the connection gone there is nobody to ask: the server's scp removes nothing either.
-    if (request.atomic && !lost) await removeTemporaries(job, sentTemps, stagings);
+    // With the connection gone there is nobody to ask: the server's scp removes nothing either. Otherwise
+    // the removal waits for the server's close; without it the names stay recorded for the next sweep.
+    if (request.atomic && !lost) {
+      // A server that went silent (idle timeout) will not close either: no wait for it then.
+      const silent = !job.signal.aborted && failure.code === 'ETIMEDOUT';
+      const serverDone = await closeWatch.closed(silent ? 0 : CHANNEL_CLOSE_WAIT_MS);
+      await removeTemporaries(job, sentTemps, stagings, serverDone);
+    }
     throw failure;
   } finally {
     stopWatching();
@@ -389,12 +396,15 @@ export function temporariesOf(steps: Step[], out: Leftover[] = []): Leftover[] {
  * Removes what was sent (unsent names never existed); once removed, the journal forgets them all. When
  * that fails the journal keeps them, for the next job on this server.
  */
-async function removeTemporaries(job: Job, temps: Buffer[], stagings: StagingStep[]): Promise<void> {
+/** How long a failed upload waits for the server to close its scp channel before removing temporaries. */
+const CHANNEL_CLOSE_WAIT_MS = 1_000;
+
+async function removeTemporaries(job: Job, temps: Buffer[], stagings: StagingStep[], serverDone = true): Promise<void> {
   const sent: Leftover[] = [
     ...temps.map((path) => ({ path, kind: 'file' as const })),
     ...stagings.map((staging) => ({ path: staging.path, kind: 'staging' as const })),
   ];
-  if (await removeRemoteQuietly(job, sent)) await job.temporaries.gone();
+  if ((await removeRemoteQuietly(job, sent)) && serverDone) await job.temporaries.gone();
 }
 
 async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: Step[], sent: Sent): Promise<void> {
