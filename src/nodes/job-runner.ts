@@ -66,15 +66,24 @@ export interface NodeError extends Error {
   code: TransferErrorCode;
 }
 
+/** Binary units throughout (the size limit is in MiB too): 1 KiB = 1024 B. */
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
     unit += 1;
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/**
+ * Status texts that carry numbers start with a digit or a sign, so the editor shows them as they are;
+ * texts that start with a letter are catalog keys the editor translates into the viewer's language.
+ */
+export function transferStatusText(percent: number, rate: number): string {
+  return rate > 0 ? `${percent}% · ${formatBytes(rate)}/s` : `${percent}%`;
 }
 
 function codeOf(error: unknown): TransferErrorCode {
@@ -119,6 +128,9 @@ class ProgressTracker {
   private fileSize = 0;
   private bytes = 0;
   private total: number | undefined;
+  /** files the overwrite policy skipped, and their sizes: they count as done, not as copied */
+  private skipped = 0;
+  private skippedBytes = 0;
 
   /** Returns true when a report is due (first event, then at most every PROGRESS_INTERVAL_MS). */
   update(event: ProgressEvent): boolean {
@@ -126,15 +138,19 @@ class ProgressTracker {
       this.file = event.path;
       this.fileSize = event.size;
       this.fileBytes = 0;
+      if (event.totalSize !== undefined) this.total = event.totalSize;
     } else if (event.type === 'bytes') {
       this.file = event.path;
       this.fileBytes = event.fileBytes;
       this.fileSize = event.fileSize;
       this.bytes = event.totalBytes;
       if (event.totalSize !== undefined) this.total = event.totalSize;
-    } else {
+    } else if (event.transferred) {
       this.fileBytes = event.size;
       this.fileSize = event.size;
+    } else {
+      this.skipped += 1;
+      this.skippedBytes += event.size;
     }
     const now = Date.now();
     if (now - this.lastReport < PROGRESS_INTERVAL_MS) return false;
@@ -142,25 +158,29 @@ class ProgressTracker {
     return true;
   }
 
-  /** The progress payload; `finalBytes` marks the end of the job (100 %). */
+  /** The progress payload; `finalBytes` (the bytes copied) marks the end of the job (100 %). */
   payload(finalBytes?: number): Record<string, unknown> {
     const seconds = Math.max((Date.now() - this.startedAt) / 1000, 0.001);
+    const final = finalBytes !== undefined;
     const bytes = finalBytes ?? this.bytes;
-    const total = finalBytes ?? this.total;
+    // At the end the total is known either way: what was copied and what was skipped.
+    const total = final ? (this.total ?? bytes + this.skippedBytes) : this.total;
+    const done = bytes + this.skippedBytes;
     let percent: number;
-    if (finalBytes !== undefined) percent = 100;
-    else if (total !== undefined && total > 0) percent = Math.floor((bytes / total) * 100);
+    if (final) percent = 100;
+    else if (total !== undefined && total > 0) percent = Math.floor((done / total) * 100);
     else if (this.fileSize > 0) percent = Math.floor((this.fileBytes / this.fileSize) * 100);
     else percent = 0;
     const rate = Math.round(bytes / seconds);
-    const eta = total !== undefined && rate > 0 ? Math.max(0, (total - bytes) / rate) : null;
+    const eta = total !== undefined && rate > 0 ? Math.max(0, (total - done) / rate) : null;
     return {
       file: this.file,
       bytes,
       total: total ?? null,
       percent: Math.min(percent, 100),
-      fileBytes: finalBytes !== undefined ? this.fileSize : this.fileBytes,
+      fileBytes: this.fileBytes,
       fileSize: this.fileSize,
+      skipped: this.skipped,
       rate,
       eta: eta === null ? null : Math.round(eta * 10) / 10,
     };
@@ -173,6 +193,8 @@ interface RunningJob {
   /** answers the message (once) */
   finish(error?: Error): void;
   percent: number;
+  /** bytes per second so far */
+  rate: number;
 }
 
 export class JobRunner implements ConnectionUser {
@@ -193,8 +215,9 @@ export class JobRunner implements ConnectionUser {
     });
   }
 
-  private t(key: string, values?: Record<string, unknown>): string {
-    return this.RED._(`${this.namespace}.status.${key}`, values);
+  /** A status text the editor translates into the viewer's language: a key of the node's catalog. */
+  private key(name: 'connecting' | 'keyUnverified'): string {
+    return `${this.namespace}.status.${name}`;
   }
 
   private setStatus(status: NodeStatus | Record<string, never>): void {
@@ -202,21 +225,23 @@ export class JobRunner implements ConnectionUser {
   }
 
   private showIdle(): void {
-    if (this.connection?.hostKeyUnverified) this.setStatus({ fill: 'yellow', shape: 'ring', text: this.t('keyUnverified') });
+    if (this.connection?.hostKeyUnverified) this.setStatus({ fill: 'yellow', shape: 'ring', text: this.key('keyUnverified') });
     else this.setStatus({});
   }
 
   private showBusy(job: RunningJob): void {
-    if (this.jobs.size > 1) this.setStatus({ fill: 'blue', shape: 'dot', text: this.t('running', { count: this.jobs.size }) });
-    else this.setStatus({ fill: 'blue', shape: 'dot', text: this.t('percent', { percent: job.percent }) });
+    if (this.jobs.size > 1) {
+      const rate = [...this.jobs].reduce((sum, running) => sum + running.rate, 0);
+      this.setStatus({ fill: 'blue', shape: 'dot', text: `×${this.jobs.size}${rate > 0 ? ` · ${formatBytes(rate)}/s` : ''}` });
+    } else this.setStatus({ fill: 'blue', shape: 'dot', text: transferStatusText(job.percent, job.rate) });
   }
 
   connectionState(state: ConnectionState, error?: TransferError): void {
     if (this.closing) return;
     if (state === 'connecting' && this.jobs.size > 0) {
-      this.setStatus({ fill: 'yellow', shape: 'ring', text: this.t('connecting') });
+      this.setStatus({ fill: 'yellow', shape: 'ring', text: this.key('connecting') });
     } else if (state === 'error' && this.jobs.size === 0 && error) {
-      this.setStatus({ fill: 'red', shape: 'ring', text: this.t('error', { code: error.code }) });
+      this.setStatus({ fill: 'red', shape: 'ring', text: error.code });
     }
   }
 
@@ -245,6 +270,7 @@ export class JobRunner implements ConnectionUser {
         settle = resolve;
       }),
       percent: 0,
+      rate: 0,
       finish: (error?: Error) => {
         if (answered) return;
         answered = true;
@@ -260,7 +286,7 @@ export class JobRunner implements ConnectionUser {
       if (this.closing) throw new TransferError('EABORTED', 'the node is closing', { host });
       this.jobs.add(job);
       if (this.jobs.size > 1) this.showBusy(job);
-      else this.setStatus({ fill: 'yellow', shape: 'ring', text: this.t('connecting') });
+      else this.setStatus({ fill: 'yellow', shape: 'ring', text: this.key('connecting') });
       const prepared = await prepare(msg);
       remotePath = prepared.remotePath;
       const channels = this.connection.channels();
@@ -275,6 +301,7 @@ export class JobRunner implements ConnectionUser {
           if (answered || !tracker.update(event)) return;
           const payload = tracker.payload();
           job.percent = payload.percent as number;
+          job.rate = payload.rate as number;
           this.showBusy(job);
           this.sendProgress(send, msg, remotePath, payload);
         },
@@ -291,7 +318,7 @@ export class JobRunner implements ConnectionUser {
       if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);
       else {
         const fill = this.connection.hostKeyUnverified ? 'yellow' : 'green';
-        this.setStatus({ fill, shape: 'dot', text: this.t('done', { size: formatBytes(output.bytes) }) });
+        this.setStatus({ fill, shape: 'dot', text: `✓ ${formatBytes(output.bytes)}` });
       }
       job.finish();
     };
@@ -302,7 +329,7 @@ export class JobRunner implements ConnectionUser {
       this.jobs.delete(job);
       if (!this.closing) {
         if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);
-        else this.setStatus({ fill: 'red', shape: 'ring', text: this.t('error', { code: nodeError.code }) });
+        else this.setStatus({ fill: 'red', shape: 'ring', text: nodeError.code });
       }
       job.finish(nodeError);
     });

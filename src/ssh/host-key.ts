@@ -15,6 +15,8 @@ export interface HostKeyDecision {
   trusted: boolean;
   /** why it is not trusted */
   error?: TransferError;
+  /** a tofu policy met this host for the first time and did not store its key (storeTofu false) */
+  unseen?: boolean;
 }
 
 export interface HostKeyContext {
@@ -90,7 +92,7 @@ export async function decideHostKey(policy: HostKeyPolicy, blob: Buffer, context
         if (verdict.kind === 'mismatch') {
           return mismatch([verdict.record.fingerprint], `first seen ${verdict.record.firstSeen} as ${verdict.record.type}, stored in ${policy.storeFile}`);
         }
-        return trusted();
+        return verdict.kind === 'unknown' ? { ...trusted(), unseen: true } : trusted();
       } catch (error) {
         if (error instanceof TransferError) return { type, fingerprint, trusted: false, error };
         return refused(`trusted host key store ${policy.storeFile} cannot be used`);

@@ -15,6 +15,11 @@ export interface ConnectionReport {
   hostKeyFingerprint?: string;
   hostKeyType?: string;
   hostKeyTrusted?: boolean;
+  /**
+   * Trust on first use has never seen this host: the test went on with the key (it is the first use's
+   * key) but did not store it, so it is not trusted yet; the first real connection stores it.
+   */
+  hostKeyFirstUse?: boolean;
   /** null: not probed (no authenticated connection) */
   scp: boolean | null;
   sftp: boolean | null;
@@ -46,6 +51,7 @@ export async function testConnection(endpoint: SshEndpoint, options: TestConnect
       report.hostKeyType = key.type;
     }
     if (key) report.hostKeyTrusted = key.trusted;
+    if (key?.unseen) report.hostKeyFirstUse = true;
   };
 
   let connection: SshConnection;
@@ -73,8 +79,12 @@ export async function testConnection(endpoint: SshEndpoint, options: TestConnect
   return report;
 }
 
+/** The dialog names the host already (and the summary too): the message leaves out the "(host ...)". */
 function describe(error: unknown): { code: TransferErrorCode; message: string } {
-  if (error instanceof TransferError) return { code: error.code, message: error.message };
+  if (error instanceof TransferError) {
+    const path = error.path !== undefined && !error.summary.includes(error.path) ? ` (path ${error.path})` : '';
+    return { code: error.code, message: `${error.summary}${path}${error.detail ? `: ${error.detail}` : ''}` };
+  }
   return { code: 'EPROTO', message: 'unexpected failure while testing the connection' };
 }
 

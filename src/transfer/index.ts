@@ -54,6 +54,7 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
   try {
     checkPolicy(request.overwrite, job.host);
     const remote = remotePathOf(request, job.host);
+    job.remotePathGiven(remote);
     shown = showRemote(remote);
     await sweepLeftovers(job, firstTransport(ctx));
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
@@ -84,6 +85,7 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
   try {
     checkPolicy(request.overwrite, job.host);
     const remote = remotePathOf(request, job.host);
+    job.remotePathGiven(remote);
     shown = showRemote(remote);
     await sweepLeftovers(job, firstTransport(ctx));
     await checkDownloadTarget(job, request);

@@ -38,6 +38,7 @@ export class Job {
   bytes = 0;
   totalSize: number | undefined;
   private fileIndex = 0;
+  private dropDotSlash = false;
   private current: { path: string; size: number; bytes: number; lastBytes: number; lastTime: number } | undefined;
 
   constructor(readonly ctx: TransferContext) {
@@ -107,9 +108,23 @@ export class Job {
 
   // ------------------------------------------------------------------------------------------ progress
 
-  fileStart(path: string, size: number): void {
+  /**
+   * Takes note of how the request named its remote path: a bare name (`big.bin`) is joined onto the "."
+   * it implies, and the "./" that adds is not shown in progress and results, as the user never wrote it.
+   */
+  remotePathGiven(remote: Buffer): void {
+    const dotted = remote[0] === 0x2e && (remote.length === 1 || remote[1] === 0x2f);
+    this.dropDotSlash = !dotted;
+  }
+
+  private asGiven(path: string): string {
+    return this.dropDotSlash && path.startsWith('./') ? path.slice(2) : path;
+  }
+
+  fileStart(remotePath: string, size: number): void {
+    const path = this.asGiven(remotePath);
     this.current = { path, size, bytes: 0, lastBytes: 0, lastTime: Date.now() };
-    this.emit({ type: 'fileStart', path, size, index: this.fileIndex });
+    this.emit({ type: 'fileStart', path, size, index: this.fileIndex, ...(this.totalSize !== undefined ? { totalSize: this.totalSize } : {}) });
   }
 
   /** Counts `n` payload bytes of the current file; emits a throttled 'bytes' event. */
@@ -138,11 +153,13 @@ export class Job {
   }
 
   /** Records a finished (or skipped) file and emits 'fileEnd' (preceded by a last 'bytes' if one is due). */
-  fileEnd(file: TransferredFile, progressPath: string): void {
+  fileEnd(file: TransferredFile, remotePath: string): void {
+    const progressPath = this.asGiven(remotePath);
     const current = this.current;
     if (current && current.path === progressPath && current.bytes !== current.lastBytes) this.emitBytes(current, Date.now());
     this.current = undefined;
-    this.files.push(file);
+    const shown = this.asGiven(file.remotePath);
+    this.files.push(shown === file.remotePath ? file : { ...file, remotePath: shown });
     this.emit({ type: 'fileEnd', path: progressPath, size: file.size, index: this.fileIndex, transferred: file.transferred });
     this.fileIndex += 1;
   }

@@ -135,6 +135,6 @@ export interface TransferResult {
 // -------------------------------------------------------------------------------------------- progress
 
 export type ProgressEvent =
-  | { type: 'fileStart'; path: string; size: number; index: number }
+  | { type: 'fileStart'; path: string; size: number; index: number; totalSize?: number }
   | { type: 'bytes'; path: string; fileBytes: number; fileSize: number; totalBytes: number; totalSize?: number }
   | { type: 'fileEnd'; path: string; size: number; index: number; transferred: boolean };
