@@ -1,7 +1,7 @@
 /** How an engine error becomes what a Catch node sees, with a translator that really interpolates. */
 import assert from 'assert';
 import { TransferError } from '../../src/errors';
-import { InputError, formatBytes, toNodeError } from '../../src/nodes/job-runner';
+import { InputError, formatBytes, toNodeError, transferStatusText } from '../../src/nodes/job-runner';
 import type { NodeAPI } from '../../src/nodes/red-types';
 
 const catalog: Record<string, string> = {
@@ -37,10 +37,17 @@ describe('nodes: errors for Catch nodes', function () {
     assert.strictEqual(odd.message, 'Protocol error with h: /p (bad\\x1b[31m thing)');
   });
 
-  it('formats sizes for the status', function () {
+  it('formats sizes for the status in binary units, like the MiB of the size limit', function () {
     assert.strictEqual(formatBytes(0), '0 B');
-    assert.strictEqual(formatBytes(999), '999 B');
-    assert.strictEqual(formatBytes(1500), '1.5 kB');
-    assert.strictEqual(formatBytes(52_428_800), '52 MB');
+    assert.strictEqual(formatBytes(1023), '1023 B');
+    assert.strictEqual(formatBytes(1536), '1.5 KiB');
+    assert.strictEqual(formatBytes(52_428_800), '50 MiB');
+    assert.strictEqual(formatBytes(210 * 1024 * 1024), '210 MiB');
+    assert.strictEqual(formatBytes(3 * 1024 ** 3), '3.0 GiB');
+  });
+
+  it('shows percent and rate while transferring, starting with a digit so the editor does not look it up', function () {
+    assert.strictEqual(transferStatusText(42, 85 * 1024 * 1024), '42% · 85 MiB/s');
+    assert.strictEqual(transferStatusText(0, 0), '0%');
   });
 });

@@ -64,6 +64,20 @@ describe('ssh testConnection', function () {
     await assert.rejects(fs.stat(store), { code: 'ENOENT' });
   });
 
+  it('under trust on first use, a key never seen is reported as "first use", not as trusted; a stored one as trusted', async () => {
+    const store = path.join(await makeTempDir('ssh-test-connection'), 'tofu.json');
+    const endpoint = endpointFor(server, { password: server.password }, { kind: 'tofu', storeFile: store });
+    const first = await testConnection(endpoint, { inspectHostKey: true });
+    assert.equal(first.hostKeyFirstUse, true, JSON.stringify(first));
+    // A real connection is the first use: it stores the key, and the next test finds it trusted.
+    const stored = await testConnection(endpoint);
+    assert.equal(stored.hostKeyFirstUse, undefined, JSON.stringify(stored));
+    await fs.stat(store);
+    const again = await testConnection(endpoint, { inspectHostKey: true });
+    assert.equal(again.hostKeyFirstUse, undefined, JSON.stringify(again));
+    assert.equal(again.hostKeyTrusted, true);
+  });
+
   it('reports a refused login with EAUTH after reaching the server', async () => {
     const report = await testConnection(endpointFor(server, { password: 'not it' }));
     assert.equal(report.reached, true);
@@ -71,6 +85,10 @@ describe('ssh testConnection', function () {
     assert.equal(report.authenticated, false);
     assert.equal(report.error?.code, 'EAUTH');
     assert.ok(!report.error?.message.includes('not it'));
+    // The dialog names the host already: the message says it at most once, with no "(host ...)" after it.
+    const host = `${server.host}:${server.port}`;
+    assert.ok((report.error?.message.split(host).length ?? 0) <= 2, report.error?.message);
+    assert.ok(!report.error?.message.includes(`(host ${host}`), report.error?.message);
   });
 
   it('reports an unreachable server', async () => {
