@@ -92,6 +92,51 @@ async function trayAtRestIn(page: Page, justOpened: boolean): Promise<void> {
   }, justOpened);
 }
 
+/**
+ * Every `defaults` and `credentials` entry of the three types whose label is missing, is the property's own
+ * name or is still a catalog key: a validation error names the field by this label.
+ */
+function fieldLabelProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const problems: string[] = [];
+    for (const type of ['scp-connection', 'scp upload', 'scp download']) {
+      const definition = RED.nodes.getType(type);
+      for (const properties of [definition.defaults, definition.credentials ?? {}]) {
+        for (const [name, property] of Object.entries(properties) as Array<[string, { label?: unknown }]>) {
+          const label = property.label;
+          if (typeof label !== 'string' || label.trim() === '' || label === name || /^scp-(connection|upload|download)\./.test(label)) {
+            problems.push(`${type}.${name}: ${String(label)}`);
+          }
+        }
+      }
+    }
+    return problems;
+  });
+}
+
+/** The editor's validation messages for a node with these properties (over the type's defaults), not added to the flow. */
+function validationErrorsOf(page: Page, properties: Record<string, unknown>): Promise<string[]> {
+  return page.evaluate((props) => {
+    const definition = RED.nodes.getType(props.type);
+    const node: Record<string, unknown> = { id: 'e2e00000000000v1', z: RED.workspaces.active(), _def: definition, _: definition._ };
+    for (const [name, property] of Object.entries(definition.defaults) as Array<[string, { value: unknown }]>) node[name] = property.value;
+    Object.assign(node, props);
+    RED.editor.validateNode(node);
+    return (node.validationErrors ?? []) as string[];
+  }, properties);
+}
+
+/** Whether the element is wholly inside the visible part of the dialog body that scrolls it. */
+function inView(page: Page, selector: string): Promise<boolean> {
+  return page.evaluate((css) => {
+    const element = $(css)[0];
+    const body = $(css).closest('.red-ui-tray-body-wrapper')[0];
+    const box = element.getBoundingClientRect();
+    const visible = body.getBoundingClientRect();
+    return box.height > 0 && box.top >= visible.top - 1 && box.bottom <= visible.bottom + 1;
+  }, selector);
+}
+
 /** The flow the test drives: inject → scp upload → debug, with catch and status nodes reporting to debug. */
 function testFlow(workspace: string): object[] {
   const at = (x: number, y: number) => ({ z: workspace, x, y });
@@ -370,15 +415,21 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
         }
       }
     }
-    // Output 2 is labelled "progress" when the node has it.
+    // Output 2 is labelled "progress" when the node has it; the palette label comes from the catalog too.
     for (const type of ['scp upload', 'scp download']) {
       const labels = await page.evaluate((name) => {
         const definition = RED.nodes.getType(name);
         const node = { _: definition._ };
-        return [definition.outputLabels.call(node, 0), definition.outputLabels.call(node, 1), definition.paletteLabel];
+        return [definition.outputLabels.call(node, 0), definition.outputLabels.call(node, 1), definition.paletteLabel.call(definition)];
       }, type);
       assert.deepStrictEqual(labels, ['result', 'progress', type], `${type}: output labels and palette label`);
     }
+    assert.deepStrictEqual(await fieldLabelProblems(page), [], 'defaults and credentials without a translated label');
+    assert.deepStrictEqual(
+      await validationErrorsOf(page, { type: 'scp download', target: 'file', localPath: '', localPathType: 'str', maxSize: 'lots' }),
+      ['Connection: property value missing', 'Local path: property value missing', 'Size limit: invalid number'],
+      'a validation error names the field by its label',
+    );
     assert.deepStrictEqual(pageErrors, [], 'no console errors in the dialogs');
   });
 
@@ -388,6 +439,8 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     await page.locator('#node-input-btn-connection-add').click();
     const dialog = page.locator('.red-ui-tray').filter({ has: page.locator('#node-config-input-host') });
     await dialog.locator('#node-config-input-host').waitFor({ state: 'visible' });
+    // Settled first: a key pressed while the tray still slides in may not reach the button it focused.
+    await trayAtRest(true);
 
     await page.fill('#node-config-input-host', '127.0.0.1');
     await page.fill('#node-config-input-port', String(server.port));
@@ -414,10 +467,6 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(await page.inputValue('#node-config-input-privateKeyText'), keyCrlf.replace(/\r\n/g, '\n'), 'the key file is loaded with LF line endings');
     await page.fill('#node-config-input-privateKeyText', keyCrlf);
     await page.fill('#node-config-input-passphrase', server.clientKeyPassphrase);
-    await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Host key' }).click();
-    await page.selectOption('#node-config-input-hostKeyPolicy', 'fingerprint');
-    assert.ok(await page.locator('#node-config-input-hostFingerprints').isVisible(), 'the fingerprint field shows for that policy');
-    assert.ok(!(await page.locator('#node-config-input-knownHostsFile').isVisible()), 'the known_hosts field hides for that policy');
 
     const report = page.locator('#node-config-scp-test-result');
     const cell = (name: string) => report.locator(`.scp-report-${name}`);
@@ -431,8 +480,22 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       return response.text();
     };
 
-    // No fingerprint pinned yet: the server is reached, its key shown but not trusted, and no login is tried.
+    // Trust on first use (the default) and a server never seen: the test logs in, but the key is not called
+    // trusted, as the test stores nothing; the result is scrolled into view from the top of a long tab.
+    assert.strictEqual(await page.inputValue('#node-config-input-hostKeyPolicy'), 'tofu');
+    await page.evaluate(() => $('#node-config-input-host').closest('.red-ui-tray-body-wrapper').scrollTop(0));
     let answer = await runTest();
+    assert.strictEqual(await cell('authenticated').innerText(), 'yes', answer);
+    assert.strictEqual(await cell('trusted').innerText(), '(not yet trusted: it will be stored on first use)', answer);
+    assert.ok(await inView(page, '#node-config-scp-test-result'), 'the test result is scrolled into view');
+
+    await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Host key' }).click();
+    await page.selectOption('#node-config-input-hostKeyPolicy', 'fingerprint');
+    assert.ok(await page.locator('#node-config-input-hostFingerprints').isVisible(), 'the fingerprint field shows for that policy');
+    assert.ok(!(await page.locator('#node-config-input-knownHostsFile').isVisible()), 'the known_hosts field hides for that policy');
+
+    // No fingerprint pinned yet: the server is reached, its key shown but not trusted, and no login is tried.
+    answer = await runTest();
     assert.strictEqual(
       await cell('reached').innerText(),
       'yes',
@@ -443,6 +506,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(await cell('trusted').innerText(), '(not trusted yet)');
     assert.ok(await cell('error').isVisible(), 'the refusal is shown');
     assert.match(await cell('error').innerText(), /^EHOSTKEY: /);
+    assert.doesNotMatch(await cell('error').innerText(), /\(host /, 'the dialog names the host already: the error does not repeat it');
     assert.match(await cell('serverVersion').innerText(), /OpenSSH/);
 
     assert.ok(await page.locator('#node-config-scp-pin').isVisible(), 'an untrusted key can be pinned');
