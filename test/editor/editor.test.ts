@@ -13,8 +13,10 @@ import fs from 'fs';
 import http from 'http';
 import net from 'net';
 import path from 'path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { requireNodeRed5, startNodeRed5 } from '../support/node-red-5';
+import type { NodeRedProcess } from '../support/node-red-process';
 import { TRANSFER_ERROR_CODES } from '../../src/errors';
 
 // The editor's globals exist only in the page; the functions handed to page.evaluate() run there.
@@ -37,6 +39,44 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 const SCREENSHOT = '/tmp/scp-connection-dialog.png';
+/**
+ * SCREENSHOTS=1 writes the README's pictures to docs/images (committed); other runs leave them alone.
+ * Each is clipped to what it shows, at 1x, to stay small.
+ */
+const CURATED = process.env.SCREENSHOTS === '1' ? path.join(PACKAGE_ROOT, 'docs', 'images') : undefined;
+
+async function curatedScreenshot(page: Page, name: string, what: Locator | { x: number; y: number; width: number; height: number }): Promise<void> {
+  if (!CURATED) return;
+  fs.mkdirSync(CURATED, { recursive: true });
+  const file = path.join(CURATED, name);
+  if ('screenshot' in what) await what.screenshot({ path: file, animations: 'disabled' });
+  else await page.screenshot({ path: file, clip: what, animations: 'disabled' });
+}
+
+/** The open dialog from its title bar down to just below the Test connection report (the rest is empty). */
+function trayClip(page: Page): Promise<{ x: number; y: number; width: number; height: number }> {
+  return page.evaluate(() => {
+    const tray = $('.red-ui-tray').last()[0].getBoundingClientRect();
+    const report = $('#node-config-scp-test-result')[0].getBoundingClientRect();
+    return { x: Math.round(tray.left), y: Math.round(tray.top), width: Math.round(tray.width), height: Math.round(report.bottom - tray.top + 16) };
+  });
+}
+
+/** A catalog of this package in one language, e.g. catalog('de', 'scp-upload')['scp-upload'].label.remotePath. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function catalog(language: string, name: string): any {
+  return JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'locales', language, `${name}.json`), 'utf8'))[name];
+}
+
+/** The text of a node's status label on the workspace. */
+function statusLabelOf(page: Page, id: string): Promise<string> {
+  return page.evaluate((nodeId) => String($(`#${nodeId} .red-ui-flow-node-status-label`).text()), id);
+}
+
+/** Waits until the editor has loaded and drawn the workspace. */
+async function editorReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp upload') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 30_000 });
+}
 
 /** Fixed ids, so the test can find the imported nodes in flows.json and inject through the admin API. */
 const IDS = { inject: 'e2e0000000000001', upload: 'e2e0000000000002', result: 'e2e0000000000003', catcher: 'e2e0000000000004', errors: 'e2e0000000000005', statusWatch: 'e2e0000000000006', statuses: 'e2e0000000000007' };
@@ -137,12 +177,77 @@ function inView(page: Page, selector: string): Promise<boolean> {
   }, selector);
 }
 
+/**
+ * Opens the scp upload and scp download dialogs (on probe nodes added like from the palette, removed again
+ * afterwards) and the scp-connection dialog with each of its tabs: each has typed inputs for the paths, no
+ * text that is still a catalog key, and no field marked invalid by the defaults.
+ */
+async function checkDialogs(page: Page, suffix = ''): Promise<void> {
+  const workspace = await page.evaluate(() => RED.workspaces.active() as string);
+  const probe = [
+    { id: 'e2e00000000000a1', type: 'scp upload', z: workspace, x: 200, y: 400, wires: [[]] },
+    { id: 'e2e00000000000a2', type: 'scp download', z: workspace, x: 200, y: 460, wires: [[]] },
+  ];
+  /** Texts, placeholders and titles in the open tray that are still i18n keys (a missing locale entry). */
+  const untranslated = (): Promise<string[]> =>
+    page.evaluate(() => {
+      const found: string[] = [];
+      const tray = $('.red-ui-tray').last();
+      const keyLike = /^scp-(connection|upload|download)\.\w+(\.\w+)*$/;
+      tray.find('*').each((_index: number, element: PageGlobal) => {
+        for (const child of element.childNodes) {
+          if (child.nodeType === 3 && keyLike.test(child.textContent.trim())) found.push(child.textContent.trim());
+        }
+        for (const attribute of ['placeholder', 'title']) {
+          const value = element.getAttribute(attribute);
+          if (value && keyLike.test(value.trim())) found.push(`${attribute}=${value}`);
+        }
+      });
+      return found;
+    });
+
+  // applyNodeDefaults: like a node dragged from the palette
+  await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false, applyNodeDefaults: true }), probe);
+  for (const node of probe) {
+    await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), node.id);
+    await page.locator('#node-input-remotePath').waitFor({ state: 'attached' });
+    // The tray fully open (not a previous tray still sliding away, not the new one half built) before
+    // its contents are judged.
+    await trayAtRestIn(page, true);
+    const tray = page.locator('.red-ui-tray').last();
+    assert.ok((await tray.locator('.red-ui-typedInput-container').count()) >= 2, `${node.type}: the paths are typed inputs`);
+    assert.deepStrictEqual(await untranslated(), [], `${node.type}: untranslated texts`);
+    assert.deepStrictEqual(
+      await page.evaluate(() =>
+        $('.red-ui-tray').last().find('.input-error').not('#node-input-connection').map((_i: number, e: PageGlobal) => e.id || e.className).get(),
+      ),
+      [],
+      `${node.type}: fields marked invalid with the defaults (the connection is required, so it may be)`,
+    );
+    await page.screenshot({ path: `/tmp/${node.type.replace(' ', '-')}-dialog${suffix}.png` });
+    if (node.type === 'scp upload') {
+      await page.locator('#node-input-btn-connection-add').click();
+      await page.locator('#node-config-input-host').waitFor({ state: 'visible' });
+      for (const tab of ['Authentication', 'Host key', 'Advanced']) {
+        await page.locator('#node-config-scp-connection-tabs a', { hasText: tab }).click();
+        assert.deepStrictEqual(await untranslated(), [], `scp-connection, tab ${tab}: untranslated texts`);
+      }
+      await page.click('#node-config-dialog-cancel');
+      await page.locator('#node-config-input-host').waitFor({ state: 'detached' });
+    }
+    await page.click('#node-dialog-cancel');
+    await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });
+  }
+  await page.evaluate(() => RED.history.pop());
+  assert.strictEqual(await page.evaluate(() => RED.nodes.node('e2e00000000000a1') ?? null), null, 'the probe nodes are gone again');
+}
+
 /** The flow the test drives: inject → scp upload → debug, with catch and status nodes reporting to debug. */
 function testFlow(workspace: string): object[] {
   const at = (x: number, y: number) => ({ z: workspace, x, y });
-  const debug = (id: string, name: string) => ({
+  const debug = (id: string, name: string, y: number) => ({
     id, type: 'debug', name, active: true, tosidebar: true, console: false, tostatus: false,
-    complete: 'true', targetType: 'full', wires: [], ...at(560, 80 + 60 * Object.values(IDS).indexOf(id)),
+    complete: 'true', targetType: 'full', wires: [], ...at(560, y),
   });
   return [
     {
@@ -150,15 +255,15 @@ function testFlow(workspace: string): object[] {
       payloadType: 'str', repeat: '', crontab: '', once: false, onceDelay: 0.1, topic: '', wires: [[IDS.upload]], ...at(140, 80),
     },
     {
-      id: IDS.upload, type: 'scp upload', name: '', connection: '', remotePath: 'remotePath', remotePathType: 'msg',
+      id: IDS.upload, type: 'scp upload', name: 'upload report', connection: '', remotePath: 'remotePath', remotePathType: 'msg',
       localPath: 'localPath', localPathType: 'msg', mode: '0640', preserve: false, atomic: true, overwrite: 'overwrite',
       progress: false, outputs: 1, wires: [[IDS.result]], ...at(340, 80),
     },
-    debug(IDS.result, 'uploaded'),
-    { id: IDS.catcher, type: 'catch', name: '', scope: null, uncaught: false, wires: [[IDS.errors]], ...at(340, 200) },
-    debug(IDS.errors, 'errors'),
-    { id: IDS.statusWatch, type: 'status', name: '', scope: null, wires: [[IDS.statuses]], ...at(340, 320) },
-    debug(IDS.statuses, 'statuses'),
+    debug(IDS.result, 'uploaded', 80),
+    { id: IDS.catcher, type: 'catch', name: '', scope: null, uncaught: false, wires: [[IDS.errors]], ...at(340, 160) },
+    debug(IDS.errors, 'errors', 160),
+    { id: IDS.statusWatch, type: 'status', name: '', scope: null, wires: [[IDS.statuses]], ...at(340, 240) },
+    debug(IDS.statuses, 'statuses', 240),
   ];
 }
 
@@ -250,6 +355,9 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       if (message.type() === 'error') pageErrors.push(`console: ${message.text()} (${message.location().url})`);
     });
     page.on('pageerror', (error) => pageErrors.push(`uncaught: ${error.message}`));
+    // File chooser interception from the start: turned on only by the step's waitForEvent, it can come too
+    // late for the key press that opens the chooser, which then never reaches the test.
+    page.on('filechooser', () => undefined);
     page.on('websocket', (socket) => socket.on('framereceived', (frame) => received.push(String(frame.payload))));
     page.on('response', (response) => {
       const type = response.request().resourceType();
@@ -260,7 +368,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       );
     });
     await page.goto(baseUrl);
-    await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp upload') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 30_000 });
+    await editorReady(page);
   });
 
   afterEach(async function () {
@@ -333,63 +441,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
   });
 
   it('opens every dialog with its texts translated, and every node type has help', async () => {
-    const workspace = await page.evaluate(() => RED.workspaces.active() as string);
-    const probe = [
-      { id: 'e2e00000000000a1', type: 'scp upload', z: workspace, x: 200, y: 400, wires: [[]] },
-      { id: 'e2e00000000000a2', type: 'scp download', z: workspace, x: 200, y: 460, wires: [[]] },
-    ];
-    /** Texts, placeholders and titles in the open tray that are still i18n keys (a missing locale entry). */
-    const untranslated = (): Promise<string[]> =>
-      page.evaluate(() => {
-        const found: string[] = [];
-        const tray = $('.red-ui-tray').last();
-        const keyLike = /^scp-(connection|upload|download)\.\w+(\.\w+)*$/;
-        tray.find('*').each((_index: number, element: PageGlobal) => {
-          for (const child of element.childNodes) {
-            if (child.nodeType === 3 && keyLike.test(child.textContent.trim())) found.push(child.textContent.trim());
-          }
-          for (const attribute of ['placeholder', 'title']) {
-            const value = element.getAttribute(attribute);
-            if (value && keyLike.test(value.trim())) found.push(`${attribute}=${value}`);
-          }
-        });
-        return found;
-      });
-
-    // applyNodeDefaults: like a node dragged from the palette
-    await page.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false, applyNodeDefaults: true }), probe);
-    for (const node of probe) {
-      await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), node.id);
-      await page.locator('#node-input-remotePath').waitFor({ state: 'attached' });
-      // The tray fully open (not a previous tray still sliding away, not the new one half built) before
-      // its contents are judged.
-      await trayAtRest(true);
-      const tray = page.locator('.red-ui-tray').last();
-      assert.ok((await tray.locator('.red-ui-typedInput-container').count()) >= 2, `${node.type}: the paths are typed inputs`);
-      assert.deepStrictEqual(await untranslated(), [], `${node.type}: untranslated texts`);
-      assert.deepStrictEqual(
-        await page.evaluate(() =>
-          $('.red-ui-tray').last().find('.input-error').not('#node-input-connection').map((_i: number, e: PageGlobal) => e.id || e.className).get(),
-        ),
-        [],
-        `${node.type}: fields marked invalid with the defaults (the connection is required, so it may be)`,
-      );
-      await page.screenshot({ path: `/tmp/${node.type.replace(' ', '-')}-dialog.png` });
-      if (node.type === 'scp upload') {
-        await page.locator('#node-input-btn-connection-add').click();
-        await page.locator('#node-config-input-host').waitFor({ state: 'visible' });
-        for (const tab of ['Authentication', 'Host key', 'Advanced']) {
-          await page.locator('#node-config-scp-connection-tabs a', { hasText: tab }).click();
-          assert.deepStrictEqual(await untranslated(), [], `scp-connection, tab ${tab}: untranslated texts`);
-        }
-        await page.click('#node-config-dialog-cancel');
-        await page.locator('#node-config-input-host').waitFor({ state: 'detached' });
-      }
-      await page.click('#node-dialog-cancel');
-      await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });
-    }
-    await page.evaluate(() => RED.history.pop());
-    assert.strictEqual(await page.evaluate(() => RED.nodes.node('e2e00000000000a1') ?? null), null, 'the probe nodes are gone again');
+    await checkDialogs(page);
 
     for (const type of ['scp-connection', 'scp upload', 'scp download']) {
       const help = await page.evaluate((name) => String(RED.nodes.getNodeHelp(name) ?? ''), type);
@@ -547,6 +599,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
 
     await trayAtRest();
     await page.screenshot({ path: SCREENSHOT });
+    await curatedScreenshot(page, 'connection-test.png', await trayClip(page));
     await page.locator('#node-config-scp-connection-tabs a', { hasText: 'Authentication' }).click();
     await page.locator('#node-config-input-password').waitFor({ state: 'visible' });
     await page.screenshot({ path: SCREENSHOT.replace('.png', '-auth.png') });
@@ -631,6 +684,31 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(results[0].remotePath, remoteFile.absolute);
     assert.strictEqual(results[0].bytes, Buffer.byteLength(UPLOADED_TEXT));
     assert.deepStrictEqual(debugMessagesOf(IDS.errors), [], 'the catch node saw no error');
+
+    // The done status is a number: the editor shows it as it is (no catalog lookup), in binary units.
+    const done = `✓ ${Buffer.byteLength(UPLOADED_TEXT)} B`;
+    await until('the done status on the upload node', async () => (await statusLabelOf(page, IDS.upload)) === done || undefined);
+    if (CURATED) {
+      const area = await page.evaluate((ids: string[]) => {
+        const boxes = ids.map((id) => document.getElementById(id)?.getBoundingClientRect()).filter(Boolean);
+        const chart = document.getElementById('red-ui-workspace-chart').getBoundingClientRect();
+        const left = Math.max(chart.left, Math.min(...boxes.map((b: PageGlobal) => b.left)) - 24);
+        const top = Math.max(chart.top, Math.min(...boxes.map((b: PageGlobal) => b.top)) - 24);
+        const right = Math.min(chart.right, Math.max(...boxes.map((b: PageGlobal) => b.right)) + 24);
+        const bottom = Math.min(chart.bottom, Math.max(...boxes.map((b: PageGlobal) => b.bottom)) + 24);
+        return { x: Math.round(left), y: Math.round(top), width: Math.round(right - left), height: Math.round(bottom - top) };
+      }, Object.values(IDS));
+      await page.evaluate(() => RED.view.select({ nodes: [] }));
+      await curatedScreenshot(page, 'flow-status.png', area);
+      // The result message, opened down to msg.scp's files.
+      const message = page.locator(`.red-ui-debug-msg-node-${IDS.result}`).first();
+      // Clicking a key's row opens it (the row is the expandable header); a missing one is left closed.
+      await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 5_000 });
+      for (const key of ['scp', 'files', '[0]']) {
+        await message.locator('.red-ui-debug-msg-object-key', { hasText: key }).last().click({ timeout: 5_000 }).catch(() => undefined);
+      }
+      await curatedScreenshot(page, 'debug-result.png', message);
+    }
   });
 
   it('reopens the deployed connection with its secrets stored, not shown, and tests with them', async () => {
@@ -685,5 +763,119 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       }
     }
     assert.ok(redLog.includes('Started flows'), 'the log was captured');
+  });
+
+  it('in German (a browser set to de-DE): a dialog, Test connection, the help and a status text', async function () {
+    needDeployed();
+    const de = { connection: catalog('de', 'scp-connection'), upload: catalog('de', 'scp-upload') };
+    // A second tab whose connection accepts any key: its upload node shows the "host key unchecked" status,
+    // a word the editor translates, as long as it is deployed.
+    const anyConnection = 'e2e00000000000d1';
+    const anyUpload = 'e2e00000000000d2';
+    const tab = { id: 'e2e00000000000d0', type: 'tab', label: 'any key' };
+    const extra = [
+      tab,
+      { id: anyConnection, type: 'scp-connection', host: '127.0.0.1', port: server.port, username: server.username, hostKeyPolicy: 'any' },
+      { ...testFlow(tab.id)[1], id: anyUpload, connection: anyConnection, wires: [[]] },
+    ];
+
+    const context = await browser!.newContext({ locale: 'de-DE', viewport: { width: 1400, height: 950 }, deviceScaleFactor: 1 });
+    try {
+      const german = await context.newPage();
+      german.on('pageerror', (error) => pageErrors.push(`uncaught (de): ${error.message}`));
+      await german.goto(baseUrl);
+      await editorReady(german);
+      assert.match(await german.evaluate(() => String(RED.i18n.lang())), /^de/, 'the editor speaks the browser language');
+
+      // Status: the word is a catalog key, translated here. Deployed from this editor, so that it knows the
+      // nodes when their status arrives.
+      await german.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false }), extra);
+      await german.evaluate((id) => RED.workspaces.show(id), tab.id);
+      await german.click('#red-ui-header-button-deploy');
+      await german.waitForFunction(() => !RED.nodes.dirty());
+      let shown = '';
+      await until('the German status text', async () => (shown = await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined).catch(async (error: Error) => {
+        const state = await german.evaluate((id) => JSON.stringify({ status: RED.nodes.node(id)?.status, drawn: $(`#${id}`).length, active: RED.workspaces.active() }), anyUpload);
+        throw new Error(`${error.message}; last shown: "${shown}"; in the editor: ${state}`);
+      });
+      assert.deepStrictEqual(
+        await validationErrorsOf(german, { type: 'scp download', connection: anyConnection, target: 'file', localPath: '', localPathType: 'str' }),
+        [`${catalog('de', 'scp-download').label.localPath}: ${await german.evaluate(() => RED._('validator.errors.missing-required-prop', { prop: '' }).replace(/^: ?/, ''))}`],
+        'the validation error names the field in German',
+      );
+
+      // A dialog and Test connection in German.
+      await german.evaluate((id) => RED.workspaces.show(RED.nodes.node(id).z), IDS.upload);
+      await german.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), IDS.upload);
+      await german.locator('#node-input-remotePath').waitFor({ state: 'attached' });
+      const labelOf = (id: string): Promise<string> => german.locator(`label[for="${id}"]`).first().innerText();
+      assert.strictEqual((await labelOf('node-input-remotePath')).trim(), de.upload.label.remotePath);
+      assert.strictEqual((await labelOf('node-input-connection')).trim(), de.upload.label.connection);
+      await german.locator('#node-input-btn-connection-edit').click();
+      await german.locator('#node-config-input-host').waitFor({ state: 'visible' });
+      await trayAtRestIn(german, true);
+      assert.strictEqual((await german.locator('#node-config-scp-test').innerText()).trim(), de.connection.label.test);
+      const answered = german.waitForResponse((response) => /\/scp-connection\/[^/]+\/test$/.test(response.url()));
+      await german.click('#node-config-scp-test');
+      const answer = await (await answered).text();
+      await german.locator('#node-config-scp-test-result').waitFor({ state: 'visible' });
+      assert.strictEqual(await german.locator('.scp-report-authenticated').innerText(), de.connection.report.yes, answer);
+      assert.strictEqual(await german.locator('.scp-report-trusted').innerText(), de.connection.report.trusted);
+      const reportLabels = await german.locator('.scp-connection-report td:first-child').allInnerTexts();
+      assert.ok(reportLabels.includes(de.connection.report.authenticated), `report labels: ${reportLabels.join(', ')}`);
+      await trayAtRestIn(german, false);
+      await curatedScreenshot(german, 'connection-test-de.png', await trayClip(german));
+      await german.click('#node-config-dialog-cancel');
+      await german.locator('#node-config-input-host').waitFor({ state: 'detached' });
+      await german.click('#node-dialog-cancel');
+      await german.locator('#node-input-remotePath').waitFor({ state: 'detached' });
+
+      // The help in German: the page from locales/de, not the English one.
+      const help = await german.evaluate(() => String(RED.nodes.getNodeHelp('scp upload') ?? ''));
+      const germanHelp = fs.readFileSync(path.join(PACKAGE_ROOT, 'locales', 'de', 'scp-upload.html'), 'utf8');
+      const firstHeading = /<h3>([^<]+)<\/h3>/.exec(germanHelp)?.[1];
+      assert.ok(firstHeading && help.includes(`<h3>${firstHeading}</h3>`), `the German help (${firstHeading}) is shown`);
+      assert.ok(!help.includes('<h3>Inputs</h3>'), 'not the English help');
+    } finally {
+      await context.close();
+    }
+    assert.deepStrictEqual(pageErrors, [], 'no console errors in the German editor');
+  });
+});
+
+describe('editor in a real browser on Node-RED 5 (Node.js 22)', function () {
+  this.timeout(120_000);
+  let red: NodeRedProcess | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) skipOrFail(this, `Chromium at ${CHROMIUM}`);
+    requireNodeRed5(this);
+    assert.ok(fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'nodes', 'scp-connection.js')), 'dist/ is missing: run `npm run build` first');
+    red = await startNodeRed5({ userDir: await makeTempDir('editor-node-red-5'), settings: { nodesDir: [PACKAGE_ROOT] } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1400, height: 950 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`console: ${message.text()} (${message.location().url})`);
+    });
+    page.on('pageerror', (error) => pageErrors.push(`uncaught: ${error.message}`));
+    await page.goto(red.url);
+    await editorReady(page);
+  });
+
+  after(async function () {
+    this.timeout(20_000);
+    if (browser) await browser.close().catch(() => undefined);
+    await red?.stop();
+  });
+
+  it('opens the scp upload, scp download and scp-connection dialogs with their texts translated', async () => {
+    const version = await page.evaluate(() => String(RED.settings.version));
+    assert.match(version, /^5\./, 'the editor is Node-RED 5');
+    await checkDialogs(page, '-node-red-5');
+    assert.deepStrictEqual(await fieldLabelProblems(page), [], 'defaults and credentials without a translated label');
+    assert.deepStrictEqual(pageErrors, [], 'no console errors in the dialogs on Node-RED 5');
   });
 });
