@@ -244,7 +244,7 @@ async function checkDialogs(page: Page, suffix = ''): Promise<void> {
 
 /** The flow the test drives: inject → scp upload → debug, with catch and status nodes reporting to debug. */
 function testFlow(workspace: string): object[] {
-  const at = (x: number, y: number) => ({ z: workspace, x, y });
+  const at = (x: number, y: number) => ({ z: workspace, x: x + 60, y });
   const debug = (id: string, name: string, y: number) => ({
     id, type: 'debug', name, active: true, tosidebar: true, console: false, tostatus: false,
     complete: 'true', targetType: 'full', wires: [], ...at(560, y),
@@ -796,7 +796,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       let shown = '';
       await until('the German status text', async () => (shown = await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined).catch(async (error: Error) => {
         const state = await german.evaluate((id) => JSON.stringify({ status: RED.nodes.node(id)?.status, drawn: $(`#${id}`).length, active: RED.workspaces.active() }), anyUpload);
-        throw new Error(`${error.message}; last shown: "${shown}"; in the editor: ${state}`);
+        throw new Error(`${error.message}; last shown: "${shown}"; in the editor: ${state}; log:\n${redLog.split('\n').slice(-25).join('\n')}`);
       });
       assert.deepStrictEqual(
         await validationErrorsOf(german, { type: 'scp download', connection: anyConnection, target: 'file', localPath: '', localPathType: 'str' }),
