@@ -791,13 +791,12 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       // nodes when their status arrives.
       await german.evaluate((nodes) => RED.view.importNodes(nodes, { generateIds: false, addFlow: false, notify: false }), extra);
       await german.evaluate((id) => RED.workspaces.show(id), tab.id);
+      // The deploy button takes a click only once the editor has counted the import as a change.
+      await german.waitForFunction(() => RED.nodes.dirty() && !$('#red-ui-header-button-deploy').hasClass('disabled'));
+      const startsBefore = redLog.split('Started flows').length;
       await german.click('#red-ui-header-button-deploy');
-      await german.waitForFunction(() => !RED.nodes.dirty());
-      let shown = '';
-      await until('the German status text', async () => (shown = await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined).catch(async (error: Error) => {
-        const state = await german.evaluate((id) => JSON.stringify({ status: RED.nodes.node(id)?.status, drawn: $(`#${id}`).length, active: RED.workspaces.active() }), anyUpload);
-        throw new Error(`${error.message}; last shown: "${shown}"; in the editor: ${state}; log:\n${redLog.split('\n').slice(-25).join('\n')}`);
-      });
+      await until('the runtime to start the flows deployed from the German editor', () => redLog.split('Started flows').length > startsBefore || undefined);
+      await until('the German status text', async () => (await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined);
       assert.deepStrictEqual(
         await validationErrorsOf(german, { type: 'scp download', connection: anyConnection, target: 'file', localPath: '', localPathType: 'str' }),
         [`${catalog('de', 'scp-download').label.localPath}: ${await german.evaluate(() => RED._('validator.errors.missing-required-prop', { prop: '' }).replace(/^: ?/, ''))}`],
