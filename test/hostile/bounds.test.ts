@@ -11,7 +11,7 @@ import { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { DEFAULT_MAX_DIRECTORIES, download, type DownloadLimits, type DownloadRequest, type TransportUsed } from '../../src/transfer';
 import { type ScriptedSftp, listedTree, startScriptedSftp } from './sftp-server';
-import { assertArena, assertCleanMessage, makeArena, startHostileServer, type HostileServer } from './support';
+import { assertArena, assertCleanMessage, makeArena, poolForFake, startHostileServer, type HostileServer } from './support';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -20,18 +20,6 @@ const ANNOUNCED = GiB;
 const MAX_GROWTH = 64 * MiB;
 const STALL_MS = 1000;
 const LIMITS: DownloadLimits = { maxFileBytes: 4 * GiB, maxTotalBytes: 4 * GiB, maxFiles: 1000, maxDepth: 16 };
-
-function poolFor(fake: { host: string; port: number; password: string; hostKeyFingerprints: string[] }): SshPool {
-  return new SshPool({
-    host: fake.host,
-    port: fake.port,
-    username: 'victim',
-    auth: { password: fake.password },
-    hostKey: { kind: 'fingerprint', fingerprints: fake.hostKeyFingerprints },
-    readyTimeoutMs: 10_000,
-    keepaliveIntervalMs: 0,
-  });
-}
 
 /** Memory outside the JS heap that Buffers use: an up-front allocation of the announced size shows here at once. */
 function bufferMemory(): number {
@@ -79,7 +67,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
     let pool: SshPool;
     before(async () => {
       server = await startHostileServer();
-      pool = poolFor(server.fake);
+      pool = poolForFake(server.fake);
     });
     after(async () => {
       await pool?.close();
@@ -166,7 +154,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
     let pool: SshPool;
     before(async () => {
       server = await startScriptedSftp();
-      pool = poolFor(server.fake);
+      pool = poolForFake(server.fake);
     });
     after(async () => {
       await pool?.close();

@@ -11,7 +11,7 @@ import { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
 import { download, type DownloadRequest, type TransportChoice } from '../../src/transfer';
 import { HOSTILE_CASES, REMOTE_PATHS, type HostileCase } from './cases';
-import { OK_CONTENT, OK_PATH, assertArena, assertCleanMessage, makeArena, startHostileServer, type HostileServer } from './support';
+import { OK_CONTENT, OK_PATH, assertArena, assertCleanMessage, makeArena, poolForFake, startHostileServer, type HostileServer } from './support';
 
 const MiB = 1024 * 1024;
 /** rss may grow at most this much during a flood (the server pushes at least twice that) */
@@ -31,15 +31,7 @@ describe('hostile SCP server: every case through download()', function () {
 
   before(async () => {
     server = await startHostileServer();
-    pool = new SshPool({
-      host: server.fake.host,
-      port: server.fake.port,
-      username: 'victim',
-      auth: { password: server.fake.password },
-      hostKey: { kind: 'fingerprint', fingerprints: server.fake.hostKeyFingerprints },
-      readyTimeoutMs: 10_000,
-      keepaliveIntervalMs: 0,
-    });
+    pool = poolForFake(server.fake);
   });
 
   after(async () => {

@@ -18,7 +18,7 @@ import { SshPool } from '../../src/ssh';
 import { download, type DownloadLimits, type DownloadRequest } from '../../src/transfer';
 import type { Leftover } from './cases';
 import { type ListEntry, type ListPiece, type ScriptedSftp, type SftpNode, type SftpTree, listedTree, startScriptedSftp } from './sftp-server';
-import { assertArena, assertCleanMessage, makeArena } from './support';
+import { assertArena, assertCleanMessage, makeArena, poolForFake } from './support';
 
 type RequestKind = 'exact' | 'glob' | 'tree';
 const REMOTE: Record<RequestKind, string> = { exact: '/srv/x', glob: '/srv/*.log', tree: '/srv/data' };
@@ -258,15 +258,7 @@ describe('hostile SFTP server: the SCP table guarantees over SFTP', function () 
 
   before(async () => {
     server = await startScriptedSftp();
-    pool = new SshPool({
-      host: server.fake.host,
-      port: server.fake.port,
-      username: 'victim',
-      auth: { password: server.fake.password },
-      hostKey: { kind: 'fingerprint', fingerprints: server.fake.hostKeyFingerprints },
-      readyTimeoutMs: 10_000,
-      keepaliveIntervalMs: 0,
-    });
+    pool = poolForFake(server.fake);
   });
 
   after(async () => {

@@ -6,6 +6,7 @@ import assert from 'assert';
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { SshPool } from '../../src/ssh';
 import { makeTempDir, startFakeServer, type FakeServer } from '../harness';
 import type { Leftover, Script } from './cases';
 import { ServerSide } from './server-side';
@@ -135,4 +136,17 @@ export async function assertArena(arena: Arena, leaves: Record<string, Leftover>
       assert.strictEqual(found.size, expected.size, `${rel} has another size`);
     }
   }
+}
+
+/** A pool logged in to a scripted fake server as its one user, host key pinned, no keepalives. */
+export function poolForFake(fake: { host: string; port: number; password: string; hostKeyFingerprints: string[] }): SshPool {
+  return new SshPool({
+    host: fake.host,
+    port: fake.port,
+    username: 'victim',
+    auth: { password: fake.password },
+    hostKey: { kind: 'fingerprint', fingerprints: fake.hostKeyFingerprints },
+    readyTimeoutMs: 10_000,
+    keepaliveIntervalMs: 0,
+  });
 }

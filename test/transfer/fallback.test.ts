@@ -13,6 +13,7 @@ import { type FakeExecHandler, type SshdServer, makeServerDir, runAsUser, startS
 import { ServerSide } from '../hostile/server-side';
 import { type ScriptedSftp, listedTree, startScriptedSftp } from '../hostile/sftp-server';
 import { DEFAULT_LIMITS, bufferDownload, context, poolProvider } from './support';
+import { poolForFake } from '../hostile/support';
 
 const CONTENT = Buffer.from('over scp\n');
 const BANNER = 'Welcome to the server! Unauthorised access prohibited.\n';
@@ -74,18 +75,6 @@ function scriptedExec(script: () => ExecScript, counts: { scp: number }): FakeEx
   };
 }
 
-function poolFor(server: ScriptedSftp): SshPool {
-  return new SshPool({
-    host: server.fake.host,
-    port: server.fake.port,
-    username: 'victim',
-    auth: { password: server.fake.password },
-    hostKey: { kind: 'fingerprint', fingerprints: server.fake.hostKeyFingerprints },
-    readyTimeoutMs: 10_000,
-    keepaliveIntervalMs: 0,
-  });
-}
-
 function downloadX(): DownloadRequest {
   return { ...bufferDownload('/srv/x', 1024), limits: DEFAULT_LIMITS };
 }
@@ -104,7 +93,7 @@ describe('transfer: auto falls back to SFTP only on proof that there is no scp',
   before(async () => {
     server = await startScriptedSftp(scriptedExec(() => next, counts));
     server.tree = listedTree({ '/srv': { type: 'dir' }, '/srv/x': { type: 'file', content: Buffer.from('over sftp\n') } });
-    pool = poolFor(server);
+    pool = poolForFake(server.fake);
   });
   after(async () => {
     await pool?.close();
