@@ -95,6 +95,11 @@ export class SshConnection {
   checkAlive(timeoutMs: number): Promise<boolean> {
     if (this.isClosed) return Promise.resolve(false);
     const since = Date.now();
+    // On a slow uplink our keepalive waits behind queued channel data and the server may send nothing for
+    // seconds: the kernel taking queued bytes off the socket (the peer acknowledging them) proves life too.
+    const queuedAtStart = this.socket.writableLength > 0;
+    const acceptedAtStart = acceptedBytes(this.socket);
+    const draining = (): boolean => queuedAtStart && acceptedAtStart !== undefined && (acceptedBytes(this.socket) ?? 0) > acceptedAtStart;
     return new Promise((resolve) => {
       let settled = false;
       const settle = (alive: boolean): void => {
@@ -105,11 +110,11 @@ export class SshConnection {
         resolve(alive);
       };
       const poll = setInterval(() => {
-        if (this.lastReceivedAt > since) settle(true);
+        if (this.lastReceivedAt > since || draining()) settle(true);
         else if (this.isClosed) settle(false);
       }, ALIVE_POLL_MS);
       // Decided after the I/O phase: a busy event loop must not read data still waiting in the socket as silence.
-      const timer = setTimeout(() => setImmediate(() => settle(this.lastReceivedAt > since)), timeoutMs);
+      const timer = setTimeout(() => setImmediate(() => settle(this.lastReceivedAt > since || draining())), timeoutMs);
       timer.unref();
       poll.unref();
       // With another ssh2 shape no keepalive goes out: then only traffic can prove the connection alive.
@@ -121,11 +126,12 @@ export class SshConnection {
   abandon(error: TransferError): void {
     if (this.isClosed) return;
     this.lastError = error;
-    try {
-      this.client.destroy();
-      this.socket.destroy();
-    } catch {
-      // nothing left to destroy
+    for (const part of [this.client, this.socket]) {
+      try {
+        part.destroy();
+      } catch {
+        // already gone
+      }
     }
     this.finish();
   }
@@ -406,4 +412,10 @@ function forwardThrough(jump: SshConnection, endpoint: SshEndpoint): Promise<Cli
       reject(failed(error as Ssh2Error));
     }
   });
+}
+
+/** Bytes of ours the kernel has taken off a TCP socket so far (unknown through a jump host's channel). */
+function acceptedBytes(socket: net.Socket | ClientChannel): number | undefined {
+  if (!(socket instanceof net.Socket)) return undefined;
+  return socket.bytesWritten - socket.writableLength;
 }

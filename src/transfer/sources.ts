@@ -71,7 +71,7 @@ export interface UploadPlan {
   entries: PlannedEntry[];
   totalSize: number;
   skipped: SkippedEntry[];
-  /** removes spool files; safe to call more than once */
+  /** removes spool files and destroys the caller's sized streams (sent or not); safe to call more than once */
   cleanup(): Promise<void>;
 }
 
@@ -108,18 +108,21 @@ export interface PlanOptions {
 
 export async function planUpload(job: Job, sources: UploadSource[], defaultMode: number, options: PlanOptions = {}): Promise<UploadPlan> {
   const spoolDirs: string[] = [];
+  // A job that fails before it reaches a sized stream must still release it (an fs stream's descriptor, a socket).
+  const adopted: Readable[] = [];
   const plan: UploadPlan = {
     entries: [],
     totalSize: 0,
     skipped: [],
     cleanup: async () => {
+      for (const stream of adopted.splice(0)) stream.destroy();
       for (const dir of spoolDirs.splice(0)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     },
   };
   try {
     for (const source of sources) {
       job.checkActive();
-      const entry = await planSource(job, source, defaultMode, spoolDirs, { followSymlinks: options.followSymlinks === true, skipped: plan.skipped });
+      const entry = await planSource(job, source, defaultMode, spoolDirs, { followSymlinks: options.followSymlinks === true, skipped: plan.skipped }, adopted);
       plan.entries.push(entry);
     }
     plan.totalSize = sizeOf(plan.entries);
@@ -142,7 +145,14 @@ interface WalkRules {
   skipped: SkippedEntry[];
 }
 
-async function planSource(job: Job, source: UploadSource, defaultMode: number, spoolDirs: string[], rules: WalkRules): Promise<PlannedEntry> {
+async function planSource(
+  job: Job,
+  source: UploadSource,
+  defaultMode: number,
+  spoolDirs: string[],
+  rules: WalkRules,
+  adopted: Readable[],
+): Promise<PlannedEntry> {
   switch (source.kind) {
     case 'buffer': {
       if (!Buffer.isBuffer(source.data)) throw new TransferError('EINVAL', 'buffer source without a Buffer', { host: job.host });
@@ -164,6 +174,7 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
         const stream = source.stream;
         // It may fail while the probe runs, before anything reads it: never an unhandled 'error'.
         stream.on('error', ignore);
+        adopted.push(stream);
         let opened = false;
         return {
           kind: 'file',
@@ -175,7 +186,11 @@ async function planSource(job: Job, source: UploadSource, defaultMode: number, s
             if (opened) throw new TransferError('EINVAL', 'a stream source can be sent only once', { host: job.host });
             opened = true;
             // Read through the same guard as every stream: bytes only, the idle timeout, EINVAL on failure.
-            return Readable.from(localChunks(stream, job));
+            const guarded = Readable.from(localChunks(stream, job));
+            guarded.on('error', ignore);
+            // Destroying the guard before its first read never runs the generator's own clean-up.
+            guarded.once('close', () => stream.destroy());
+            return guarded;
           },
         };
       }

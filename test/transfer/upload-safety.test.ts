@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { TransferError } from '../../src/errors';
 import { upload } from '../../src/transfer';
 import type { TransportChoice, UploadRequest, UploadSource } from '../../src/transfer/types';
@@ -62,6 +62,14 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.match(error.message, /not bytes/);
       assert.ok(stream.destroyed, 'the source stream was left open');
       assert.deepEqual(await remoteEntries(dir.relative), []);
+    });
+
+    it('a sized stream is destroyed when the server refuses the file before a byte of it is read', async function () {
+      // Never written to: only the upload's own clean-up can end it. /root is closed to the test user.
+      const stream = new PassThrough();
+      const source: UploadSource = { kind: 'stream', stream, size: 10, name: 'refused' };
+      await failsWith(upload(ctx(), request('/root/scp-refused.bin', [source], { atomic: false })), 'EACCES');
+      assert.ok(stream.destroyed, 'the source stream was left open');
     });
 
     it('a sized stream that fails while it is read: EINVAL (the same code over both transports)', async function () {
