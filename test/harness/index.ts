@@ -17,6 +17,7 @@ export {
   startFakeServer,
   startSilentServer,
   generateTestKey,
+  sshKeyPair,
   type FakeServer,
   type FakeServerOptions,
   type FakeExecHandler,

@@ -4,6 +4,7 @@
  */
 import * as net from 'node:net';
 import { Server, utils, type AuthContext, type Connection } from 'ssh2';
+import { sshKeyPair } from '../harness';
 import { fingerprintOf } from '../../src/ssh/fingerprint';
 
 export interface RecordedAttempt {
@@ -31,7 +32,7 @@ export interface AuthRecorderOptions {
 }
 
 export async function startAuthRecorder(options: AuthRecorderOptions): Promise<AuthRecorder> {
-  const hostKey = utils.generateKeyPairSync('ed25519');
+  const hostKey = sshKeyPair();
   const parsedHostKey = utils.parseKey(hostKey.public);
   if (parsedHostKey instanceof Error) throw parsedHostKey;
   const attempts: RecordedAttempt[] = [];

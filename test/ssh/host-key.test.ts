@@ -3,8 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { utils } from 'ssh2';
-import { makeTempDir, needThrowawayUser, sharedSshd, startSshd, type SshdServer } from '../harness';
+import { makeTempDir, needThrowawayUser, sharedSshd, sshKeyPair, startSshd, type SshdServer } from '../harness';
 import { SshPool } from '../../src/ssh';
 import type { HostKeyPolicy } from '../../src/ssh/types';
 import { startAuthRecorder } from './auth-recorder';
@@ -31,7 +30,7 @@ async function refusal(server: SshdServer, hostKey: HostKeyPolicy): Promise<Erro
 }
 
 function otherKeyLine(): string {
-  return utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+  return sshKeyPair().public.split(' ').slice(0, 2).join(' ');
 }
 
 describe('ssh host keys', function () {

@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { utils } from 'ssh2';
 import { checkKnownHosts, knownHostsName, parseKnownHosts } from '../../src/ssh/known-hosts';
 import { fingerprintOf, normaliseFingerprint } from '../../src/ssh/fingerprint';
+import { sshKeyPair } from '../harness';
 
 function newKey(type: 'ed25519' | 'ecdsa' = 'ed25519'): { line: string; blob: Buffer; fingerprint: string } {
-  const pair = type === 'ecdsa' ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519');
+  const pair = sshKeyPair(type === 'ecdsa' ? 'ecdsa' : 'ed25519');
   const [keyType, base64] = pair.public.split(' ');
   const blob = Buffer.from(base64, 'base64');
   return { line: `${keyType} ${base64}`, blob, fingerprint: fingerprintOf(blob) };

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { Server, utils, type Connection, type ParsedKey } from 'ssh2';
 import { SshPool } from '../../src/ssh';
-import { fingerprintOfPublicKeyLine } from '../harness';
+import { fingerprintOfPublicKeyLine, sshKeyPair } from '../harness';
 import { collect, rejection } from './helpers';
 
 interface SwitchableKey {
@@ -42,9 +42,9 @@ function fingerprintOf(key: ParsedKey): string {
 }
 
 describe('ssh: host key at re-key', function () {
-  const pairs = [utils.generateKeyPairSync('ed25519'), utils.generateKeyPairSync('ed25519')];
+  const pairs = [sshKeyPair(), sshKeyPair()];
   const hostKey = switchableKey(pairs.map((pair) => parsed(pair.private)));
-  const clientKey = utils.generateKeyPairSync('ed25519');
+  const clientKey = sshKeyPair();
   const sockets = new Set<net.Socket>();
   let tcp: net.Server;
   let port: number;
