@@ -8,20 +8,22 @@
  */
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
-import { sftpDownload } from './sftp-download';
-import { sftpUpload } from './sftp-upload';
+import { sftpDownload } from './sftp/download';
+import { sftpUpload } from './sftp/upload';
 import { Job } from './job';
 import { remotePathOf, showRemote, splitRemote } from './remote-path';
-import { checkDownloadTarget, scpDownload } from './scp-download';
-import { NO_SCP, scpUpload } from './scp-upload';
-import { planUpload, type UploadPlan } from './sources';
+import { checkDownloadTarget } from './plan/download-target';
+import { scpDownload } from './scp/download';
+import { NO_SCP } from './scp/channel';
+import { scpUpload } from './scp/upload';
+import { planUpload, type UploadPlan } from './local/sources';
 import { sweepLeftovers } from './sweep-leftovers';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
 export type { Leftover, LeftoverJournal } from './leftovers';
 export { FileLeftoverJournal, leftoverJournalFor } from './leftover-file';
-export { matchGlob, hasGlobCharacters } from './glob';
+export { matchGlob, hasGlobCharacters } from './plan/glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();
 const NEWLINE = 0x0a;

@@ -6,8 +6,8 @@
 import { isValidUtf8 } from '../text';
 import type { Job } from './job';
 import type { Leftover } from './leftovers';
-import { removeRemoteQuietly } from './remote-exec';
-import { openSftp, unlinkQuietly } from './sftp-upload';
+import { removeRemoteQuietly } from './scp/remote-exec';
+import { openSftp, unlinkQuietly } from './sftp/session';
 import type { TransportUsed } from './types';
 
 /** Over SFTP only files can go (staging directories come from SCP, whose shell removes them later). */

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { globForShell, matchGlob } from '../../src/transfer/glob';
+import { globForShell, matchGlob } from '../../src/transfer/plan/glob';
 import { joinRemote, splitRemote } from '../../src/transfer/remote-path';
 import { localTempName, remoteTempName } from '../../src/transfer/temp-name';
 

@@ -3,58 +3,20 @@
  * overwrite policy as the SCP path, with SFTP requests instead of records and shell commands. Final
  * paths are never written directly (no fastPut): content goes to the temporary name, then a rename.
  */
-import type { SFTPWrapper } from 'ssh2';
-import { TransferError } from '../errors';
-import { SftpSession } from '../sftp';
-import type { SftpLease } from '../ssh/types';
-import { isValidUtf8 } from '../text';
-import { CLEANUP_TIMEOUT_MS, type Job } from './job';
-import type { RemoteKind } from './remote-exec';
-import { joinRemote, remoteText, showRemote } from './remote-path';
-import { buildStep, mayBeIncomplete, resolveLayout, temporariesOf, type Step } from './scp-upload';
-import { watchConnection } from './scp-session';
-import { localChunks, releaseContent, uploadedFileRecord, type PlannedEntry, type UploadPlan } from './sources';
-import type { TransferResult, UploadRequest } from './types';
+import { TransferError } from '../../errors';
+import { SftpSession } from '../../sftp';
+import type { Job } from '../job';
+import type { RemoteKind } from '../plan/upload-layout';
+import { joinRemote, remoteText, showRemote } from '../remote-path';
+import { buildStep, mayBeIncomplete, resolveLayout, temporariesOf, type Step } from '../plan/upload-layout';
+import { localChunks, releaseContent, uploadedFileRecord, type PlannedEntry, type UploadPlan } from '../local/sources';
+import type { TransferResult, UploadRequest } from '../types';
+import { openSftp, sftpPath, unlinkQuietly } from './session';
 
 /** How many stat requests are in flight at once while checking what exists at the target. */
 const STAT_BATCH = 32;
 
-export function sftpPath(remote: Buffer, job: Job): string {
-  if (!isValidUtf8(remote)) {
-    throw new TransferError('EINVAL', 'SFTP needs remote paths that are valid UTF-8', { host: job.host, path: showRemote(remote) });
-  }
-  return remote.toString('utf8');
-}
 
-export async function openSftp(job: Job, path: string): Promise<{ lease: SftpLease; session: SftpSession }> {
-  let lease: SftpLease;
-  try {
-    lease = await job.channels.sftp({ signal: job.signal });
-  } catch (error) {
-    throw job.normalise(error, path, 'EPROTO');
-  }
-  lease.sftp.on('error', () => undefined);
-  const session = new SftpSession(lease.sftp, {
-    host: job.host,
-    idleTimeoutMs: job.idleTimeoutMs,
-    signal: job.signal,
-    stopError: (p) => job.stopError(p),
-  });
-  // ssh2 may leave a dead connection's SFTP channel open: the pool's report fails the session instead.
-  const stopWatching = watchConnection(undefined, lease, (lost) => session.fail(lost));
-  const release = lease.release.bind(lease);
-  return {
-    lease: {
-      sftp: lease.sftp,
-      connectionError: () => lease.connectionError(),
-      release: () => {
-        stopWatching();
-        release();
-      },
-    },
-    session,
-  };
-}
 
 async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
   const stats = await session.stat(path);
@@ -101,26 +63,6 @@ export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadP
   }
 }
 
-/**
- * Best effort: removes temporary files within CLEANUP_TIMEOUT_MS, even when the job was aborted. True when
- * none of them is left (already missing counts as removed).
- */
-export async function unlinkQuietly(job: Job, sftp: SFTPWrapper, paths: string[]): Promise<boolean> {
-  if (paths.length === 0) return true;
-  const cleanup = new SftpSession(sftp, {
-    host: job.host,
-    idleTimeoutMs: job.idleTimeoutMs,
-    signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
-    stopError: (p) => job.stopError(p),
-  });
-  let removed = true;
-  for (const path of paths) {
-    await cleanup.unlink(path).catch((error: unknown) => {
-      if ((error as TransferError).code !== 'ENOENT') removed = false;
-    });
-  }
-  return removed;
-}
 
 /**
  * A rename that failed because a directory appeared at the final name after the probe says so (the

@@ -4,12 +4,13 @@
  * with the scp module's POSIX quoting; the commands are built as bytes so any path survives.
  */
 import type { ClientChannel } from 'ssh2';
-import { TransferError } from '../errors';
-import { codeForServerMessage, definitelyNoScp, quoteForShellBytes } from '../scp';
-import { cleanText } from '../text';
-import { CLEANUP_TIMEOUT_MS, type Job } from './job';
-import type { Leftover } from './leftovers';
-import { watchConnection } from './scp-session';
+import { TransferError } from '../../errors';
+import { codeForServerMessage, definitelyNoScp, quoteForShellBytes } from '../../scp';
+import { cleanText } from '../../text';
+import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
+import type { Leftover } from '../leftovers';
+import type { RemoteKind } from '../plan/upload-layout';
+import { watchConnection } from '../watch-connection';
 
 /** One command's output (stdout capped, stderr a cleaned tail). */
 export interface ExecOutcome {
@@ -159,7 +160,6 @@ function markedReply(stdout: Buffer, marker: string): string | undefined {
   return (end < 0 ? rest : rest.subarray(0, end)).toString('latin1');
 }
 
-export type RemoteKind = 'directory' | 'other' | 'missing';
 
 const PROBE_MARKER = 'SCP-PROBE:';
 

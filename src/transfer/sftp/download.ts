@@ -3,18 +3,18 @@
  * input exactly like SCP records: every name is validated before it becomes a local path component.
  */
 import type { FileEntry, Stats } from 'ssh2';
-import { TransferError } from '../errors';
-import { unsafeNameReason } from '../scp';
-import type { SftpSession } from '../sftp';
-import { cleanText } from '../text';
-import { matchGlob } from './glob';
-import type { Job } from './job';
-import { ensureLocalDirectory, insideTarget } from './local-files';
-import { PlacementSet, finishDirectory, placeFile } from './place';
-import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
-import { fileCap } from './scp-download';
-import { openSftp, sftpPath } from './sftp-upload';
-import { DEFAULT_MAX_DIRECTORIES, DEFAULT_MAX_LISTING_ENTRIES, type DownloadRequest, type TransferResult } from './types';
+import { TransferError } from '../../errors';
+import { unsafeNameReason } from '../../scp';
+import type { SftpSession } from '../../sftp';
+import { cleanText } from '../../text';
+import { matchGlob } from '../plan/glob';
+import type { Job } from '../job';
+import { ensureLocalDirectory, insideTarget } from '../local/local-files';
+import { PlacementSet, finishDirectory, placeFile } from '../local/place';
+import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
+import { fileCap } from '../plan/download-target';
+import { openSftp, sftpPath } from './session';
+import { DEFAULT_MAX_DIRECTORIES, DEFAULT_MAX_LISTING_ENTRIES, type DownloadRequest, type TransferResult } from '../types';
 
 const MAX_NAME_BYTES = 255;
 

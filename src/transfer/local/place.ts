@@ -4,10 +4,10 @@
  */
 import { promises as fs } from 'fs';
 import { basename, dirname } from 'path';
-import { TransferError } from '../errors';
-import type { Job } from './job';
+import { TransferError } from '../../errors';
+import type { Job } from '../job';
 import { AtomicFileWriter, currentUmask, inspectLocal, insideTarget, localError } from './local-files';
-import type { DownloadRequest, TransferredFile } from './types';
+import type { DownloadRequest, TransferredFile } from '../types';
 
 export interface IncomingFile {
   /** server-chosen components below the target: parent directories, then the name */

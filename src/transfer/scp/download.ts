@@ -2,60 +2,20 @@
  * Download over SCP: one `scp -f` channel; every record the server sends is validated by the sink
  * (names, sizes, order, caps) and then placed by this module inside the user's target only.
  */
-import { dirname } from 'path';
-import { TransferError } from '../errors';
-import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, isNoScpError, quoteForShellBytes, type SinkExpectation, type SinkLimits } from '../scp';
-import { isValidUtf8 } from '../text';
-import { globForShell } from './glob';
-import type { Job } from './job';
-import { ensureLocalDirectory, inspectLocal, insideTarget, localError } from './local-files';
-import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from './place';
-import { joinRemote, remoteText, showRemote, splitRemote } from './remote-path';
-import { NO_SCP } from './scp-upload';
-import { closeChannelQuietly, openScpChannel, watchConnection } from './scp-session';
-import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest, type TransferResult } from './types';
-import { promises as fs } from 'fs';
+import { TransferError } from '../../errors';
+import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, isNoScpError, quoteForShellBytes, type SinkExpectation, type SinkLimits } from '../../scp';
+import { isValidUtf8 } from '../../text';
+import { globForShell } from '../plan/glob';
+import type { Job } from '../job';
+import { ensureLocalDirectory, insideTarget } from '../local/local-files';
+import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
+import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
+import { NO_SCP, closeChannelQuietly, openScpChannel } from './channel';
+import { watchConnection } from '../watch-connection';
+import { fileCap } from '../plan/download-target';
+import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest, type TransferResult } from '../types';
 
-/** Checks the request against its target before anything is opened. */
-export async function checkDownloadTarget(job: Job, request: DownloadRequest): Promise<void> {
-  const target = request.target;
-  if (target.kind === 'buffer') {
-    if (request.recursive) throw new TransferError('EINVAL', 'a recursive download needs a directory target', { host: job.host });
-    if (!(Number.isSafeInteger(target.maxBytes) && target.maxBytes >= 0)) {
-      throw new TransferError('EINVAL', 'the buffer size cap must be a whole number of bytes', { host: job.host });
-    }
-    return;
-  }
-  if (typeof target.path !== 'string' || target.path === '' || target.path.includes('\0')) {
-    throw new TransferError('EINVAL', 'the local path is empty or contains a NUL byte', { host: job.host });
-  }
-  if (target.kind === 'file') {
-    if (request.recursive) throw new TransferError('EINVAL', 'a recursive download needs a directory target', { host: job.host, path: target.path });
-    const existing = await inspectLocal(target.path, job);
-    if (existing === 'directory') throw new TransferError('EISDIR', 'the local target is a directory', { host: job.host, path: target.path });
-    try {
-      const parent = await fs.stat(dirname(target.path));
-      if (!parent.isDirectory()) throw new TransferError('ENOTDIR', 'the local parent is not a directory', { host: job.host, path: target.path });
-    } catch (error) {
-      if (error instanceof TransferError) throw error;
-      throw localError(error, target.path, job, 'the local directory does not exist');
-    }
-    return;
-  }
-  try {
-    const stats = await fs.stat(target.path);
-    if (!stats.isDirectory()) throw new TransferError('ENOTDIR', 'the local target is not a directory', { host: job.host, path: target.path });
-  } catch (error) {
-    if (error instanceof TransferError) throw error;
-    throw localError(error, target.path, job, 'the local target directory does not exist');
-  }
-}
 
-/** The largest single file the request accepts. */
-export function fileCap(request: DownloadRequest): number {
-  const base = request.limits.maxFileBytes;
-  return request.target.kind === 'buffer' ? Math.min(base, request.target.maxBytes) : base;
-}
 
 function sinkLimits(request: DownloadRequest): SinkLimits {
   const limits = request.limits;

@@ -7,10 +7,10 @@ import { constants, promises as fs, type Stats } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { Readable } from 'stream';
-import { TransferError, isTransferError, localSystemError } from '../errors';
-import { chunkAsBuffer } from '../scp';
-import type { Job } from './job';
-import type { TransferredFile, UploadSource } from './types';
+import { TransferError, isTransferError, localSystemError } from '../../errors';
+import { chunkAsBuffer } from '../../scp';
+import type { Job } from '../job';
+import type { TransferredFile, UploadSource } from '../types';
 
 /** Local reads use big chunks: small ones halve throughput (see the protocol notes). */
 export const LOCAL_READ_CHUNK = 1024 * 1024;

@@ -4,7 +4,7 @@
  * shell; every other character is single-quoted, so a pattern can never run a command. The same
  * pattern is matched locally (SFTP listings, and names the SCP server returns) with shell semantics.
  */
-import { TransferError } from '../errors';
+import { TransferError } from '../../errors';
 
 /** A bracket expression we pass to the shell unquoted: only these characters inside. */
 const SAFE_BRACKET = /^\[!?\]?[A-Za-z0-9._\-^]*\]/u;
