@@ -4,22 +4,15 @@
  * interface only.
  */
 import type { TransferError } from '../errors';
-import type { ChannelProvider, SshEndpoint } from '../ssh/types';
+import type { ChannelProvider, PoolState, PoolStats, SshEndpoint } from '../ssh/types';
 import type { LeftoverJournal, TransportChoice } from '../transfer';
 import type { NodeInstance } from './red-types';
 
-export type ConnectionState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
+export type ConnectionState = PoolState;
 
 /** A flow node that shows the connection's state in its own status. */
 export interface ConnectionUser {
   connectionState(state: ConnectionState, error?: TransferError): void;
-}
-
-export interface PoolStats {
-  connections: number;
-  channels: number;
-  queued: number;
-  maxChannelsSeen: number;
 }
 
 export interface ScpConnectionNode extends NodeInstance {

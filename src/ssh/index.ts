@@ -3,7 +3,7 @@
  * probe. Everything the nodes and the transfer layer need from src/ssh is re-exported here.
  */
 export * from './types';
-export { SshPool, DEFAULT_POOL_OPTIONS, type PoolHooks, type PoolState, type PoolStats, type SshPoolOptions } from './pool';
+export { SshPool, DEFAULT_POOL_OPTIONS, type PoolHooks, type SshPoolOptions } from './pool';
 export { testConnection, type ConnectionReport, type TestConnectionOptions } from './test-connection';
 export { fingerprintOf, normaliseFingerprint } from './fingerprint';
 export { cryptoBindingAvailable } from './crypto-binding';

@@ -73,22 +73,53 @@ export interface PoolOptions {
   reconnectMaxMs: number;
 }
 
+/** What the pool is doing, as the nodes show it in their status. */
+export type PoolState = 'connecting' | 'connected' | 'idle' | 'error' | 'closed';
+
+/** The pool's counters (the config node shows them; the tests check them). */
+export interface PoolStats {
+  /** connections open (authenticated) now */
+  connections: number;
+  /** channels open or opening now, over all connections */
+  channels: number;
+  /** requests waiting for a channel slot */
+  queued: number;
+  /** the most channels ever open at once on one connection */
+  maxChannelsSeen: number;
+}
+
+/** Told once, with the error `connectionError()` returns, when the connection under a lease is lost. */
+export type LossListener = (error: TransferError) => void;
+
+/** How a lease learns that the connection under its channel failed. */
+export interface LeaseConnection {
+  /**
+   * Why the channel ended early, when it was the connection under it that failed (ECONNRESET, ETIMEDOUT when
+   * the server stopped answering) or the pool was closed (EABORTED); undefined while the connection is fine.
+   */
+  connectionError(): TransferError | undefined;
+  /**
+   * Calls `listener` once with that error when the connection is lost (synchronously, at once, when it already
+   * is) and returns a function that removes it. A session waits on this instead of asking connectionError()
+   * over and over. SshPool's leases always have it; a provider built for a test may leave it out, and then a
+   * loss is known only from connectionError().
+   */
+  onLost?(listener: LossListener): () => void;
+}
+
 /** An exec channel that holds one of the pool's channel slots until it closes. */
-export interface ExecLease {
+export interface ExecLease extends LeaseConnection {
   /** stdout is the readable side, stdin the writable side, stderr on `channel.stderr`; no PTY */
   readonly channel: ClientChannel;
-  /** Why the channel ended early, when it was the connection under it that failed (ECONNRESET, ETIMEDOUT). */
-  connectionError(): TransferError | undefined;
 }
 
 /** An SFTP session that holds one channel slot until `release()` (idempotent) ends it. */
-export interface SftpLease {
+export interface SftpLease extends LeaseConnection {
   readonly sftp: SFTPWrapper;
-  connectionError(): TransferError | undefined;
   release(): void;
 }
 
-/** What the transfer layer needs from connections. `SshPool` (src/ssh/pool.ts) implements it. */
+/** What the transfer layer needs from connections. `SshPool` (src/ssh/pool/) implements it. */
 export interface ChannelProvider {
   /** "host:port" (or "user@host:port") for error messages; never contains a secret */
   readonly label: string;

@@ -1,0 +1,60 @@
+/**
+ * Where the pool tells its owner what happens: state changes, warnings and debug lines. A bug in a hook
+ * must not break the pool, so every call is guarded.
+ */
+import type { TransferError } from '../../errors';
+import { cryptoBindingAvailable } from '../crypto-binding';
+import { reportShapeProblems, ssh2ShapeProblems } from '../ssh2-internals';
+import type { PoolState, SshWarning, WarnFunction } from '../types';
+
+export interface PoolHooks {
+  onState?(state: PoolState, detail?: TransferError): void;
+  log?: { warn: WarnFunction; debug?(msg: string): void };
+}
+
+export class PoolReporter {
+  private installChecked = false;
+
+  constructor(private readonly hooks: PoolHooks) {}
+
+  state(state: PoolState, detail?: TransferError): void {
+    guarded(() => this.hooks.onState?.(state, detail));
+  }
+
+  warn(message: string, warning: SshWarning): void {
+    guarded(() => this.hooks.log?.warn(message, warning));
+  }
+
+  debug(message: string): void {
+    guarded(() => this.hooks.log?.debug?.(message));
+  }
+
+  /** Before the pool's first connection: warns when ssh2 is not the tested one or runs without its native crypto. */
+  checkInstallOnce(): void {
+    if (this.installChecked) return;
+    this.installChecked = true;
+    this.ssh2Shape(ssh2ShapeProblems());
+    if (!cryptoBindingAvailable()) {
+      this.warn("ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)", {
+        code: 'cryptoBindingMissing',
+        values: {},
+      });
+    }
+  }
+
+  /** Warns (once per process for each problem) that ssh2's private fields differ from the tested ones. */
+  ssh2Shape(problems: string[]): void {
+    if (problems.length === 0) return;
+    reportShapeProblems(problems, (detail) =>
+      this.warn(`the installed ssh2 differs from the tested one (${detail}): some safeguards are off`, { code: 'ssh2Changed', values: { detail } }),
+    );
+  }
+}
+
+function guarded(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // a hook's bug must not break the pool
+  }
+}
