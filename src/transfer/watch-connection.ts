@@ -1,7 +1,7 @@
 /** Ends a running session at once when its connection is lost or its server floods the channel. */
 import { TransferError } from '../errors';
 
-/** How often a running session checks its connection and its channel's unread data. */
+/** How often a running session checks the data waiting unread in its channel. */
 const CHANNEL_CHECK_MS = 50;
 
 /**
@@ -26,22 +26,41 @@ export interface WatchedChannel {
  * data a server that ignores flow control piles up (EPROTO). A channel that closes normally (the remote
  * command exited) is left to the session. Returns a stop function; call it when the session is over.
  */
-export function watchConnection(channel: WatchedChannel | undefined, lease: { connectionError(): Error | undefined }, onLost: (error: Error) => void): () => void {
+export function watchConnection(
+  channel: WatchedChannel | undefined,
+  lease: { connectionError(): Error | undefined; onLost?(listener: (error: Error) => void): () => void },
+  onLost: (error: Error) => void,
+): () => void {
   let stopped = false;
-  const check = (): void => {
+  let flood: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  const lost = (error: Error): void => {
     if (stopped) return;
-    const lost = lease.connectionError() ?? floodError(channel);
-    if (lost) {
-      stop();
-      onLost(lost);
-    }
+    stop();
+    onLost(error);
   };
-  const timer = setInterval(check, CHANNEL_CHECK_MS);
-  timer.unref?.();
+  const check = (): void => {
+    const error = lease.connectionError() ?? floodError(channel);
+    if (error) lost(error);
+  };
+  // The pool tells of a lost connection the moment it knows (at once when it already is): nothing polls it.
+  unsubscribe = lease.onLost?.(lost);
+  if (stopped) unsubscribe?.();
+  // Unread data piling up makes no event a watcher can hear without reading the channel itself: that one
+  // condition is sampled, and only for a channel (an SFTP session is watched without any timer).
+  if (channel && !stopped) {
+    flood = setInterval(() => {
+      const error = floodError(channel);
+      if (error) lost(error);
+    }, CHANNEL_CHECK_MS);
+    flood.unref?.();
+  }
+  // A lease without onLost (a provider made for a test) is asked once its channel has closed.
   channel?.once('close', () => setImmediate(check));
   function stop(): void {
     stopped = true;
-    clearInterval(timer);
+    clearInterval(flood);
+    unsubscribe?.();
   }
   return stop;
 }
