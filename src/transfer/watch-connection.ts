@@ -33,7 +33,7 @@ export function watchConnection(
 ): () => void {
   let stopped = false;
   let flood: NodeJS.Timeout | undefined;
-  let unsubscribe: (() => void) | undefined;
+  let unsubscribe = (): void => undefined;
   const lost = (error: Error): void => {
     if (stopped) return;
     stop();
@@ -44,8 +44,8 @@ export function watchConnection(
     if (error) lost(error);
   };
   // The pool tells of a lost connection the moment it knows (at once when it already is): nothing polls it.
-  unsubscribe = lease.onLost?.(lost);
-  if (stopped) unsubscribe?.();
+  unsubscribe = lease.onLost?.(lost) ?? unsubscribe;
+  if (stopped) unsubscribe();
   // Unread data piling up makes no event a watcher can hear without reading the channel itself: that one
   // condition is sampled, and only for a channel (an SFTP session is watched without any timer).
   if (channel && !stopped) {
@@ -60,7 +60,7 @@ export function watchConnection(
   function stop(): void {
     stopped = true;
     clearInterval(flood);
-    unsubscribe?.();
+    unsubscribe();
   }
   return stop;
 }
