@@ -4,17 +4,7 @@
  * keepalive round trip and retires it when nothing comes back. A live server must keep its connection.
  */
 import * as assert from 'node:assert/strict';
-import { startFakeServer, type FakeServer, type FakeExecRequest } from '../harness';
-import { SshPool } from '../../src/ssh';
-import { collect, endpointFor, recordingLog, rejection } from './helpers';
-
-/** 'hold' keeps its channel open without a byte; anything else prints "ok" and exits. */
-function handler({ command, channel }: FakeExecRequest): void {
-  if (command === 'hold') return;
-  channel.write('ok');
-  channel.exit(0);
-  channel.end();
-}
+import { collect, fakeServerPerTest, recordingLog, rejection } from './helpers';
 
 async function waitFor(condition: () => boolean, what: string, limitMs = 15_000): Promise<void> {
   const until = Date.now() + limitMs;
@@ -26,33 +16,18 @@ async function waitFor(condition: () => boolean, what: string, limitMs = 15_000)
 
 describe('ssh pool: frozen connections', function () {
   this.timeout(30_000);
-  let fake: FakeServer;
-  const pools: SshPool[] = [];
-  beforeEach(async function () {
-    // An SFTP server that answers nothing but the close of its session.
-    fake = await startFakeServer(handler, { sftp: ({ sftp }) => sftp.on('end', () => sftp.end()) });
-  });
-  afterEach(async function () {
-    for (const pool of pools.splice(0)) await pool.close();
-    await fake.close();
-  });
-
-  function poolFor(log = recordingLog()): SshPool {
-    const pool = new SshPool(endpointFor({ ...fake, username: 'tester' }, { password: fake.password }), { maxConnections: 1 }, { log });
-    pools.push(pool);
-    return pool;
-  }
+  const { fake, poolFor } = fakeServerPerTest();
 
   it('retires a frozen connection after we close a channel the server left open, and runs the next command on a new one', async function () {
     const log = recordingLog();
     const pool = poolFor(log);
     const held = await pool.exec('hold');
-    fake.freeze();
+    fake().freeze();
     // What a timed-out session does: close its channel; the frozen server never confirms.
     held.channel.close();
     const next = await pool.exec('echo');
     assert.deepEqual(await collect(next), { stdout: 'ok', stderr: '', code: 0 });
-    assert.equal(fake.connectionCount(), 2, 'the next command went over a new connection');
+    assert.equal(fake().connectionCount(), 2, 'the next command went over a new connection');
     // The held channel learns why its connection went: the server stopped answering.
     assert.equal(held.connectionError()?.code, 'ETIMEDOUT');
     assert.ok(log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
@@ -63,20 +38,20 @@ describe('ssh pool: frozen connections', function () {
   it('retires a connection whose server froze before a channel open, instead of waiting for ssh2 keepalives', async function () {
     const pool = poolFor();
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
-    fake.freeze();
+    fake().freeze();
     // The open goes to the frozen connection (it looks healthy); the pool's check moves it to a new one.
     const next = await pool.exec('echo');
     assert.deepEqual(await collect(next), { stdout: 'ok', stderr: '', code: 0 });
-    assert.equal(fake.connectionCount(), 2);
+    assert.equal(fake().connectionCount(), 2);
   });
 
   it('an SFTP session released on a frozen connection gets that connection retired too', async function () {
     const pool = poolFor();
     const lease = await pool.sftp();
-    fake.freeze();
+    fake().freeze();
     lease.release();
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
-    assert.equal(fake.connectionCount(), 2);
+    assert.equal(fake().connectionCount(), 2);
   });
 
   it('keeps a live connection after an early channel close', async function () {
@@ -86,7 +61,7 @@ describe('ssh pool: frozen connections', function () {
     held.channel.close();
     await waitFor(() => pool.stats().channels === 0, 'the server to confirm the close');
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
-    assert.equal(fake.connectionCount(), 1, 'the live connection was kept');
+    assert.equal(fake().connectionCount(), 1, 'the live connection was kept');
     assert.ok(!log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
   });
 
@@ -96,14 +71,14 @@ describe('ssh pool: frozen connections', function () {
     for (let i = 0; i < 3; i += 1) (await pool.sftp()).release();
     await waitFor(() => pool.stats().channels === 0, 'the sessions to close');
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
-    assert.equal(fake.connectionCount(), 1);
+    assert.equal(fake().connectionCount(), 1);
     assert.ok(!log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
   });
 
   it('a request aborted while its connection is being checked fails with EABORTED', async function () {
     const pool = poolFor();
     const held = await pool.exec('hold');
-    fake.freeze();
+    fake().freeze();
     held.channel.close();
     const controller = new AbortController();
     const pending = pool.exec('echo', { signal: controller.signal });

@@ -1,5 +1,7 @@
 /** Shared bits of the src/ssh tests: endpoints for harness servers and a recording logger. */
+import { SshPool } from '../../src/ssh';
 import type { AuthConfig, HostKeyPolicy, SshEndpoint } from '../../src/ssh/types';
+import { startFakeServer, type FakeExecRequest, type FakeServer } from '../harness';
 
 export function endpointFor(
   server: { host: string; port: number; username: string; hostKeyFingerprints: string[] },
@@ -67,4 +69,41 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
     return error as Error & { code?: string };
   }
   throw new Error('expected the promise to reject, it resolved');
+}
+
+/** A fake server's exec handler: 'hold' keeps its channel open without a byte; anything else prints "ok" and exits. */
+export function holdOrOk({ command, channel }: FakeExecRequest): void {
+  if (command === 'hold') return;
+  channel.write('ok');
+  channel.exit(0);
+  channel.end();
+}
+
+/**
+ * Registers, in the calling describe(), a fresh fake server per test (exec as `holdOrOk`; SFTP sessions that
+ * answer nothing but their close) and closes the pools made with `poolFor` (one connection each) after it.
+ */
+export function fakeServerPerTest(): { fake(): FakeServer; poolFor(log?: RecordingLog): SshPool } {
+  let fake: FakeServer | undefined;
+  const pools: SshPool[] = [];
+  beforeEach(async function () {
+    fake = await startFakeServer(holdOrOk, { sftp: ({ sftp }) => sftp.on('end', () => sftp.end()) });
+  });
+  afterEach(async function () {
+    for (const pool of pools.splice(0)) await pool.close();
+    await fake?.close();
+  });
+  const current = (): FakeServer => {
+    if (!fake) throw new Error('the fake server starts in beforeEach');
+    return fake;
+  };
+  return {
+    fake: current,
+    poolFor(log = recordingLog()) {
+      const server = current();
+      const pool = new SshPool(endpointFor({ ...server, username: 'tester' }, { password: server.password }), { maxConnections: 1 }, { log });
+      pools.push(pool);
+      return pool;
+    },
+  };
 }

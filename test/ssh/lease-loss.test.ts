@@ -7,17 +7,8 @@
 import * as assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import type { TransferError } from '../../src/errors';
-import { SshPool, type LossListener, type LeaseConnection } from '../../src/ssh';
-import { startFakeServer, type FakeExecRequest, type FakeServer } from '../harness';
-import { endpointFor } from './helpers';
-
-/** 'hold' keeps its channel open without a byte; anything else prints "ok" and exits. */
-function handler({ command, channel }: FakeExecRequest): void {
-  if (command === 'hold') return;
-  channel.write('ok');
-  channel.exit(0);
-  channel.end();
-}
+import type { LeaseConnection, LossListener } from '../../src/ssh';
+import { fakeServerPerTest } from './helpers';
 
 /**
  * Records the timers (setTimeout, setInterval, unref'd or not) created from now on that are still alive:
@@ -62,22 +53,7 @@ function firstLoss(lease: LeaseConnection, heard: TransferError[]): Promise<Tran
 
 describe('ssh pool: a lost connection reaches its leases as an event', function () {
   this.timeout(30_000);
-  let fake: FakeServer;
-  const pools: SshPool[] = [];
-  beforeEach(async function () {
-    // An SFTP server that answers nothing but the close of its session: enough to hold one open.
-    fake = await startFakeServer(handler, { sftp: ({ sftp }) => sftp.on('end', () => sftp.end()) });
-  });
-  afterEach(async function () {
-    for (const pool of pools.splice(0)) await pool.close();
-    await fake.close();
-  });
-
-  function poolFor(): SshPool {
-    const pool = new SshPool(endpointFor({ ...fake, username: 'tester' }, { password: fake.password }), { maxConnections: 1 });
-    pools.push(pool);
-    return pool;
-  }
+  const { fake, poolFor } = fakeServerPerTest();
 
   it('tells a held exec lease once, with ECONNRESET, when its connection is killed; late listeners at once, removed ones never', async function () {
     const pool = poolFor();
@@ -90,10 +66,10 @@ describe('ssh pool: a lost connection reaches its leases as an event', function 
     remove();
     remove();
 
-    await fake.close();
+    await fake().close();
     const error = await lost;
     assert.equal(error.code, 'ECONNRESET');
-    assert.ok(error.message.includes(`127.0.0.1:${fake.port}`), error.message);
+    assert.ok(error.message.includes(`127.0.0.1:${fake().port}`), error.message);
     assert.equal(lease.connectionError(), error, 'the event carries what connectionError() returns');
 
     let late: TransferError | undefined;
@@ -124,7 +100,7 @@ describe('ssh pool: a lost connection reaches its leases as an event', function 
       throw new Error('a buggy listener');
     });
 
-    await fake.close();
+    await fake().close();
     const errors = await Promise.all(losses);
     for (const error of errors) assert.equal(error.code, 'ECONNRESET');
     assert.deepEqual(
@@ -159,7 +135,7 @@ describe('ssh pool: a lost connection reaches its leases as an event', function 
     assert.deepEqual(left, [], 'timers left running by four held leases and their listeners');
     assert.equal(pool.stats().channels, 4);
 
-    await fake.close();
+    await fake().close();
     await Promise.all(losses);
     assert.equal(heard.length, 4);
     assert.ok(heard.every((error) => error.code === 'ECONNRESET'));
