@@ -17,5 +17,5 @@ export {
 export type { ScpStreams, ScpSessionOptions, ScpStepResult, ScpFinish } from './types';
 export { ScpSource, chunkAsBuffer, type ScpSourceFile, type ScpSourceDirectory } from './source';
 export { definitelyNoScp, isNoScpError, type ScpProtocolError } from './no-scp';
-export { matchGlob, hasGlobCharacters } from './glob';
+export { buildScpGlobCommand, globListScript, type GlobRun } from './glob-command';
 export { ScpSink, type SinkExpectation, type SinkLimits, type SinkEntry, type ScpSinkOptions } from './sink';

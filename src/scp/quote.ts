@@ -45,7 +45,7 @@ export interface ScpCommandOptions {
   targetIsDirectory?: boolean;
 }
 
-function commandPrefix(options: ScpCommandOptions): string {
+export function commandPrefix(options: ScpCommandOptions): string {
   const flags = [options.role === 'sink' ? '-t' : '-f'];
   if (options.recursive) flags.push('-r');
   if (options.preserve) flags.push('-p');

@@ -5,7 +5,7 @@
  */
 import { TransferError } from '../errors';
 import { cleanText, isValidUtf8 } from '../text';
-import { matchGlob } from './glob';
+import { matchGlob } from '../glob';
 import { codeForServerMessage, parseRecord, type RecordLimits, type ScpTimes } from './records';
 import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
 import { ScpSession, localFailure } from './session';

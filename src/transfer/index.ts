@@ -23,7 +23,7 @@ import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult,
 export * from './types';
 export type { Leftover, LeftoverJournal } from './leftovers';
 export { FileLeftoverJournal, leftoverJournalFor } from './leftover-file';
-export { matchGlob, hasGlobCharacters } from './plan/glob';
+export { Glob, matchGlob } from '../glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();
 const NEWLINE = 0x0a;

@@ -3,9 +3,9 @@
  * (names, sizes, order, caps) and then placed by this module inside the user's target only.
  */
 import { TransferError } from '../../errors';
-import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, isNoScpError, quoteForShellBytes, type SinkExpectation, type SinkLimits } from '../../scp';
+import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, isNoScpError, type SinkExpectation, type SinkLimits } from '../../scp';
 import { isValidUtf8 } from '../../text';
-import { globForShell } from '../plan/glob';
+import { Glob } from '../../glob';
 import type { Job } from '../job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
 import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
@@ -44,9 +44,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
   let expect: SinkExpectation;
   if (request.glob) {
     expect = { kind: 'glob', pattern: baseText };
-    const flags = `scp -f${request.recursive ? ' -r' : ''}${request.preserve ? ' -p' : ''} -- `;
-    const dirPart = dir.equals(Buffer.from('/')) ? Buffer.from('/') : Buffer.concat([quoteForShellBytes(dir), Buffer.from('/')]);
-    command = Buffer.concat([Buffer.from(flags), dirPart, globForShell(baseText, job.host)]);
+    command = buildScpGlobCommand(dir, Glob.parse(baseText, job.host), { recursive: request.recursive, preserve: request.preserve });
   } else {
     expect = request.recursive ? { kind: 'tree', name: baseText } : { kind: 'exact', name: baseText };
     command = buildScpCommand(remote, { role: 'source', recursive: request.recursive, preserve: request.preserve });

@@ -7,7 +7,7 @@ import { TransferError } from '../../errors';
 import { unsafeNameReason } from '../../scp';
 import type { SftpSession } from '../../sftp';
 import { cleanText } from '../../text';
-import { matchGlob } from '../plan/glob';
+import { Glob } from '../../glob';
 import type { Job } from '../job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
 import { PlacementSet, finishDirectory, placeFile } from '../local/place';
@@ -69,7 +69,8 @@ export async function sftpDownload(job: Job, request: DownloadRequest, remote: B
   const walk: Walk = { job, request, session, placements: new PlacementSet(), files: 0, directories: 0, totalBytes: 0 };
   try {
     if (request.glob) {
-      const matches = await listDirectory(walk, dir, (name) => matchGlob(baseText, name));
+      const glob = Glob.parse(baseText, job.host);
+      const matches = await listDirectory(walk, dir, (name) => glob.matches(name));
       if (matches.length === 0) throw new TransferError('ENOENT', 'no remote file matches the pattern', { host: job.host, path: shown });
       for (const entry of matches) {
         const path = joinRemote(dir, entry.filename);
