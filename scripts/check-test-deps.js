@@ -22,6 +22,7 @@ const REQUIREMENTS = [
   { program: 'g++', pkg: 'g++', why: "ssh2's native crypto binding, built when the package tests install the tarball" },
   { program: 'make', pkg: 'make', why: "building ssh2's native crypto binding" },
   { program: 'python3', pkg: 'python3', why: "node-gyp, which builds ssh2's native crypto binding" },
+  { program: 'busybox', pkg: 'busybox', why: 'busybox ash, the login shell of Dropbear devices, in the glob shell-agreement test' },
 ];
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 

@@ -1,6 +1,7 @@
 /**
- * Remote globbing (only the last component, wildcards bare, everything else quoted) and the transport
- * choice: 'auto' falls back to SFTP on an SFTP-only account and remembers it; 'scp' there is EPROTO.
+ * Remote globbing (only the last component, wildcards bare, everything else quoted; one dialect, the
+ * same files over SCP and SFTP: src/glob.ts) and the transport choice: 'auto' falls back to SFTP on an
+ * SFTP-only account and remembers it; 'scp' there is EPROTO.
  */
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -12,7 +13,7 @@ import { download, upload } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
 import { DEFAULT_LIMITS, bufferDownload, context, poolProvider, sq, useSharedPool } from './support';
 
-const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat'];
+const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat', 'log 1', 'log_1', 'log-1', 'back\\slash.txt', 'backslash.txt', 'café.txt'];
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: glob downloads over ${transport}`, function () {
@@ -71,6 +72,43 @@ for (const transport of ['scp', 'sftp'] as const) {
     it('quotes and spaces in a pattern are literal: "q\'uote*" and "x y*"', async function () {
       assert.deepEqual(await globInto("q'uote*"), ["q'uote.log"]);
       assert.deepEqual(await globInto('x y*'), ['x y.log']);
+    });
+
+    it('"log[ _]1": a space inside brackets is a member, not a word break', async function () {
+      assert.deepEqual(await globInto('log[ _]1'), ['log 1', 'log_1']);
+    });
+
+    it('".*" brings the hidden files only, never "." or ".." (with and without recursive)', async function () {
+      assert.deepEqual(await globInto('.*'), ['.hidden.log']);
+      assert.deepEqual(await globInto('.*', true), ['.hidden.log']);
+    });
+
+    it('a backslash escapes the next character: an escaped backslash finds back\\slash.txt, an escaped s backslash.txt', async function () {
+      assert.deepEqual(await globInto('back\\\\*'), ['back\\slash.txt']);
+      assert.deepEqual(await globInto('back\\slash*'), ['backslash.txt']);
+    });
+
+    it('"[^a].log" negates as "[!a].log" does (dash alone would read a literal ^)', async function () {
+      assert.deepEqual(await globInto('[^a].log'), ['b.log']);
+      assert.deepEqual(await globInto('[!a].log'), ['b.log']);
+    });
+
+    it('"?" matches one byte: "caf??.txt" finds café.txt (é is two bytes), "caf?.txt" nothing (ENOENT)', async function () {
+      assert.deepEqual(await globInto('caf??.txt'), ['café.txt']);
+      const local = await makeTempDir('glob-bytes');
+      await assert.rejects(
+        download(context(shared.channels, { transport }), globRequest('caf?.txt', local, false)),
+        (error: TransferError) => error.code === 'ENOENT',
+      );
+    });
+
+    it('a bad pattern is EINVAL naming the problem, before anything is fetched', async function () {
+      const local = await makeTempDir('glob-bad');
+      await assert.rejects(
+        download(context(shared.channels, { transport }), globRequest('[é]*', local, false)),
+        (error: TransferError) => error.code === 'EINVAL' && /non-ASCII character é inside brackets/.test(error.message),
+      );
+      assert.deepEqual(await fs.readdir(local), []);
     });
 
     it('a pattern full of shell syntax runs nothing and matches nothing (ENOENT)', async function () {
