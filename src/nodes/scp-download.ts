@@ -17,7 +17,10 @@ import type {
 } from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
 import { cleanText } from '../text';
-import { InputError, JobRunner, describeResult, describeValueType, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
+import { InputError } from './input-error';
+import { JobRunner, type PreparedJob } from './job-runner';
+import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
+import { describeResult } from './result';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';

@@ -7,7 +7,10 @@ import { Readable } from 'stream';
 import { upload } from '../transfer';
 import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer/types';
 import { isScpConnectionNode } from './connection-api';
-import { InputError, JobRunner, describeResult, describeValueType, evaluateProperty, remotePathFrom, type PreparedJob } from './job-runner';
+import { InputError } from './input-error';
+import { JobRunner, type PreparedJob } from './job-runner';
+import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
+import { describeResult } from './result';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 interface UploadDef extends NodeDef {

@@ -8,7 +8,7 @@ import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
 import { TRANSFER_ERROR_CODES, TRANSFER_ERROR_REASONS } from '../../src/errors';
-import { INPUT_ERROR_KEYS } from '../../src/nodes/job-runner';
+import { INPUT_ERROR_KEYS } from '../../src/nodes/input-error';
 import { lookUp } from './catalog';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -22,7 +22,7 @@ function read(file: string): string {
 
 /** Input-error keys named as string literals in a source file (constructors and arguments alike). */
 function inputKeysIn(source: string): string[] {
-  // (the list of all keys in job-runner.ts is no use of them)
+  // (the list of all keys in input-error.ts is no use of them)
   const uses = source.replace(/export const INPUT_ERROR_KEYS = \[[^\]]*\]/, '');
   return INPUT_ERROR_KEYS.filter((key) => new RegExp(`['"\`]${key}['"\`]`).test(uses));
 }
@@ -45,8 +45,11 @@ function runtimeKeys(): Map<string, string[]> {
   // Status texts with words are keys the editor translates (this.key('connecting')); numbers are literal.
   const statusKeys = [...jobRunner.matchAll(/this\.key\('(\w+)'/g)].map((match) => match[1]);
   assert.ok(statusKeys.length >= 2, 'status keys found');
-  const sharedInputKeys = inputKeysIn(jobRunner);
-  for (const file of fs.readdirSync(NODE_SOURCES).filter((name) => name.endsWith('.ts'))) {
+  // Input errors raised by the modules both flow nodes share can reach either node's catalog.
+  const nodeFiles = fs.readdirSync(NODE_SOURCES).filter((name) => name.endsWith('.ts'));
+  const ownFiles = new Set([...FLOW_NAMESPACES.map((namespace) => `${namespace}.ts`), 'scp-connection.ts']);
+  const sharedInputKeys = nodeFiles.filter((file) => !ownFiles.has(file)).flatMap((file) => inputKeysIn(read(path.join(NODE_SOURCES, file))));
+  for (const file of nodeFiles) {
     const source = read(path.join(NODE_SOURCES, file));
     const found: string[] = [];
     for (const match of source.matchAll(/['"](scp-(?:connection|upload|download)\.[\w.]+)['"]/g)) found.push(match[1]);

@@ -5,7 +5,8 @@
  */
 import assert from 'assert';
 import { TRANSFER_ERROR_CODES, TRANSFER_ERROR_REASONS, TransferError } from '../../src/errors';
-import { INPUT_ERROR_KEYS, InputError, toNodeError } from '../../src/nodes/job-runner';
+import { INPUT_ERROR_KEYS, InputError } from '../../src/nodes/input-error';
+import { toNodeError } from '../../src/nodes/node-error';
 import type { NodeAPI } from '../../src/nodes/red-types';
 import { assertReadable, lookUp, translate } from './catalog';
 

@@ -1,7 +1,9 @@
 /** How an engine error becomes what a Catch node sees, with a translator that really interpolates. */
 import assert from 'assert';
 import { TransferError } from '../../src/errors';
-import { InputError, formatBytes, toNodeError, transferStatusText } from '../../src/nodes/job-runner';
+import { InputError } from '../../src/nodes/input-error';
+import { toNodeError } from '../../src/nodes/node-error';
+import { formatBytes, transferStatusText } from '../../src/nodes/progress';
 import type { NodeAPI } from '../../src/nodes/red-types';
 
 const catalog: Record<string, string> = {
