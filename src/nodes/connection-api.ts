@@ -6,7 +6,8 @@
 import type { TransferError } from '../errors';
 import type { ChannelProvider, PoolState, PoolStats, SshEndpoint } from '../ssh/types';
 import type { LeftoverJournal, TransportChoice } from '../transfer';
-import type { NodeInstance } from './red-types';
+import type { DeviceAddress } from './device';
+import type { NodeInstance, NodeMessage } from './red-types';
 
 export type ConnectionState = PoolState;
 
@@ -15,9 +16,28 @@ export interface ConnectionUser {
   connectionState(state: ConnectionState, error?: TransferError): void;
 }
 
+/** A job's hold on its device's pooled connection: release it when the job (and its clean-up) ended. */
+export interface DeviceSession {
+  readonly channels: ChannelProvider;
+  /** temporary remote names to remove on this device */
+  readonly leftovers: LeftoverJournal;
+  release(): void;
+}
+
+/** The device one message goes to: the configured one, or the one msg.host/port/username name. */
+export interface Device extends DeviceAddress {
+  /** "user@host:port", for messages (never a secret) */
+  readonly label: string;
+  /** Holds the device's pooled connection (waits while as many other devices as allowed are busy). */
+  acquire(signal: AbortSignal): Promise<DeviceSession>;
+}
+
 export interface ScpConnectionNode extends NodeInstance {
-  /** The shared pool (created on first call). Throws EINVAL when the configuration is unusable. */
-  channels(): ChannelProvider;
+  /**
+   * The device for this message. Throws EINVAL (message translated) when the configuration is unusable,
+   * or the message names a device badly or without the connection allowing it.
+   */
+  deviceFor(msg: NodeMessage): Device;
   readonly transport: TransportChoice;
   readonly idleTimeoutMs: number;
   /** the overall limit of one transfer, 0 = none */
@@ -28,11 +48,9 @@ export interface ScpConnectionNode extends NodeInstance {
   readonly label: string;
   /** The endpoint this node connects to; `visited` holds the connection ids already on the jump chain. */
   endpointFor(visited: string[]): SshEndpoint;
-  /** The pool's counters, or undefined before the first connection was asked for. */
+  /** The counters of every device's pool added up, or undefined before the first connection was asked for. */
   poolStats(): PoolStats | undefined;
   register(user: ConnectionUser): void;
-  /** Temporary remote names to remove on this server (set once `channels()` was called). */
-  readonly leftovers: LeftoverJournal | undefined;
   /** The node's close waits (bounded) for this job, so its clean-up still has the pool. */
   holdOpenFor(job: Promise<unknown>): void;
   deregister(user: ConnectionUser): void;
@@ -42,7 +60,7 @@ export function isScpConnectionNode(node: unknown): node is ScpConnectionNode {
   return (
     typeof node === 'object' &&
     node !== null &&
-    typeof (node as ScpConnectionNode).channels === 'function' &&
+    typeof (node as ScpConnectionNode).deviceFor === 'function' &&
     typeof (node as ScpConnectionNode).endpointFor === 'function'
   );
 }

@@ -35,6 +35,10 @@ export interface ConnectionSettings {
   maxConnections?: number | string;
   algorithms?: string;
   jumpHost?: string;
+  /** let msg.host, msg.port and msg.username choose the device (a fleet behind one dialog) */
+  deviceOverride?: boolean;
+  /** devices connected at once when messages name devices */
+  maxDevices?: number | string;
 }
 
 export interface ConnectionCredentials {
@@ -51,6 +55,7 @@ export const DEFAULTS = {
   keepaliveIntervalS: 15,
   maxChannels: 8,
   maxConnections: 2,
+  maxDevices: 20,
   knownHostsFile: '~/.ssh/known_hosts',
 } as const;
 
@@ -117,9 +122,10 @@ export function parseAlgorithms(text: string | undefined): Algorithms | undefine
   return parsed as Algorithms;
 }
 
+/** Pinned fingerprints, one per line or separated by commas (a fleet's devices may have different keys). */
 export function splitFingerprints(text: string | undefined): string[] {
   return (text ?? '')
-    .split(/[\r\n]+/)
+    .split(/[\r\n,]+/)
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
@@ -176,7 +182,8 @@ export function endpointOf(
   tofuStoreFile: string,
   inspecting = false,
 ): SshEndpoint {
-  const host = settings.host?.trim() ?? '';
+  // An IPv6 address may be written in brackets, as in a URL: the socket wants it without.
+  const host = (settings.host?.trim() ?? '').replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new TransferError('EINVAL', 'the connection has no host');
   const username = settings.username?.trim() ?? '';
   if (username === '') throw new TransferError('EINVAL', 'the connection has no user name', { host });
@@ -199,6 +206,10 @@ export function poolOptionsOf(settings: ConnectionSettings): Partial<PoolOptions
     maxChannelsPerConnection: parseCount(settings.maxChannels, DEFAULTS.maxChannels, 1, 64, 'channels per connection'),
     maxConnections: parseCount(settings.maxConnections, DEFAULTS.maxConnections, 1, 16, 'connections'),
   };
+}
+
+export function maxDevicesOf(settings: ConnectionSettings): number {
+  return parseCount(settings.maxDevices, DEFAULTS.maxDevices, 1, 1000, 'devices connected at once');
 }
 
 export function transportOf(settings: ConnectionSettings): TransportChoice {

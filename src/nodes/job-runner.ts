@@ -6,11 +6,12 @@
  */
 import { TransferError } from '../errors';
 import type { TransferContext } from '../transfer/types';
-import type { ConnectionState, ConnectionUser, ScpConnectionNode } from './connection-api';
+import type { ConnectionState, ConnectionUser, Device, ScpConnectionNode } from './connection-api';
 import { InputError } from './input-error';
 import { toNodeError, type Namespace } from './node-error';
 import { ProgressTracker, formatBytes, transferStatusText } from './progress';
 import type { DoneFunction, NodeAPI, NodeInstance, NodeMessage, NodeStatus, SendFunction } from './red-types';
+import { deviceFields, nameDevice } from './result';
 
 /** How long 'close' waits for aborted jobs to finish before answering their messages itself. */
 const CLOSE_GRACE_MS = 10_000;
@@ -91,16 +92,18 @@ export class JobRunner implements ConnectionUser {
     send(this.progressOutput ? [msg, null] : msg);
   }
 
-  private sendProgress(send: SendFunction, msg: NodeMessage, remotePath: string, payload: Record<string, unknown>): void {
+  private sendProgress(send: SendFunction, msg: NodeMessage, device: Device, remotePath: string, payload: Record<string, unknown>): void {
     if (!this.progressOutput) return;
-    const progress: NodeMessage = { _msgid: this.RED.util.generateId(), payload, remotePath };
+    const progress: NodeMessage = { _msgid: this.RED.util.generateId(), payload, remotePath, scp: deviceFields(device) };
     if (msg.topic !== undefined) progress.topic = msg.topic;
     send([null, progress]);
   }
 
   /** Handles one input message: `prepare` reads it (may throw InputError), the job runs, results go out. */
   handle(msg: NodeMessage, send: SendFunction, done: DoneFunction, prepare: (msg: NodeMessage) => Promise<PreparedJob>): void {
-    const host = this.connection?.label ?? '';
+    let host = this.connection?.label ?? '';
+    /** the device this message goes to, once the message named it (or not) validly */
+    let device: Device | undefined;
     let remotePath = '';
     let answered = false;
     const controller = new AbortController();
@@ -128,12 +131,15 @@ export class JobRunner implements ConnectionUser {
       this.jobs.add(job);
       if (this.jobs.size > 1) this.showBusy(job);
       else this.setStatus({ fill: 'yellow', shape: 'ring', text: this.key('connecting') });
+      const target = this.connection.deviceFor(msg);
+      device = target;
+      host = target.label;
       const prepared = await prepare(msg);
       remotePath = prepared.remotePath;
-      const channels = this.connection.channels();
+      const session = await target.acquire(controller.signal);
       const tracker = new ProgressTracker();
       const ctx: TransferContext = {
-        channels,
+        channels: session.channels,
         transport: this.connection.transport,
         signal: controller.signal,
         idleTimeoutMs: this.connection.idleTimeoutMs,
@@ -144,17 +150,23 @@ export class JobRunner implements ConnectionUser {
           job.percent = payload.percent as number;
           job.rate = payload.rate as number;
           this.showBusy(job);
-          this.sendProgress(send, msg, remotePath, payload);
+          this.sendProgress(send, msg, target, remotePath, payload);
         },
-        leftovers: this.connection.leftovers,
+        leftovers: session.leftovers,
         debug: (text) => this.node.debug(text),
       };
       const execution = prepared.execute(ctx);
       this.connection.holdOpenFor(execution);
-      const output = await execution;
+      let output: JobOutput;
+      try {
+        output = await execution;
+      } finally {
+        // The job and its clean-up are over: another device may have this one's slot.
+        session.release();
+      }
       if (answered) return;
-      this.sendProgress(send, msg, remotePath, tracker.payload(output.bytes));
-      for (const result of output.messages) this.sendResult(send, result);
+      this.sendProgress(send, msg, target, remotePath, tracker.payload(output.bytes));
+      for (const result of output.messages) this.sendResult(send, nameDevice(result, target));
       this.jobs.delete(job);
       if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);
       else {
@@ -167,6 +179,8 @@ export class JobRunner implements ConnectionUser {
     run().catch((error: unknown) => {
       if (answered) return;
       const nodeError = toNodeError(this.RED, this.namespace, error, { host, path: remotePath });
+      // The Catch node gets this msg: it names the device, so a flow can route failures by device too.
+      if (device) msg.scp = deviceFields(device);
       this.jobs.delete(job);
       if (!this.closing) {
         if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);

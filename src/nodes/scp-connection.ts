@@ -1,18 +1,21 @@
 /**
- * scp-connection: one SSH endpoint, its credentials and host-key policy. It owns one SshPool (created at
- * first use) that every flow node using it shares, fans the pool's state out to those nodes' status, and
- * serves the editor's "Test connection" button.
+ * scp-connection: one SSH endpoint, its credentials and host-key policy. It owns the pooled connections
+ * (one SshPool per device, created at first use) that every flow node using it shares, fans the pools'
+ * state out to those nodes' status, and serves the editor's "Test connection" button. With the device
+ * override on, messages may name other devices (msg.host, msg.port, msg.username): a fleet.
  */
 import { createHash } from 'crypto';
 import path from 'path';
 import os from 'os';
 import { TransferError, isTransferError } from '../errors';
-import { SshPool, testConnection } from '../ssh';
-import { leftoverJournalFor, type LeftoverJournal } from '../transfer';
-import type { ChannelProvider, SshEndpoint, SshWarning } from '../ssh/types';
+import { DevicePools, SshPool, testConnection } from '../ssh';
+import { leftoverJournalFor } from '../transfer';
+import type { PoolOptions, SshEndpoint, SshWarning } from '../ssh/types';
+import { DeviceError, deviceFor, deviceLabel } from './device';
 import {
   endpointOf,
   idleTimeoutMsOf,
+  maxDevicesOf,
   poolOptionsOf,
   transferTimeoutMsOf,
   transportOf,
@@ -23,9 +26,10 @@ import {
   isScpConnectionNode,
   type ConnectionState,
   type ConnectionUser,
+  type Device,
   type ScpConnectionNode,
 } from './connection-api';
-import type { NodeAPI, NodeDef, NodeInstance, RequestLike, ResponseLike } from './red-types';
+import type { NodeAPI, NodeDef, NodeInstance, NodeMessage, RequestLike, ResponseLike } from './red-types';
 
 interface ConnectionDef extends NodeDef, ConnectionSettings {}
 
@@ -73,8 +77,9 @@ export = function register(RED: NodeAPI): void {
     const node = this as ScpConnectionNode;
     const settings: ConnectionSettings = { ...def };
     const users = new Set<ConnectionUser>();
-    let pool: SshPool | undefined;
-    let leftovers: LeftoverJournal | undefined;
+    let pools: DevicePools<SshPool> | undefined;
+    /** the configured endpoint, built at first use (a jump host must be deployed by then) */
+    let configured: SshEndpoint | undefined;
     const jobs = new Set<Promise<unknown>>();
     let closed = false;
 
@@ -84,11 +89,17 @@ export = function register(RED: NodeAPI): void {
     let transport: ConnectionSettings['transport'] = 'auto';
     let idleTimeoutMs = 30_000;
     let transferTimeoutMs = 0;
+    let poolOptions: Partial<PoolOptions> = {};
+    let maxDevices = 1;
+    const deviceOverride = def.deviceOverride === true;
     let configError: TransferError | undefined;
     try {
       transport = transportOf(settings);
       idleTimeoutMs = idleTimeoutMsOf(settings);
       transferTimeoutMs = transferTimeoutMsOf(settings);
+      poolOptions = poolOptionsOf(settings);
+      // Without the override there is one device: the configured one.
+      if (deviceOverride) maxDevices = maxDevicesOf(settings);
     } catch (error) {
       configError = error as TransferError;
     }
@@ -105,31 +116,55 @@ export = function register(RED: NodeAPI): void {
       transferTimeoutMs: { get: () => transferTimeoutMs, enumerable: true },
       hostKeyUnverified: { value: def.hostKeyPolicy === 'any', enumerable: true },
       label: { value: label, enumerable: true },
-      leftovers: { get: () => leftovers, enumerable: true },
     });
 
     node.endpointFor = (visited: string[]): SshEndpoint =>
       buildEndpoint(settings, node.credentials as ConnectionCredentials, visited.includes(node.id) ? visited : [...visited, node.id]);
 
-    node.channels = (): ChannelProvider => {
+    const devicePools = (): DevicePools<SshPool> =>
+      (pools ??= new DevicePools(
+        (endpoint) =>
+          new SshPool(endpoint, poolOptions, {
+            onState: (state, error) => fanOut(state, error),
+            // The pool's warnings (crypto binding missing, unchecked host key, ...) reach Node-RED's log translated.
+            log: {
+              warn: (_english: string, warning: SshWarning) => node.warn(RED._(`scp-connection.warnings.${warning.code}`, warning.values)),
+              debug: (text: string) => node.debug(text),
+            },
+          }),
+        maxDevices,
+        (_pool, error) => {
+          if (error) node.warn(RED._('scp-connection.warnings.closeFailed', { detail: isTransferError(error) ? error.message : String(error) }));
+        },
+      ));
+
+    node.deviceFor = (msg: NodeMessage): Device => {
       if (closed) throw new TransferError('EABORTED', 'the connection node was closed', { host: label });
       if (configError) throw configError;
-      if (!pool) {
-        const endpoint = node.endpointFor([node.id]);
-        leftovers = leftoverJournalFor(path.join(userDir(), 'scp-leftovers', `${serverKey(endpoint)}.json`), (text) => node.debug(text));
-        pool = new SshPool(endpoint, poolOptionsOf(settings), {
-          onState: (state, error) => fanOut(state, error),
-          // The pool's warnings (crypto binding missing, unchecked host key, ...) reach Node-RED's log translated.
-          log: {
-            warn: (_english: string, warning: SshWarning) => node.warn(RED._(`scp-connection.warnings.${warning.code}`, warning.values)),
-            debug: (text: string) => node.debug(text),
-          },
-        });
+      configured ??= node.endpointFor([node.id]);
+      const base = configured;
+      let address;
+      try {
+        address = deviceFor(msg, base, deviceOverride);
+      } catch (error) {
+        // The connection's own catalog says what is wrong with the device; the flow node frames it as EINVAL.
+        if (error instanceof DeviceError) throw new TransferError('EINVAL', RED._(`scp-connection.errors.${error.key}`, error.values), { host: label });
+        throw error;
       }
-      return pool;
+      const endpoint: SshEndpoint = { ...base, ...address };
+      return {
+        ...address,
+        label: deviceLabel(address),
+        acquire: async (signal: AbortSignal) => {
+          const lease = await devicePools().acquire(endpoint, signal);
+          // One journal file per device: its leftovers are removed on that device, not on another.
+          const leftovers = leftoverJournalFor(path.join(userDir(), 'scp-leftovers', `${serverKey(endpoint)}.json`), (text) => node.debug(text));
+          return { channels: lease.pool, leftovers, release: lease.release };
+        },
+      };
     };
 
-    node.poolStats = () => pool?.stats();
+    node.poolStats = () => pools?.stats();
     node.register = (user: ConnectionUser) => {
       users.add(user);
     };
@@ -147,8 +182,8 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       users.clear();
-      // The pool stays referenced (channels() refuses once closed) so its final stats remain readable.
-      const closing = pool;
+      // The pools stay referenced (deviceFor() refuses once closed) so their final stats remain readable.
+      const closing = pools;
       if (!closing) {
         done();
         return;

@@ -7,3 +7,4 @@ export { SshPool, DEFAULT_POOL_OPTIONS, type PoolHooks, type SshPoolOptions } fr
 export { testConnection, type ConnectionReport, type TestConnectionOptions } from './test-connection';
 export { fingerprintOf, normaliseFingerprint } from './fingerprint';
 export { cryptoBindingAvailable } from './crypto-binding';
+export { DevicePools, deviceKeyOf, type DevicePool, type DeviceLease, type DevicePoolsStats } from './device-pools';

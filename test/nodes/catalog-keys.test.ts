@@ -8,6 +8,7 @@ import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
 import { TRANSFER_ERROR_CODES, TRANSFER_ERROR_REASONS } from '../../src/errors';
+import { DEVICE_ERROR_KEYS } from '../../src/nodes/device';
 import { INPUT_ERROR_KEYS } from '../../src/nodes/input-error';
 import { lookUp } from './catalog';
 
@@ -65,6 +66,8 @@ function runtimeKeys(): Map<string, string[]> {
         for (const namespace of FLOW_NAMESPACES) for (const key of statusKeys) found.push(`${namespace}.status.${key}`);
       } else if (template === 'scp-connection.warnings.${warning.code}') {
         for (const code of sshWarningCodes()) found.push(`scp-connection.warnings.${code}`);
+      } else if (template === 'scp-connection.errors.${error.key}') {
+        for (const key of DEVICE_ERROR_KEYS) found.push(`scp-connection.errors.${key}`);
       } else {
         assert.fail(`${file}: a catalog key built as \`${template}\` is not known to this test: teach it the values`);
       }

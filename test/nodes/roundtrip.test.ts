@@ -177,7 +177,12 @@ describe('nodes: upload and download round trips (real sshd)', function () {
       assert.strictEqual(m.topic, 'logs');
     }
     assert.ok(parts[2].scp, 'the last part carries msg.scp');
-    assert.strictEqual(parts[0].scp, undefined);
+    // The others name only the device that served them (a fleet's flow routes by it), not the file list again.
+    const device = { host: server.host, port: server.port, username: server.username };
+    assert.deepStrictEqual(parts[0].scp, device);
+    const last = parts[2].scp as Record<string, unknown>;
+    assert.deepStrictEqual([last.host, last.port, last.username], [device.host, device.port, device.username]);
+    assert.strictEqual((last.files as unknown[]).length, 3);
   });
 
   it('a readable stream as msg.payload is uploaded whole', async function () {
