@@ -118,7 +118,8 @@ export function deviceFor(msg: Record<string, unknown>, configured: DeviceAddres
       if (overrideAllowed) throw error;
     }
     const same = property === 'host' ? String(parsed).toLowerCase() === configured.host.toLowerCase() : parsed === configured[property];
-    if (!overrideAllowed && !same) {
+    if (!overrideAllowed) {
+      if (same) continue;
       throw new DeviceError('overrideOff', `msg.${property} names another device, and the connection does not allow that`, {
         property: `msg.${property}`,
         value: shown(value),

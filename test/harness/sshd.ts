@@ -18,6 +18,8 @@ export interface SshdOptions {
   hostKeyTypes?: HostKeyType[];
   /** listen on this port instead of a free one (e.g. another server's, after stopping it: a changed host key) */
   port?: number;
+  /** more loopback addresses (e.g. 127.0.0.2) to listen on, same port: one server as many devices */
+  extraAddresses?: string[];
 }
 
 const SSHD = '/usr/sbin/sshd';
@@ -46,6 +48,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
   const proc = await startOnFreePort(SSHD, options.port, /Address already in use|Cannot bind/i, (port) => {
     const defaults = [
       `ListenAddress 127.0.0.1:${port}`,
+      ...(options.extraAddresses ?? []).map((address) => `ListenAddress ${address}:${port}`),
       'AddressFamily inet',
       ...hostKeyFiles.map((f) => `HostKey ${f}`),
       `PidFile ${path.join(dir, 'sshd.pid')}`,
