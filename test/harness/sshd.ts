@@ -18,7 +18,7 @@ export interface SshdOptions {
   hostKeyTypes?: HostKeyType[];
   /** listen on this port instead of a free one (e.g. another server's, after stopping it: a changed host key) */
   port?: number;
-  /** more loopback addresses (e.g. 127.0.0.2) to listen on, same port: one server as many devices */
+  /** more loopback addresses (e.g. 127.0.0.2) to listen on, same port: one server as many devices (sshd allows 16 listen sockets in all) */
   extraAddresses?: string[];
 }
 
