@@ -497,6 +497,14 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     await page.fill('#node-config-input-host', '127.0.0.1');
     await page.fill('#node-config-input-port', String(server.port));
     await page.fill('#node-config-input-username', server.username);
+    // Fleets are an opt-in, clearly labelled; the cap on devices shows only once it is ticked.
+    assert.strictEqual(await page.locator('label[for="node-config-input-deviceOverride"]').innerText(), 'Let messages choose the device (msg.host, msg.port, msg.username)');
+    assert.strictEqual(await page.isChecked('#node-config-input-deviceOverride'), false);
+    assert.ok(!(await page.locator('#node-config-input-maxDevices').isVisible()), 'no device cap while messages cannot choose the device');
+    await page.check('#node-config-input-deviceOverride');
+    assert.strictEqual(await page.inputValue('#node-config-input-maxDevices'), '20');
+    await page.uncheck('#node-config-input-deviceOverride');
+    assert.ok(!(await page.locator('#node-config-input-maxDevices').isVisible()));
     await page.fill('#node-config-input-password', server.password);
     // "Load key file" is a real button: reachable with the keyboard, and Enter opens the file chooser.
     await page.focus('#node-config-scp-key-load');
@@ -625,6 +633,8 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       if (!fs.existsSync(flowsFile())) return undefined;
       return fs.readFileSync(flowsFile(), 'utf8').includes(remoteFile.absolute) || undefined;
     });
+    const deployedConnection = (JSON.parse(fs.readFileSync(flowsFile(), 'utf8')) as Array<Record<string, unknown>>).find((node) => node.type === 'scp-connection');
+    assert.strictEqual(deployedConnection?.deviceOverride, false, 'messages choose no device unless the box is ticked');
     assert.deepStrictEqual(pageErrors, [], 'no console errors while configuring and deploying');
     deployed = true;
   });

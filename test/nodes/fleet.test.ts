@@ -398,4 +398,27 @@ describe('nodes: a fleet behind one connection (two sshd on 18 addresses, Dropbe
       await elsewhere.close();
     }
   });
+
+  it('leftover temporary names are journalled per device: one file per (user, host, port), shared by messages naming the configured device', async function () {
+    await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 'fleet journal' }, connection(fleet, { hostKeyPolicy: 'any' })], { conn: { password: fleet.password } });
+    const conn = helper.getNode('conn') as unknown as {
+      deviceFor(msg: Msg): { label: string; acquire(signal: AbortSignal): Promise<{ leftovers: { file: string }; release(): void }> };
+    };
+    const journalOf = async (msg: Msg): Promise<string> => {
+      const session = await conn.deviceFor(msg).acquire(new AbortController().signal);
+      session.release();
+      return session.leftovers.file;
+    };
+    const configured = await journalOf({});
+    const files = [
+      configured,
+      await journalOf({ host: '127.0.0.2' }),
+      await journalOf({ host: '127.0.0.2', port: dropbear.port }),
+      await journalOf({ host: '127.0.0.2', username: 'someone-else' }),
+    ];
+    assert.strictEqual(new Set(files).size, 4, files.join('\n'));
+    for (const file of files) assert.strictEqual(path.dirname(file), path.join(nodeRedUserDir(), 'scp-leftovers'));
+    assert.strictEqual(await journalOf({ host: fleet.host, port: String(fleet.port), username: fleet.username }), configured);
+    assert.strictEqual(conn.deviceFor({ host: '[::1]', port: 2222 }).label, `${fleet.username}@[::1]:2222`);
+  });
 });
