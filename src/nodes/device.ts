@@ -94,11 +94,6 @@ export function deviceLabel(device: DeviceAddress): string {
   return `${device.username}@${host}:${device.port}`;
 }
 
-/** Two spellings of one device are one device (one pool, one journal): host names are case-insensitive. */
-export function deviceKey(device: DeviceAddress): string {
-  return deviceLabel({ ...device, host: device.host.toLowerCase() });
-}
-
 /**
  * The device a message is for. Without the override, a message that names another device fails with
  * EINVAL (`overrideOff`) rather than silently going to the configured one: copying from the wrong
@@ -106,7 +101,8 @@ export function deviceKey(device: DeviceAddress): string {
  */
 export function deviceFor(msg: Record<string, unknown>, configured: DeviceAddress, overrideAllowed: boolean): DeviceAddress {
   const parsers = { host: parseHost, port: parsePort, username: parseUsername } as const;
-  const requested: DeviceAddress = { ...configured };
+  // Only the address: `configured` may be a whole endpoint, credentials included.
+  const requested: DeviceAddress = { host: configured.host, port: configured.port, username: configured.username };
   for (const property of DEVICE_PROPERTIES) {
     const value = msg[property];
     if (value === undefined || value === null) continue;

@@ -89,11 +89,6 @@ export class DevicePools<Pool extends DevicePool> {
     });
   }
 
-  /** The pool of a device that has one now (for its counters), without holding it. */
-  peek(endpoint: SshEndpoint): Pool | undefined {
-    return this.devices.get(deviceKeyOf(endpoint))?.pool;
-  }
-
   /** The counters of every device's pool, added up. */
   stats(): DevicePoolsStats {
     const total: DevicePoolsStats = { connections: 0, channels: 0, queued: 0, maxChannelsSeen: 0, devices: this.devices.size, waitingForDevice: this.waiting.length };
