@@ -1,13 +1,14 @@
 /**
- * What the SCP source and sink share: a pull reader over the channel's stdout that never holds more than
- * the caller asked for, bounded waits (idle timeout, abort), a capped stderr tail, the exit status, and
- * writes that respect back-pressure. Reading in paused mode is what gives flow control: while nobody
- * reads, the stream's buffer fills and ssh2 stops widening the channel window, so a flooding server
- * can not make us buffer without bound.
+ * What the SCP source and sink share: a reader over the channel's stdout, bounded waits (idle timeout,
+ * abort), a capped stderr tail, the exit status, and writes that respect back-pressure. Every delivery is
+ * copied at once into the session's inbox (a reused ring, see inbox.ts) and the channel is paused while
+ * the inbox is full: then the stream's buffer fills and ssh2 stops widening the channel window, so a
+ * flooding server can not make us buffer without bound, and no packet buffer outlives its delivery.
  */
 import type { Readable, Writable } from 'stream';
 import { TransferError, isTransferError, meaningOfErrno, systemError, type TransferErrorCode } from '../errors';
 import { cleanText } from '../text';
+import { ByteInbox } from './inbox';
 import { codeForServerMessage } from './records';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
 
@@ -18,6 +19,13 @@ const MAX_DRAIN_BYTES = 1024 * 1024;
 const SHOWN_TEXT_BYTES = 512;
 /** how much of the stderr tail (cleaned characters) ends up in messages and results */
 const SHOWN_STDERR_CHARS = 1024;
+/**
+ * The inbox starts small (a session of small files never needs more) and grows while bulk data arrives
+ * faster than it is written, up to a channel window's worth (ssh2 grants 2 MiB): a file write then
+ * rarely has to pause the channel.
+ */
+const INBOX_FIRST_BYTES = 64 * 1024;
+const INBOX_MAX_BYTES = 2 * 1024 * 1024;
 
 type Waker = () => void;
 
@@ -43,7 +51,7 @@ export class ScpSession {
   private readonly signal: AbortSignal | undefined;
   private readonly maxStderrBytes: number;
 
-  private pending: Buffer | null = null;
+  private readonly inbox = new ByteInbox(INBOX_FIRST_BYTES, INBOX_MAX_BYTES);
   private stdoutEnded = false;
   private stdoutError: Error | null = null;
   private stdinError: Error | null = null;
@@ -54,7 +62,12 @@ export class ScpSession {
   private readonly cancellers = new Set<Canceller>();
   /** set once the session can not go on (protocol broken, destroyed, aborted): every later call throws it */
   private fatal: TransferError | null = null;
-  private readonly onReadable = (): void => this.wakeAll();
+  private readonly onData = (chunk: Buffer | string): void => {
+    // After destroy() the rest of the channel is read and dropped.
+    if (this.fatal !== null) return;
+    if (!this.inbox.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) this.stdout.pause();
+    this.wakeAll();
+  };
   private readonly onAbort = (): void => {
     this.destroy(this.error('EABORTED', 'the transfer was aborted'));
   };
@@ -70,7 +83,7 @@ export class ScpSession {
     this.maxStderrBytes = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
 
     const wake = (): void => this.wakeAll();
-    this.stdout.on('readable', this.onReadable);
+    this.stdout.on('data', this.onData);
     this.stdout.on('end', () => {
       this.stdoutEnded = true;
       wake();
@@ -233,27 +246,29 @@ export class ScpSession {
       : this.error('ECONNRESET', 'the SSH channel failed', cleanText(failure.message, 200));
   }
 
-  /** Up to `max` bytes now, null at EOF, undefined when nothing is there yet. Never reads more than `max`. */
-  private takeNow(max: number): Buffer | null | undefined {
-    let chunk = this.pending;
-    this.pending = null;
-    if (chunk === null) {
-      const read: unknown = this.stdout.read();
-      if (read === null) {
-        const failure = this.streamFailure();
-        if (failure !== undefined) throw failure;
-        return this.stdoutEnded || this.stdout.readableEnded ? null : undefined;
-      }
-      chunk = typeof read === 'string' ? Buffer.from(read) : (read as Buffer);
-    }
-    if (chunk.length > max) {
-      this.pending = chunk.subarray(max);
-      return chunk.subarray(0, max);
-    }
-    return chunk;
+  /** Nothing unread and the server's side ended. A stream failure is thrown. */
+  private atEnd(): boolean {
+    if (this.inbox.length > 0) return false;
+    const failure = this.streamFailure();
+    if (failure !== undefined) throw failure;
+    return this.stdoutEnded || this.stdout.readableEnded;
   }
 
-  /** The next 1..max bytes from stdout, or null at EOF. */
+  /** Lets a channel paused on a full inbox deliver again once the inbox has room. */
+  private resumeIfRoom(): void {
+    if (this.fatal === null && this.stdout.isPaused() && this.inbox.hasRoom) this.stdout.resume();
+  }
+
+  /** Up to `max` bytes (a copy) now, null at EOF, undefined when nothing is there yet. */
+  private takeNow(max: number): Buffer | null | undefined {
+    if (this.atEnd()) return null;
+    if (this.inbox.length === 0) return undefined;
+    const bytes = this.inbox.take(max);
+    this.resumeIfRoom();
+    return bytes;
+  }
+
+  /** The next 1..max bytes from stdout (a copy), or null at EOF. */
   protected async readChunk(max: number, what: string): Promise<Buffer | null> {
     const result = await this.waitUntil<{ chunk: Buffer | null }>(what, () => {
       const chunk = this.takeNow(max);
@@ -262,61 +277,69 @@ export class ScpSession {
     return result.chunk;
   }
 
-  /** One byte, or null at EOF. */
-  protected async readByte(what: string): Promise<number | null> {
-    const chunk = await this.readChunk(1, what);
-    return chunk === null ? null : chunk[0];
+  /**
+   * Bulk data: hands the next 1..max unread bytes to `use` as a view into the inbox (no copy) and frees
+   * them once `use` has settled; the view must not be kept. Resolves with the count, 0 at EOF.
+   */
+  protected async useChunk(max: number, what: string, use: (chunk: Buffer) => void | Promise<void>): Promise<number> {
+    const ready = await this.waitUntil<{ ended: boolean }>(what, () => {
+      if (this.inbox.length > 0) return { ended: false };
+      return this.atEnd() ? { ended: true } : undefined;
+    });
+    if (ready.ended) return 0;
+    const chunk = this.inbox.lend(max);
+    try {
+      await use(chunk);
+    } finally {
+      this.inbox.giveBack();
+      this.resumeIfRoom();
+    }
+    return chunk.length;
   }
 
-  /** Gives back bytes read too far (only ever the tail of the last chunk). */
-  protected unread(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    this.pending = this.pending === null ? bytes : Buffer.concat([bytes, this.pending]);
+  /** One byte, or null at EOF. */
+  protected async readByte(what: string): Promise<number | null> {
+    return (
+      await this.waitUntil<{ byte: number | null }>(what, () => {
+        if (this.atEnd()) return { byte: null };
+        const byte = this.inbox.takeByte();
+        if (byte === undefined) return undefined;
+        this.resumeIfRoom();
+        return { byte };
+      })
+    ).byte;
   }
 
   /**
-   * A line without its '\n'. Fails with EPROTO as soon as more than `maxBytes` arrive without a '\n' (so
-   * at most maxBytes + one chunk are ever held), and on EOF inside the line.
+   * A line without its '\n'. Fails with EPROTO as soon as more than `maxBytes` arrive without a '\n'
+   * (the inbox bounds what is held meanwhile), and on EOF inside the line.
    */
   protected async readLine(maxBytes: number, what: string): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let length = 0;
-    for (;;) {
-      const chunk = await this.readChunk(maxBytes + 1 - length, what);
-      if (chunk === null) {
-        throw this.fail(this.error('EPROTO', `the server ended the stream inside ${what}`, cleanText(Buffer.concat(parts), 200)));
-      }
-      const newline = chunk.indexOf(0x0a);
+    return this.waitUntil<Buffer>(what, () => {
+      const newline = this.inbox.indexOf(0x0a, maxBytes + 1);
       if (newline >= 0) {
-        parts.push(chunk.subarray(0, newline));
-        this.unread(chunk.subarray(newline + 1));
-        return Buffer.concat(parts);
+        const line = this.inbox.take(newline);
+        this.inbox.skip(1);
+        this.resumeIfRoom();
+        return line;
       }
-      parts.push(chunk);
-      length += chunk.length;
-      if (length > maxBytes) {
-        const head = Buffer.concat(parts).subarray(0, 64);
-        throw this.fail(this.error('EPROTO', `the server sent ${what} longer than ${maxBytes} bytes`, cleanText(head, 200)));
+      if (this.inbox.length > maxBytes) {
+        throw this.fail(this.error('EPROTO', `the server sent ${what} longer than ${maxBytes} bytes`, cleanText(this.inbox.peek(64), 200)));
       }
-    }
+      const failure = this.streamFailure();
+      if (failure !== undefined) throw failure;
+      if (this.stdoutEnded || this.stdout.readableEnded) {
+        throw this.fail(this.error('EPROTO', `the server ended the stream inside ${what}`, cleanText(this.inbox.peek(maxBytes), 200)));
+      }
+      return undefined;
+    });
   }
 
   /** Whatever the server already sent (at most `max` bytes), without waiting: for error messages. */
   protected availableText(max = SHOWN_TEXT_BYTES): Buffer {
-    const parts: Buffer[] = [];
-    let length = 0;
-    while (length < max) {
-      let chunk: Buffer | null | undefined;
-      try {
-        chunk = this.takeNow(max - length);
-      } catch {
-        break;
-      }
-      if (chunk === null || chunk === undefined) break;
-      parts.push(chunk);
-      length += chunk.length;
-    }
-    return Buffer.concat(parts);
+    const text = this.inbox.take(max);
+    this.resumeIfRoom();
+    return text;
   }
 
   // ----------------------------------------------------------------------------------------- writing
@@ -333,6 +356,31 @@ export class ScpSession {
       if (error !== undefined) throw this.fail(error);
       if (this.inputClosed()) throw this.fail(this.channelGone(`while sending ${what}`));
       return this.stdin.writableNeedDrain ? undefined : true;
+    });
+  }
+
+  /**
+   * Writes and waits until ssh2 has taken the bytes (the write's callback: they are in its packets, or
+   * the channel failed), so the caller may reuse the buffer. A plain write() returns while its buffer
+   * may still sit in the stream's queue or in ssh2's pending chunk (a full channel window).
+   */
+  protected async writeConsumed(bytes: Buffer, what: string): Promise<void> {
+    this.assertUsable();
+    const failure = this.streamFailure();
+    if (failure !== undefined) throw this.fail(failure);
+    if (this.inputClosed()) throw this.fail(this.channelGone(`before ${what} could be sent`));
+    let consumed = false;
+    this.stdin.write(bytes, (error) => {
+      if (error) this.stdinError ??= error;
+      consumed = true;
+      this.wakeAll();
+    });
+    await this.waitUntil(what, () => {
+      const error = this.streamFailure();
+      if (error !== undefined) throw this.fail(error);
+      if (consumed) return true;
+      if (this.inputClosed()) throw this.fail(this.channelGone(`while sending ${what}`));
+      return undefined;
     });
   }
 
@@ -418,8 +466,6 @@ export class ScpSession {
     // channel window bounds what arrives meanwhile.
     this.stdin.destroy();
     this.stdout.destroy();
-    this.stdout.off('readable', this.onReadable);
-    this.stdout.on('data', () => undefined);
     this.stdout.resume();
     this.stderr?.destroy();
   }

@@ -314,8 +314,9 @@ export class ScpSink extends ScpSession {
   }
 
   /**
-   * For a 'file' entry: acks the C, streams exactly `size` bytes into `write` (awaited; the channel stays
-   * paused meanwhile, so at most about one chunk is held), checks the trailer and acks it.
+   * For a 'file' entry: acks the C, streams exactly `size` bytes into `write` (awaited; while it runs the
+   * channel fills the inbox, then pauses), checks the trailer and acks it. A chunk is a view into the
+   * session's reused inbox: `write` must copy what it keeps beyond its own settling.
    * Trailer \x01 (the server failed reading the file and sent filler): rejects with the mapped code, and
    * the session stays usable (OpenSSH goes on with the next file): the caller discards what it wrote.
    * Short data then EOF, a trailer that is not \0 / \x01, or `write` throwing: rejects and ends the session.
@@ -326,19 +327,22 @@ export class ScpSink extends ScpSession {
     await this.ack(`the acknowledgement of ${shownName}`);
     this.totalBytes += entry.size;
     let remaining = entry.size;
-    while (remaining > 0) {
-      const chunk = await this.readChunk(Math.min(remaining, MAX_CHUNK_BYTES), `the data of ${shownName}`);
-      if (chunk === null) {
-        throw this.violation(
-          `the server ended the stream inside the data of ${shownName} (${entry.size - remaining} of ${entry.size} bytes)`,
-        );
-      }
-      remaining -= chunk.length;
+    const what = `the data of ${shownName}`;
+    const use = async (chunk: Buffer): Promise<void> => {
       try {
         await write(chunk);
       } catch (error) {
         throw this.fail(localFailure(error, `writing the data of ${shownName} failed`, this.host, this.path));
       }
+    };
+    while (remaining > 0) {
+      const used = await this.useChunk(Math.min(remaining, MAX_CHUNK_BYTES), what, use);
+      if (used === 0) {
+        throw this.violation(
+          `the server ended the stream inside the data of ${shownName} (${entry.size - remaining} of ${entry.size} bytes)`,
+        );
+      }
+      remaining -= used;
     }
     const trailer = await this.readByte(`the end of ${shownName}`);
     if (trailer === 0) {

@@ -32,6 +32,21 @@ export interface ScpSourceDirectory {
 
 /** Buffers are sent in slices of this size, so back-pressure and progress work for them too. */
 const SLICE_BYTES = 256 * 1024;
+/** Each of the two buffers a self-reading content is read into (a local file: big reads, few calls). */
+const FILL_BYTES = 1024 * 1024;
+
+/**
+ * Content that reads itself into the caller's buffer, like a local file read with `fh.read()`: sendFile
+ * then reads it into two buffers it reuses (one is read while the other is sent) instead of taking a
+ * fresh buffer per chunk from a stream. Resolves with the bytes read, 0 at the end.
+ */
+export interface SelfReadingContent {
+  readInto(buffer: Buffer, length: number): Promise<number>;
+}
+
+export function readsItself(content: unknown): content is SelfReadingContent {
+  return typeof (content as Partial<SelfReadingContent> | null)?.readInto === 'function';
+}
 const ZERO = Buffer.from([0]);
 
 /**
@@ -154,6 +169,7 @@ export class ScpSource extends ScpSession {
     const accepted = await this.readReply(what);
     if (!accepted.ok) return accepted;
     if (Buffer.isBuffer(file.content)) await this.sendBuffer(file.content, what, file.onBytes);
+    else if (readsItself(file.content)) await this.sendFilled(file.content, file.size, what, file.onBytes);
     else await this.sendStream(file.content, file.size, what, file.onBytes);
     return this.readReply(`the data of ${what}`);
   }
@@ -224,6 +240,55 @@ export class ScpSource extends ScpSession {
     } finally {
       // Stops and releases the local stream whether or not it was read to the end.
       iterator.return?.().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Exactly `size` bytes of a self-reading content through two reused buffers: while one is on its way
+   * (until ssh2 has taken it, see writeConsumed) the next part is read into the other. The trailing \0
+   * goes in the same write as the last part, once the content has shown it ends there.
+   */
+  private async sendFilled(content: SelfReadingContent, size: number, what: string, onBytes?: (n: number) => void): Promise<void> {
+    const changedSize = (how: string): TransferError =>
+      this.fail(this.error('EPROTO', `the local source changed size: ${what} ${how} than the announced ${size} bytes`));
+    const read = async (buffer: Buffer, length: number): Promise<number> => {
+      let got = 0;
+      try {
+        while (got < length) {
+          const n = await this.within(content.readInto(length === got ? buffer : buffer.subarray(got), length - got), `the local data of ${what}`);
+          if (n === 0) break;
+          got += n;
+        }
+      } catch (error) {
+        throw this.fail(localFailure(error, `reading the local data of ${what} failed`, this.host, this.path));
+      }
+      return got;
+    };
+    // One spare byte each: room for the trailing \0.
+    const bufferBytes = Math.min(size, FILL_BYTES);
+    let current: Buffer = Buffer.allocUnsafe(bufferBytes + 1);
+    let spare: Buffer | undefined;
+    let sent = 0;
+    let got = await read(current, Math.min(bufferBytes, size));
+    for (;;) {
+      if (got < Math.min(bufferBytes, size - sent)) throw changedSize('has fewer bytes');
+      if (sent + got === size) {
+        if ((await read(Buffer.allocUnsafe(1), 1)) !== 0) throw changedSize('has more bytes');
+        current[got] = 0;
+        await this.writeConsumed(current.subarray(0, got + 1), `the data of ${what}`);
+        onBytes?.(got);
+        return;
+      }
+      const writing = this.writeConsumed(current.subarray(0, got), `the data of ${what}`);
+      writing.catch(() => undefined);
+      spare ??= Buffer.allocUnsafe(bufferBytes + 1);
+      const next = read(spare, Math.min(bufferBytes, size - sent - got));
+      next.catch(() => undefined);
+      await writing;
+      sent += got;
+      onBytes?.(got);
+      got = await next;
+      [current, spare] = [spare, current];
     }
   }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { Readable } from 'stream';
 import { TransferError, isTransferError, localSystemError } from '../../errors';
-import { chunkAsBuffer } from '../../scp';
+import { chunkAsBuffer, type SelfReadingContent } from '../../scp';
 import type { Job } from '../job';
 import type { TransferredFile, UploadSource } from '../types';
 
@@ -243,10 +243,12 @@ async function openLocalFile(path: string, job: Job, followLink: boolean): Promi
       await handle.close();
       return data;
     }
-    // The stream owns the handle from here: destroying it closes the file.
+    // The stream owns the handle from here: destroying it closes the file. Senders that know readInto
+    // read the handle into buffers they reuse instead (a stream allocates a fresh buffer per chunk).
     const stream = handle.createReadStream({ highWaterMark: LOCAL_READ_CHUNK });
     stream.on('error', ignore);
-    return stream;
+    const readInto = async (buffer: Buffer, length: number): Promise<number> => (await handle.read(buffer, 0, length, null)).bytesRead;
+    return Object.assign(stream, { readInto } satisfies SelfReadingContent);
   } catch (error) {
     await handle.close().catch(ignore);
     throw isTransferError(error) ? error : localError(error, path, job);
