@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { Readable } from 'stream';
 import { TransferError, isTransferError, localSystemError } from '../../errors';
-import { chunkAsBuffer, type SelfReadingContent } from '../../scp';
+import { chunkAsBuffer, readsItself, type SelfReadingContent } from '../../scp';
 import type { Job } from '../job';
 import type { TransferredFile, UploadSource } from '../types';
 
@@ -297,6 +297,10 @@ export async function* localChunks(content: Readable | Buffer, job: Job, localPa
     return;
   }
   content.on('error', ignore);
+  if (localPath !== undefined && readsItself(content)) {
+    yield* reusedChunks(content, job, localPath);
+    return;
+  }
   const what = localPath === undefined ? 'the source stream' : 'the local file';
   const readFailure = (error: unknown): TransferError =>
     localPath === undefined
@@ -328,6 +332,42 @@ export async function* localChunks(content: Readable | Buffer, job: Job, localPa
         });
       }
       yield bytes;
+    }
+  } finally {
+    if (!ended) content.destroy();
+  }
+}
+
+/**
+ * A local file's chunks read with fh.read() into two buffers taken in turn: a yielded chunk is valid only
+ * until the next one is asked for (the SFTP writer copies each piece into its request at once); the
+ * next one is read meanwhile. Each read waits under the job's idle timeout and stop signal.
+ */
+async function* reusedChunks(content: Readable & SelfReadingContent, job: Job, localPath: string): AsyncGenerator<Buffer> {
+  const buffers = [Buffer.allocUnsafe(LOCAL_READ_CHUNK), Buffer.allocUnsafe(LOCAL_READ_CHUNK)];
+  const read = async (buffer: Buffer): Promise<number> =>
+    (await nextWithin({ next: async () => ({ done: false, value: await content.readInto(buffer, buffer.length) }) }, job, 'the local file')).value as number;
+  let ended = false;
+  try {
+    let turn = 0;
+    let reading = read(buffers[turn]);
+    for (;;) {
+      let got: number;
+      try {
+        got = await reading;
+      } catch (error) {
+        throw isTransferError(error) ? error : localError(error, localPath, job);
+      }
+      if (got === 0) {
+        ended = true;
+        return;
+      }
+      const chunk = buffers[turn].subarray(0, got);
+      turn = 1 - turn;
+      // The other buffer was handed out two chunks ago; asking for this one means it is free again.
+      reading = read(buffers[turn]);
+      reading.catch(ignore);
+      yield chunk;
     }
   } finally {
     if (!ended) content.destroy();
