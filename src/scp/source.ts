@@ -169,7 +169,14 @@ export class ScpSource extends ScpSession {
     const accepted = await this.readReply(what);
     if (!accepted.ok) return accepted;
     if (Buffer.isBuffer(file.content)) await this.sendBuffer(file.content, what, file.onBytes);
-    else if (readsItself(file.content)) await this.sendFilled(file.content, file.size, what, file.onBytes);
+    else if (readsItself(file.content)) {
+      try {
+        await this.sendFilled(file.content, file.size, what, file.onBytes);
+      } finally {
+        // Read to its end or not, the content is done with (a local file's handle closes), as in sendStream.
+        file.content.destroy();
+      }
+    }
     else await this.sendStream(file.content, file.size, what, file.onBytes);
     return this.readReply(`the data of ${what}`);
   }

@@ -347,7 +347,6 @@ async function* reusedChunks(content: Readable & SelfReadingContent, job: Job, l
   const buffers = [Buffer.allocUnsafe(LOCAL_READ_CHUNK), Buffer.allocUnsafe(LOCAL_READ_CHUNK)];
   const read = async (buffer: Buffer): Promise<number> =>
     (await nextWithin({ next: async () => ({ done: false, value: await content.readInto(buffer, buffer.length) }) }, job, 'the local file')).value as number;
-  let ended = false;
   try {
     let turn = 0;
     let reading = read(buffers[turn]);
@@ -358,10 +357,7 @@ async function* reusedChunks(content: Readable & SelfReadingContent, job: Job, l
       } catch (error) {
         throw isTransferError(error) ? error : localError(error, localPath, job);
       }
-      if (got === 0) {
-        ended = true;
-        return;
-      }
+      if (got === 0) return;
       const chunk = buffers[turn].subarray(0, got);
       turn = 1 - turn;
       // The other buffer was handed out two chunks ago; asking for this one means it is free again.
@@ -370,7 +366,8 @@ async function* reusedChunks(content: Readable & SelfReadingContent, job: Job, l
       yield chunk;
     }
   } finally {
-    if (!ended) content.destroy();
+    // The stream itself was never read: it ends (closing the file) only when destroyed.
+    content.destroy();
   }
 }
 
