@@ -9,6 +9,7 @@ import { EventEmitter } from 'events';
 import { PassThrough, Readable, Writable } from 'stream';
 import { ByteInbox } from '../../src/scp/inbox';
 import { DEFAULT_RECORD_LIMITS, ScpSink, ScpSource, type SelfReadingContent } from '../../src/scp';
+import { PEER_HOST, ScriptedPeer, rejectsWith } from './peer';
 
 /** A small deterministic generator: the same failures on every run. */
 function random(seed: number): (below: number) => number {
@@ -139,6 +140,44 @@ describe('SCP data path: reused buffers', () => {
     assert.strictEqual(seen.digest('hex'), sha256(Buffer.concat([header, content, Buffer.from([0])])));
     assert.ok(maxHeld <= 1024 * 1024 + 1, `held ${maxHeld} bytes at once`);
   });
+
+  /** A self-reading content over `data` (in reads of at most `step` bytes) that records whether it was released. */
+  function selfReading(data: Buffer, step: number): Readable & SelfReadingContent & { released: () => boolean } {
+    let position = 0;
+    let released = false;
+    const stream = new Readable({ read() {} });
+    stream.on('close', () => (released = true));
+    return Object.assign(stream, {
+      readInto: async (buffer: Buffer, length: number) => {
+        const n = Math.min(length, step, data.length - position);
+        data.copy(buffer, 0, position, position + n);
+        position += n;
+        return n;
+      },
+      released: () => released,
+    });
+  }
+
+  for (const [how, data, size] of [
+    ['fewer', Buffer.alloc(3 * 1024 * 1024 + 5, 1), 3 * 1024 * 1024 + 9],
+    ['more', Buffer.alloc(1024 * 1024 + 1, 2), 1024 * 1024],
+  ] as const) {
+    it(`ScpSource: a self-reading content with ${how} bytes than announced -> EPROTO "changed size", no trailer, content released`, async () => {
+      const peer = new ScriptedPeer();
+      peer.send('\0\0');
+      const source = new ScpSource(peer.streams, { host: PEER_HOST, path: '/x', idleTimeoutMs: 5000 });
+      await source.ready();
+      const content = selfReading(data, 100_000);
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size, content }), 'EPROTO', new RegExp(`changed size.*${how}`));
+      const sent = await peer.sessionEnded();
+      const header = `C0644 ${size} x\n`;
+      assert.strictEqual(sent.subarray(0, header.length).toString('latin1'), header);
+      assert.ok(sent.length - header.length <= Math.min(size, data.length), 'more data than there was, or a trailer, was sent');
+      assert.ok(sent.subarray(header.length).equals(data.subarray(0, sent.length - header.length)), 'the data sent is not the content');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(content.released(), 'the content was not released');
+    });
+  }
 
   it('ScpSink: a slow writer gets every byte right while packets of odd sizes keep coming, and the channel waits (8 MiB)', async function () {
     this.timeout(60_000);
