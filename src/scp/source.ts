@@ -63,6 +63,8 @@ export function chunkAsBuffer(chunk: unknown): Buffer | undefined {
 export class ScpSource extends ScpSession {
   private isReady = false;
   private depth = 0;
+  /** sendFilled's two buffers, kept for the session's next files */
+  private fillBuffers: Buffer[] = [];
 
   constructor(streams: ScpStreams, options: ScpSessionOptions) {
     super(streams, options);
@@ -271,10 +273,11 @@ export class ScpSource extends ScpSession {
       }
       return got;
     };
-    // One spare byte each: room for the trailing \0.
     const bufferBytes = Math.min(size, FILL_BYTES);
-    let current: Buffer = Buffer.allocUnsafe(bufferBytes + 1);
-    let spare: Buffer | undefined;
+    // One spare byte each: room for the trailing \0. Kept for the next file once this one went well.
+    const [kept, keptSpare] = this.fillBuffers.splice(0);
+    let current: Buffer = kept !== undefined && kept.length > bufferBytes ? kept : Buffer.allocUnsafe(bufferBytes + 1);
+    let spare: Buffer | undefined = keptSpare !== undefined && keptSpare.length > bufferBytes ? keptSpare : undefined;
     let sent = 0;
     let got = await read(current, Math.min(bufferBytes, size));
     for (;;) {
@@ -284,6 +287,7 @@ export class ScpSource extends ScpSession {
         current[got] = 0;
         await this.writeConsumed(current.subarray(0, got + 1), `the data of ${what}`);
         onBytes?.(got);
+        this.fillBuffers = spare === undefined ? [current] : [current, spare];
         return;
       }
       const writing = this.writeConsumed(current.subarray(0, got), `the data of ${what}`);
