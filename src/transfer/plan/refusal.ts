@@ -42,3 +42,14 @@ export function directoryRefused(error: unknown, path: Buffer, job: Job): unknow
   const inTheWay = isTransferError(error) && error.code === 'ENOTDIR';
   return refusal(error, inTheWay ? 'a file is in the way of a directory' : 'cannot create the remote directory', path, job, !inTheWay);
 }
+
+/**
+ * A remote path a download could not read, in the same words over SCP (the server's scp printed
+ * "scp: PATH: words") and SFTP (a status for an open or a listing).
+ */
+export function readRefused(code: TransferErrorCode, path: string, words: string | undefined, job: Job, cause?: unknown): TransferError {
+  const summary =
+    code === 'ENOENT' ? 'the remote path does not exist' : code === 'EISDIR' ? 'the remote path is a directory (or not a regular file)' : 'cannot read the remote path';
+  const detail = code === 'ENOENT' || code === 'EISDIR' ? undefined : systemWords(words);
+  return new TransferError(code, summary, { host: job.host, path, ...(detail ? { detail } : {}), ...(cause ? { cause } : {}) });
+}
