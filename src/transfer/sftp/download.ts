@@ -2,6 +2,7 @@
  * Download over SFTP: the same targets, caps and local safety as the SCP path. Listings are hostile
  * input exactly like SCP records: every name is validated before it becomes a local path component.
  */
+import { promises as fs } from 'fs';
 import type { FileEntry, Stats } from 'ssh2';
 import { TransferError } from '../../errors';
 import { unsafeNameReason } from '../../scp';
@@ -152,12 +153,18 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
       throw new TransferError('ETOOBIG', `the remote tree has more than the limit of ${maxDirectories} directories`, { host: job.host, path: shown });
     }
     const local = insideTarget(request.target.path, components, job);
-    // Listed before the local directory is made: an unreadable one leaves nothing behind, as over SCP.
-    const entries = await listDirectory(walk, remote).catch((error: unknown) => {
-      throw refusedRead(error, remote, job);
-    });
     const created = await ensureLocalDirectory(local, job);
     if (created) job.directories.push(local);
+    const entries = await listDirectory(walk, remote).catch(async (error: unknown) => {
+      const refused = refusedRead(error, remote, job);
+      // A directory the server will not list is no directory SCP's server would send (no D record): the
+      // local one made for it goes again. A hostile listing keeps it, as a D record before a bad name would.
+      if (created && remoteRefusals.has(refused as object)) {
+        await fs.rmdir(local).catch(() => undefined);
+        job.directories.splice(job.directories.indexOf(local), 1);
+      }
+      throw refused;
+    });
     for (const entry of entries) {
       const path = joinRemote(remote, entry.filename);
       const childStats = await followLinks(session, path, entry.attrs as Stats, job);
