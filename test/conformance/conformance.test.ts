@@ -40,6 +40,7 @@ async function runRow(row: Row, transport: TransportUsed, server: SshdServer, ch
 async function conform(row: Row, server: SshdServer, channels: (transport: TransportUsed) => Promise<ChannelProvider>): Promise<void> {
   const outcomes = {} as Record<TransportUsed, Outcome>;
   for (const transport of TRANSPORTS) outcomes[transport] = await runRow(row, transport, server, () => channels(transport));
+  // CONFORM_DUMP=<file>: every row's two outcomes as JSON lines, to read the table whole.
   if (process.env.CONFORM_DUMP) appendFileSync(process.env.CONFORM_DUMP, `${JSON.stringify({ row: row.name, ...outcomes })}\n`);
   const problems: string[] = [];
   const attempt = (what: string, check: () => void): void => {
@@ -66,6 +67,17 @@ describe('conformance: one behaviour, the same outcome over SCP and SFTP (real s
   const shared = useSharedPool();
 
   for (const row of [...UPLOAD_ROWS, ...DOWNLOAD_ROWS]) {
+    if (row.awaits) {
+      // Not skipped: proves the row still fails, so the mark goes as soon as the work it awaits lands.
+      it(`${row.name} [still wrong, awaits ${row.awaits}]`, async function () {
+        const passed = await conform(row, shared.server, async () => shared.channels).then(
+          () => true,
+          () => false,
+        );
+        assert.ok(!passed, `the row passes now: remove its "awaits" mark (${row.awaits})`);
+      });
+      continue;
+    }
     it(row.name, async function () {
       if (row.needsRoot && !isRoot()) return skipOrFail(this, 'mounting a small tmpfs needs root');
       await conform(row, shared.server, async () => shared.channels);

@@ -56,9 +56,13 @@ function limitRow(name: string, limits: Partial<typeof DEFAULT_LIMITS> & { maxDi
 /** Files for the glob rows; each holds its own name. */
 const GLOB_FILES = ['log 1', 'log_1', 'logx1', '.hidden', '.also', 'a*b', 'axb', 'back\\slash', 'backslash', 'plain'];
 
-function globRow(pattern: string, expected: string[]): Row {
+/** Glob rows still wrong on the current code: the glob engine is being unified (one engine for the command, the SCP check and the SFTP listing; issue 8). */
+const GLOB_ENGINE = 'the one glob engine (src/scp/glob.ts and src/transfer/plan/glob.ts unified, issue 8)';
+
+function globRow(pattern: string, expected: string[], awaits?: string): Row {
   return {
     name: `download: glob ${JSON.stringify(pattern)}`,
+    ...(awaits ? { awaits } : {}),
     setup: (env) => env.sh(GLOB_FILES.map((file) => `printf %s '${file.replace(/'/g, `'\\''`)}' > '${file.replace(/'/g, `'\\''`)}'`).join(' && ')),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/${pattern}`, { glob: true, overwrite: 'fail' })),
     expect: (outcome) => {
@@ -207,6 +211,19 @@ export const DOWNLOAD_ROWS: Row[] = [
     setup: (env) => env.sh("mkdir d && printf latin1 > \"d/caf$(printf '\\351').txt\" && printf ok > d/ok.txt"),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/d`, { recursive: true })),
     expect: () => undefined,
+    protocolDifference: {
+      why:
+        'an SCP record brings one name at a time (what came before the bad name is kept); an SFTP listing is checked whole before anything ' +
+        "from it is fetched (the hostile-listing guarantee), and ssh2's SFTP client decodes names as UTF-8 (the bad byte shows as U+FFFD)",
+      check: (scp, sftp) => {
+        for (const side of [scp, sftp]) {
+          failsWith('EPROTO', 'not valid UTF-8', '<remote>/d')(side);
+          assert.ok(!side.local.some((entry) => entry.startsWith('d/0x')), 'the bad name never becomes a local file');
+        }
+        assert.ok(scp.error?.message.includes('caf\\xe9.txt'), scp.error?.message);
+        assert.deepEqual(sftp.local.filter((entry) => entry.includes('\tf ')), [], 'nothing of the listing is fetched over SFTP');
+      },
+    },
   },
   {
     name: 'download: abort mid-transfer (AbortSignal): EABORTED, nothing left',
@@ -228,11 +245,13 @@ export const DOWNLOAD_ROWS: Row[] = [
       assert.deepEqual(outcome.local, []);
     },
   },
-  globRow('log[ _]1', ['log 1', 'log_1']),
-  globRow('.*', ['.also', '.hidden']),
-  globRow('a\\*b', ['a*b']),
-  globRow('back\\\\slash', ['back\\\\slash']),
-  globRow('back\\slash', ['backslash']),
+  // Issue 8: `log[ _]1` failed over SCP and worked over SFTP; `.*` failed over SCP with EISDIR (`.` and `..`).
+  globRow('log[ _]1', ['log 1', 'log_1'], GLOB_ENGINE),
+  globRow('.*', ['.also', '.hidden'], GLOB_ENGINE),
+  globRow('log?1', ['log 1', 'log_1', 'logx1']),
+  globRow('a\\*b', ['a*b'], GLOB_ENGINE),
+  globRow('back\\\\slash', ['back\\\\slash'], GLOB_ENGINE),
+  globRow('back\\slash', ['backslash'], GLOB_ENGINE),
   {
     name: 'download: a single file whose name holds a newline',
     setup: (env) => env.sh("printf nl > 'two\nlines.txt'"),
@@ -250,8 +269,21 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: a glob that matches a name with a newline',
+    // Right: SFTP fetches it under its own name (as a single-file download does); SCP cannot name it in a
+    // record and fails with EINVAL naming it, never writing it under another name. Today OpenSSH's scp sends
+    // the name vis-encoded ("two\\^Jlines.txt") and it lands under that name; SFTP refuses the listed name.
+    awaits: 'names with a newline in a glob or tree: decoding the name OpenSSH scp vis-encodes, and letting SFTP listings carry it',
     setup: (env) => env.sh("printf nl > 'two\nlines.txt' && printf ok > 'one.txt'"),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/*.txt`, { glob: true })),
     expect: () => undefined,
+    protocolDifference: {
+      why: 'an SCP record is one line: a name with a newline cannot be named in it',
+      check: (scp, sftp) => {
+        failsWith('EINVAL', 'newline')(scp);
+        assert.ok(!scp.local.some((entry) => entry.startsWith('two')), 'never under another name');
+        succeeds(sftp);
+        assert.deepEqual(localNames(sftp), ['one.txt', 'two\\nlines.txt']);
+      },
+    },
   },
 ];

@@ -45,6 +45,11 @@ export interface Row {
    * documents it.
    */
   protocolDifference?: { why: string; check(scp: Outcome, sftp: Outcome): void };
+  /**
+   * The row states the right outcome but the code does not give it yet, for the reason named here: the
+   * test then proves the row still fails (and fails itself once the row passes: remove the mark then).
+   */
+  awaits?: string;
 }
 
 export function envFor(base: Omit<RowEnv, 'ctx' | 'sh' | 'memo'>): RowEnv {
