@@ -151,7 +151,7 @@ function parseEntry(line: Buffer, limits: RecordLimits): ScpRecord {
   const size = BigInt(match[3]);
   if (size > MAX_PROTOCOL_SIZE) throw protocolError('the server sent a file size beyond 2^63-1', line);
   if (size > BigInt(limits.maxFileBytes)) {
-    throw new TransferError('ETOOBIG', `the server announced a file of ${size} bytes, over the limit of ${limits.maxFileBytes}`, {
+    throw new TransferError('ETOOBIG', `the remote file has ${size} bytes, over the limit of ${limits.maxFileBytes}`, {
       detail: cleanText(name, 200),
     });
   }

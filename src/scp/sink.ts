@@ -3,7 +3,7 @@
  * hostile input until checked: names, record order, modes, sizes, counts and depth are validated before
  * anything is acknowledged, and the session ends (EPROTO, ETOOBIG, EISDIR) at the first violation.
  */
-import { TransferError } from '../errors';
+import { TransferError, isTransferError } from '../errors';
 import { cleanText, isValidUtf8 } from '../text';
 import { matchGlob } from '../glob';
 import { codeForServerMessage, parseRecord, type RecordLimits, type ScpTimes } from './records';
@@ -111,6 +111,12 @@ export class ScpSink extends ScpSession {
     await this.write(ZERO, what);
   }
 
+  /** A cap the record itself broke names the entry by its path in the tree, as the caps in announce() do. */
+  private inTree(error: unknown): unknown {
+    if (!isTransferError(error) || error.code !== 'ETOOBIG' || error.detail === undefined || this.parents.length === 0) return error;
+    return new TransferError(error.code, error.summary, { detail: cleanText([...this.parents, error.detail].join('/'), 200) });
+  }
+
   private violation(summary: string, detail?: string): TransferError {
     return this.fail(this.error('EPROTO', summary, detail));
   }
@@ -158,7 +164,7 @@ export class ScpSink extends ScpSession {
         // "This service allows sftp connections only." starts with a record letter (T): a line that is
         // no record, before any record, is judged as text.
         if (beforeProtocol && NO_SCP_TEXT.test(cleanText(line))) throw this.notTheProtocol(line, true);
-        throw withNoScp(this.fail(this.withContext(error) as TransferError), false);
+        throw withNoScp(this.fail(this.withContext(this.inTree(error)) as TransferError), false);
       }
       this.sawRecord = true;
       switch (record.type) {
@@ -215,15 +221,16 @@ export class ScpSink extends ScpSession {
     }
     if (topLevel) this.checkExpected(name, shownName);
     const parents = [...this.parents];
+    // Caps name the entry by its path in the tree (the job turns it into the remote path).
+    const where = cleanText([...parents, name].join('/'), 200);
     const timesField = times === undefined ? {} : { times };
     if (type === 'D') {
       if (this.parents.length + 1 > this.limits.maxDepth) {
-        throw this.fail(this.error('ETOOBIG', `the tree is deeper than the limit of ${this.limits.maxDepth} levels`, shownName));
+        throw this.fail(this.error('ETOOBIG', `the remote tree is deeper than ${this.limits.maxDepth} levels`, where));
       }
       const maxDirectories = this.limits.maxDirectories ?? Number.MAX_SAFE_INTEGER;
       if (this.directories + 1 > maxDirectories) {
-        const where = cleanText([...parents, name].join('/'), 200);
-        throw this.fail(this.error('ETOOBIG', `the server sent more than the limit of ${maxDirectories} directories`, where));
+        throw this.fail(this.error('ETOOBIG', `the remote tree has more than the limit of ${maxDirectories} directories`, where));
       }
       this.directories += 1;
       const entry = { type: 'directory' as const, parents, name, mode, ...timesField };
@@ -231,11 +238,11 @@ export class ScpSink extends ScpSession {
       return entry;
     }
     if (this.files + 1 > this.limits.maxFiles) {
-      throw this.fail(this.error('ETOOBIG', `the server sent more than the limit of ${this.limits.maxFiles} files`, shownName));
+      throw this.fail(this.error('ETOOBIG', `more than the limit of ${this.limits.maxFiles} files`, where));
     }
     if (this.totalBytes + size > this.limits.maxTotalBytes) {
       throw this.fail(
-        this.error('ETOOBIG', `the files add up to more than the limit of ${this.limits.maxTotalBytes} bytes`, shownName),
+        this.error('ETOOBIG', `the files add up to more than the limit of ${this.limits.maxTotalBytes} bytes`, where),
       );
     }
     this.files += 1;

@@ -274,7 +274,8 @@ export class SftpSession {
     return new TransferError('ENOSPC', failure.summary, {
       host: this.ctx.host,
       path,
-      detail: `${failure.detail ?? 'Failure'}, and ${freeBytes} bytes are free on the server's file system`,
+      // The words SCP's server prints for the same situation (the free space proved it; the status said "Failure").
+      detail: 'No space left on device',
       cause: failure.cause,
     });
   }

@@ -293,7 +293,9 @@ export class SshConnection {
         const mapped = mapError(error);
         if (!mapped) return;
         if (!settled) fail(mapped);
-        else connection.lastError ??= mapped;
+        // On a working connection a reset socket says only that the connection was lost (dropError): whether
+        // the kernel reports "read ECONNRESET", "write ECONNRESET" or "write EPIPE" first is a race.
+        else if (!(error.level === 'client-socket' && mapped.code === 'ECONNRESET')) connection.lastError ??= mapped;
       });
       client.on('close', () => {
         if (!settled) {

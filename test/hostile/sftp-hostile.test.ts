@@ -180,7 +180,7 @@ const CASES: SftpCase[] = [
     },
     limits: { maxDirectories: 5 },
     code: 'ETOOBIG',
-    message: /more than 5 directories.*\/srv\/data\/d004/,
+    message: /more than the limit of 5 directories.*\/srv\/data\/d004/,
     leaves: { ...DATA, 'data/d000': { dir: true }, 'data/d001': { dir: true }, 'data/d002': { dir: true }, 'data/d003': { dir: true } },
   },
   {

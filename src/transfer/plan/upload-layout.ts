@@ -104,6 +104,10 @@ export function resolveLayout(
   return { targetDir: remote, top };
 }
 
+function filesFirst(entries: PlannedEntry[]): PlannedEntry[] {
+  return [...entries.filter((entry) => entry.kind !== 'directory'), ...entries.filter((entry) => entry.kind === 'directory')];
+}
+
 export function buildStep(
   entry: PlannedEntry,
   name: Buffer,
@@ -121,7 +125,9 @@ export function buildStep(
       mode: entry.mode,
       times: entry.times,
       remotePath: finalPath,
-      steps: entry.entries.map((child) => buildStep(child, child.name as Buffer, finalPath, atomic, existing, overwrite, job)),
+      // A directory's files go before its subdirectories, on both transports: a failure deeper in the tree
+      // then finds the same files finished over SCP (one staging folder per directory) and SFTP.
+      steps: filesFirst(entry.entries).map((child) => buildStep(child, child.name as Buffer, finalPath, atomic, existing, overwrite, job)),
     };
   }
   const kind = existing.get(finalPath.toString('latin1')) ?? 'missing';

@@ -10,6 +10,7 @@ import type { Job } from '../job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
 import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
+import { readRefused } from '../plan/refusal';
 import { NO_SCP, closeChannelQuietly, openScpChannel } from './channel';
 import { watchConnection } from '../watch-connection';
 import { fileCap } from '../plan/download-target';
@@ -118,7 +119,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
     sink.destroy();
     closeChannelQuietly(channel);
     await placements.discardAll();
-    throw notRegularAsEisdir(job.normalise(lease.connectionError() ?? error, shown), request);
+    throw capAtItsPath(inServerWords(notRegularAsEisdir(job.normalise(lease.connectionError() ?? error, shown), request), request, job), dir, shown);
   } finally {
     stopWatching();
     closeChannelQuietly(channel);
@@ -140,4 +141,25 @@ function notRegularAsEisdir(error: TransferError, request: DownloadRequest): Tra
     detail: error.detail,
     cause: error,
   });
+}
+
+/**
+ * The server's scp names the path it could not read ("scp: PATH: Permission denied"): the error names
+ * that path, in the words SFTP's path uses for the same refusal (plan/refusal.ts).
+ */
+function inServerWords(error: TransferError, request: DownloadRequest, job: Job): TransferError {
+  const first = error.detail?.split('; ')[0];
+  const match = first === undefined ? null : /^scp: (.+): ([^:]+)$/u.exec(first);
+  if (!match || !(error.code === 'ENOENT' || error.code === 'EACCES' || error.code === 'EISDIR')) return error;
+  if (request.glob && error.code === 'ENOENT' && error.path !== undefined && match[1] === error.path) {
+    return new TransferError('ENOENT', 'no remote file matches the pattern', { host: error.host, path: error.path, cause: error });
+  }
+  return readRefused(error.code, match[1], match[2], job, error);
+}
+
+/** The sink names the entry that broke a cap by its path below the requested one's directory: the error names it in full, as over SFTP. */
+function capAtItsPath(error: TransferError, dir: Buffer, shown: string): TransferError {
+  // (the sink's errors carry the requested path; a local file system's "file too large" does not)
+  if (error.code !== 'ETOOBIG' || error.detail === undefined || error.path !== shown) return error;
+  return new TransferError('ETOOBIG', error.summary, { host: error.host, path: showRemote(joinRemote(dir, Buffer.from(error.detail))), cause: error });
 }

@@ -294,10 +294,7 @@ export async function moveStagedFiles(
  * even when the job was aborted. True when the server removed them all; errors are swallowed.
  */
 export async function removeRemoteQuietly(job: Job, items: Leftover[]): Promise<boolean> {
-  const cleanupJob = Object.create(job, {
-    signal: { value: AbortSignal.timeout(CLEANUP_TIMEOUT_MS) },
-    checkActive: { value: () => undefined },
-  }) as Job;
+  const cleanupJob = afterTheJob(job);
   let removed = true;
   for (const kind of ['file', 'staging'] as const) {
     const paths = items.filter((item) => item.kind === kind).map((item) => Buffer.concat([bytes(' '), quoteForShellBytes(item.path)]));
@@ -311,6 +308,14 @@ export async function removeRemoteQuietly(job: Job, items: Leftover[]): Promise<
     }
   }
   return removed;
+}
+
+/** The job for the commands that tidy up after it failed or stopped: their own CLEANUP_TIMEOUT_MS, not its signal. */
+export function afterTheJob(job: Job): Job {
+  return Object.create(job, {
+    signal: { value: AbortSignal.timeout(CLEANUP_TIMEOUT_MS) },
+    checkActive: { value: () => undefined },
+  }) as Job;
 }
 
 /** "[[CC]YY]MMDDhhmm.SS" in UTC, the POSIX `touch -t` format (run with TZ=UTC0). */

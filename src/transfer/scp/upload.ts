@@ -10,11 +10,12 @@ import type { Job } from '../job';
 import type { Leftover } from '../leftovers';
 import { NO_SCP, closeChannelQuietly, openScpChannel, watchClose } from './channel';
 import { watchConnection } from '../watch-connection';
-import { moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories } from './remote-exec';
+import { afterTheJob, moveStagedFiles, probeRemote, removeRemoteQuietly, renameRemote, finishRemoteDirectories } from './remote-exec';
 import { joinRemote, remoteText, showRemote } from '../remote-path';
 import { releaseContent, uploadedFileRecord, type PlannedEntry, type UploadPlan } from '../local/sources';
 import { recordSafeName, stagingName } from '../temp-name';
 import type { TransferResult, UploadRequest } from '../types';
+import { directoryRefused, fileRefused } from '../plan/refusal';
 import { buildStep, mayBeIncomplete, resolveLayout, temporariesOf, type FileStep, type RemoteKind, type StagingStep, type Step } from '../plan/upload-layout';
 
 
@@ -79,10 +80,14 @@ function recordSafe(name: Buffer): boolean {
 function stage(steps: Step[], parent: Buffer): Step[] {
   const staged: Step[] = [];
   const group: FileStep[] = [];
+  // The group goes where its first file was (the files come before the subdirectories: buildStep).
+  let groupAt = -1;
   for (const step of steps) {
     if (step.kind === 'directory') staged.push({ ...step, steps: stage(step.steps, step.remotePath) });
-    else if (step.kind === 'file' && !step.skip && recordSafe(step.name)) group.push(step);
-    else staged.push(step);
+    else if (step.kind === 'file' && !step.skip && recordSafe(step.name)) {
+      if (groupAt < 0) groupAt = staged.length;
+      group.push(step);
+    } else staged.push(step);
   }
   if (group.length >= 2) {
     const name = stagingName();
@@ -91,9 +96,9 @@ function stage(steps: Step[], parent: Buffer): Step[] {
       file.wireName = file.name;
       file.wirePath = joinRemote(path, file.name);
     }
-    staged.push({ kind: 'staging', name, parent, path, files: group });
-  } else {
-    staged.push(...group);
+    staged.splice(groupAt, 0, { kind: 'staging', name, parent, path, files: group });
+  } else if (group.length > 0) {
+    staged.splice(groupAt, 0, ...group);
   }
   return staged;
 }
@@ -130,7 +135,7 @@ async function sendSteps(
   const sentTemps: Buffer[] = [];
   const renames: { from: Buffer; to: Buffer }[] = [];
   const stagings: StagingStep[] = [];
-  const sent: Sent = { sentTemps, renames, stagings };
+  const sent: Sent = { sentTemps, renames, stagings, finished: new Map() };
   try {
     if (request.atomic) await job.temporaries.record(temporariesOf(steps));
     try {
@@ -164,6 +169,7 @@ async function sendSteps(
       // A server that went silent (idle timeout) will not close either: no wait for it then.
       const silent = !job.signal.aborted && failure.code === 'ETIMEDOUT';
       const serverDone = await closeWatch.closed(silent ? 0 : CHANNEL_CLOSE_WAIT_MS);
+      if (serverDone) await placeFinished(job, sent, request.overwrite !== 'fail', shown);
       await removeTemporaries(job, sentTemps, stagings, serverDone);
     }
     throw failure;
@@ -241,6 +247,8 @@ interface Sent {
   sentTemps: Buffer[];
   renames: { from: Buffer; to: Buffer }[];
   stagings: StagingStep[];
+  /** the staged files that arrived whole, by staging folder */
+  finished: Map<StagingStep, FileStep[]>;
   /** without atomic: the final path being written while a file is in flight */
   writing?: Buffer;
 }
@@ -253,6 +261,18 @@ interface Sent {
  */
 /** How long a failed upload waits for the server to close its scp channel before removing temporaries. */
 const CHANNEL_CLOSE_WAIT_MS = 1_000;
+
+/**
+ * After a failure (or a stop) the files that arrived whole are moved into place, as over SFTP, where each
+ * is renamed as soon as it is complete: each file is atomic, not the job. Best effort: what cannot be
+ * moved is removed with the other temporaries.
+ */
+async function placeFinished(job: Job, sent: Sent, replace: boolean, shown: string): Promise<void> {
+  const placing = afterTheJob(job);
+  const stagings = [...sent.finished].map(([staging, files]) => ({ parent: staging.parent, path: staging.path, files }));
+  if (stagings.length > 0) await moveStagedFiles(placing, stagings, shown).catch(() => undefined);
+  if (sent.renames.length > 0) await renameRemote(placing, sent.renames, replace, shown).catch(() => undefined);
+}
 
 async function removeTemporaries(job: Job, temps: Buffer[], stagings: StagingStep[], serverDone = true): Promise<void> {
   const sent: Leftover[] = [
@@ -275,7 +295,11 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
           ? { name: step.name, mode: 0o700 }
           : { name: step.name, mode: sentDirectoryMode(step.mode, request.atomic), ...(request.preserve && step.times ? { times: step.times } : {}) },
       );
-      if (!entered.ok) throw entered.error.withContext({ host: job.host, path: where });
+      if (!entered.ok) {
+        const refused = entered.error.withContext({ host: job.host, path: where });
+        // A staging folder is refused for its files' sake: the error names the first of them, as over SFTP.
+        throw staging ? fileRefused(refused, 'create', step.files[0].finalPath, job) : directoryRefused(refused, step.remotePath, job);
+      }
       if (!staging) job.directories.push(remoteText(step.remotePath));
       await walk(job, request, source, staging ? step.files : step.steps, sent);
       const left = await source.leaveDirectory();
@@ -319,13 +343,19 @@ async function walk(job: Job, request: UploadRequest, source: ScpSource, steps: 
       releaseContent(content);
       // Refused before any data: the server did not write the file.
       if (!dataSent) sent.writing = undefined;
-      throw (isTransferError(result.error) ? result.error : job.normalise(result.error)).withContext({
+      const refused = (isTransferError(result.error) ? result.error : job.normalise(result.error)).withContext({
         host: job.host,
         path: showRemote(step.finalPath),
       });
+      throw fileRefused(refused, dataSent ? 'write' : 'create', step.finalPath, job);
     }
     sent.writing = undefined;
     if (request.atomic && !staged) sent.renames.push({ from: step.wirePath, to: step.finalPath });
+    if (staged) {
+      // A staging folder holds files only: the one being filled is the last one entered.
+      const staging = sent.stagings[sent.stagings.length - 1];
+      sent.finished.set(staging, [...(sent.finished.get(staging) ?? []), step]);
+    }
     job.fileEnd({ ...record, transferred: true }, display);
   }
 }

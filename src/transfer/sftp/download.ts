@@ -2,12 +2,14 @@
  * Download over SFTP: the same targets, caps and local safety as the SCP path. Listings are hostile
  * input exactly like SCP records: every name is validated before it becomes a local path component.
  */
+import { promises as fs } from 'fs';
 import type { FileEntry, Stats } from 'ssh2';
 import { TransferError } from '../../errors';
 import { unsafeNameReason } from '../../scp';
 import type { SftpSession } from '../../sftp';
 import { cleanText } from '../../text';
 import { Glob } from '../../glob';
+import { readRefused } from '../plan/refusal';
 import type { Job } from '../job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
 import { PlacementSet, finishDirectory, placeFile } from '../local/place';
@@ -26,6 +28,8 @@ interface Walk {
   files: number;
   directories: number;
   totalBytes: number;
+  /** the first entry the server refused (see PASSABLE); the job fails with it once the rest arrived */
+  refused?: TransferError;
 }
 
 function checkName(name: string, job: Job, where: Buffer): void {
@@ -39,7 +43,7 @@ function checkName(name: string, job: Job, where: Buffer): void {
 
 /**
  * One remote directory's entries, read in capped pieces, every name checked before any of them is
- * used (a hostile listing fails before anything from it is written), sorted by name. `.` and `..`
+ * used (a hostile listing fails before anything from it is written), in the server's order. `.` and `..`
  * are dropped; a name listed twice is a protocol violation (it would be fetched twice). Only the
  * `wanted` names are checked and kept (a glob: an odd name that does not match is none of our business).
  */
@@ -55,7 +59,38 @@ async function listDirectory(walk: Walk, remote: Buffer, wanted: (name: string) 
     }
     seen.add(entry.filename);
   }
-  return entries.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+  return entries;
+}
+
+/** Byte-wise, as the C locale the remote command's shell expands in. */
+function byName(a: FileEntry, b: FileEntry): number {
+  return Buffer.compare(Buffer.from(a.filename), Buffer.from(b.filename));
+}
+
+/**
+ * Codes a server's scp reports for one entry of a tree or glob before it goes on with the next ("scp -r",
+ * like "cp -r"): over SFTP too the rest arrives, and the first such refusal fails the job at the end.
+ */
+const PASSABLE = new Set(['EACCES', 'ENOENT']);
+const remoteRefusals = new WeakSet<object>();
+
+/** A listing or an open the server refused, in the words SCP's path uses (plan/refusal.ts). */
+function refusedRead(error: unknown, path: Buffer, job: Job): unknown {
+  if (!(error instanceof TransferError) || !PASSABLE.has(error.code)) return error;
+  const refused = readRefused(error.code, showRemote(path), error.detail, job, error);
+  remoteRefusals.add(refused);
+  return refused;
+}
+
+/** visit(), noting a refused entry and going on with the next. */
+async function visitOrNote(walk: Walk, components: string[], remote: Buffer, stats: Stats, depth: number): Promise<void> {
+  try {
+    await visit(walk, components, remote, stats, depth);
+  } catch (error) {
+    if (!remoteRefusals.has(error as object)) throw error;
+    await walk.placements.discardAll();
+    walk.refused ??= error as TransferError;
+  }
 }
 
 export async function sftpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult> {
@@ -70,20 +105,22 @@ export async function sftpDownload(job: Job, request: DownloadRequest, remote: B
   try {
     if (request.glob) {
       const glob = Glob.parse(baseText, job.host);
-      const matches = await listDirectory(walk, dir, (name) => glob.matches(name));
+      // Matches in the order the server's shell expands them (sorted); a tree's entries come in listing order, as over SCP.
+      const matches = (await listDirectory(walk, dir, (name) => glob.matches(name))).sort(byName);
       if (matches.length === 0) throw new TransferError('ENOENT', 'no remote file matches the pattern', { host: job.host, path: shown });
       for (const entry of matches) {
         const path = joinRemote(dir, entry.filename);
         const stats = await followLinks(session, path, entry.attrs as Stats, job);
         if (!stats) continue;
         // A matching directory without "recursive" fails (EISDIR) in visit(), as it does over SCP.
-        await visit(walk, [entry.filename], path, stats, 1);
+        await visitOrNote(walk, [entry.filename], path, stats, 1);
       }
     } else {
       const stats = await session.stat(sftpPath(remote, job));
       if (!stats) throw new TransferError('ENOENT', 'the remote path does not exist', { host: job.host, path: shown });
       await visit(walk, [baseText], remote, stats, 1);
     }
+    if (walk.refused) throw walk.refused;
     return job.result('sftp');
   } catch (error) {
     await walk.placements.discardAll();
@@ -105,7 +142,7 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
   const shown = showRemote(remote);
   if (stats.isDirectory()) {
     if (!request.recursive || request.target.kind !== 'directory') {
-      throw new TransferError('EISDIR', 'the remote path is a directory', { host: job.host, path: shown });
+      throw readRefused('EISDIR', shown, undefined, job);
     }
     if (depth > request.limits.maxDepth) {
       throw new TransferError('ETOOBIG', `the remote tree is deeper than ${request.limits.maxDepth} levels`, { host: job.host, path: shown });
@@ -113,17 +150,27 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
     const maxDirectories = request.limits.maxDirectories ?? DEFAULT_MAX_DIRECTORIES;
     walk.directories += 1;
     if (walk.directories > maxDirectories) {
-      throw new TransferError('ETOOBIG', `the remote tree has more than ${maxDirectories} directories`, { host: job.host, path: shown });
+      throw new TransferError('ETOOBIG', `the remote tree has more than the limit of ${maxDirectories} directories`, { host: job.host, path: shown });
     }
     const local = insideTarget(request.target.path, components, job);
     const created = await ensureLocalDirectory(local, job);
     if (created) job.directories.push(local);
-    for (const entry of await listDirectory(walk, remote)) {
+    const entries = await listDirectory(walk, remote).catch(async (error: unknown) => {
+      const refused = refusedRead(error, remote, job);
+      // A directory the server will not list is no directory SCP's server would send (no D record): the
+      // local one made for it goes again. A hostile listing keeps it, as a D record before a bad name would.
+      if (created && remoteRefusals.has(refused as object)) {
+        await fs.rmdir(local).catch(() => undefined);
+        job.directories.splice(job.directories.indexOf(local), 1);
+      }
+      throw refused;
+    });
+    for (const entry of entries) {
       const path = joinRemote(remote, entry.filename);
       const childStats = await followLinks(session, path, entry.attrs as Stats, job);
       if (!childStats) continue;
       if (!childStats.isDirectory() && !childStats.isFile()) continue;
-      await visit(walk, [...components, entry.filename], path, childStats, depth + 1);
+      await visitOrNote(walk, [...components, entry.filename], path, childStats, depth + 1);
     }
     await finishDirectory(job, request, {
       path: local,
@@ -138,12 +185,12 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
   }
   walk.files += 1;
   const maxFiles = request.target.kind === 'directory' ? request.limits.maxFiles : Math.min(request.limits.maxFiles, 1);
-  if (walk.files > maxFiles) throw new TransferError('ETOOBIG', `more than ${maxFiles} files`, { host: job.host, path: shown });
+  if (walk.files > maxFiles) throw new TransferError('ETOOBIG', `more than the limit of ${maxFiles} files`, { host: job.host, path: shown });
   const cap = fileCap(request);
-  if (stats.size > cap) throw new TransferError('ETOOBIG', `the remote file has ${stats.size} bytes, more than the cap of ${cap}`, { host: job.host, path: shown });
+  if (stats.size > cap) throw new TransferError('ETOOBIG', `the remote file has ${stats.size} bytes, over the limit of ${cap}`, { host: job.host, path: shown });
   walk.totalBytes += stats.size;
   const totalCap = request.target.kind === 'buffer' ? Math.min(request.limits.maxTotalBytes, request.target.maxBytes) : request.limits.maxTotalBytes;
-  if (walk.totalBytes > totalCap) throw new TransferError('ETOOBIG', `more than ${totalCap} bytes in total`, { host: job.host, path: shown });
+  if (walk.totalBytes > totalCap) throw new TransferError('ETOOBIG', `the files add up to more than the limit of ${totalCap} bytes`, { host: job.host, path: shown });
   const path = sftpPath(remote, job);
   await placeFile(
     job,
@@ -157,7 +204,9 @@ async function visit(walk: Walk, components: string[], remote: Buffer, stats: St
     },
     {
       pump: async (write) => {
-        const handle = await session.open(path, 'r');
+        const handle = await session.open(path, 'r').catch((error: unknown) => {
+          throw refusedRead(error, remote, job);
+        });
         let read = false;
         try {
           await session.readAll(handle, path, stats.size, write);

@@ -6,6 +6,7 @@
 import { TransferError } from '../../errors';
 import { SftpSession } from '../../sftp';
 import type { Job } from '../job';
+import { directoryRefused, fileRefused } from '../plan/refusal';
 import type { RemoteKind } from '../plan/upload-layout';
 import { joinRemote, remoteText, showRemote } from '../remote-path';
 import { buildStep, mayBeIncomplete, resolveLayout, temporariesOf, type Step } from '../plan/upload-layout';
@@ -93,7 +94,9 @@ async function walk(
       const before = await session.stat(path);
       let made = false;
       if (!before) {
-        await session.mkdir(path, (step.mode | 0o700) & 0o777);
+        await session.mkdir(path, (step.mode | 0o700) & 0o777).catch((error: unknown) => {
+          throw directoryRefused(error, step.remotePath, job);
+        });
         made = true;
       } else if (!before.isDirectory()) {
         throw new TransferError('ENOTDIR', 'a file is in the way of a directory', { host: job.host, path: showRemote(step.remotePath) });
@@ -131,7 +134,7 @@ async function walk(
       handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
     } catch (error) {
       releaseContent(content);
-      throw error;
+      throw fileRefused(error, 'create', step.finalPath, job);
     }
     // Without atomic the final file is open (and, with overwrite, truncated) from here on.
     if (!request.atomic) writing.path = step.finalPath;
