@@ -50,6 +50,8 @@ export interface NodeRedProcess {
   /** http://127.0.0.1:PORT */
   url: string;
   userDir: string;
+  /** the Node-RED process's id (the benchmark reads its CPU time and RSS) */
+  pid: number;
   /** Node-RED's console output so far */
   log(): string;
   /** One HTTP request to this Node-RED (admin API or an `http in` endpoint); a JSON body is sent as JSON. */
@@ -187,7 +189,7 @@ export async function launchNodeRed(options: LaunchOptions): Promise<NodeRedProc
     await stop();
     throw error;
   }
-  return { url, userDir, log: () => output, request, deploy, stop };
+  return { url, userDir, pid: child.pid ?? 0, log: () => output, request, deploy, stop };
 }
 
 /** Polls `check` every 100 ms until it returns true; after `limitMs` fails with what `context` says. */

@@ -1,0 +1,60 @@
+/**
+ * The nodes inside a real Node-RED runtime (Node-RED 4.1 of node_modules, in a child process, with this
+ * package's nodes from dist/): copies are HTTP requests to the bench flow, timed from outside; CPU is the
+ * Node-RED process's (from /proc).
+ */
+import http from 'node:http';
+import { resolve } from 'node:path';
+import { makeTempDir, type SshdServer } from '../../test/harness';
+import { startNodeRedProcess, type NodeRedProcess } from '../../test/support/node-red-process';
+import { ENDPOINTS, benchFlow } from '../flows';
+import { cpuSeconds } from '../proc';
+import { elapsedMs, type Contender, type CopyJob, type Sample } from './types';
+
+const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+export interface BenchNodeRed {
+  red: NodeRedProcess;
+  contender: Contender;
+  /** one message through an endpoint: the HTTP status and body */
+  post(path: string, body: object): Promise<{ status: number; body: string }>;
+}
+
+export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRed> {
+  const userDir = await makeTempDir('bench-node-red');
+  const red = await startNodeRedProcess({
+    userDir,
+    // The package root is scanned as a Node-RED module (its package.json names the nodes in dist/), as `npm start` does.
+    settings: { nodesDir: [PACKAGE_ROOT], logging: { console: { level: 'warn', metrics: false, audit: false } } },
+  });
+  await red.deploy(benchFlow(server));
+  const post = (path: string, body: object) => postJson(`${red.url}${path}`, body);
+  const copy = async (job: CopyJob): Promise<Sample> => {
+    const path = job.direction === 'up' ? ENDPOINTS.up : job.recursive ? ENDPOINTS.downDir : ENDPOINTS.down;
+    const cpu = cpuSeconds(red.pid);
+    const started = process.hrtime.bigint();
+    const answer = await post(path, { localPath: job.local, remotePath: job.remote });
+    const ms = elapsedMs(started);
+    if (answer.status !== 200) throw new Error(`Node-RED ${path} ${job.remote}: ${answer.status} ${answer.body}`);
+    return { ms, cpuSeconds: cpuSeconds(red.pid) - cpu };
+  };
+  return { red, post, contender: { name: 'Node-RED nodes', recursive: true, copy } };
+}
+
+/** A JSON POST without a client-side deadline shorter than the transfer (1 GiB on a loaded machine). */
+export function postJson(url: string, body: object, limitMs = 600_000): Promise<{ status: number; body: string }> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolveAnswer, reject) => {
+    const request = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => resolveAnswer({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    request.setTimeout(limitMs, () => request.destroy(new Error(`POST ${url}: no answer within ${limitMs} ms`)));
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+

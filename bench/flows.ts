@@ -1,0 +1,75 @@
+/**
+ * The flow the bench deploys into Node-RED over its admin API: one HTTP endpoint per operation, so the bench
+ * sends a request and times the answer from outside, as a user's flow would be driven.
+ *   POST /bench/up        {localPath | content(base64), remotePath} → scp upload                → 200 / 500
+ *   POST /bench/down      {remotePath, localPath}                  → scp download to a file     → 200 / 500
+ *   POST /bench/down-dir  {remotePath, localPath}                  → recursive download into a directory
+ * Errors of the scp nodes go through a Catch node to a 500 answer carrying msg.error.
+ */
+import type { SshdServer } from '../test/harness';
+
+export const ENDPOINTS = { up: '/bench/up', down: '/bench/down', downDir: '/bench/down-dir' } as const;
+
+const TAB = 'be0c000000000001';
+const CONNECTION = 'be0c000000000002';
+const RESPONSE = 'be0c000000000003';
+const FAILED = 'be0c000000000004';
+
+// Moves the request's fields onto msg; a content upload sends msg.payload, a path upload the local file.
+const ARGUMENTS = `const body = msg.payload || {};
+msg.remotePath = body.remotePath;
+if (body.localPath !== undefined) msg.localPath = body.localPath;
+msg.payload = body.content === undefined ? '' : Buffer.from(body.content, 'base64');
+return msg;`;
+
+export function benchFlow(server: SshdServer): object[] {
+  let y = 0;
+  const at = (x: number) => ({ z: TAB, x, y });
+  const common = { connection: CONNECTION, remotePath: 'remotePath', remotePathType: 'msg', localPath: 'localPath', localPathType: 'msg', overwrite: 'overwrite', preserve: false, progress: false, outputs: 1 };
+  const scpNodes: string[] = [];
+  const endpoint = (index: number, url: string, scpNode: Record<string, unknown>): object[] => {
+    y = 60 + index * 80;
+    const id = (n: number): string => `be0c0000000001${index}${n}`;
+    scpNodes.push(id(3));
+    return [
+      { id: id(1), type: 'http in', name: '', url, method: 'post', upload: false, wires: [[id(2)]], ...at(120) },
+      { id: id(2), type: 'function', name: 'arguments', func: ARGUMENTS, outputs: 1, wires: [[id(3)]], ...at(300) },
+      { id: id(3), name: '', ...common, ...scpNode, wires: [[id(4)]], ...at(480) },
+      { id: id(4), type: 'function', name: 'ok', func: 'msg.payload = { bytes: msg.bytes };\nreturn msg;', outputs: 1, wires: [[RESPONSE]], ...at(660) },
+    ];
+  };
+  const download = { type: 'scp download', glob: false, maxSize: 0, maxFiles: 100000 };
+  const nodes = [
+    ...endpoint(1, ENDPOINTS.up, { type: 'scp upload', mode: '0644', atomic: true }),
+    ...endpoint(2, ENDPOINTS.down, { ...download, target: 'file', recursive: false }),
+    ...endpoint(3, ENDPOINTS.downDir, { ...download, target: 'directory', recursive: true }),
+  ];
+  y = 320;
+  return [
+    { id: TAB, type: 'tab', label: 'bench' },
+    {
+      id: CONNECTION,
+      type: 'scp-connection',
+      name: 'bench sshd',
+      host: server.host,
+      port: server.port,
+      username: server.username,
+      hostKeyPolicy: 'fingerprint',
+      hostFingerprints: server.hostKeyFingerprints.join('\n'),
+      transport: 'auto',
+      credentials: { privateKey: server.clientKey },
+    },
+    ...nodes,
+    { id: 'be0c000000000005', type: 'catch', name: '', scope: scpNodes, uncaught: false, wires: [[FAILED]], ...at(480) },
+    {
+      id: FAILED,
+      type: 'function',
+      name: 'failed',
+      func: 'msg.statusCode = 500;\nmsg.payload = { code: msg.error && msg.error.code, message: msg.error && msg.error.message };\nreturn msg;',
+      outputs: 1,
+      wires: [[RESPONSE]],
+      ...at(660),
+    },
+    { id: RESPONSE, type: 'http response', name: '', statusCode: '', headers: {}, wires: [], ...at(840) },
+  ];
+}

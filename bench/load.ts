@@ -1,0 +1,112 @@
+/**
+ * Many messages: a burst fired at once (failures, files/s) and a long run of messages (RSS of the Node-RED
+ * process before and after: a leak shows as growth).
+ */
+import { join } from 'node:path';
+import { upload } from '../src/transfer';
+import { SMALL_SIZE, type BenchConfig } from './config';
+import { engineContext } from './contenders/engine';
+import type { BenchNodeRed } from './contenders/node-red';
+import { ENDPOINTS } from './flows';
+import { rssBytes } from './proc';
+import { clearRemote, countRemoteFiles, type Workspace } from './workspace';
+
+export interface BurstResult {
+  contender: string;
+  failures: number;
+  filesPerSecond: number;
+  firstFailure?: string;
+}
+
+const CONTENT = Buffer.alloc(SMALL_SIZE, 42);
+
+async function fireAtOnce(count: number, send: (i: number) => Promise<void>): Promise<{ failures: number; ms: number; firstFailure?: string }> {
+  let failures = 0;
+  let firstFailure: string | undefined;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      send(i).catch((error: unknown) => {
+        failures += 1;
+        firstFailure ??= error instanceof Error ? error.message : String(error);
+      }),
+    ),
+  );
+  return { failures, firstFailure, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+/** `count` uploads of 4 KiB at once, through the nodes (HTTP messages) and through the engine alone. */
+export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNodeRed, log: (line: string) => void): Promise<BurstResult[]> {
+  const dir = `${ws.remote}/burst`;
+  const content = CONTENT.toString('base64');
+  const engine = engineContext(ws.server);
+  const senders: [string, (i: number) => Promise<void>][] = [
+    [
+      'Node-RED nodes',
+      async (i) => {
+        const answer = await nodeRed.post(ENDPOINTS.up, { content, remotePath: `${dir}/m${i}` });
+        if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body}`);
+      },
+    ],
+    ['engine alone', (i) => upload(engine, { sources: [{ kind: 'buffer', data: CONTENT }], remotePath: `${dir}/m${i}`, preserve: false, atomic: true, overwrite: 'overwrite' }).then(() => undefined)],
+  ];
+  const results: BurstResult[] = [];
+  try {
+    for (const [contender, send] of senders) {
+      const rates: number[] = [];
+      let failures = 0;
+      let firstFailure: string | undefined;
+      for (let round = 0; round < config.burstRounds; round += 1) {
+        await clearRemote(ws, dir);
+        const run = await fireAtOnce(config.burst, send);
+        const landed = await countRemoteFiles(ws, dir);
+        if (landed !== config.burst - run.failures) throw new Error(`${contender} burst: ${landed} files landed, ${config.burst - run.failures} answered as done`);
+        failures += run.failures;
+        firstFailure ??= run.firstFailure;
+        rates.push(config.burst / (run.ms / 1000));
+        log(`  ${config.burst} at once · ${contender}: ${run.failures} failed, ${rates[rates.length - 1].toFixed(0)} files/s`);
+      }
+      rates.sort((a, b) => a - b);
+      results.push({ contender, failures, filesPerSecond: rates[Math.floor(rates.length / 2)], ...(firstFailure ? { firstFailure } : {}) });
+    }
+  } finally {
+    await engine.channels.close();
+  }
+  return results;
+}
+
+export interface SoakResult {
+  messages: number;
+  failures: number;
+  /** RSS after the first tenth of the messages (warm) and after all of them */
+  warmRss: number;
+  endRss: number;
+}
+
+/** Alternating 4 KiB uploads (from the payload) and downloads (to a file), `soakConcurrency` at a time. */
+export async function soak(ws: Workspace, config: BenchConfig, nodeRed: BenchNodeRed, log: (line: string) => void): Promise<SoakResult> {
+  const content = CONTENT.toString('base64');
+  let next = 0;
+  let failures = 0;
+  let warmRss = Number.NaN;
+  const warmAt = Math.floor(config.soak / 10);
+  const message = async (i: number): Promise<void> => {
+    const answer =
+      i % 2 === 0
+        ? await nodeRed.post(ENDPOINTS.up, { content, remotePath: `${ws.remote}/soak/m${i % 100}` })
+        : await nodeRed.post(ENDPOINTS.down, { remotePath: ws.tiny.remote, localPath: join(ws.local, 'lat', `soak-${i % 100}`) });
+    if (answer.status !== 200) failures += 1;
+  };
+  const worker = async (): Promise<void> => {
+    while (next < config.soak) {
+      const i = next;
+      next += 1;
+      if (i === warmAt) warmRss = rssBytes(nodeRed.red.pid);
+      await message(i).catch(() => (failures += 1));
+    }
+  };
+  await Promise.all(Array.from({ length: config.soakConcurrency }, worker));
+  const endRss = rssBytes(nodeRed.red.pid);
+  log(`  ${config.soak} messages: ${failures} failed, RSS ${(warmRss / 1048576).toFixed(0)} → ${(endRss / 1048576).toFixed(0)} MiB`);
+  return { messages: config.soak, failures, warmRss, endRss };
+}
