@@ -25,7 +25,8 @@ import { prepareWorkspace } from './workspace';
 
 const ROOT = resolve(__dirname, '..', '..');
 const MIB = 1024 * 1024;
-const log = (line: string): void => console.log(line);
+const began = Date.now();
+const log = (line: string): void => console.log(`${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s ${line}`);
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 async function main(): Promise<void> {
@@ -57,11 +58,12 @@ async function main(): Promise<void> {
     const peakBig = watch.stop();
     const [treeUp, treeDown] = await treeCases(ws, config, [nodes, engine, scpO, scp], log);
     const [latencyUp, latencyDown] = await latencyCases(ws, config, [nodes, engine, scp, scpO], log);
-    const bursts = await burst(ws, config, nodeRed, log);
-    const soakResult = await soak(ws, config, nodeRed, log);
     log(`Node-RED idles ${config.idleMs / 1000} s again...`);
     await sleep(config.idleMs);
     const afterIdle = rssBytes(nodeRed.red.pid);
+    // The long run before the burst: a thousand requests at once inflate the heap, which would hide a leak.
+    const soakResult = await soak(ws, config, nodeRed, log);
+    const bursts = await burst(ws, config, nodeRed, log);
 
     const nodesBurst = bursts.find((b) => b.contender === NODES) ?? { failures: Number.NaN, filesPerSecond: Number.NaN };
     const report: BenchReport = {
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
       facts: [
         ['Node-RED RSS at idle (baseline)', `${(idleRss / MIB).toFixed(1)} MiB`],
         ['peak RSS while the big files moved (all contenders interleaved)', `${(peakBig / MIB).toFixed(1)} MiB`],
-        [`RSS after idling ${config.idleMs / 1000} s at the end`, `${(afterIdle / MIB).toFixed(1)} MiB`],
+        [`RSS after the copy cases and ${config.idleMs / 1000} s of idling`, `${(afterIdle / MIB).toFixed(1)} MiB`],
         ...bursts.map((b): [string, string] => [
           `${config.burst} × 4 KiB uploads at once, ${b.contender} (median of ${config.burstRounds})`,
           `${b.filesPerSecond.toFixed(0)} files/s, ${b.failures} failed${b.firstFailure ? ` (first: ${b.firstFailure.slice(0, 120)})` : ''}`,
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
     const stamp = `${startedAt.toISOString().replace(/[:.]/g, '-')}-${config.mode}`;
     await fs.writeFile(join(dir, `${stamp}.md`), `${markdown}\n![chart](${stamp}.svg)\n`);
     await fs.writeFile(join(dir, `${stamp}.svg`), renderSvg(report));
-    log(`\n${markdown}`);
+    console.log(`\n${markdown}`);
     log(`written: bench/results/${stamp}.md and .svg (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`);
   } finally {
     for (const contender of closers) await contender.close?.().catch(() => undefined);

@@ -26,7 +26,7 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
   const red = await startNodeRedProcess({
     userDir,
     // The package root is scanned as a Node-RED module (its package.json names the nodes in dist/), as `npm start` does.
-    settings: { nodesDir: [PACKAGE_ROOT], logging: { console: { level: 'warn', metrics: false, audit: false } } },
+    settings: { nodesDir: [PACKAGE_ROOT] },
   });
   await red.deploy(benchFlow(server));
   const post = (path: string, body: object) => postJson(`${red.url}${path}`, body);
