@@ -23,7 +23,7 @@ export interface BenchConfig {
 export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
   const quick = env.BENCH_QUICK !== undefined && env.BENCH_QUICK !== '' && env.BENCH_QUICK !== '0';
   const base: BenchConfig = quick
-    ? { mode: 'quick', bigBytes: 64 * MIB, rounds: 2, smallFiles: 100, latencyMessages: 5, burst: 300, burstRounds: 1, soak: 500, soakConcurrency: 10, idleMs: 5_000 }
+    ? { mode: 'quick', bigBytes: 32 * MIB, rounds: 2, smallFiles: 100, latencyMessages: 3, burst: 300, burstRounds: 1, soak: 300, soakConcurrency: 10, idleMs: 5_000 }
     : { mode: 'full', bigBytes: 1024 * MIB, rounds: 5, smallFiles: 1000, latencyMessages: 20, burst: 1000, burstRounds: 3, soak: 10_000, soakConcurrency: 10, idleMs: 60_000 };
   const rounds = Number(env.BENCH_ROUNDS);
   return Number.isInteger(rounds) && rounds > 0 ? { ...base, rounds } : base;

@@ -68,7 +68,7 @@ export function versions(root: string): Record<string, string> {
   return {
     'Node.js': process.version,
     'Node-RED': packageVersion('node-red'),
-    OpenSSH: firstLine('sh', ['-c', 'ssh -V 2>&1']).split(',')[0],
+    OpenSSH: firstLine('sh', ['-c', 'ssh -V 2>&1']).split(',')[0].replace(/^OpenSSH_/, ''),
     ssh2: packageVersion('ssh2'),
     'ssh2-sftp-client': packageVersion('ssh2-sftp-client'),
   };
