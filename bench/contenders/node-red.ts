@@ -12,7 +12,6 @@ import { cpuSeconds } from '../proc';
 import { elapsedMs, type Contender, type CopyJob, type Sample } from './types';
 
 const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
 export interface BenchNodeRed {
   red: NodeRedProcess;
@@ -42,11 +41,15 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
   return { red, post, contender: { name: 'Node-RED nodes', recursive: true, copy } };
 }
 
-/** A JSON POST without a client-side deadline shorter than the transfer (1 GiB on a loaded machine). */
+/**
+ * A JSON POST without a client-side deadline shorter than the transfer (1 GiB on a loaded machine), on a
+ * connection of its own: a kept-alive socket that Node-RED's server closes after 5 s idle races with the
+ * next request on it (ECONNRESET on our side, nothing to do with the nodes).
+ */
 export function postJson(url: string, body: object, limitMs = 600_000): Promise<{ status: number; body: string }> {
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolveAnswer, reject) => {
-    const request = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length } }, (response) => {
+    const request = http.request(url, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length } }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
