@@ -22,7 +22,7 @@ export interface IncomingFile {
 export interface Delivery {
   /** streams exactly the file's bytes into `write`, awaiting it */
   pump(write: (chunk: Buffer) => void | Promise<void>): Promise<void>;
-  /** tells the server the file is skipped (SCP answers the record); SFTP does nothing */
+  /** tells the transport the file is skipped (SCP answers the record, SFTP closes the file it opened) */
   skip(): Promise<void>;
 }
 

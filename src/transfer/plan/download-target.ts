@@ -4,7 +4,7 @@ import { dirname } from 'path';
 import { TransferError } from '../../errors';
 import type { Job } from '../job';
 import { inspectLocal, localError } from '../local/local-files';
-import type { DownloadRequest } from '../types';
+import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest } from '../types';
 
 /** Checks the request against its target before anything is opened. */
 export async function checkDownloadTarget(job: Job, request: DownloadRequest): Promise<void> {
@@ -45,4 +45,28 @@ export async function checkDownloadTarget(job: Job, request: DownloadRequest): P
 export function fileCap(request: DownloadRequest): number {
   const base = request.limits.maxFileBytes;
   return request.target.kind === 'buffer' ? Math.min(base, request.target.maxBytes) : base;
+}
+
+/** Every bound a download runs under, whichever transport carries it. */
+export interface DownloadCaps {
+  /** files announced (fetched or skipped); 1 unless the target is a directory */
+  maxFiles: number;
+  /** directories entered, the top one included */
+  maxDirectories: number;
+  /** directory levels below the target: a top-level directory is level 1 */
+  maxDepth: number;
+  maxFileBytes: number;
+  /** the sum of the sizes of the files fetched (skipped ones cost nothing) */
+  maxTotalBytes: number;
+}
+
+export function downloadCaps(request: DownloadRequest): DownloadCaps {
+  const { limits, target } = request;
+  return {
+    maxFiles: target.kind === 'directory' ? limits.maxFiles : Math.min(limits.maxFiles, 1),
+    maxDirectories: limits.maxDirectories ?? DEFAULT_MAX_DIRECTORIES,
+    maxDepth: limits.maxDepth,
+    maxFileBytes: fileCap(request),
+    maxTotalBytes: target.kind === 'buffer' ? Math.min(limits.maxTotalBytes, target.maxBytes) : limits.maxTotalBytes,
+  };
 }

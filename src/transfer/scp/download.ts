@@ -1,56 +1,86 @@
 /**
- * Download over SCP: one `scp -f` channel; every record the server sends is validated by the sink
- * (names, sizes, order, caps) and then placed by this module inside the user's target only.
+ * Download over SCP: one `scp -f` channel. The sink validates every record the server sends (names,
+ * sizes, order, the requested names, caps) and this module hands them to the download walker
+ * (plan/download.ts) as entries: C → file, D → directory, E → leave.
  */
 import { TransferError } from '../../errors';
-import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, isNoScpError, type SinkExpectation, type SinkLimits } from '../../scp';
+import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, isNoScpError, type SinkExpectation } from '../../scp';
+import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
-import { Glob } from '../../glob';
 import type { Job } from '../job';
-import { ensureLocalDirectory, insideTarget } from '../local/local-files';
-import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
-import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
+import { planDownload, walkDownload, type DownloadPlan } from '../plan/download';
+import type { DownloadTransport, RemoteEntry } from '../plan/download-transport';
 import { readRefused } from '../plan/refusal';
 import { NO_SCP, closeChannelQuietly, openScpChannel } from './channel';
 import { watchConnection } from '../watch-connection';
-import { fileCap } from '../plan/download-target';
-import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest, type TransferResult } from '../types';
+import { joinRemote, showRemote } from '../remote-path';
+import type { DownloadRequest, TransferResult } from '../types';
 
+/**
+ * `scp -f` for the plan: a glob's literal parts quoted, its wildcards left to the remote shell. Always
+ * with -p: the times reach the result as they do over SFTP; only "preserve" applies them locally.
+ */
+function sourceCommand(request: DownloadRequest, plan: DownloadPlan): Buffer {
+  if (plan.select.kind !== 'glob') return buildScpCommand(plan.remote, { role: 'source', recursive: request.recursive, preserve: true });
+  return buildScpGlobCommand(plan.dir, plan.select.glob, { recursive: request.recursive, preserve: true });
+}
 
+/** The sink's records as the walker's entries. */
+class ScpEntries implements DownloadTransport {
+  readonly used = 'scp';
+  /** the first reply proved there is no usable scp (see scpDownload) */
+  noScp = false;
+  private first = true;
 
-function sinkLimits(request: DownloadRequest): SinkLimits {
-  const limits = request.limits;
-  const totalCap = request.target.kind === 'buffer' ? Math.min(limits.maxTotalBytes, request.target.maxBytes) : limits.maxTotalBytes;
-  return {
-    ...DEFAULT_RECORD_LIMITS,
-    maxFileBytes: fileCap(request),
-    maxTotalBytes: totalCap,
-    maxFiles: request.target.kind === 'directory' ? limits.maxFiles : Math.min(limits.maxFiles, 1),
-    maxDepth: limits.maxDepth,
-    maxDirectories: limits.maxDirectories ?? DEFAULT_MAX_DIRECTORIES,
-  };
+  constructor(
+    private readonly sink: ScpSink,
+    private readonly lease: ExecLease,
+  ) {}
+
+  async next(): Promise<RemoteEntry | null> {
+    let entry;
+    try {
+      entry = await this.sink.next();
+    } catch (error) {
+      if (this.first && isNoScpError(error)) this.noScp = true;
+      throw error;
+    }
+    this.first = false;
+    if (entry === null) {
+      await this.sink.finish();
+      return null;
+    }
+    if (entry.type === 'endDirectory') return { kind: 'leave' };
+    const times = entry.times ? { times: entry.times } : {};
+    if (entry.type === 'directory') return { kind: 'directory', name: entry.name, mode: entry.mode, ...times };
+    return { kind: 'file', name: entry.name, size: entry.size, mode: entry.mode, ...times };
+  }
+
+  receive(write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+    return this.sink.receive(write);
+  }
+
+  skip(reason: string): Promise<void> {
+    return this.sink.skip(reason);
+  }
+
+  enter(): Promise<void> {
+    return this.sink.accept();
+  }
+
+  connectionError(): Error | undefined {
+    return this.lease.connectionError();
+  }
 }
 
 export async function scpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult | typeof NO_SCP> {
-  const shown = showRemote(remote);
-  const { dir, base } = splitRemote(remote);
-  if (base.length === 0 || base.equals(Buffer.from('.')) || base.equals(Buffer.from('..'))) {
-    throw new TransferError('EINVAL', 'the remote path does not name a file or directory', { host: job.host, path: shown });
-  }
-  if (!isValidUtf8(base)) {
+  const plan = planDownload(job, request, remote);
+  const { shown } = plan;
+  if (!isValidUtf8(plan.base)) {
     throw new TransferError('EINVAL', 'SCP downloads need a remote name that is valid UTF-8', { host: job.host, path: shown });
   }
-  const baseText = base.toString('utf8');
-  let command: Buffer;
-  let expect: SinkExpectation;
-  if (request.glob) {
-    expect = { kind: 'glob', pattern: baseText };
-    command = buildScpGlobCommand(dir, Glob.parse(baseText, job.host), { recursive: request.recursive, preserve: request.preserve });
-  } else {
-    expect = request.recursive ? { kind: 'tree', name: baseText } : { kind: 'exact', name: baseText };
-    command = buildScpCommand(remote, { role: 'source', recursive: request.recursive, preserve: request.preserve });
-  }
-
+  const command = sourceCommand(request, plan);
+  const expect: SinkExpectation = plan.select;
   const { lease, channel } = await openScpChannel(job, command, shown);
   const sink = new ScpSink(
     { stdout: channel, stdin: channel, stderr: channel.stderr },
@@ -61,72 +91,27 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
       path: shown,
       expect,
       recursive: request.recursive,
-      limits: sinkLimits(request),
+      // The walker holds the same caps; the sink's own stop a hostile server at the record that breaks them.
+      limits: { ...DEFAULT_RECORD_LIMITS, ...plan.caps },
     },
   );
   const stopWatching = watchConnection(channel, lease, (error) => sink.destroy(error));
-  const placements = new PlacementSet();
-  const directories: OpenDirectory[] = [];
-  let first = true;
+  const entries = new ScpEntries(sink, lease);
   try {
-    for (;;) {
-      let entry;
-      try {
-        entry = await sink.next();
-      } catch (error) {
-        // The first reply decides whether the server speaks SCP at all: the sink flags proof of a
-        // missing scp (exit 127, "not found", the "sftp connections only" refusal) as noScp; then 'auto'
-        // gives SFTP its turn and 'scp' says so plainly. A banner or a hostile first record (a `../x`
-        // name) stays the protocol error it is instead of a quiet retry.
-        if (first && isNoScpError(error)) return NO_SCP;
-        throw error;
-      }
-      first = false;
-      if (entry === null) break;
-      if (entry.type === 'endDirectory') {
-        const finished = directories.pop();
-        if (finished) await finishDirectory(job, request, finished);
-        continue;
-      }
-      const remoteEntry = joinRemote(dir, [...entry.parents, entry.name].join('/'));
-      if (entry.type === 'directory') {
-        if (request.target.kind !== 'directory') {
-          throw new TransferError('EISDIR', 'the remote path is a directory', { host: job.host, path: showRemote(remoteEntry) });
-        }
-        const local = insideTarget(request.target.path, [...entry.parents, entry.name], job);
-        const created = await ensureLocalDirectory(local, job);
-        if (created) job.directories.push(local);
-        directories.push({ path: local, mode: entry.mode & 0o777, times: entry.times, created });
-        await sink.accept();
-        continue;
-      }
-      await placeFile(
-        job,
-        request,
-        {
-          components: [...entry.parents, entry.name],
-          remotePath: remoteText(remoteEntry),
-          mode: entry.mode,
-          size: entry.size,
-          ...(entry.times ? { times: entry.times } : {}),
-        },
-        { pump: (write) => sink.receive(write), skip: () => sink.skip('file exists, skipped') },
-        placements,
-      );
-    }
-    await sink.finish();
+    return await walkDownload(job, request, plan, entries);
   } catch (error) {
     sink.destroy();
-    closeChannelQuietly(channel);
-    await placements.discardAll();
-    throw capAtItsPath(inServerWords(notRegularAsEisdir(job.normalise(lease.connectionError() ?? error, shown), request), request, job), dir, shown);
+    // The first reply decides whether the server speaks SCP at all: the sink flags proof of a missing
+    // scp (exit 127, "not found", the "sftp connections only" refusal) as noScp; then 'auto' gives SFTP
+    // its turn and 'scp' says so plainly. A banner or a hostile first record (a `../x` name) stays the
+    // protocol error it is instead of a quiet retry.
+    if (entries.noScp) return NO_SCP;
+    throw capAtItsPath(inServerWords(notRegularAsEisdir(error as TransferError, request), request, job), plan.dir, shown);
   } finally {
     stopWatching();
     closeChannelQuietly(channel);
   }
-  return job.result('scp');
 }
-
 
 /**
  * OpenSSH's `scp -f` answers a directory requested without -r with "not a regular file"; for the user
@@ -157,7 +142,10 @@ function inServerWords(error: TransferError, request: DownloadRequest, job: Job)
   return readRefused(error.code, match[1], match[2], job, error);
 }
 
-/** The sink names the entry that broke a cap by its path below the requested one's directory: the error names it in full, as over SFTP. */
+/**
+ * The sink names the entry that broke a cap by its path below the requested one's directory: the error
+ * names it in full, as the walker's own checks do.
+ */
 function capAtItsPath(error: TransferError, dir: Buffer, shown: string): TransferError {
   // (the sink's errors carry the requested path; a local file system's "file too large" does not)
   if (error.code !== 'ETOOBIG' || error.detail === undefined || error.path !== shown) return error;

@@ -1,0 +1,177 @@
+/**
+ * One download, whichever transport carries it: the plan (what is selected, under which caps) and the
+ * walker that executes it over a DownloadTransport. The walker owns every policy decision: which names
+ * may land where (inside the target only), the caps, overwrite, atomic placement and preserve (through
+ * local/place.ts), progress, and what a failure leaves behind: files already placed stay, the file in
+ * flight is discarded, and an entry the server cannot send fails the job at the end, after
+ * everything else was fetched (OpenSSH's `scp -f` goes on the same way).
+ */
+import { TransferError } from '../../errors';
+import { Glob } from '../../glob';
+import type { Job } from '../job';
+import { ensureLocalDirectory, insideTarget } from '../local/local-files';
+import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
+import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
+import type { DownloadRequest, TransferResult } from '../types';
+import { downloadCaps, type DownloadCaps } from './download-target';
+import type { DownloadTransport, RemoteEntry } from './download-transport';
+import { readRefused } from './refusal';
+
+export type DownloadSelection =
+  /** one file with this name */
+  | { kind: 'exact'; name: string }
+  /** recursive: one file or directory tree with this name */
+  | { kind: 'tree'; name: string }
+  /** the entries of `dir` whose names match (directories only with recursive) */
+  | { kind: 'glob'; pattern: string; glob: Glob };
+
+export interface DownloadPlan {
+  remote: Buffer;
+  /** the remote path for messages */
+  shown: string;
+  /** the remote directory the selection is made in, and the last component (a name or a pattern) */
+  dir: Buffer;
+  base: Buffer;
+  /** made from `base` decoded as UTF-8: a transport refuses a base that is not valid UTF-8 first */
+  select: DownloadSelection;
+  caps: DownloadCaps;
+}
+
+export function planDownload(job: Job, request: DownloadRequest, remote: Buffer): DownloadPlan {
+  const shown = showRemote(remote);
+  const { dir, base } = splitRemote(remote);
+  if (base.length === 0 || base.equals(Buffer.from('.')) || base.equals(Buffer.from('..'))) {
+    throw new TransferError('EINVAL', 'the remote path does not name a file or directory', { host: job.host, path: shown });
+  }
+  const name = base.toString('utf8');
+  const select: DownloadSelection = request.glob
+    ? { kind: 'glob', pattern: name, glob: Glob.parse(name, job.host) }
+    : request.recursive
+      ? { kind: 'tree', name }
+      : { kind: 'exact', name };
+  return { remote, shown, dir, base, select, caps: downloadCaps(request) };
+}
+
+/** Runs the plan over the transport; on failure removes the file in flight and throws the job's error. */
+export async function walkDownload(job: Job, request: DownloadRequest, plan: DownloadPlan, transport: DownloadTransport): Promise<TransferResult> {
+  const walk = new DownloadWalk(job, request, plan, transport);
+  try {
+    await walk.run();
+    return job.result(transport.used);
+  } catch (error) {
+    await walk.placements.discardAll();
+    throw job.normalise(transport.connectionError() ?? error, plan.shown);
+  }
+}
+
+type Announced<K extends RemoteEntry['kind']> = Extract<RemoteEntry, { kind: K }>;
+
+class DownloadWalk {
+  readonly placements = new PlacementSet();
+  /** the directories entered and not yet left, outermost first */
+  private readonly open: (OpenDirectory & { name: string })[] = [];
+  private files = 0;
+  private directories = 0;
+  private fetchedBytes = 0;
+  private topLevelEntries = 0;
+  /** the first entry the server could not send: the job's error once the rest is fetched */
+  private firstFailure: TransferError | undefined;
+
+  constructor(
+    private readonly job: Job,
+    private readonly request: DownloadRequest,
+    private readonly plan: DownloadPlan,
+    private readonly transport: DownloadTransport,
+  ) {}
+
+  async run(): Promise<void> {
+    for (;;) {
+      this.job.checkActive();
+      const entry = await this.transport.next();
+      if (entry === null) break;
+      if (entry.kind === 'leave') await this.leave();
+      else if (entry.kind === 'failed') this.firstFailure ??= entry.error;
+      else if (entry.kind === 'directory') await this.directory(entry);
+      else await this.file(entry);
+    }
+    if (this.open.length > 0) throw this.error('EPROTO', 'the transfer ended inside a directory', this.remotePath(''));
+    if (this.firstFailure) throw this.firstFailure;
+  }
+
+  private remotePath(name: string): Buffer {
+    return joinRemote(this.plan.dir, [...this.open.map((level) => level.name), name].join('/'));
+  }
+
+  private error(code: TransferError['code'], summary: string, remote: Buffer): TransferError {
+    return new TransferError(code, summary, { host: this.job.host, path: showRemote(remote) });
+  }
+
+  /** A top-level entry must be what the user asked for (CVE-2019-6111), whatever the transport checked. */
+  private checkSelected(name: string, remote: Buffer): void {
+    if (this.open.length > 0) return;
+    const select = this.plan.select;
+    const wanted = select.kind === 'glob' ? select.glob.matches(name) : this.topLevelEntries === 0 && name === select.name;
+    if (!wanted) throw this.error('EPROTO', 'the server sent an entry that was not requested', remote);
+    this.topLevelEntries += 1;
+  }
+
+  private async directory(entry: Announced<'directory'>): Promise<void> {
+    const { request, plan, job } = this;
+    const remote = this.remotePath(entry.name);
+    this.checkSelected(entry.name, remote);
+    if (!request.recursive || request.target.kind !== 'directory') throw readRefused('EISDIR', showRemote(remote), undefined, job);
+    if (this.open.length + 1 > plan.caps.maxDepth) {
+      throw this.error('ETOOBIG', `the remote tree is deeper than ${plan.caps.maxDepth} levels`, remote);
+    }
+    if (this.directories + 1 > plan.caps.maxDirectories) {
+      throw this.error('ETOOBIG', `the remote tree has more than the limit of ${plan.caps.maxDirectories} directories`, remote);
+    }
+    this.directories += 1;
+    const local = insideTarget(request.target.path, [...this.open.map((level) => level.name), entry.name], job);
+    const created = await ensureLocalDirectory(local, job);
+    if (created) job.directories.push(local);
+    this.open.push({ name: entry.name, path: local, mode: entry.mode & 0o777, ...(entry.times ? { times: entry.times } : {}), created });
+    await this.transport.enter();
+  }
+
+  private async leave(): Promise<void> {
+    const finished = this.open.pop();
+    if (!finished) throw this.error('EPROTO', 'the transfer left a directory it never entered', this.plan.remote);
+    await finishDirectory(this.job, this.request, finished);
+  }
+
+  private async file(entry: Announced<'file'>): Promise<void> {
+    const { caps } = this.plan;
+    const remote = this.remotePath(entry.name);
+    this.checkSelected(entry.name, remote);
+    // The words of the SCP sink's own checks (src/scp/sink.ts, records.ts), which meet a hostile server first.
+    if (this.files + 1 > caps.maxFiles) throw this.error('ETOOBIG', `more than the limit of ${caps.maxFiles} files`, remote);
+    if (entry.size > caps.maxFileBytes) {
+      throw this.error('ETOOBIG', `the remote file has ${entry.size} bytes, over the limit of ${caps.maxFileBytes}`, remote);
+    }
+    if (this.fetchedBytes + entry.size > caps.maxTotalBytes) {
+      throw this.error('ETOOBIG', `the files add up to more than the limit of ${caps.maxTotalBytes} bytes`, remote);
+    }
+    this.files += 1;
+    const transport = this.transport;
+    await placeFile(
+      this.job,
+      this.request,
+      {
+        components: [...this.open.map((level) => level.name), entry.name],
+        remotePath: remoteText(remote),
+        mode: entry.mode,
+        size: entry.size,
+        ...(entry.times ? { times: entry.times } : {}),
+      },
+      {
+        pump: (write) => {
+          this.fetchedBytes += entry.size;
+          return transport.receive(write);
+        },
+        skip: () => transport.skip('file exists, skipped'),
+      },
+      this.placements,
+    );
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The download walker's rules, the same over both transports against the real sshd: what a tree with
+ * entries the server cannot send leaves behind, what the total-bytes cap counts, and the remote times
+ * every result carries.
+ */
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { download, type DownloadRequest, type TransferResult } from '../../src/transfer';
+import { TransferError } from '../../src/errors';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
+
+const MTIME = 1_500_000_000;
+
+/** Every entry below `dir` as "relative path" (directories with a trailing slash), sorted. */
+async function localEntries(dir: string, prefix = ''): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const rel = `${prefix}${entry.name}`;
+    if (entry.isDirectory()) found.push(`${rel}/`, ...(await localEntries(join(dir, entry.name), `${rel}/`)));
+    else found.push(rel);
+  }
+  return found.sort();
+}
+
+async function failure(promise: Promise<TransferResult>): Promise<TransferError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof TransferError, `expected a TransferError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the download to fail');
+}
+
+for (const transport of ['scp', 'sftp'] as const) {
+  describe(`transfer: download walker rules over ${transport}`, function () {
+    const shared = useSharedPool();
+
+    function treeRequest(remotePath: string, target: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
+      return { remotePath, target: { kind: 'directory', path: target }, recursive: true, glob: false, preserve: false, overwrite: 'fail', limits: DEFAULT_LIMITS, ...extra };
+    }
+
+    it('a tree with an unreadable file and an unreadable directory: everything else arrives, then EACCES', async function () {
+      const remote = await makeServerDir(shared.server, `walk-partial-${transport}`);
+      const tree = `${remote.relative}/tree`;
+      await runAsUser(
+        shared.server,
+        [
+          `mkdir -p ${sq(tree)}/a ${sq(tree)}/locked ${sq(tree)}/z`,
+          `echo one > ${sq(tree)}/a/one.txt`,
+          `echo hidden > ${sq(tree)}/a/secret.txt && chmod 000 ${sq(tree)}/a/secret.txt`,
+          `echo inside > ${sq(tree)}/locked/inside.txt && chmod 000 ${sq(tree)}/locked`,
+          `echo last > ${sq(tree)}/z/last.txt`,
+        ].join(' && '),
+      );
+      try {
+        const back = await makeTempDir(`walk-partial-${transport}`);
+        const error = await failure(download(context(shared.channels, { transport }), treeRequest(tree, back)));
+        assert.equal(error.code, 'EACCES', error.message);
+        assert.ok(error.message.includes('127.0.0.1'), error.message);
+        // complete files only, nothing of the unreadable directory, no temporary file
+        assert.deepEqual(await localEntries(back), ['tree/', 'tree/a/', 'tree/a/one.txt', 'tree/z/', 'tree/z/last.txt']);
+        assert.equal(await fs.readFile(join(back, 'tree', 'z', 'last.txt'), 'utf8'), 'last\n');
+      } finally {
+        await runAsUser(shared.server, `chmod 700 ${sq(tree)}/locked`);
+      }
+    });
+
+    it('a FIFO inside a tree: the files arrive, then EPROTO (not a regular file)', async function () {
+      const remote = await makeServerDir(shared.server, `walk-fifo-${transport}`);
+      const tree = `${remote.relative}/tree`;
+      await runAsUser(shared.server, `mkdir -p ${sq(tree)} && echo a > ${sq(tree)}/a.txt && mkfifo ${sq(tree)}/pipe && echo z > ${sq(tree)}/z.txt`);
+      const back = await makeTempDir(`walk-fifo-${transport}`);
+      const error = await failure(download(context(shared.channels, { transport }), treeRequest(tree, back)));
+      assert.equal(error.code, 'EPROTO', error.message);
+      assert.match(error.message, /not a regular file/);
+      assert.match(error.message, /pipe/);
+      assert.deepEqual(await localEntries(back), ['tree/', 'tree/a.txt', 'tree/z.txt']);
+    });
+
+    it('an unreadable file among glob matches: the others arrive, then EACCES naming it', async function () {
+      const remote = await makeServerDir(shared.server, `walk-glob-${transport}`);
+      await runAsUser(
+        shared.server,
+        `cd ${sq(remote.relative)} && echo a > a.log && echo b > b.log && chmod 000 b.log && echo c > c.log`,
+      );
+      const back = await makeTempDir(`walk-glob-${transport}`);
+      const request = { ...treeRequest(`${remote.relative}/*.log`, back), recursive: false, glob: true };
+      const error = await failure(download(context(shared.channels, { transport }), request));
+      assert.equal(error.code, 'EACCES', error.message);
+      assert.match(error.message, /b\.log/);
+      assert.deepEqual(await localEntries(back), ['a.log', 'c.log']);
+    });
+
+    it('a directory among glob matches without recursive: the files arrive, then EISDIR', async function () {
+      const remote = await makeServerDir(shared.server, `walk-globdir-${transport}`);
+      await runAsUser(shared.server, `cd ${sq(remote.relative)} && echo a > a.x && mkdir b.x && echo c > c.x`);
+      const back = await makeTempDir(`walk-globdir-${transport}`);
+      const request = { ...treeRequest(`${remote.relative}/*.x`, back), recursive: false, glob: true };
+      const error = await failure(download(context(shared.channels, { transport }), request));
+      assert.equal(error.code, 'EISDIR', error.message);
+      assert.deepEqual(await localEntries(back), ['a.x', 'c.x']);
+    });
+
+    it('the total-bytes cap counts the files fetched, not the ones skipped as existing', async function () {
+      const remote = await makeServerDir(shared.server, `walk-total-${transport}`);
+      await runAsUser(shared.server, `cd ${sq(remote.relative)} && head -c 300 /dev/zero > a.bin && head -c 300 /dev/zero > b.bin`);
+      const back = await makeTempDir(`walk-total-${transport}`);
+      await fs.writeFile(join(back, 'a.bin'), 'already here');
+      // a glob: both transports take the matches in name order, so a.bin (skipped) comes first
+      const request: DownloadRequest = { ...treeRequest(`${remote.relative}/*.bin`, back), recursive: false, glob: true, overwrite: 'skip' };
+      request.limits = { ...DEFAULT_LIMITS, maxTotalBytes: 500 };
+      const result = await download(context(shared.channels, { transport }), request);
+      assert.deepEqual(
+        result.files.map((file) => `${file.remotePath.replace(/.*\//, '')} ${String(file.transferred)}`),
+        ['a.bin false', 'b.bin true'],
+      );
+      assert.equal(result.bytes, 300);
+      assert.equal(await fs.readFile(join(back, 'a.bin'), 'utf8'), 'already here');
+      assert.equal((await fs.stat(join(back, 'b.bin'))).size, 300);
+      // fetching both goes over it
+      const again = await makeTempDir(`walk-total-over-${transport}`);
+      const error = await failure(download(context(shared.channels, { transport }), { ...request, target: { kind: 'directory', path: again } }));
+      assert.equal(error.code, 'ETOOBIG', error.message);
+      assert.match(error.message, /more than the limit of 500 bytes/);
+    });
+
+    it('results carry the remote times without preserve; the local file keeps its own', async function () {
+      const remote = await makeServerDir(shared.server, `walk-times-${transport}`);
+      const remotePath = `${remote.relative}/stamped.txt`;
+      await runAsUser(shared.server, `echo stamped > ${sq(remotePath)} && touch -m -d @${MTIME} ${sq(remotePath)}`);
+      const back = await makeTempDir(`walk-times-${transport}`);
+      const request: DownloadRequest = { ...treeRequest(remotePath, back), recursive: false };
+      const result = await download(context(shared.channels, { transport }), request);
+      assert.equal(result.files.length, 1);
+      assert.equal(result.files[0].mtime, MTIME);
+      assert.equal(typeof result.files[0].atime, 'number');
+      const stats = await fs.stat(join(back, 'stamped.txt'));
+      assert.notEqual(Math.floor(stats.mtimeMs / 1000), MTIME);
+      const payload = await download(context(shared.channels, { transport }), { ...request, target: { kind: 'buffer', maxBytes: 100 } });
+      assert.equal(payload.files[0].mtime, MTIME);
+      assert.equal(payload.files[0].data?.toString(), 'stamped\n');
+    });
+  });
+}
