@@ -8,7 +8,7 @@ import type { Job } from '../job';
 import type { Leftover } from '../leftovers';
 import { endsWithSlash, joinRemote, showRemote, splitRemote } from '../remote-path';
 import type { PlannedEntry, PlannedFile } from '../local/sources';
-import { remoteTempName } from '../temp-name';
+import { remoteTempName, stagingName } from '../temp-name';
 import type { UploadRequest } from '../types';
 
 /** What a probe found at a remote path. */
@@ -32,6 +32,8 @@ export interface DirectoryStep {
   mode: number;
   times?: { mtime: number; atime: number };
   remotePath: Buffer;
+  /** the probe found a directory there already (it is not created) */
+  existed: boolean;
   steps: Step[];
 }
 
@@ -118,19 +120,23 @@ export function buildStep(
   job: Job,
 ): Step {
   const finalPath = joinRemote(parent, name);
+  const kind = existing.get(finalPath.toString('latin1')) ?? 'missing';
   if (entry.kind === 'directory') {
+    if (kind === 'other') {
+      throw new TransferError('ENOTDIR', 'a file is in the way of a directory', { host: job.host, path: showRemote(finalPath) });
+    }
     return {
       kind: 'directory',
       name,
       mode: entry.mode,
       times: entry.times,
       remotePath: finalPath,
+      existed: kind === 'directory',
       // A directory's files go before its subdirectories, on both transports: a failure deeper in the tree
       // then finds the same files finished over SCP (one staging folder per directory) and SFTP.
       steps: filesFirst(entry.entries).map((child) => buildStep(child, child.name as Buffer, finalPath, atomic, existing, overwrite, job)),
     };
   }
-  const kind = existing.get(finalPath.toString('latin1')) ?? 'missing';
   if (kind === 'directory') {
     throw new TransferError('EISDIR', 'a directory is in the way of a file', { host: job.host, path: showRemote(finalPath) });
   }
@@ -164,6 +170,21 @@ export function mayBeIncomplete(error: TransferError, finalPath: Buffer | undefi
   });
 }
 
+/**
+ * Every remote path the plan would use if `remote` is an existing directory (files and directories): the
+ * probe asks about all of them at once, so the overwrite policy and the things in the way are known
+ * before anything is sent.
+ */
+export function candidatePaths(entries: PlannedEntry[], remote: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  const visit = (entry: PlannedEntry, path: Buffer): void => {
+    out.push(path);
+    if (entry.kind === 'directory') for (const child of entry.entries) visit(child, joinRemote(path, child.name as Buffer));
+  };
+  for (const entry of entries) if (entry.name) visit(entry, joinRemote(remote, entry.name));
+  return out;
+}
+
 /** The temporary names an atomic upload will use, recorded before the server can create any of them. */
 export function temporariesOf(steps: Step[], out: Leftover[] = []): Leftover[] {
   for (const step of steps) {
@@ -172,4 +193,35 @@ export function temporariesOf(steps: Step[], out: Leftover[] = []): Leftover[] {
     else if (!step.skip) out.push({ path: step.wirePath, kind: 'file' });
   }
   return out;
+}
+
+/**
+ * Groups the files of each directory level into a staging directory when the transport moves such
+ * groups in one go (atomic uploads that may replace: with overwrite "fail" each file needs its own
+ * refusing rename). Names `canStage` refuses keep their own temporary name. The group stands where its
+ * first file stood and keeps skipped files in their place, so progress and results keep the plan's order.
+ */
+export function stage(steps: Step[], parent: Buffer, canStage: (name: Buffer) => boolean): Step[] {
+  const staged: Step[] = [];
+  const group: FileStep[] = [];
+  let groupAt = -1;
+  for (const step of steps) {
+    if (step.kind === 'directory') staged.push({ ...step, steps: stage(step.steps, step.remotePath, canStage) });
+    else if (step.kind === 'file' && canStage(step.name)) {
+      if (groupAt < 0) groupAt = staged.length;
+      group.push(step);
+    } else staged.push(step);
+  }
+  if (group.filter((file) => !file.skip).length >= 2) {
+    const name = stagingName();
+    const path = joinRemote(parent, name);
+    for (const file of group) {
+      file.wireName = file.name;
+      file.wirePath = joinRemote(path, file.name);
+    }
+    staged.splice(groupAt, 0, { kind: 'staging', name, parent, path, files: group });
+  } else if (group.length > 0) {
+    staged.splice(groupAt, 0, ...group);
+  }
+  return staged;
 }

@@ -252,6 +252,7 @@ export async function moveStagedFiles(
   job: Job,
   stagings: { parent: Buffer; path: Buffer; files: { name: Buffer }[] }[],
   pathForErrors: string,
+  removeStaging = true,
 ): Promise<void> {
   const statements: Buffer[] = [];
   const piece = MAX_COMMAND_BYTES / 2;
@@ -261,7 +262,7 @@ export async function moveStagedFiles(
     let length = 0;
     const flush = (last: boolean): void => {
       const parts = [bytes(' mv -f --'), ...sources, destination];
-      if (last) parts.push(bytes(' && rmdir -- '), quoteForShellBytes(staging.path));
+      if (last && removeStaging) parts.push(bytes(' && rmdir -- '), quoteForShellBytes(staging.path));
       parts.push(bytes(' || s=1;'));
       statements.push(Buffer.concat(parts));
       sources = [];

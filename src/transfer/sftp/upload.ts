@@ -1,23 +1,31 @@
 /**
- * Upload over SFTP, for servers without a usable scp: the same plan, layout, temporary names and
- * overwrite policy as the SCP path, with SFTP requests instead of records and shell commands. Final
- * paths are never written directly (no fastPut): content goes to the temporary name, then a rename.
+ * The SFTP side of an upload (the walk itself is plan/upload.ts), for servers without a usable scp:
+ * requests instead of records and shell commands. Final paths are never written directly with atomic
+ * (no fastPut): content goes to the temporary name, then a rename.
  */
-import { TransferError } from '../../errors';
+import { TransferError, type TransferErrorCode } from '../../errors';
 import { SftpSession } from '../../sftp';
-import type { Job } from '../job';
+import type { SftpLease } from '../../ssh/types';
+import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
+import type { Leftover } from '../leftovers';
+import { localChunks, type UploadPlan } from '../local/sources';
 import { directoryRefused, fileRefused } from '../plan/refusal';
+import { runUpload } from '../plan/upload';
 import type { RemoteKind } from '../plan/upload-layout';
-import { joinRemote, remoteText, showRemote } from '../remote-path';
-import { buildStep, mayBeIncomplete, resolveLayout, temporariesOf, type Step } from '../plan/upload-layout';
-import { localChunks, releaseContent, uploadedFileRecord, type PlannedEntry, type UploadPlan } from '../local/sources';
+import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../plan/upload-transport';
+import { remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
 import { openSftp, sftpPath, unlinkQuietly } from './session';
 
-/** How many stat requests are in flight at once while checking what exists at the target. */
+/** How many requests are in flight at once while checking what exists, or renaming into place. */
 const STAT_BATCH = 32;
 
-
+export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadPlan, remote: Buffer): Promise<TransferResult> {
+  const result = await runUpload(job, request, plan, remote, new SftpUploadTransport(job));
+  // Only a probe over SCP can find the server unusable; SFTP's own failures are errors.
+  if (result === 'unavailable') throw new TransferError('EPROTO', 'the server has no usable SFTP', { host: job.host, path: showRemote(remote) });
+  return result;
+}
 
 async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
   const stats = await session.stat(path);
@@ -26,141 +34,183 @@ async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
   return (await session.lstat(path)) ? 'other' : 'missing';
 }
 
-function filePaths(entry: PlannedEntry, path: Buffer, out: Buffer[]): void {
-  if (entry.kind === 'file') out.push(path);
-  else for (const child of entry.entries) filePaths(child, joinRemote(path, child.name as Buffer), out);
+/** Runs `each` over `items`, STAT_BATCH at a time, results in order. */
+async function inBatches<T, R>(items: T[], each: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let at = 0; at < items.length; at += STAT_BATCH) out.push(...(await Promise.all(items.slice(at, at + STAT_BATCH).map(each))));
+  return out;
 }
 
-export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadPlan, remote: Buffer): Promise<TransferResult> {
-  const shown = showRemote(remote);
-  const remoteString = sftpPath(remote, job);
-  const { lease, session } = await openSftp(job, shown);
-  const created: string[] = [];
-  const writing: { path?: Buffer } = {};
-  try {
-    const remoteKind = await kindOf(session, remoteString);
-    const single = plan.entries.length === 1 ? plan.entries[0] : undefined;
-    const layout = resolveLayout(job, remote, remoteKind, single, plan.entries, shown);
-    const finals: Buffer[] = [];
-    for (const { entry, name } of layout.top) filePaths(entry, joinRemote(layout.targetDir, name), finals);
-    const existing = new Map<string, RemoteKind>();
-    for (let at = 0; at < finals.length; at += STAT_BATCH) {
-      const batch = finals.slice(at, at + STAT_BATCH);
-      const kinds = await Promise.all(batch.map((path) => kindOf(session, sftpPath(path, job))));
-      batch.forEach((path, index) => existing.set(path.toString('latin1'), kinds[index]));
-    }
-    const steps = layout.top.map(({ entry, name }) => buildStep(entry, name, layout.targetDir, request.atomic, existing, request.overwrite, job));
-    job.totalSize = plan.totalSize;
-    if (request.atomic) await job.temporaries.record(temporariesOf(steps));
-    await walk(job, request, session, steps, created, writing);
-    await job.temporaries.gone();
-    return job.result('sftp');
-  } catch (error) {
-    // Without the connection the leftover journal keeps the names for the next job on this server.
-    if (!lease.connectionError() && (await unlinkQuietly(job, lease.sftp, created))) await job.temporaries.gone();
-    throw mayBeIncomplete(job.normalise(lease.connectionError() ?? error, shown), writing.path);
-  } finally {
-    lease.release();
+export class SftpUploadTransport implements UploadTransport {
+  readonly name = 'sftp' as const;
+  private opened: { lease: SftpLease; session: SftpSession } | undefined;
+  private preserve = false;
+  /** directories this upload created (their mode is set exactly once their entries are in) */
+  private readonly made = new Set<string>();
+
+  constructor(private readonly job: Job) {}
+
+  private async sftp(shown: string): Promise<SftpSession> {
+    this.opened ??= await openSftp(this.job, shown);
+    return this.opened.session;
   }
-}
 
-
-/**
- * A rename that failed because a directory appeared at the final name after the probe says so (the
- * server's FAILURE status alone reads like a permission problem); the caller removes the temporary.
- */
-async function renameIntoPlace(session: SftpSession, job: Job, from: string, to: string, replace: boolean, shown: string): Promise<void> {
-  try {
-    await session.rename(from, to, replace);
-  } catch (error) {
-    const stats = await session.stat(to).catch(() => undefined);
-    if (stats?.isDirectory()) throw new TransferError('EISDIR', 'a directory is in the way of a file', { host: job.host, path: shown });
-    throw error;
+  private session(): SftpSession {
+    if (!this.opened) throw new TransferError('EPROTO', 'the SFTP session is not open', { host: this.job.host });
+    return this.opened.session;
   }
-}
 
-async function walk(
-  job: Job,
-  request: UploadRequest,
-  session: SftpSession,
-  steps: Step[],
-  created: string[],
-  writing: { path?: Buffer },
-): Promise<void> {
-  for (const step of steps) {
-    job.checkActive();
-    if (step.kind === 'directory') {
-      const path = sftpPath(step.remotePath, job);
-      const before = await session.stat(path);
-      let made = false;
-      if (!before) {
-        await session.mkdir(path, (step.mode | 0o700) & 0o777).catch((error: unknown) => {
-          throw directoryRefused(error, step.remotePath, job);
-        });
-        made = true;
-      } else if (!before.isDirectory()) {
-        throw new TransferError('ENOTDIR', 'a file is in the way of a directory', { host: job.host, path: showRemote(step.remotePath) });
-      }
-      job.directories.push(remoteText(step.remotePath));
-      await walk(job, request, session, step.steps, created, writing);
-      // Directories stay writable while they fill; their own mode and times come last.
-      if (request.preserve) {
-        await session.setstat(path, { mode: step.mode & 0o777, ...(step.times ? { atime: step.times.atime, mtime: step.times.mtime } : {}) });
-      } else if (made && (step.mode & 0o700) !== 0o700) {
-        await session.setstat(path, { mode: step.mode & 0o777 });
-      }
-      continue;
+  async probe(paths: Buffer[], shown: string): Promise<RemoteKind[]> {
+    // SFTP names paths as UTF-8: a path that is not fails before a session is opened.
+    const names = paths.map((path) => sftpPath(path, this.job));
+    const session = await this.sftp(shown);
+    return inBatches(names, (name) => kindOf(session, name));
+  }
+
+  /** One rename per file costs no process here: no staging directories. */
+  canStage(): boolean {
+    return false;
+  }
+
+  async open(session: UploadSession, shown: string): Promise<void> {
+    this.preserve = session.preserve;
+    await this.sftp(shown);
+  }
+
+  async enterDirectory(dir: EnterDirectory): Promise<void> {
+    const session = this.session();
+    const path = sftpPath(dir.path, this.job);
+    const before = await session.stat(path);
+    if (!before) {
+      // Writable while it fills; its own mode comes last.
+      await session.mkdir(path, (dir.mode | 0o700) & 0o777).catch((error: unknown) => {
+        throw directoryRefused(error, dir.path, this.job);
+      });
+      this.made.add(path);
+    } else if (!before.isDirectory()) {
+      throw new TransferError('ENOTDIR', 'a file is in the way of a directory', { host: this.job.host, path: showRemote(dir.path) });
     }
-    // Staging directories are an SCP device (one mv for many files); SFTP renames file by file.
-    if (step.kind !== 'file') continue;
-    const file = step.file;
+  }
+
+  /**
+   * As scp's sink does: with preserve any directory gets its mode and times; without, a created one keeps
+   * what mkdir gave it (the server's umask applies) unless it was made writable for its owner to fill it.
+   */
+  async leaveDirectory(dir: EnterDirectory): Promise<void> {
+    const path = sftpPath(dir.path, this.job);
+    const made = this.made.has(path);
+    if (this.preserve) {
+      await this.session().setstat(path, { mode: dir.mode & 0o777, ...(dir.times ? { atime: dir.times.atime, mtime: dir.times.mtime } : {}) });
+    } else if (made && (dir.mode & 0o700) !== 0o700) {
+      await this.session().setstat(path, { mode: dir.mode & 0o777 });
+    }
+  }
+
+  async sendFile(send: SendFile): Promise<void> {
+    const session = this.session();
+    const { step, file, content } = send;
     const display = remoteText(step.finalPath);
-    const record = uploadedFileRecord(file, display);
-    job.fileStart(display, file.size);
-    if (step.skip) {
-      job.fileEnd({ ...record, transferred: false }, display);
-      continue;
-    }
-    const wirePath = sftpPath(step.wirePath, job);
-    const finalPath = sftpPath(step.finalPath, job);
-    // The local side first: a file that vanished since planning fails before a remote file exists.
-    const content = await file.open();
-    // 'wx' (exclusive) for temporary names and for overwrite=fail; 'w' truncates an existing file.
-    const exclusive = request.atomic || request.overwrite === 'fail';
-    // Noted before the open goes out: the server may create the file even if no answer comes back.
-    if (request.atomic) created.push(wirePath);
-    let handle: Buffer;
-    try {
-      handle = await session.open(wirePath, exclusive ? 'wx' : 'w', file.mode & 0o777, exclusive ? 'EEXIST' : 'EISDIR');
-    } catch (error) {
-      releaseContent(content);
-      throw fileRefused(error, 'create', step.finalPath, job);
-    }
-    // Without atomic the final file is open (and, with overwrite, truncated) from here on.
-    if (!request.atomic) writing.path = step.finalPath;
+    const wirePath = sftpPath(step.wirePath, this.job);
+    sftpPath(step.finalPath, this.job); // the rename will need it: EINVAL before anything is created
+    // 'wx' (exclusive) where the walker asks for it; 'w' truncates an existing file.
+    const handle = await session
+      .open(wirePath, send.exclusive ? 'wx' : 'w', file.mode & 0o777, send.exclusive ? 'EEXIST' : 'EISDIR')
+      .catch((error: unknown) => {
+        throw fileRefused(error, 'create', step.finalPath, this.job);
+      });
+    send.accepted();
     try {
       // (errors name the file the user asked for, as over SCP, not its temporary name)
-      const written = await session.writeAll(handle, display, localChunks(content, job, file.localPath), (n) => job.addBytes(n));
+      const written = await session.writeAll(handle, display, localChunks(content, this.job, file.localPath), (n) => send.onBytes(n));
       if (written !== file.size) {
-        throw new TransferError('EPROTO', `the source changed size: ${written} bytes instead of ${file.size}`, { host: job.host, path: display });
+        throw new TransferError('EPROTO', `the source changed size: ${written} bytes instead of ${file.size}`, { host: this.job.host, path: display });
       }
-      if (request.preserve) {
-        await session.fsetstat(handle, wirePath, {
-          mode: file.mode & 0o777,
-          ...(file.times ? { atime: file.times.atime, mtime: file.times.mtime } : {}),
-        });
+      if (this.preserve) {
+        await session.fsetstat(handle, wirePath, { mode: file.mode & 0o777, ...(send.times ? { atime: send.times.atime, mtime: send.times.mtime } : {}) });
       }
     } catch (error) {
-      releaseContent(content);
       await session.close(handle, wirePath).catch(() => undefined);
       throw error;
     }
     await session.close(handle, wirePath);
-    writing.path = undefined;
-    if (request.atomic) {
-      await renameIntoPlace(session, job, wirePath, finalPath, request.overwrite !== 'fail', showRemote(step.finalPath));
-      created.splice(created.indexOf(wirePath), 1);
+  }
+
+  async close(): Promise<void> {
+    // Every request was answered: nothing to end.
+  }
+
+  async abandon(): Promise<boolean> {
+    // A failed request ends the walk; nothing of it is still on its way to the server.
+    return true;
+  }
+
+  async place(placements: Placement[], replace: boolean, _shown: string, cleanup: boolean): Promise<PlaceOutcome[]> {
+    const session = cleanup ? this.cleanupSession() : this.session();
+    return inBatches(placements, (placement) => this.placeOne(session, placement, replace));
+  }
+
+  /** A rename; when it fails the temporary is removed (a failed removal rejects: the walker removes it later). */
+  private async placeOne(session: SftpSession, placement: Placement, replace: boolean): Promise<PlaceOutcome> {
+    const from = sftpPath(placement.from, this.job);
+    const to = sftpPath(placement.to, this.job);
+    try {
+      await session.rename(from, to, replace);
+      return { kind: 'ok' };
+    } catch (error) {
+      const failed = error as TransferError;
+      await session.unlink(from).catch((unlinkError: unknown) => {
+        if ((unlinkError as TransferError).code !== 'ENOENT') throw failed;
+      });
+      // The server's FAILURE status alone reads like a permission problem: a directory that appeared at the
+      // final name after the probe says so.
+      const stats = await session.stat(to).catch(() => undefined);
+      if (stats?.isDirectory()) return { kind: 'directory' };
+      if (!replace && failed.code === 'EEXIST') return { kind: 'exists' };
+      return { kind: 'failed', code: (failed.code ?? 'EACCES') as TransferErrorCode, ...(failed.detail ? { detail: failed.detail } : {}) };
     }
-    job.fileEnd({ ...record, transferred: true }, display);
+  }
+
+  /** A session for clean-up after a failure: within CLEANUP_TIMEOUT_MS, even when the job was stopped. */
+  private cleanupSession(): SftpSession {
+    return new SftpSession(this.requireLease().sftp, {
+      host: this.job.host,
+      idleTimeoutMs: this.job.idleTimeoutMs,
+      signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
+      stopError: (p) => this.job.stopError(p),
+    });
+  }
+
+  private requireLease(): SftpLease {
+    if (!this.opened) throw new TransferError('EPROTO', 'the SFTP session is not open', { host: this.job.host });
+    return this.opened.lease;
+  }
+
+  async finishDirectories(directories: DirectoryFinish[]): Promise<void> {
+    const session = this.session();
+    for (const dir of directories) {
+      await session.setstat(sftpPath(dir.path, this.job), {
+        ...(dir.mode !== undefined ? { mode: dir.mode & 0o777 } : {}),
+        ...(dir.times ? { atime: dir.times.atime, mtime: dir.times.mtime } : {}),
+      });
+    }
+  }
+
+  async removeQuietly(items: Leftover[]): Promise<boolean> {
+    if (items.length === 0) return true;
+    // Staging directories are an SCP device: SFTP never makes them.
+    if (!this.opened || items.some((item) => item.kind !== 'file')) return false;
+    return unlinkQuietly(
+      this.job,
+      this.opened.lease.sftp,
+      items.map((item) => item.path.toString('utf8')),
+    );
+  }
+
+  connectionError(): TransferError | undefined {
+    return this.opened?.lease.connectionError();
+  }
+
+  release(): void {
+    this.opened?.lease.release();
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * The one upload walker (src/transfer/plan/upload.ts) decides, for both transports alike, what a tree
+ * upload leaves behind: a file in the way of a directory is found before anything is sent; a refusal
+ * mid-tree places the files finished before it and removes every temporary.
+ */
+import * as assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { TransferError } from '../../src/errors';
+import { upload } from '../../src/transfer';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { context, sq, useSharedPool } from './support';
+import { makeLocalTree } from './tree-support';
+
+for (const transport of ['scp', 'sftp'] as const) {
+  describe(`transfer: the upload walker over ${transport}`, function () {
+    const shared = useSharedPool();
+
+    /** "path kind mode" of every entry below the remote directory, sorted. */
+    async function remoteEntries(dir: string): Promise<string[]> {
+      const out = await runAsUser(shared.server, `cd ${sq(dir)} && find . -mindepth 1 -printf '%P %y %m\\n' | sort`);
+      assert.equal(out.code, 0, out.stderr);
+      return out.stdout.toString().trim().split('\n').filter(Boolean);
+    }
+
+    it('a file in the way of a directory of the tree: ENOTDIR naming it, and nothing is sent', async function () {
+      const local = await makeTempDir('walker-notdir');
+      await makeLocalTree(local);
+      const remote = await makeServerDir(shared.server, `walker-notdir-${transport}`);
+      await runAsUser(shared.server, `cd ${sq(remote.relative)} && mkdir tree && printf file > tree/nested`);
+      await assert.rejects(
+        upload(context(shared.channels, { transport }), {
+          sources: [{ kind: 'path', path: join(local, 'tree') }],
+          remotePath: remote.relative,
+          preserve: false,
+          atomic: true,
+          overwrite: 'overwrite',
+        }),
+        (error: TransferError) => error.code === 'ENOTDIR' && error.message.includes(`${remote.relative}/tree/nested`),
+      );
+      // Neither the files of tree/ (sent first) nor a temporary name: the probe found it before.
+      assert.deepEqual(await remoteEntries(remote.relative), ['tree d 755', 'tree/nested f 644']);
+    });
+
+    for (const atomic of [true, false]) {
+      it(`a read-only subdirectory mid-tree: EACCES, the files finished before it are in place, no temporary is left (atomic ${atomic})`, async function () {
+        const local = await makeTempDir('walker-midtree');
+        const files = await makeLocalTree(local);
+        const remote = await makeServerDir(shared.server, `walker-midtree-${transport}-${atomic}`);
+        await runAsUser(shared.server, `cd ${sq(remote.relative)} && mkdir -p tree/nested && chmod 555 tree/nested`);
+        try {
+          await assert.rejects(
+            upload(context(shared.channels, { transport }), {
+              sources: [{ kind: 'path', path: join(local, 'tree') }],
+              remotePath: remote.relative,
+              preserve: false,
+              atomic,
+              overwrite: 'overwrite',
+            }),
+            (error: TransferError) => error.code === 'EACCES',
+          );
+        } finally {
+          await runAsUser(shared.server, `chmod 755 ${sq(`${remote.relative}/tree/nested`)}`);
+        }
+        const entries = await remoteEntries(remote.relative);
+        // tree/'s own files went before its subdirectories; nothing of nested/ could be written.
+        assert.deepEqual(
+          entries.filter((entry) => entry.includes(' f ')),
+          ['tree/a.bin f 640', 'tree/empty.txt f 600', 'tree/run.sh f 755'],
+        );
+        assert.ok(!entries.some((entry) => entry.includes('.part')), entries.join('\n'));
+        for (const rel of ['a.bin', 'empty.txt', 'run.sh']) {
+          const out = await runAsUser(shared.server, `cat ${sq(`${remote.relative}/tree/${rel}`)}`);
+          assert.ok(out.stdout.equals(files.get(rel) as Buffer), rel);
+        }
+      });
+    }
+  });
+}
