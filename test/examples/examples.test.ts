@@ -10,7 +10,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import http from 'http';
 import path from 'path';
-import { generateTestKey, makeServerDir, makeTempDir, runAsUser, sharedSshd, startSshd, type SshdServer } from '../harness';
+import { generateTestKey, makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
 import { freePort } from '../support/node-red-process';
 import { helper, useNodeRed } from '../support/red';
 import {
@@ -21,6 +21,7 @@ import {
   named,
   PACKAGE_TYPES,
   pointAt,
+  prepareFleet,
   readExample,
   rewrite,
   SHARED_CONNECTION,
@@ -255,35 +256,15 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
   'Collect a file from a fleet of devices.json': {
     it: 'a list of devices behind one connection: each file saved under <folder>/<host>-<port>/, one line per device in order, the one down with ECONNREFUSED',
     async run({ flow, credentials }) {
-      const fleet = await startSshd({ extraAddresses: ['127.0.0.2', '127.0.0.3'] });
+      const fleet = await prepareFleet(flow);
       try {
-        pointAt(flow, fleet);
-        const dir = await makeServerDir(fleet, 'example-fleet');
-        await onServer(fleet, `printf 'device-name\\n' > '${dir.absolute}/hostname'`);
-        const local = await makeTempDir('example-fleet-local');
-        const downPort = await freePort();
-        const devices = [
-          { host: '127.0.0.1', port: fleet.port },
-          { host: '127.0.0.2', port: fleet.port },
-          { host: '127.0.0.1', port: downPort },
-          { host: '127.0.0.3', port: fleet.port },
-        ];
-        rewrite(flow, 'devices', 'payload', devices);
-        rewrite(flow, 'devices', 'remotePath', `${dir.absolute}/hostname`);
-        rewrite(flow, 'devices', 'localFolder', local);
         await load(flow, credentials);
         const fleetDebug = watchNode(flow, 'fleet');
         clicked(flow, 'devices');
         const [msg] = await fleetDebug.wait();
-        const saved = (device: { host: string; port: number }) => path.join(local, `${device.host}-${device.port}`, 'hostname');
-        assert.deepStrictEqual(msg.payload, [
-          `127.0.0.1:${fleet.port} → ${saved(devices[0])} (12 bytes)`,
-          `127.0.0.2:${fleet.port} → ${saved(devices[1])} (12 bytes)`,
-          `127.0.0.1:${downPort} ✗ ECONNREFUSED`,
-          `127.0.0.3:${fleet.port} → ${saved(devices[3])} (12 bytes)`,
-        ]);
-        for (const device of [devices[0], devices[1], devices[3]]) assert.strictEqual(fs.readFileSync(saved(device), 'utf8'), 'device-name\n');
-        assert.deepStrictEqual(fs.readdirSync(local).sort(), [devices[0], devices[1], devices[3]].map((d) => `${d.host}-${d.port}`).sort());
+        assert.deepStrictEqual(msg.payload, fleet.expectedLines);
+        for (const [file, content] of fleet.expectedFiles) assert.strictEqual(fs.readFileSync(file, 'utf8'), content, file);
+        assert.deepStrictEqual(fs.readdirSync(fleet.local).sort(), fleet.expectedFiles.map(([file]) => path.basename(path.dirname(file))).sort(), 'nothing for the device that is down');
       } finally {
         await helper.unload();
         await fleet.stop();

@@ -5,7 +5,8 @@
  */
 import fs from 'fs';
 import path from 'path';
-import type { SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser, startSshd, type SshdServer } from '../harness';
+import { freePort } from '../support/node-red-process';
 import { allNodes } from '../support/red';
 
 export const EXAMPLES_DIR = path.resolve(__dirname, '../../../examples');
@@ -129,4 +130,55 @@ export function modulesFor(flow: Flow): unknown[] {
     if (node.type !== 'catch' && CORE_MODULES[node.type]) files.add(CORE_MODULES[node.type]);
   }
   return [...allNodes, ...[...files].map((file) => (file === CORE_MODULES['http in'] ? httpNodes : core(file)))];
+}
+
+export interface FleetRun {
+  server: SshdServer;
+  /** the local folder the example saves into */
+  local: string;
+  /** the lines the example's "fleet" debug node shows, in list order */
+  expectedLines: string[];
+  /** the files the example must have saved, with what each must hold */
+  expectedFiles: Array<[string, string]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The fleet example made ready to run: one sshd on three loopback addresses (three devices) and a port
+ * where nothing listens (a device that is down), a file to collect, and the example's device list,
+ * remote file and local folder rewritten to them; its connection points at the sshd.
+ */
+export async function prepareFleet(flow: Flow): Promise<FleetRun> {
+  const server = await startSshd({ extraAddresses: ['127.0.0.2', '127.0.0.3'] });
+  try {
+    pointAt(flow, server);
+    const dir = await makeServerDir(server, 'example-fleet');
+    const written = await runAsUser(server, `printf 'device-name\\n' > '${dir.absolute}/hostname'`);
+    if (written.code !== 0) throw new Error(`could not write the fleet's file: ${written.stderr.toString()}`);
+    const local = await makeTempDir('example-fleet-local');
+    const downPort = await freePort();
+    const devices = [
+      { host: '127.0.0.1', port: server.port },
+      { host: '127.0.0.2', port: server.port },
+      { host: '127.0.0.1', port: downPort },
+      { host: '127.0.0.3', port: server.port },
+    ];
+    rewrite(flow, 'devices', 'payload', devices);
+    rewrite(flow, 'devices', 'remotePath', `${dir.absolute}/hostname`);
+    rewrite(flow, 'devices', 'localFolder', local);
+    const saved = (device: { host: string; port: number }): string => path.join(local, `${device.host}-${device.port}`, 'hostname');
+    const up = devices.filter((device) => device.port !== downPort);
+    return {
+      server,
+      local,
+      expectedLines: devices.map((device) =>
+        device.port === downPort ? `${device.host}:${device.port} ✗ ECONNREFUSED` : `${device.host}:${device.port} ✓ 12 bytes → ${device.host}-${device.port}/hostname`,
+      ),
+      expectedFiles: up.map((device) => [saved(device), 'device-name\n']),
+      stop: () => server.stop(),
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
 }
