@@ -28,6 +28,7 @@ describe('examples: the fleet example in the real editor (Node-RED process, Chro
   let fleet: FleetRun | undefined;
   let red: NodeRedProcess | undefined;
   let browser: Browser | undefined;
+  let page: Page;
 
   after(async function () {
     await browser?.close();
@@ -45,19 +46,23 @@ describe('examples: the fleet example in the real editor (Node-RED process, Chro
     await red.deploy(flow);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+    page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
     await page.goto(red.url);
     await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp download') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 60_000 });
-    // (the debug tab joins the sidebar a little after the editor is drawn)
-    await page.waitForFunction(() => RED.sidebar.containsTab('debug'), undefined, { timeout: 30_000 });
-    await page.evaluate(() => RED.sidebar.show('debug'));
-    await page.locator('.red-ui-debug-content-list').waitFor({ state: 'visible', timeout: 30_000 });
-
     const inject = named(flow, 'devices').id;
     await page.locator(`[id="${inject}"] .red-ui-flow-node-button`).click({ timeout: 30_000 });
     const debugId = named(flow, 'fleet').id;
     const message = page.locator(`.red-ui-debug-msg-node-${debugId}`).first();
-    await message.waitFor({ state: 'visible', timeout: 60_000 });
+    // The debug tab joins the sidebar a little after the editor is drawn, and the editor's start-up may still
+    // bring its info tab back after that: ask for the debug tab until the message is what it shows.
+    await page.waitForFunction(
+      (id: string) => {
+        if (RED.sidebar.containsTab('debug')) RED.sidebar.show('debug');
+        return $(`.red-ui-debug-msg-node-${id}`).is(':visible');
+      },
+      debugId,
+      { timeout: 60_000, polling: 250 },
+    );
     // The array opens on a click of its header; its four lines are then shown one per row.
     await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 5_000 });
     const rows = message.locator('.red-ui-debug-msg-object-entry .red-ui-debug-msg-type-string');
@@ -83,5 +88,26 @@ describe('examples: the fleet example in the real editor (Node-RED process, Chro
       }, debugId);
       await page.screenshot({ path: SCREENSHOT, clip, animations: 'disabled' });
     }
+  });
+
+  it('importing more examples beside it (Import copy, as the editor offers for the existing connection) leaves one connection, used by all', async function () {
+    for (const file of ['Route errors by code.json', 'Upload and download a payload.json']) {
+      // What the editor's "Import copy" button does with an example whose connection exists already.
+      await page.evaluate((nodes: unknown) => RED.view.importNodes(nodes, { generateIds: true, addFlow: false }), readExample(file));
+    }
+    const seen = await page.evaluate(() => {
+      const connections: string[] = [];
+      RED.nodes.eachConfig((node: { type: string; id: string }) => {
+        if (node.type === 'scp-connection') connections.push(node.id);
+      });
+      const users: string[] = [];
+      RED.nodes.eachNode((node: { type: string; connection?: string }) => {
+        if (node.type === 'scp upload' || node.type === 'scp download') users.push(String(node.connection));
+      });
+      return { connections, users };
+    });
+    assert.deepStrictEqual(seen.connections, [SHARED_CONNECTION.id]);
+    assert.strictEqual(seen.users.length, 4, 'the fleet, error and round-trip examples have four scp nodes');
+    assert.ok(seen.users.every((id) => id === SHARED_CONNECTION.id), JSON.stringify(seen.users));
   });
 });
