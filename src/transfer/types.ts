@@ -98,6 +98,24 @@ export interface DownloadRequest {
   preserve: boolean;
   overwrite: OverwritePolicy;
   limits: DownloadLimits;
+  /** create a missing local target directory (or a file target's parent) with its parents */
+  createDirectory?: boolean;
+  /** what happens to each remote file once its local copy is complete and in place (default keep) */
+  afterAction?: AfterAction;
+  /**
+   * only new or changed files: a file whose size and mtime equal those of its local copy or of this
+   * record of earlier pulls is skipped; every file fetched is written into the record
+   */
+  onlyChanged?: { record?: PullRecord };
+}
+
+/** The remote file is kept, deleted, or moved into `directory` (created when missing, never overwriting). */
+export type AfterAction = { kind: 'keep' } | { kind: 'delete' } | { kind: 'move'; directory: string };
+
+/** Size and mtime (seconds) of each remote file at its last successful pull, by remote path. */
+export interface PullRecord {
+  get(remotePath: string): { size: number; mtime: number } | undefined;
+  set(remotePath: string, seen: { size: number; mtime: number }): void;
 }
 
 // --------------------------------------------------------------------------------------------- results
@@ -114,8 +132,16 @@ export interface TransferredFile {
   atime?: number;
   /** downloads to a buffer only */
   data?: Buffer;
-  /** false when skipped by the overwrite policy */
+  /** false when skipped by the overwrite policy or as unchanged */
   transferred: boolean;
+  /** skipped because its size and mtime equal those of the local copy or of the last pull */
+  unchanged?: boolean;
+  /** after-action delete: the remote file is gone */
+  removed?: boolean;
+  /** after-action move: where the remote file is now */
+  movedTo?: string;
+  /** the after-action failed for this file (its local copy stays) */
+  afterError?: { code: string; message: string };
 }
 
 export interface TransferResult {

@@ -71,7 +71,8 @@ class GrowingBuffer {
   }
 }
 
-export async function placeFile(job: Job, request: DownloadRequest, file: IncomingFile, delivery: Delivery, open: PlacementSet): Promise<void> {
+/** True once the file is complete and in place; false when the overwrite policy skipped it. */
+export async function placeFile(job: Job, request: DownloadRequest, file: IncomingFile, delivery: Delivery, open: PlacementSet): Promise<boolean> {
   const display = file.remotePath;
   const mode = file.mode & 0o777;
   const record: TransferredFile = {
@@ -101,7 +102,7 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
       throw new TransferError('EPROTO', `received ${data.length} bytes, expected ${file.size}`, { host: job.host, path: display });
     }
     job.fileEnd({ ...record, data: data.contents() }, display);
-    return;
+    return true;
   }
   const localPath = target.kind === 'file' ? target.path : insideTarget(target.path, file.components, job);
   record.localPath = localPath;
@@ -114,7 +115,7 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
   if (existing === 'file' && request.overwrite === 'skip') {
     await delivery.skip();
     job.fileEnd({ ...record, transferred: false }, display);
-    return;
+    return false;
   }
   const writer = await AtomicFileWriter.create(job, dirname(localPath), basename(localPath), localPath, file.size);
   open.writers.add(writer);
@@ -132,6 +133,7 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
   open.writers.delete(writer);
   if (!placed) throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
   job.fileEnd(record, display);
+  return true;
 }
 
 export interface OpenDirectory {

@@ -19,6 +19,7 @@ export async function checkDownloadTarget(job: Job, request: DownloadRequest): P
   if (typeof target.path !== 'string' || target.path === '' || target.path.includes('\0')) {
     throw new TransferError('EINVAL', 'the local path is empty or contains a NUL byte', { host: job.host });
   }
+  if (request.createDirectory) await createMissing(job, target.kind === 'file' ? dirname(target.path) : target.path);
   if (target.kind === 'file') {
     if (request.recursive) throw new TransferError('EINVAL', 'a recursive download needs a directory target', { host: job.host, path: target.path });
     const existing = await inspectLocal(target.path, job);
@@ -38,6 +39,15 @@ export async function checkDownloadTarget(job: Job, request: DownloadRequest): P
   } catch (error) {
     if (error instanceof TransferError) throw error;
     throw localError(error, target.path, job, 'the local target directory does not exist');
+  }
+}
+
+/** "Create the directory": the missing directory and its parents, as the core file node makes them. */
+async function createMissing(job: Job, directory: string): Promise<void> {
+  try {
+    await fs.mkdir(directory, { recursive: true });
+  } catch (error) {
+    throw localError(error, directory, job, 'cannot create the local directory');
   }
 }
 

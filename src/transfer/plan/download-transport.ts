@@ -5,7 +5,7 @@
  * preserve, progress, partial failures) is applied above this interface, once, by plan/download.ts.
  */
 import type { TransferError } from '../../errors';
-import type { TransportUsed } from '../types';
+import type { AfterAction, TransportUsed } from '../types';
 
 export interface RemoteTimes {
   /** seconds since the epoch */
@@ -31,6 +31,9 @@ export type RemoteEntry =
   | { kind: 'leave' }
   | { kind: 'failed'; name: string; error: TransferError };
 
+/** What became of one remote file after its local copy was placed. */
+export type AfterOutcome = { removed: true } | { movedTo: Buffer } | { error: TransferError };
+
 export interface DownloadTransport {
   readonly used: TransportUsed;
   /** The next entry, or null after a clean end of everything the request selected. */
@@ -41,6 +44,11 @@ export interface DownloadTransport {
   skip(reason: string): Promise<void>;
   /** For a 'directory': its entries follow. */
   enter(): Promise<void>;
+  /**
+   * The after-action for files complete locally, all in one remote directory: one outcome per file, in
+   * order (over SCP one command per directory, over SFTP one request per file on the same channel).
+   */
+  afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[]): Promise<AfterOutcome[]>;
   /** The connection's own failure, which explains (and replaces) whatever the torn-down streams said. */
   connectionError(): Error | undefined;
 }

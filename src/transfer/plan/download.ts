@@ -15,6 +15,7 @@ import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path'
 import type { DownloadRequest, TransferResult } from '../types';
 import { downloadCaps, type DownloadCaps } from './download-target';
 import type { DownloadTransport, RemoteEntry } from './download-transport';
+import { AfterActions, isUnchanged } from './pull-policy';
 import { readRefused } from './refusal';
 
 export type DownloadSelection =
@@ -60,6 +61,9 @@ export async function walkDownload(job: Job, request: DownloadRequest, plan: Dow
     return job.result(transport.used);
   } catch (error) {
     await walk.placements.discardAll();
+    // Files complete and in place before the failure still get their after-action (over SCP an entry
+    // the server could not send surfaces only here), unless the connection is gone.
+    if (!transport.connectionError()) await walk.afterActionsQuietly();
     throw job.normalise(transport.connectionError() ?? error, plan.shown);
   }
 }
@@ -76,13 +80,16 @@ class DownloadWalk {
   private topLevelEntries = 0;
   /** the first entry the server could not send: the job's error once the rest is fetched */
   private firstFailure: TransferError | undefined;
+  private readonly afterActions: AfterActions;
 
   constructor(
     private readonly job: Job,
     private readonly request: DownloadRequest,
     private readonly plan: DownloadPlan,
     private readonly transport: DownloadTransport,
-  ) {}
+  ) {
+    this.afterActions = new AfterActions(request.afterAction);
+  }
 
   async run(): Promise<void> {
     for (;;) {
@@ -95,7 +102,15 @@ class DownloadWalk {
       else await this.file(entry);
     }
     if (this.open.length > 0) throw this.error('EPROTO', 'the transfer ended inside a directory', this.remotePath(''));
+    // Only files complete and in place get here; an entry the server could not send had none.
+    const afterFailure = await this.afterActions.run(this.job, this.transport);
     if (this.firstFailure) throw this.firstFailure;
+    if (afterFailure) throw afterFailure;
+  }
+
+  /** After a failure: the after-action of the files placed so far; its own failure only in their results. */
+  async afterActionsQuietly(): Promise<void> {
+    await this.afterActions.run(this.job, this.transport).catch(() => undefined);
   }
 
   private remotePath(name: string): Buffer {
@@ -154,12 +169,15 @@ class DownloadWalk {
     }
     this.files += 1;
     const transport = this.transport;
-    await placeFile(
+    const components = [...this.open.map((level) => level.name), entry.name];
+    const remotePath = remoteText(remote);
+    if (await this.unchanged(entry, components, remotePath)) return;
+    const placed = await placeFile(
       this.job,
       this.request,
       {
-        components: [...this.open.map((level) => level.name), entry.name],
-        remotePath: remoteText(remote),
+        components,
+        remotePath,
         mode: entry.mode,
         size: entry.size,
         ...(entry.times ? { times: entry.times } : {}),
@@ -173,5 +191,31 @@ class DownloadWalk {
       },
       this.placements,
     );
+    if (!placed) return;
+    if (entry.times) this.request.onlyChanged?.record?.set(remotePath, { size: entry.size, mtime: entry.times.mtime });
+    this.afterActions.placed(remote, this.job.files[this.job.files.length - 1]);
+  }
+
+  /** Only new or changed files: one whose size and mtime match is declined and listed as unchanged. */
+  private async unchanged(entry: Announced<'file'>, components: string[], remotePath: string): Promise<boolean> {
+    const { request, job } = this;
+    const target = request.target;
+    const localPath = target.kind === 'file' ? target.path : target.kind === 'directory' ? insideTarget(target.path, components, job) : undefined;
+    if (!(await isUnchanged(request, remotePath, localPath, entry.size, entry.times?.mtime))) return false;
+    job.fileStart(remotePath, entry.size);
+    await this.transport.skip('file unchanged, skipped');
+    job.fileEnd(
+      {
+        remotePath,
+        ...(localPath !== undefined ? { localPath } : {}),
+        size: entry.size,
+        mode: entry.mode & 0o777,
+        ...(entry.times ? { mtime: entry.times.mtime, atime: entry.times.atime } : {}),
+        transferred: false,
+        unchanged: true,
+      },
+      remotePath,
+    );
+    return true;
   }
 }

@@ -5,16 +5,19 @@
  */
 import { TransferError } from '../../errors';
 import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, isNoScpError, type SinkExpectation } from '../../scp';
+import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job';
 import { planDownload, walkDownload, type DownloadPlan } from '../plan/download';
-import type { DownloadTransport, RemoteEntry } from '../plan/download-transport';
-import { readRefused } from '../plan/refusal';
+import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../plan/download-transport';
+import { afterActionError } from '../plan/pull-policy';
+import { joinRemote, showRemote } from '../remote-path';
+import { afterActionRemote } from './remote-exec';
 import { NO_SCP, closeChannelQuietly, openScpChannel } from './channel';
 import { watchConnection } from '../watch-connection';
-import { joinRemote, showRemote } from '../remote-path';
-import type { DownloadRequest, TransferResult } from '../types';
+import type { AfterAction, DownloadRequest, TransferResult } from '../types';
+import { readRefused } from '../plan/refusal';
 
 /**
  * `scp -f` for the plan: a glob's literal parts quoted, its wildcards left to the remote shell. Always
@@ -33,8 +36,10 @@ class ScpEntries implements DownloadTransport {
   private first = true;
 
   constructor(
+    private readonly job: Job,
     private readonly sink: ScpSink,
     private readonly lease: ExecLease,
+    private readonly channel: ClientChannel,
   ) {}
 
   async next(): Promise<RemoteEntry | null> {
@@ -68,6 +73,26 @@ class ScpEntries implements DownloadTransport {
     return this.sink.accept();
   }
 
+  /** One shell command per directory (batched like the renames), after the `scp -f` channel is closed. */
+  async afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[]): Promise<AfterOutcome[]> {
+    closeChannelQuietly(this.channel);
+    const destination = action.kind === 'move' ? Buffer.from(action.directory, 'utf8') : undefined;
+    const paths = names.map((name) => ({ path: joinRemote(dir, name), name }));
+    const { outcomes, stderr } = await afterActionRemote(
+      this.job,
+      destination ? { kind: 'move', destination } : { kind: 'delete' },
+      paths,
+      showRemote(destination ?? dir),
+    );
+    return outcomes.map((outcome, index): AfterOutcome => {
+      const name = names[index];
+      if (outcome === 'failed') return { error: afterActionError(this.job, action, dir, name, stderr) };
+      if (!destination) return { removed: true };
+      const moved = outcome === 0 ? name : Buffer.concat([name, Buffer.from(`.${outcome}`)]);
+      return { movedTo: joinRemote(destination, moved) };
+    });
+  }
+
   connectionError(): Error | undefined {
     return this.lease.connectionError();
   }
@@ -96,7 +121,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
     },
   );
   const stopWatching = watchConnection(channel, lease, (error) => sink.destroy(error));
-  const entries = new ScpEntries(sink, lease);
+  const entries = new ScpEntries(job, sink, lease, channel);
   try {
     return await walkDownload(job, request, plan, entries);
   } catch (error) {

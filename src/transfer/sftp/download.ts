@@ -13,11 +13,12 @@ import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
 import type { Job } from '../job';
 import { planDownload, walkDownload, type DownloadPlan } from '../plan/download';
-import type { DownloadTransport, RemoteEntry } from '../plan/download-transport';
+import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../plan/download-transport';
+import { sftpAfterAction } from './after-action';
 import { readRefused } from '../plan/refusal';
 import { joinRemote, showRemote } from '../remote-path';
 import { openSftp, sftpPath } from './session';
-import { DEFAULT_MAX_LISTING_ENTRIES, type DownloadRequest, type TransferResult } from '../types';
+import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest, type TransferResult } from '../types';
 
 const MAX_NAME_BYTES = 255;
 
@@ -208,6 +209,10 @@ class SftpEntries implements DownloadTransport {
     const announced = this.announced;
     this.announced = undefined;
     if (announced?.kind === 'file') this.session.close(announced.handle, announced.path).catch(() => undefined);
+  }
+
+  afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[]): Promise<AfterOutcome[]> {
+    return sftpAfterAction(this.session, this.job, action, dir, names);
   }
 
   connectionError(): Error | undefined {
