@@ -20,6 +20,7 @@ export const INPUT_ERROR_KEYS = [
   'badMode',
   'badMaxSize',
   'badMaxFiles',
+  'badMoveTo',
 ] as const;
 
 export type InputErrorKey = (typeof INPUT_ERROR_KEYS)[number];

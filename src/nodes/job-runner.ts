@@ -11,6 +11,7 @@ import { InputError } from './input-error';
 import { toNodeError, type Namespace } from './node-error';
 import { ProgressTracker, formatBytes, transferStatusText } from './progress';
 import type { DoneFunction, NodeAPI, NodeInstance, NodeMessage, NodeStatus, SendFunction } from './red-types';
+import type { DeviceAddress } from './device';
 import { deviceFields, nameDevice } from './result';
 
 /** How long 'close' waits for aborted jobs to finish before answering their messages itself. */
@@ -19,7 +20,8 @@ const CLOSE_GRACE_MS = 10_000;
 /** What a node's `prepare` returns: the job, and the remote path it is about (for progress and errors). */
 export interface PreparedJob {
   remotePath: string;
-  execute(ctx: TransferContext): Promise<JobOutput>;
+  /** `device`: the host, port and user the message goes to (for state kept per device) */
+  execute(ctx: TransferContext, device: DeviceAddress): Promise<JobOutput>;
 }
 
 export interface JobOutput {
@@ -155,7 +157,7 @@ export class JobRunner implements ConnectionUser {
         leftovers: session.leftovers,
         debug: (text) => this.node.debug(text),
       };
-      const execution = prepared.execute(ctx);
+      const execution = prepared.execute(ctx, target);
       this.connection.holdOpenFor(execution);
       let output: JobOutput;
       try {

@@ -18,14 +18,15 @@ import type {
 import { isScpConnectionNode } from './connection-api';
 import { cleanText } from '../text';
 import { InputError } from './input-error';
-import { JobRunner, type PreparedJob } from './job-runner';
+import { JobRunner, type JobOutput, type PreparedJob } from './job-runner';
 import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
 import { describeResult } from './result';
+import { afterActionFor, pullCounts, withPullRecord, type PullDef } from './download-pull';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
 
-interface DownloadDef extends NodeDef {
+interface DownloadDef extends NodeDef, PullDef {
   connection: string;
   remotePath?: string;
   remotePathType?: string;
@@ -39,7 +40,15 @@ interface DownloadDef extends NodeDef {
   maxSize?: number | string;
   maxFiles?: number | string;
   progress?: boolean;
+  /** create a missing local directory (like the core file node) */
+  createDirectory?: boolean;
+  /** several files into msg.payload: msg.parts of type object keyed by file name (else an array) */
+  partsAsObject?: boolean;
 }
+
+/** A file of several downloaded into msg.payload, with its key for msg.parts. */
+type PayloadFile = TransferredFile & { key: string };
+type PayloadResult = Omit<TransferResult, 'files'> & { files: PayloadFile[] };
 
 const MIB = 1024 * 1024;
 const MAX_DEPTH = 64;
@@ -57,7 +66,7 @@ function positiveNumber(value: unknown, fallback: number, key: 'badMaxSize' | 'b
 }
 
 /** The message for one file: remote path, size, mode and time of that file. */
-function describeFile(msg: NodeMessage, file: TransferResult['files'][number]): void {
+function describeFile(msg: NodeMessage, file: TransferredFile): void {
   msg.remotePath = file.remotePath;
   msg.size = file.size;
   msg.mode = file.mode;
@@ -67,15 +76,17 @@ function describeFile(msg: NodeMessage, file: TransferResult['files'][number]): 
 /**
  * Several files into msg.payload: the engine's memory target holds one file, so the set goes to a private
  * temporary directory (same size caps, counted in total) and is read back; the directory is always removed.
+ * Each file's `key` is its path below the requested directory (its name, unless the download is recursive).
  */
-async function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+async function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<PayloadResult> {
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'scp-download-'));
   try {
-    const result = await download(ctx, { ...request, target: { kind: 'directory', path: scratch }, preserve: false, overwrite: 'overwrite' });
-    const files: TransferredFile[] = [];
+    const result = await download(ctx, { ...request, target: { kind: 'directory', path: scratch }, preserve: false, overwrite: 'overwrite', createDirectory: false });
+    const files: PayloadFile[] = [];
     for (const file of result.files) {
       const { localPath, ...rest } = file;
-      files.push({ ...rest, data: localPath === undefined ? Buffer.alloc(0) : await fs.readFile(localPath) });
+      const key = localPath === undefined ? path.posix.basename(file.remotePath) : path.relative(scratch, localPath).split(path.sep).join('/');
+      files.push({ ...rest, key, data: localPath === undefined ? Buffer.alloc(0) : await fs.readFile(localPath) });
     }
     return { ...result, files, directories: [] };
   } finally {
@@ -91,7 +102,7 @@ export = function register(RED: NodeAPI): void {
     const runner = new JobRunner(RED, node, 'scp-download', connection, def.progress === true);
 
     /** Several files into the payload: one message per file, with msg.parts (an incoming msg.parts nests). */
-    const partMessages = (msg: NodeMessage, result: TransferResult): NodeMessage[] => {
+    const partMessages = (msg: NodeMessage, result: PayloadResult, scp: Record<string, unknown>): NodeMessage[] => {
       const id = RED.util.generateId();
       const count = result.files.length;
       const incomingParts = msg.parts;
@@ -100,11 +111,12 @@ export = function register(RED: NodeAPI): void {
         if (index !== count - 1) delete part._msgid;
         part.payload = file.data ?? Buffer.alloc(0);
         describeFile(part, file);
-        const parts: Record<string, unknown> = { id, index, count, type: 'array' };
+        // As an object, a join node in automatic mode builds { name: Buffer } from the keys.
+        const parts: Record<string, unknown> = def.partsAsObject === true ? { id, index, count, type: 'object', key: file.key } : { id, index, count, type: 'array' };
         if (incomingParts !== undefined) parts.parts = incomingParts;
         part.parts = parts;
         // The whole result once, on the last part, rather than a copy of the file list in every message.
-        if (index === count - 1) part.scp = describeResult(result);
+        if (index === count - 1) part.scp = scp;
         else delete part.scp;
         return part;
       });
@@ -114,7 +126,8 @@ export = function register(RED: NodeAPI): void {
       const remoteValue = await evaluateProperty(RED, node, def.remotePath ?? 'remotePath', def.remotePathType ?? 'msg', msg);
       const remote = remotePathFrom(remoteValue);
       const remotePath = remote.text;
-      const maxSizeMiB = positiveNumber(def.maxSize, DEFAULT_MAX_SIZE_MIB, 'badMaxSize', targetKind !== 'payload');
+      // No size cap by default on disk: a hostile server stays bounded by the file, directory and depth caps.
+      const maxSizeMiB = positiveNumber(def.maxSize, targetKind === 'payload' ? DEFAULT_MAX_SIZE_MIB : 0, 'badMaxSize', targetKind !== 'payload');
       const maxFiles = positiveNumber(def.maxFiles, DEFAULT_MAX_FILES, 'badMaxFiles', false);
       const sizeCap = maxSizeMiB === 0 ? Number.MAX_SAFE_INTEGER : Math.floor(maxSizeMiB * MIB);
       let target: DownloadTarget;
@@ -136,6 +149,8 @@ export = function register(RED: NodeAPI): void {
         glob: def.glob === true,
         preserve: targetKind === 'payload' ? false : def.preserve !== false,
         overwrite: def.overwrite ?? 'overwrite',
+        createDirectory: def.createDirectory === true,
+        afterAction: await afterActionFor(RED, node, def, msg, remotePath),
         ...(remote.bytes ? { remotePathBytes: remote.bytes } : {}),
         limits: {
           maxFileBytes: sizeCap,
@@ -145,28 +160,37 @@ export = function register(RED: NodeAPI): void {
           maxDepth: MAX_DEPTH,
         },
       };
+      /** One file (or a tree to disk): one message. */
+      const single = async (ctx: TransferContext, pull: DownloadRequest): Promise<JobOutput> => {
+        const result = await download(ctx, pull);
+        const [first] = result.files;
+        // A file skipped as unchanged has no content: the payload is null rather than an empty file.
+        if (targetKind === 'payload') msg.payload = first?.unchanged === true ? null : (first?.data ?? Buffer.alloc(0));
+        if (first !== undefined && result.files.length === 1) describeFile(msg, first);
+        else msg.remotePath = remoteValue;
+        if (localPath !== undefined) msg.localPath = localPath;
+        msg.scp = { ...describeResult(result), ...pullCounts(result) };
+        return { messages: [msg], bytes: result.bytes };
+      };
+      /** Several files into msg.payload: one message per file fetched. */
+      const several = async (ctx: TransferContext, pull: DownloadRequest): Promise<JobOutput> => {
+        const result = await downloadSeveralIntoMemory(ctx, pull);
+        // Files skipped as unchanged carry no payload: only the fetched ones become parts.
+        const fetched = { ...result, files: result.files.filter((file) => file.transferred) };
+        const scp = { ...describeResult(result), ...pullCounts(result) };
+        if (fetched.files.length > 0) return { messages: partMessages(msg, fetched, scp), bytes: result.bytes };
+        msg.payload = [];
+        msg.remotePath = remoteValue;
+        msg.scp = scp;
+        return { messages: [msg], bytes: result.bytes };
+      };
       return {
         remotePath,
-        execute: async (ctx) => {
-          if (targetKind === 'payload' && severalFiles) {
-            const result = await downloadSeveralIntoMemory(ctx, request);
-            if (result.files.length === 0) {
-              msg.payload = [];
-              msg.remotePath = remoteValue;
-              msg.scp = describeResult(result);
-              return { messages: [msg], bytes: result.bytes };
-            }
-            return { messages: partMessages(msg, result), bytes: result.bytes };
-          }
-          const result = await download(ctx, request);
-          const [first] = result.files;
-          if (targetKind === 'payload') msg.payload = first?.data ?? Buffer.alloc(0);
-          if (first !== undefined && result.files.length === 1) describeFile(msg, first);
-          else msg.remotePath = remoteValue;
-          if (localPath !== undefined) msg.localPath = localPath;
-          msg.scp = describeResult(result);
-          return { messages: [msg], bytes: result.bytes };
-        },
+        execute: (ctx, device) =>
+          withPullRecord(RED, def, msg, device, remotePath, (onlyChanged) => {
+            const pull: DownloadRequest = onlyChanged ? { ...request, onlyChanged } : request;
+            return targetKind === 'payload' && severalFiles ? several(ctx, pull) : single(ctx, pull);
+          }),
       };
     };
 

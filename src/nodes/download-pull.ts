@@ -1,0 +1,72 @@
+/**
+ * The scheduled-pull settings of the download node read from its definition and the message: the
+ * after-action (keep, delete, move to a directory given as a typed input) and "only new or changed
+ * files" with its record, one JSON file in Node-RED's user directory per connection, device and remote
+ * path (msg.reset clears it before the pull). The decisions themselves are the engine's (src/transfer).
+ */
+import { createHash } from 'crypto';
+import os from 'os';
+import path from 'path';
+import { FilePullRecord } from '../transfer/pull-record-file';
+import type { AfterAction, DownloadRequest, TransferResult } from '../transfer/types';
+import { cleanText } from '../text';
+import type { DeviceAddress } from './device';
+import { InputError } from './input-error';
+import { describeValueType, evaluateProperty } from './message-input';
+import type { NodeAPI, NodeInstance, NodeMessage } from './red-types';
+
+export interface PullDef {
+  connection: string;
+  afterAction?: 'keep' | 'delete' | 'move';
+  moveTo?: string;
+  moveToType?: string;
+  onlyNew?: boolean;
+}
+
+/** The after-action of one message; a move needs a directory (EINVAL otherwise). */
+export async function afterActionFor(RED: NodeAPI, node: NodeInstance, def: PullDef, msg: NodeMessage, remotePath: string): Promise<AfterAction> {
+  if (def.afterAction === 'delete') return { kind: 'delete' };
+  if (def.afterAction !== 'move') return { kind: 'keep' };
+  const value = await evaluateProperty(RED, node, def.moveTo ?? '', def.moveToType ?? 'str', msg);
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    const detail = typeof value === 'string' ? cleanText(JSON.stringify(value), 100) : describeValueType(value);
+    throw new InputError('badMoveTo', 'the directory to move the files into must be a non-empty string', { path: remotePath, detail });
+  }
+  return { kind: 'move', directory: value };
+}
+
+/** Where the record of one node's pulls of `remotePath` on `device` over `connection` is kept. */
+export function pullRecordFile(RED: NodeAPI, connection: string, device: DeviceAddress, remotePath: string): string {
+  const userDir = RED.settings.userDir ?? path.join(os.homedir(), '.node-red');
+  const key = createHash('sha256').update(JSON.stringify([connection, device.username, device.host, device.port, remotePath])).digest('hex').slice(0, 32);
+  return path.join(userDir, 'scp-pulls', `${key}.json`);
+}
+
+/**
+ * Runs `pull` with the record of earlier pulls when "only new" is on (cleared first on msg.reset), and
+ * saves what the pull fetched, also when it failed part way.
+ */
+export async function withPullRecord<T>(
+  RED: NodeAPI,
+  def: PullDef,
+  msg: NodeMessage,
+  device: DeviceAddress,
+  remotePath: string,
+  pull: (onlyChanged: DownloadRequest['onlyChanged']) => Promise<T>,
+): Promise<T> {
+  if (def.onlyNew !== true) return pull(undefined);
+  const file = pullRecordFile(RED, def.connection, device, remotePath);
+  if (msg.reset !== undefined && msg.reset !== false) await FilePullRecord.clear(file);
+  const record = await FilePullRecord.load(file);
+  try {
+    return await pull({ record });
+  } finally {
+    await record.save();
+  }
+}
+
+/** How many files this pull fetched and how many it skipped (unchanged or existing). */
+export function pullCounts(result: TransferResult): { fetched: number; skipped: number } {
+  const fetched = result.files.filter((file) => file.transferred).length;
+  return { fetched, skipped: result.files.length - fetched };
+}
