@@ -8,12 +8,9 @@ import { createHash } from 'crypto';
 import os from 'os';
 import path from 'path';
 import { FilePullRecord } from '../transfer/pull-record-file';
-import type { AfterAction, DownloadRequest, TransferResult } from '../transfer/types';
-import { cleanText } from '../text';
+import type { DownloadRequest, TransferResult } from '../transfer/types';
 import type { DeviceAddress } from './device';
-import { InputError } from './input-error';
-import { describeValueType, evaluateProperty } from './message-input';
-import type { NodeAPI, NodeInstance, NodeMessage } from './red-types';
+import type { NodeAPI, NodeMessage } from './red-types';
 
 export interface PullDef {
   connection: string;
@@ -21,18 +18,6 @@ export interface PullDef {
   moveTo?: string;
   moveToType?: string;
   onlyNew?: boolean;
-}
-
-/** The after-action of one message; a move needs a directory (EINVAL otherwise). */
-export async function afterActionFor(RED: NodeAPI, node: NodeInstance, def: PullDef, msg: NodeMessage, remotePath: string): Promise<AfterAction> {
-  if (def.afterAction === 'delete') return { kind: 'delete' };
-  if (def.afterAction !== 'move') return { kind: 'keep' };
-  const value = await evaluateProperty(RED, node, def.moveTo ?? '', def.moveToType ?? 'str', msg);
-  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    const detail = typeof value === 'string' ? cleanText(JSON.stringify(value), 100) : describeValueType(value);
-    throw new InputError('badMoveTo', 'the directory to move the files into must be a non-empty string', { path: remotePath, detail });
-  }
-  return { kind: 'move', directory: value };
 }
 
 /** Where the record of one node's pulls of `remotePath` on `device` over `connection` is kept. */

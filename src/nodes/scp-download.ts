@@ -8,6 +8,7 @@ import os from 'os';
 import path from 'path';
 import { download } from '../transfer';
 import type {
+  AfterAction,
   DownloadRequest,
   DownloadTarget,
   OverwritePolicy,
@@ -21,7 +22,7 @@ import { InputError } from './input-error';
 import { JobRunner, type JobOutput, type PreparedJob } from './job-runner';
 import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
 import { describeResult } from './result';
-import { afterActionFor, pullCounts, withPullRecord, type PullDef } from './download-pull';
+import { pullCounts, withPullRecord, type PullDef } from './download-pull';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
@@ -63,6 +64,18 @@ function positiveNumber(value: unknown, fallback: number, key: 'badMaxSize' | 'b
     throw new InputError(key, `${what} must be a positive number`, { detail: cleanText(String(value), 100) });
   }
   return number;
+}
+
+/** The after-action of one message; a move needs a directory (EINVAL otherwise). */
+async function afterActionFor(RED: NodeAPI, node: NodeInstance, def: PullDef, msg: NodeMessage, remotePath: string): Promise<AfterAction> {
+  if (def.afterAction === 'delete') return { kind: 'delete' };
+  if (def.afterAction !== 'move') return { kind: 'keep' };
+  const value = await evaluateProperty(RED, node, def.moveTo ?? '', def.moveToType ?? 'str', msg);
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    const detail = typeof value === 'string' ? cleanText(JSON.stringify(value), 100) : describeValueType(value);
+    throw new InputError('badMoveTo', 'the directory to move the files into must be a non-empty string', { path: remotePath, detail });
+  }
+  return { kind: 'move', directory: value };
 }
 
 /** The message for one file: remote path, size, mode and time of that file. */
