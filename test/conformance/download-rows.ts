@@ -283,4 +283,68 @@ export const DOWNLOAD_ROWS: Row[] = [
       },
     },
   },
+  {
+    name: 'download: a glob, then delete each remote file fetched',
+    setup: (env) => env.sh('printf one > a.log && printf two > b.log && printf stays > c.txt'),
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/*.log`, { glob: true, afterAction: { kind: 'delete' } })),
+    expect: (outcome) => {
+      succeeds(outcome);
+      assert.deepEqual(localNames(outcome), ['a.log', 'b.log']);
+      assert.deepEqual(names(outcome.remote), ['c.txt']);
+      assert.ok(outcome.result?.files.every((file) => file.endsWith(' removed')), String(outcome.result?.files));
+    },
+  },
+  {
+    name: 'download: a glob, then move each remote file into a new directory (a taken name gets a suffix)',
+    setup: (env) => env.sh('mkdir -p in done && printf new > in/a.log && printf b > in/b.log && printf old > done/a.log'),
+    act: (env) =>
+      download(env.ctx(), downloadRequest(env, `${env.remote.relative}/in/*.log`, { glob: true, afterAction: { kind: 'move', directory: `${env.remote.relative}/done/more` } })),
+    expect: (outcome) => {
+      succeeds(outcome);
+      assert.deepEqual(names(outcome.remote), ['done', 'done/a.log', 'done/more', 'done/more/a.log', 'done/more/b.log', 'in']);
+      assert.deepEqual(
+        outcome.result?.files.map((file) => file.split(' ').pop()),
+        ['movedTo=<remote>/done/more/a.log', 'movedTo=<remote>/done/more/b.log'],
+      );
+    },
+  },
+  {
+    name: 'download: a glob, move where the name is taken: a suffix, never overwriting',
+    setup: (env) => env.sh('mkdir -p in done && printf new > in/a.log && printf old > done/a.log && printf older > done/a.log.1'),
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/in/*.log`, { glob: true, afterAction: { kind: 'move', directory: `${env.remote.relative}/done` } })),
+    expect: (outcome) => {
+      succeeds(outcome);
+      assert.deepEqual(names(outcome.remote), ['done', 'done/a.log', 'done/a.log.1', 'done/a.log.2', 'in']);
+      assert.deepEqual(outcome.result?.files.map((file) => file.split(' ').pop()), ['movedTo=<remote>/done/a.log.2']);
+    },
+  },
+  {
+    name: 'download: delete refused by the server: the job fails with its code, the local copy stays',
+    setup: (env) => env.sh('mkdir ro && printf data > ro/x.log && chmod 555 ro'),
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/ro/*.log`, { glob: true, afterAction: { kind: 'delete' } })),
+    restore: (env) => env.sh('chmod 755 ro'),
+    expect: (outcome) => {
+      failsWith('EACCES', 'x.log')(outcome);
+      assert.deepEqual(localNames(outcome), ['x.log']);
+      assert.deepEqual(names(outcome.remote), ['ro', 'ro/x.log']);
+    },
+  },
+  {
+    name: 'download: only new or changed files (the local copy, preserved, decides)',
+    times: true,
+    setup: async (env) => {
+      await env.sh('printf same > same.log && printf grows > grows.log && touch -d @1600000000 same.log grows.log');
+      await download(env.ctx(), downloadRequest(env, `${env.remote.relative}/*.log`, { glob: true, preserve: true }));
+      await env.sh('printf more >> grows.log && touch -d @1600000100 grows.log');
+    },
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/*.log`, { glob: true, preserve: true, onlyChanged: {} })),
+    expect: (outcome) => {
+      succeeds(outcome);
+      assert.deepEqual(
+        outcome.result?.files.map((file) => file.split(' ').filter((word) => word === 'sent' || word === 'skipped' || word === 'unchanged').join(' ')),
+        ['sent', 'skipped unchanged'],
+      );
+      assert.deepEqual(outcome.local, outcome.remote);
+    },
+  },
 ];

@@ -139,6 +139,11 @@ export function describeResult(result: TransferResult, places: Places, withTimes
         file.transferred ? 'sent' : 'skipped',
         file.data ? sha(file.data) : '-',
         ...(withTimes ? [file.mtime ?? '-'] : []),
+        // scheduled pulls: what the after-action did, and files skipped as unchanged
+        ...(file.unchanged ? ['unchanged'] : []),
+        ...(file.removed ? ['removed'] : []),
+        ...(file.movedTo !== undefined ? [`movedTo=${show(file.movedTo)}`] : []),
+        ...(file.afterError ? [`afterError=${file.afterError.code}`] : []),
       ].join(' '),
     ),
     directories: result.directories.map(show),

@@ -77,12 +77,23 @@ export class AfterActions {
   }
 }
 
-/** The error for one file whose after-action failed. */
-export function afterActionError(job: Job, action: AfterAction, dir: Buffer, name: Buffer, detail?: string): TransferError {
+/**
+ * The error for one file whose after-action failed, the same over both transports: what failed, the
+ * file, and the server's reason (`Permission denied`), with the code that reason implies.
+ */
+export function afterActionError(job: Job, action: AfterAction, dir: Buffer, name: Buffer, reason?: string): TransferError {
   const what = action.kind === 'move' ? 'could not move the remote file after the download' : 'could not delete the remote file after the download';
-  return new TransferError(detail ? codeForServerMessage(detail) : 'EPROTO', what, {
+  return new TransferError(reason ? codeForServerMessage(reason) : 'EPROTO', what, {
     host: job.host,
     path: showRemote(joinRemote(dir, name)),
-    ...(detail ? { detail } : {}),
+    ...(reason ? { detail: reason } : {}),
   });
+}
+
+/** The reason in a tool's complaint about one file ("rm: cannot remove 'x': Permission denied"); stderr arrives cleaned (newlines as `\\n`). */
+export function reasonFor(stderr: string, name: Buffer): string | undefined {
+  const lines = stderr.split(/\n|\\n/u).filter((line) => line.trim() !== '');
+  const line = lines.find((text) => text.includes(name.toString('utf8'))) ?? lines[lines.length - 1];
+  if (line === undefined) return undefined;
+  return line.slice(line.lastIndexOf(': ') + 2).trim() || undefined;
 }

@@ -11,7 +11,7 @@ import { isValidUtf8 } from '../../text';
 import type { Job } from '../job';
 import { planDownload, walkDownload, type DownloadPlan } from '../plan/download';
 import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../plan/download-transport';
-import { afterActionError } from '../plan/pull-policy';
+import { afterActionError, reasonFor } from '../plan/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';
 import { afterActionRemote } from './remote-exec';
 import { NO_SCP, closeChannelQuietly, openScpChannel } from './channel';
@@ -86,7 +86,7 @@ class ScpEntries implements DownloadTransport {
     );
     return outcomes.map((outcome, index): AfterOutcome => {
       const name = names[index];
-      if (outcome === 'failed') return { error: afterActionError(this.job, action, dir, name, stderr) };
+      if (outcome === 'failed') return { error: afterActionError(this.job, action, dir, name, reasonFor(stderr, name)) };
       if (!destination) return { removed: true };
       const moved = outcome === 0 ? name : Buffer.concat([name, Buffer.from(`.${outcome}`)]);
       return { movedTo: joinRemote(destination, moved) };

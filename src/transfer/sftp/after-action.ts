@@ -64,7 +64,7 @@ export async function sftpAfterAction(
       }
     } catch (error) {
       if (!(error instanceof TransferError) || !['EACCES', 'ENOENT', 'EEXIST', 'EISDIR', 'ENOTDIR'].includes(error.code)) throw error;
-      outcomes.push({ error: error.message ? error : afterActionError(job, action, dir, name) });
+      outcomes.push({ error: afterActionError(job, action, dir, name, error.detail ?? error.summary) });
     }
   }
   return outcomes;
