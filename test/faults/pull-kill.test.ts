@@ -8,11 +8,26 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
-import { connectionDef, downloadDef, freezeSessions, loadFlow, progressReached, track, useNodeRed } from './support';
+import { connectionDef, downloadDef, freezeSessions, loadFlow, track, useNodeRed, type DoneTracker } from './support';
 
-const FILES = 6;
-const FILE_SIZE = 8 * 1024 * 1024;
+/** part-1.log is small and comes first (the glob is sorted); the others are large enough to be mid-flight. */
+const FILES = 4;
+const FILE_SIZE = 32 * 1024 * 1024;
 const IDLE_TIMEOUT_S = 300;
+
+/**
+ * Resolves once `file` exists locally (a download places a file only when complete); fails at once when
+ * the message is answered first, and after `limitMs` when nothing comes.
+ */
+async function placed(file: string, tracker: DoneTracker, limitMs = 60_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (fs.existsSync(file)) return;
+    if (tracker.completions.length > 0) throw new Error(`the pull was answered before ${file} was placed: ${tracker.completions[0].error?.message ?? 'it succeeded'}`);
+    if (Date.now() - started > limitMs) throw new Error(`${file} was not placed within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
 
 function sha256(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -39,7 +54,7 @@ describe('faults: sshd killed in the middle of a pull with delete', function () 
       const dir = await makeServerDir(server, `faults-pull-kill-${transport}`);
       const made = await runAsUser(
         server,
-        `cd '${dir.absolute}' && for i in $(seq 1 ${FILES}); do head -c ${FILE_SIZE} /dev/urandom > part-$i.log; done && sha256sum part-*.log`,
+        `cd '${dir.absolute}' && head -c 1024 /dev/urandom > part-1.log && for i in $(seq 2 ${FILES}); do head -c ${FILE_SIZE} /dev/urandom > part-$i.log; done && sha256sum part-*.log`,
       );
       assert.strictEqual(made.code, 0, made.stderr);
       const hashes = new Map(
@@ -63,10 +78,9 @@ describe('faults: sshd killed in the middle of a pull with delete', function () 
       );
       const down = track('down');
       const pattern = `${dir.absolute}/part-*.log`;
-      // Kill once at least one file is complete and the pull is still moving.
-      const moving = progressReached(pattern, (bytes) => bytes > FILE_SIZE && bytes < FILES * FILE_SIZE);
+      // Kill once the first (small) file is complete: the next, large one is then in flight.
       down.node.receive({ remotePath: pattern, localPath: local });
-      await moving;
+      await placed(path.join(local, 'part-1.log'), down);
       const frozen = freezeSessions(server.port);
       assert.ok(frozen.count > 0, 'found the session processes');
       await server.kill();
@@ -79,7 +93,7 @@ describe('faults: sshd killed in the middle of a pull with delete', function () 
       for (const name of hashes.keys()) {
         if (!remoteAfterKill.has(name)) assert.ok(localAfterKill.includes(name), `${name} is gone remotely without a local copy`);
       }
-      assert.ok(localAfterKill.length >= 1 && localAfterKill.length < FILES, `the kill came mid-pull: ${localAfterKill.join(', ')}`);
+      assert.ok(localAfterKill.includes('part-1.log') && localAfterKill.length < FILES, `the kill came mid-pull: ${localAfterKill.join(', ')}`);
 
       await server.restart();
       down.node.receive({ remotePath: pattern, localPath: local });
