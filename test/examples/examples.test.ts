@@ -153,6 +153,61 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
     },
   },
 
+  'Scheduled pull that deletes what it fetched.json': {
+    it: 'the matching files arrive in the folder (created) and are deleted on the server; the others stay',
+    async run({ server, flow, credentials }) {
+      const dir = await makeServerDir(server, 'example-pull-delete');
+      await onServer(server, `cd '${dir.absolute}' && printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && printf open > partial.tmp`);
+      const local = path.join(await makeTempDir('example-pull-delete-local'), 'new-folder');
+      assert.strictEqual(named(flow, 'every 15 minutes').repeat, '900', 'the schedule is every 15 minutes');
+      rewrite(flow, 'every 15 minutes', 'remotePath', `${dir.absolute}/*.csv`);
+      rewrite(flow, 'every 15 minutes', 'localPath', local);
+      await load(flow, credentials);
+      const pulled = watchNode(flow, 'pulled and deleted');
+      const errors = watchNode(flow, 'error');
+      clicked(flow, 'every 15 minutes');
+      const [msg] = await pulled.wait();
+      const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean }> }).files;
+      assert.deepStrictEqual(
+        files.map((file) => [file.remotePath, file.removed]),
+        [
+          [`${dir.absolute}/a.csv`, true],
+          [`${dir.absolute}/b.csv`, true],
+        ],
+      );
+      assert.deepStrictEqual(fs.readdirSync(local).sort(), ['a.csv', 'b.csv']);
+      assert.strictEqual(fs.readFileSync(path.join(local, 'b.csv'), 'utf8'), 'b,2\n');
+      assert.strictEqual(await onServer(server, `ls -A '${dir.absolute}'`), 'partial.tmp\n');
+      assert.deepStrictEqual(errors.messages, []);
+    },
+  },
+
+  'Only new files into a folder.json': {
+    it: 'unchanged logs are skipped, a log that grew is fetched again, and the record outlives an emptied folder',
+    async run({ server, flow, credentials }) {
+      const dir = await makeServerDir(server, 'example-only-new');
+      await onServer(server, `cd '${dir.absolute}' && printf 'one\\n' > app.log && printf 'x\\n' > other.log`);
+      const local = path.join(await makeTempDir('example-only-new-local'), 'logs');
+      rewrite(flow, 'every 5 minutes', 'remotePath', `${dir.absolute}/*.log`);
+      rewrite(flow, 'every 5 minutes', 'localPath', local);
+      await load(flow, credentials);
+      const pulled = watchNode(flow, 'new or changed');
+      const counts = async (count: number): Promise<number[]> => {
+        clicked(flow, 'every 5 minutes');
+        const scp = (await pulled.wait(count))[count - 1].scp as { fetched: number; skipped: number };
+        return [scp.fetched, scp.skipped];
+      };
+      assert.deepStrictEqual(await counts(1), [2, 0]);
+      assert.deepStrictEqual(await counts(2), [0, 2]);
+      await onServer(server, `printf 'two\\n' >> '${dir.absolute}/app.log'`);
+      assert.deepStrictEqual(await counts(3), [1, 1]);
+      assert.strictEqual(fs.readFileSync(path.join(local, 'app.log'), 'utf8'), 'one\ntwo\n');
+      // A later node empties the folder: the record of earlier pulls still knows both logs.
+      fs.rmSync(local, { recursive: true });
+      assert.deepStrictEqual(await counts(4), [0, 2]);
+    },
+  },
+
   'Push a file when it appears in a folder.json': {
     it: 'a file moved into the watched folder is copied, complete, into the remote folder',
     async run({ server, flow, credentials }) {
