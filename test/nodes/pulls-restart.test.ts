@@ -8,6 +8,7 @@ import assert from 'assert';
 import path from 'path';
 import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
+import { connectionNode } from '../support/red';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -15,17 +16,7 @@ function pullFlow(server: SshdServer, remoteFile: string): object[] {
   const z = 'a11e000000000001';
   return [
     { id: z, type: 'tab', label: 'only new' },
-    {
-      id: 'a11e0000000000c0',
-      type: 'scp-connection',
-      host: server.host,
-      port: server.port,
-      username: server.username,
-      hostKeyPolicy: 'fingerprint',
-      hostFingerprints: server.hostKeyFingerprints.join('\n'),
-      transport: 'auto',
-      credentials: { privateKey: server.clientKey },
-    },
+    connectionNode(server, { id: 'a11e0000000000c0', credentials: { privateKey: server.clientKey } }),
     { id: 'a11e000000000002', type: 'http in', z, url: '/pull', method: 'get', upload: false, wires: [['a11e000000000003']] },
     {
       id: 'a11e000000000003',
