@@ -26,6 +26,8 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
     userDir,
     // The package root is scanned as a Node-RED module (its package.json names the nodes in dist/), as `npm start` does.
     settings: { nodesDir: [PACKAGE_ROOT] },
+    // BENCH_NODE_OPTIONS reaches the Node-RED process only (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc').
+    ...(process.env.BENCH_NODE_OPTIONS ? { env: { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } } : {}),
   });
   await red.deploy(benchFlow(server));
   const post = (path: string, body: object) => postJson(`${red.url}${path}`, body);
