@@ -335,6 +335,46 @@ export class ScpSession {
     });
   }
 
+  /**
+   * Reads lines until one that contains `marker` and resolves with what follows the marker on that line,
+   * and in `said` the start of whatever came before it (a banner, say); when the server ends first, with
+   * what it said instead, for the caller to judge. Fails with EPROTO once more than `maxBytes` came
+   * without the marker.
+   */
+  protected async readMarkedLine(marker: Buffer, maxBytes: number, what: string): Promise<{ answer?: Buffer; said: Buffer }> {
+    const said: Buffer[] = [];
+    let seen = 0;
+    for (;;) {
+      const room = maxBytes - seen;
+      const next = await this.waitUntil<{ line: Buffer; ended: boolean }>(what, () => {
+        const newline = this.inbox.indexOf(0x0a, room + 1);
+        if (newline >= 0) {
+          const line = this.inbox.take(newline);
+          this.inbox.skip(1);
+          this.resumeIfRoom();
+          return { line, ended: false };
+        }
+        if (this.inbox.length > room) {
+          throw this.fail(this.error('EPROTO', `the server sent more than ${maxBytes} bytes before ${what}`, cleanText(this.inbox.peek(64), 200)));
+        }
+        return this.atEndOfText() ? { line: this.availableText(room), ended: true } : undefined;
+      });
+      const at = next.ended ? -1 : next.line.indexOf(marker);
+      if (seen < SHOWN_TEXT_BYTES) said.push(next.line.subarray(0, Math.min(at < 0 ? next.line.length : at, SHOWN_TEXT_BYTES - seen)));
+      if (at >= 0) return { answer: next.line.subarray(at + marker.length), said: Buffer.concat(said) };
+      said.push(Buffer.from('\n'));
+      if (next.ended) return { said: Buffer.concat(said) };
+      seen += next.line.length + 1;
+    }
+  }
+
+  /** The server's side ended (whatever is still unread is an unfinished line). A stream failure is thrown. */
+  private atEndOfText(): boolean {
+    const failure = this.streamFailure();
+    if (failure !== undefined) throw failure;
+    return this.stdoutEnded || this.stdout.readableEnded;
+  }
+
   /** Whatever the server already sent (at most `max` bytes), without waiting: for error messages. */
   protected availableText(max = SHOWN_TEXT_BYTES): Buffer {
     const text = this.inbox.take(max);

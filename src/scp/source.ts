@@ -30,6 +30,8 @@ export interface ScpSourceDirectory {
   times?: ScpTimes;
 }
 
+/** What a login shell may print before a preamble (preamble()) at most: its banner, say. */
+const PREAMBLE_MAX_BYTES = 16 * 1024;
 /** Buffers are sent in slices of this size, so back-pressure and progress work for them too. */
 const SLICE_BYTES = 256 * 1024;
 /** Each of the two buffers a self-reading content is read into (a local file: big reads, few calls). */
@@ -106,6 +108,24 @@ export class ScpSource extends ScpSession {
     const noScp = NO_SCP_TEXT.test(cleanText(text));
     const summary = noScp ? 'the server has no usable scp' : 'the server did not answer with the SCP protocol (a banner or other text)';
     throw withNoScp(this.fail(this.error('EPROTO', summary, cleanText(text, 300))), noScp);
+  }
+
+  /**
+   * Before ready(), for a command that prints a line of its own before it starts scp (`<marker>answer`,
+   * see transfer/scp/folded-upload.ts): that answer. Text before it (a login shell's banner, at most
+   * PREAMBLE_MAX_BYTES) is a protocol error, as it is before scp's first reply: the same text would break
+   * every other scp command. When the server ends without the line: its exit status and what it said,
+   * cleaned, for the caller to judge (no shell, no scp, or a protocol error).
+   */
+  async preamble(marker: string): Promise<{ answer: Buffer } | { answer?: undefined; exitCode: number | null; said: string; stderr: string }> {
+    this.assertUsable();
+    const { answer, said } = await this.readMarkedLine(Buffer.from(marker, 'latin1'), PREAMBLE_MAX_BYTES, `the answer to ${marker}`);
+    if (answer !== undefined && said.length === 0) return { answer };
+    if (answer !== undefined) {
+      throw withNoScp(this.fail(this.error('EPROTO', 'the server did not answer with the SCP protocol (a banner or other text)', cleanText(said, 300))), false);
+    }
+    const exitCode = await this.waitForExit().catch(() => null);
+    return { exitCode, said: cleanText(said, 300), stderr: this.stderrText() };
   }
 
   private assertReady(): void {
@@ -327,10 +347,15 @@ export class ScpSource extends ScpSession {
 
   /**
    * Ends our side (EOF) and resolves with the server's exit status (null if none) and the cleaned stderr
-   * tail; anything the server still wrote on stdout (an \x01 text) is appended to `stderr`.
+   * tail; anything the server still wrote on stdout (an \x01 text) is appended to `stderr`. With
+   * `epilogueMarker`, the line that starts there is the command's own last answer (`epilogue`).
    */
-  async finish(): Promise<ScpFinish> {
-    const { exitCode, stderr, trailing } = await this.closeAndCollect();
+  async finish(epilogueMarker?: string): Promise<ScpFinish & { epilogue?: string }> {
+    const { exitCode, stderr, trailing: collected } = await this.closeAndCollect();
+    // A folded command's own last line (`<marker>answer`, printed after scp ended) is its answer, not scp's words.
+    const at = epilogueMarker === undefined ? -1 : collected.lastIndexOf(epilogueMarker, undefined, 'latin1');
+    const trailing = at < 0 ? collected : collected.subarray(0, at);
+    const epilogue = at < 0 ? undefined : collected.subarray(at + (epilogueMarker as string).length).toString('latin1').split('\n')[0];
     const extra = cleanText(
       trailing
         .toString('utf8')
@@ -340,6 +365,6 @@ export class ScpSource extends ScpSession {
         .join('; '),
       512,
     );
-    return { exitCode, stderr: [stderr, extra].filter(Boolean).join('; ') };
+    return { exitCode, stderr: [stderr, extra].filter(Boolean).join('; '), ...(epilogue !== undefined ? { epilogue } : {}) };
   }
 }

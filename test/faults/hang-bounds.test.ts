@@ -8,7 +8,7 @@ import assert from 'assert';
 import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { makeTempDir, startFakeServer, type FakeExecRequest, type FakeServer } from '../harness';
+import { makeTempDir, startFakeServer, unfolding, type FakeExecRequest, type FakeServer } from '../harness';
 import { allNodes, codeOf, connectionDef, downloadDef, elapsed, helper, runLocally, sinks, track, uploadDef, useNodeRed, type Credentials, type Msg } from './support';
 
 const IDLE_S = 2;
@@ -134,24 +134,27 @@ describe('faults: transfers that must not hang', function () {
   it('a server that freezes mid-upload: ETIMEDOUT at about the idle timeout, and the next message gets a new connection', async function () {
     const root = await makeTempDir('faults-freeze');
     let frozen = false;
-    const fake = await startFakeServer((request) => {
-      if (!request.command.startsWith('scp ')) return runLocally(request);
-      if (request.connectionNumber > 1) return runStreaming(request);
-      // The first connection: ready, accept the file record, and freeze when its data starts.
-      const { channel } = request;
-      channel.write(Buffer.from([0]));
-      let records = 0;
-      channel.on('data', (chunk: Buffer) => {
-        if (frozen) return;
-        if (records === 0 && chunk[0] === 0x43 /* C */) {
-          records += 1;
-          channel.write(Buffer.from([0]));
-          return;
-        }
-        frozen = true;
-        fake.freeze();
-      });
-    });
+    const fake = await startFakeServer(
+      // A single file's upload comes folded into one command: the handler plays its scp -t part.
+      unfolding((request) => {
+        if (!request.command.startsWith('scp ')) return runLocally(request);
+        if (request.connectionNumber > 1) return runStreaming(request);
+        // The first connection: ready, accept the file record, and freeze when its data starts.
+        const { channel } = request;
+        channel.write(Buffer.from([0]));
+        let records = 0;
+        channel.on('data', (chunk: Buffer) => {
+          if (frozen) return;
+          if (records === 0 && chunk[0] === 0x43 /* C */) {
+            records += 1;
+            channel.write(Buffer.from([0]));
+            return;
+          }
+          frozen = true;
+          fake.freeze();
+        });
+      }),
+    );
     servers.push(fake);
     // Long enough that waiting the idle time a second time (the old clean-up) cannot pass for a short clean-up.
     const idleS = 8;

@@ -8,7 +8,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startFakeServer, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startFakeServer, unfolding, startSshd, type SshdServer } from '../harness';
 import {
   connectionDef,
   downloadDef,
@@ -152,11 +152,14 @@ describe('faults: redeploy and stop during transfers', function () {
     const queuedCount = 20;
     const root = await makeTempDir('faults-queued');
     let scpStarted = 0;
-    const fake = await startFakeServer((request) => {
-      if (!request.command.startsWith('scp ')) return runLocally(request);
-      scpStarted += 1;
-      request.channel.write(Buffer.from([0]));
-    });
+    const fake = await startFakeServer(
+      // A single file's upload comes folded into one command: the handler plays its scp -t part.
+      unfolding((request) => {
+        if (!request.command.startsWith('scp ')) return runLocally(request);
+        scpStarted += 1;
+        request.channel.write(Buffer.from([0]));
+      }),
+    );
     try {
       await loadFlow(
         [connectionDef(fake, { maxChannels: 1, maxConnections: 1, idleTimeout: 300 }), uploadDef()],

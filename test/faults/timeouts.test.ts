@@ -7,7 +7,7 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { makeTempDir, startFakeServer, startSilentServer, type FakeServer, type SilentServer } from '../harness';
+import { makeTempDir, startFakeServer, unfolding, startSilentServer, type FakeServer, type SilentServer } from '../harness';
 import { codeOf, connectionDef, downloadDef, elapsed, loadFlow, runLocally, track, uploadDef, useNodeRed } from './support';
 
 const TIMEOUT_S = 2;
@@ -37,12 +37,15 @@ describe('faults: servers that stop talking', function () {
   it('a server that acknowledges the upload and then goes silent: ETIMEDOUT within about the idle timeout', async function () {
     const root = await makeTempDir('faults-stall-up');
     let scpStarted = 0;
-    const fake = await startFakeServer((request) => {
-      if (!request.command.startsWith('scp ')) return runLocally(request);
-      scpStarted += 1;
-      // The sink's "ready" byte, then nothing: the client's C record and data are never acknowledged.
-      request.channel.write(Buffer.from([0]));
-    });
+    const fake = await startFakeServer(
+      // A single file's upload comes folded into one command: the handler plays its scp -t part.
+      unfolding((request) => {
+        if (!request.command.startsWith('scp ')) return runLocally(request);
+        scpStarted += 1;
+        // The sink's "ready" byte, then nothing: the client's C record and data are never acknowledged.
+        request.channel.write(Buffer.from([0]));
+      }),
+    );
     servers.push(fake);
     await loadFlow([connectionDef(fake, { idleTimeout: TIMEOUT_S }), uploadDef()], { conn: { password: fake.password } });
     const up = track('up');

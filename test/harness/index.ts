@@ -25,3 +25,4 @@ export {
   type FakeSftpRequest,
   type SilentServer,
 } from './fake';
+export { unfolding, unfoldUpload, serveFolded, foldedProbeCount, FOLDED_PREFIX, type UnfoldedUpload } from './folded';

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
-import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer } from '../harness';
+import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer, unfoldUpload } from '../harness';
 import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, directProvider, sq, type TestProvider } from './support';
 
 const BIG = 50 * 1024 * 1024;
@@ -244,9 +244,12 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
       if (command.startsWith('printf')) {
         // The probe: the target directory exists, the file does not.
         channel.write('SCP-PROBE:dn\n');
-        channel.exit(0);
-        channel.end();
-        return;
+        // A single file's probe is folded into its scp -t command: the sink follows on the same channel.
+        if (!unfoldUpload(command)) {
+          channel.exit(0);
+          channel.end();
+          return;
+        }
       }
       if (command.startsWith('rm -f')) {
         channel.exit(0);
@@ -283,8 +286,8 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     const floodBytes = 512 * 1024 * 1024;
     let pushed = 0;
     behaviour = ({ command, channel }) => {
-      if (command.startsWith('printf') || command.startsWith('rm -f')) {
-        if (command.startsWith('printf')) channel.write('SCP-PROBE:dn\n');
+      if (command.startsWith('printf')) channel.write('SCP-PROBE:dn\n');
+      if ((command.startsWith('printf') && !unfoldUpload(command)) || command.startsWith('rm -f')) {
         channel.exit(0);
         channel.end();
         return;

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, upload, type DownloadRequest, type TransportChoice, type UploadRequest } from '../../src/transfer';
-import { type FakeExecHandler, type SshdServer, makeServerDir, runAsUser, startSshd } from '../harness';
+import { type FakeExecHandler, type SshdServer, makeServerDir, runAsUser, startSshd, unfoldUpload } from '../harness';
 import { ServerSide } from '../hostile/server-side';
 import { type ScriptedSftp, listedTree, startScriptedSftp } from '../hostile/sftp-server';
 import { DEFAULT_LIMITS, bufferDownload, context, poolProvider } from './support';
@@ -48,9 +48,10 @@ function scriptedExec(script: () => ExecScript, counts: { scp: number }): FakeEx
     }
     if (now.banner) await side.send(now.banner);
     try {
-      if (command.includes('SCP-PROBE:')) {
-        await side.send('SCP-PROBE:n\n');
-      } else if (command.startsWith('scp -f')) {
+      // A single file's upload is one command: the probe's answer, then scp -t on the same channel.
+      const folded = unfoldUpload(command) !== undefined;
+      if (command.includes('SCP-PROBE:')) await side.send('SCP-PROBE:n\n');
+      if (command.startsWith('scp -f')) {
         counts.scp += 1;
         await side.ack();
         await side.send(`C0644 ${CONTENT.length} x\n`);
@@ -58,7 +59,7 @@ function scriptedExec(script: () => ExecScript, counts: { scp: number }): FakeEx
         await side.send(CONTENT);
         await side.send('\0');
         await side.ack();
-      } else if (command.startsWith('scp -t')) {
+      } else if (folded || command.startsWith('scp -t')) {
         counts.scp += 1;
         await side.send('\0');
         const record = await takeLine(side);

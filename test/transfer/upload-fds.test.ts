@@ -13,7 +13,7 @@ import type { TransferError } from '../../src/errors';
 import type { SshPool } from '../../src/ssh';
 import { upload } from '../../src/transfer';
 import type { TransportChoice, UploadRequest, UploadSource } from '../../src/transfer/types';
-import { makeServerDir, makeTempDir, startFakeServer, type FakeServer, type SshdServer } from '../harness';
+import { foldedProbeCount, makeServerDir, makeTempDir, startFakeServer, unfoldUpload, type FakeServer, type SshdServer } from '../harness';
 import { ServerSide } from '../hostile/server-side';
 import { context, poolProvider, randomData, useSharedPool } from './support';
 import { stallingStream } from './upload-safety-support';
@@ -87,13 +87,16 @@ type ScpFault = 'fatal' | 'eof' | 'stall';
 async function startFaultyScpServer(fault: { kind: ScpFault }): Promise<FakeServer> {
   return startFakeServer(async ({ command, channel }) => {
     const side = new ServerSide(channel);
-    if (command.includes('SCP-PROBE:')) {
+    // A single file's upload comes as one command: the probe's answer, then scp -t on the same channel.
+    const folded = unfoldUpload(command) !== undefined;
+    if (folded) await side.send(`SCP-PROBE:${'n'.repeat(foldedProbeCount(command))}\n`);
+    else if (command.includes('SCP-PROBE:')) {
       const list = command.slice(command.indexOf(' for p in'), command.indexOf('; do'));
       await side.send(`SCP-PROBE:${'n'.repeat((list.match(/'[^']*'/g) ?? []).length)}\n`);
       side.exit(0);
       return;
     }
-    if (!command.startsWith('scp ')) {
+    if (!folded && !command.startsWith('scp ')) {
       side.exit(0);
       return;
     }

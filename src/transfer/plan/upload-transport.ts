@@ -8,6 +8,7 @@ import type { TransferError, TransferErrorCode } from '../../errors';
 import type { Leftover } from '../leftovers';
 import type { PlannedFile, Times } from '../local/sources';
 import type { TransportUsed } from '../types';
+import type { LoneUpload } from './lone-upload';
 import type { FileStep, RemoteKind, Step } from './upload-layout';
 
 /** The server proved that this transport cannot run there (no scp), and nothing was written. */
@@ -69,8 +70,12 @@ export interface DirectoryFinish {
 
 export interface UploadTransport {
   readonly name: TransportUsed;
-  /** What exists at each path (a symlink to a directory is a directory, a dangling one "other"). */
-  probe(paths: Buffer[], shown: string): Promise<RemoteKind[] | Unavailable>;
+  /**
+   * What exists at each path (a symlink to a directory is a directory, a dangling one "other"). `lone`:
+   * the plan is one file and these are its two possible targets, so the transport may start the content
+   * session with the probe (open() then continues it).
+   */
+  probe(paths: Buffer[], shown: string, lone?: LoneUpload): Promise<RemoteKind[] | Unavailable>;
   /**
    * True when this name may share a staging directory with its siblings, whose files then move into
    * place together (one `mv` per directory over SCP); false keeps a per-file temporary name.

@@ -29,6 +29,7 @@ import {
   type StagingStep,
   type Step,
 } from './upload-layout';
+import { adoptLoneTarget, loneUpload } from './lone-upload';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, Unavailable, UploadTransport } from './upload-transport';
 
 /** What the walk has put on the server so far. */
@@ -70,7 +71,8 @@ async function planAndCarryOut(
   // Candidate paths, valid if `remote` turns out to be an existing directory; when it is not, a single
   // file lands at `remote` itself (probed first).
   const inside = candidatePaths(entries, remote);
-  const probed = await transport.probe([remote, ...inside], shown);
+  const lone = loneUpload(job, request, remote, entries, shown);
+  const probed = await transport.probe([remote, ...inside], shown, lone);
   if (probed === 'unavailable') return probed;
   const remoteKind = probed[0];
   const existing = new Map<string, RemoteKind>();
@@ -82,6 +84,7 @@ async function planAndCarryOut(
   let steps: Step[] = layout.top.map(({ entry, name }) =>
     buildStep(entry, name, layout.targetDir, request.atomic, existing, request.overwrite, job),
   );
+  adoptLoneTarget(steps, lone);
   if (request.atomic && request.overwrite !== 'fail') steps = stage(steps, layout.targetDir, (name) => transport.canStage(name));
   job.totalSize = plan.totalSize;
 

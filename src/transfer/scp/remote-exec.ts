@@ -26,7 +26,7 @@ const MAX_STDERR = 8 * 1024;
 /** More stderr than a helper command has reason to print: beyond it, EPROTO. */
 const MAX_STDERR_TOTAL = 1024 * 1024;
 /** A command is one argument to the remote `sh -c`; Linux caps one argument at 128 KiB. */
-const MAX_COMMAND_BYTES = 60 * 1024;
+export const MAX_COMMAND_BYTES = 60 * 1024;
 /** The shortest overall limit of one helper command (see commandLimitMs). */
 const MIN_COMMAND_LIMIT_MS = 10_000;
 
@@ -161,7 +161,13 @@ function markedReply(stdout: Buffer, marker: string): string | undefined {
 }
 
 
-const PROBE_MARKER = 'SCP-PROBE:';
+export const PROBE_MARKER = 'SCP-PROBE:';
+
+/** A probe's letters (d directory, f anything else, n nothing) as kinds; undefined unless exactly `count` of them. */
+export function probeAnswer(reply: string, count: number): RemoteKind[] | undefined {
+  if (reply.length !== count || !/^[dfn]*$/u.test(reply)) return undefined;
+  return [...reply].map((char) => (char === 'd' ? 'directory' : char === 'f' ? 'other' : 'missing'));
+}
 
 /**
  * What exists at each path (symlinks to directories count as directories, dangling symlinks as
@@ -179,7 +185,8 @@ export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: stri
   for (const batch of batchCommands(prefix, items, suffix)) {
     const outcome = await runRemote(job, batch.command, pathForErrors);
     const reply = markedReply(outcome.stdout, PROBE_MARKER);
-    if (reply === undefined || reply.length !== batch.count || !/^[dfn]*$/u.test(reply)) {
+    const answer = reply === undefined ? undefined : probeAnswer(reply, batch.count);
+    if (answer === undefined) {
       // Only proof counts (the SFTP-only refusal, "not found", exit 127): a server that prints something
       // else instead of running the probe is answered with EPROTO, not with a switch to SFTP.
       if (first && reply === undefined && definitelyNoScp(outcome.exitCode, `${cleanText(outcome.stdout, 1024)} ${outcome.stderr}`)) return 'noShell';
@@ -189,7 +196,7 @@ export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: stri
         detail: outcome.stderr || cleanText(outcome.stdout, 200),
       });
     }
-    for (const char of reply) kinds.push(char === 'd' ? 'directory' : char === 'f' ? 'other' : 'missing');
+    kinds.push(...answer);
     first = false;
   }
   return kinds;
@@ -198,6 +205,22 @@ export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: stri
 const RENAME_MARKER = 'SCP-RENAME:';
 
 export type RenameOutcome = 'ok' | 'exists' | 'directory' | 'failed';
+
+/**
+ * `r TEMP FINAL`: moves one temporary onto its final name and prints one letter: 0 placed, e exists
+ * (without replace), d a directory is in the way, 1 failed. The temporary is gone afterwards either way.
+ */
+export function renameFunction(replace: boolean): string {
+  const notDirectory = `if [ -d "$2" ]; then rm -f -- "$1"; printf d;`;
+  return replace
+    ? `r(){ ${notDirectory} elif mv -f -- "$1" "$2"; then printf 0; else rm -f -- "$1"; printf 1; fi; };`
+    : `r(){ ${notDirectory} elif ln -- "$1" "$2"; then rm -f -- "$1"; printf 0; elif [ -e "$2" ] || [ -h "$2" ]; then rm -f -- "$1"; printf e; else rm -f -- "$1"; printf 1; fi; };`;
+}
+
+/** The rename's one-letter answer (renameFunction) as an outcome. */
+export function renameOutcomeOf(letter: string): RenameOutcome {
+  return letter === '0' ? 'ok' : letter === 'e' ? 'exists' : letter === 'd' ? 'directory' : 'failed';
+}
 
 /**
  * Moves each temporary file onto its final name, in one command per batch. `replace` uses
@@ -214,11 +237,7 @@ export async function renameRemote(
   replace: boolean,
   pathForErrors: string,
 ): Promise<{ outcomes: RenameOutcome[]; stderr: string }> {
-  const notDirectory = `if [ -d "$2" ]; then rm -f -- "$1"; printf d;`;
-  const fn = replace
-    ? `r(){ ${notDirectory} elif mv -f -- "$1" "$2"; then printf 0; else rm -f -- "$1"; printf 1; fi; };`
-    : `r(){ ${notDirectory} elif ln -- "$1" "$2"; then rm -f -- "$1"; printf 0; elif [ -e "$2" ] || [ -h "$2" ]; then rm -f -- "$1"; printf e; else rm -f -- "$1"; printf 1; fi; };`;
-  const prefix = bytes(`${fn} printf '${RENAME_MARKER}';`);
+  const prefix = bytes(`${renameFunction(replace)} printf '${RENAME_MARKER}';`);
   const items = pairs.map((pair) =>
     Buffer.concat([bytes(' r '), quoteForShellBytes(pair.from), bytes(' '), quoteForShellBytes(pair.to), bytes(';')]),
   );
@@ -235,7 +254,7 @@ export async function renameRemote(
       });
     }
     if (outcome.stderr) stderr = outcome.stderr;
-    for (const char of reply) outcomes.push(char === '0' ? 'ok' : char === 'e' ? 'exists' : char === 'd' ? 'directory' : 'failed');
+    for (const char of reply) outcomes.push(renameOutcomeOf(char));
   }
   return { outcomes, stderr };
 }
