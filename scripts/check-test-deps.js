@@ -23,6 +23,7 @@ const REQUIREMENTS = [
   { program: 'make', pkg: 'make', why: "building ssh2's native crypto binding" },
   { program: 'python3', pkg: 'python3', why: "node-gyp, which builds ssh2's native crypto binding" },
   { program: 'busybox', pkg: 'busybox', why: 'busybox ash, the login shell of Dropbear devices, in the glob shell-agreement test' },
+  { program: 'zsh', pkg: 'zsh', why: 'zsh, a login shell the folded single-file upload command must work in (test/transfer/folded-shells)' },
 ];
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 

@@ -37,6 +37,7 @@ import { PLACED_LETTERS, PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from 
 import {
   PROBE_MARKER,
   afterTheJob,
+  commandLimitMs,
   finishRemoteDirectories,
   moveStagedFiles,
   probeAnswer,
@@ -101,7 +102,12 @@ export class ScpUploadTransport implements UploadTransport {
   /** One channel for the probe and the content session of a single file (folded-upload.ts). */
   private async probeFolded(command: Buffer, count: number, lone: LoneUpload, shown: string): Promise<RemoteKind[] | Unavailable> {
     const session = await this.start(command, shown);
-    const said = await session.source.preamble(PROBE_MARKER);
+    // Bounded in all like the separate probe (commandLimitMs): a server trickling a banner byte by byte must not hold it.
+    const limitMs = commandLimitMs(this.job);
+    const limit = setTimeout(() => {
+      session.source.destroy(new TransferError('ETIMEDOUT', `a remote command did not finish within ${limitMs} ms`, { host: this.job.host, path: shown }));
+    }, limitMs);
+    const said = await session.source.preamble(PROBE_MARKER).finally(() => clearTimeout(limit));
     const kinds = said.answer === undefined ? undefined : probeAnswer(said.answer.toString('latin1'), count);
     if (kinds === undefined) {
       // As for the separate probe: only proof (the SFTP-only refusal, "not found", exit 127) means "no shell".
