@@ -10,7 +10,7 @@
 import assert from 'assert';
 import { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
-import { upload, type OverwritePolicy, type TransportChoice } from '../../src/transfer';
+import { forgetTransport, upload, type OverwritePolicy, type TransportChoice } from '../../src/transfer';
 import { FOLDED_PREFIX, foldedProbeCount, startFakeServer, unfoldUpload, type FakeServer } from '../harness';
 import { ServerSide } from './server-side';
 import { assertCleanMessage, poolForFake } from './support';
@@ -302,6 +302,8 @@ describe('hostile SCP server: replies to the folded single-file upload', functio
   async function run(row: Row, transport: TransportChoice): Promise<{ error: TransferError | undefined; commands: string[] }> {
     script = row.script;
     received = [];
+    // what auto learned from an earlier row (no scp: use SFTP) must not decide this one
+    forgetTransport(pool);
     const before = fake.commands.length;
     let error: TransferError | undefined;
     try {

@@ -21,8 +21,8 @@ import { makeTempDir } from '../harness';
 const SHELLS: { label: string; argv: string[] }[] = [
   { label: 'dash', argv: ['/bin/dash', '-c'] },
   { label: 'bash', argv: ['/bin/bash', '-c'] },
-  { label: 'busybox ash', argv: ['busybox', 'sh', '-c'] },
-  { label: 'zsh', argv: ['zsh', '-c'] },
+  { label: 'busybox ash', argv: ['/usr/bin/busybox', 'sh', '-c'] },
+  { label: 'zsh', argv: ['/usr/bin/zsh', '-c'] },
 ];
 
 const NAMES = ['plain.txt', "it's $(touch pwned) `id`.txt", 'new\nline', '-starts-with-dash', ' spaced  name '];
