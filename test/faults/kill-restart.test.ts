@@ -10,6 +10,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { parseJournal } from '../../src/transfer/leftover-file';
 import {
   collectCaught,
   connectionDef,
@@ -107,9 +108,9 @@ describe('faults: sshd killed mid-transfer, then restarted', function () {
       // ... and the journal in Node-RED's user directory names it.
       const journalDir = path.join(userDirectory(), 'scp-leftovers');
       const journal = fs.readdirSync(journalDir).map((name) => fs.readFileSync(path.join(journalDir, name), 'utf8'));
-      const recorded = journal.flatMap((text) => (JSON.parse(text) as { entries: { path: string }[] }).entries);
+      const recorded = journal.flatMap((text) => parseJournal(text).items);
       assert.deepStrictEqual(
-        recorded.map((entry) => Buffer.from(entry.path, 'base64').toString()),
+        recorded.map((entry) => entry.path.toString()),
         [`${dir.absolute}/${leftover[0]}`],
       );
       // Local: the client is alive, so neither the final file nor a temp file may remain.

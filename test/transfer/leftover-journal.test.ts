@@ -7,7 +7,7 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { FileLeftoverJournal, MAX_LEFTOVERS } from '../../src/transfer/leftover-file';
+import { FileLeftoverJournal, JOURNAL_HEADER, MAX_LEFTOVERS } from '../../src/transfer/leftover-file';
 import { isValidLeftover, type Leftover } from '../../src/transfer/leftovers';
 import { remoteTempName, stagingName } from '../../src/transfer/temp-name';
 import { makeTempDir } from '../harness';
@@ -133,4 +133,63 @@ describe('leftover journal', function () {
     const left = jobs.filter((_, i) => i % 2 === 1).flat();
     assert.deepStrictEqual(shown(await open().takeOrphans()), shown(left));
   });
+
+  it('never appends to a line torn by a crash: the first change rewrites the file, losing nothing recorded', async function () {
+    const kept = tempFile('/srv', 'kept.bin');
+    const torn = lineFor('+', tempFile('/srv', 'torn.bin')).slice(0, 30);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `${JOURNAL_HEADER}\n${lineFor('+', kept)}${torn}`);
+    const journal = open();
+    assert.deepStrictEqual(shown(await journal.takeOrphans()), shown([kept]));
+    assert.ok(logged.some((text) => text.includes('1 entries')), logged.join(' | '));
+    const fresh = tempFile('/srv', 'fresh.bin');
+    await journal.record([fresh]);
+    logged = [];
+    assert.deepStrictEqual(shown(await open().takeOrphans()), shown([kept, fresh]));
+    assert.deepStrictEqual(logged, [], 'the rewritten file holds no torn line');
+  });
+
+  it('stays small while names come and go: the log is compacted, and replays to what is recorded', async function () {
+    const journal = open();
+    const held = [tempFile('/srv', 'held-1'), staging('/srv/held-2')];
+    await journal.record(held);
+    let longest = 0;
+    for (let i = 0; i < 500; i += 1) {
+      const item = tempFile('/srv', `passing-${i}`);
+      await journal.record([item]);
+      longest = Math.max(longest, lineCount());
+      await journal.forget([item]);
+      longest = Math.max(longest, lineCount());
+    }
+    assert.ok(longest <= 2 * held.length + 66, `the log grew to ${longest} lines for ${held.length} names`);
+    assert.deepStrictEqual(shown(await open().takeOrphans()), shown(held));
+    assert.deepStrictEqual(fs.readdirSync(path.dirname(file)), [path.basename(file)], 'no temporary file of a rewrite remains');
+    assert.deepStrictEqual(logged, []);
+  });
+
+  it('after a failed write, the next change rewrites the whole file (logged, nothing lost)', async function () {
+    const journal = open();
+    const first = tempFile('/srv', 'first');
+    await journal.record([first]);
+    // The file cannot be appended to: a directory stands in its place.
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    const second = tempFile('/srv', 'second');
+    await journal.record([second]);
+    assert.ok(logged.some((text) => text.includes('not written')), logged.join(' | '));
+    fs.rmdirSync(file);
+    const third = tempFile('/srv', 'third');
+    await journal.record([third]);
+    logged = [];
+    assert.deepStrictEqual(shown(await open().takeOrphans()), shown([first, second, third]));
+    assert.deepStrictEqual(logged, []);
+  });
+
+  function lineFor(sign: '+' | '-', item: Leftover): string {
+    return `${sign}${item.kind} ${item.path.toString('base64')}\n`;
+  }
+
+  function lineCount(): number {
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+  }
 });
