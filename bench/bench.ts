@@ -84,8 +84,10 @@ async function main(): Promise<void> {
         latencyUp,
         latencyDown,
         burst: nodesBurst,
-        rss: { idle: idleRss, peakBig, afterIdle, soakWarm: soakResult.warmRss, soakEnd: soakResult.endRss },
+        rss: { idle: idleRss, peakBig, afterIdle, soakWarm: soakResult.warmHeap.rss, soakEnd: soakResult.endHeap.rss },
+        soakHeap: { warm: soakResult.warmHeap.heapUsed, end: soakResult.endHeap.heapUsed },
         soakAllowance: 8 * MIB,
+        soakHeapAllowance: 1 * MIB,
       }),
       facts: [
         ['Node-RED RSS at idle (baseline)', `${(idleRss / MIB).toFixed(1)} MiB`],
@@ -97,7 +99,9 @@ async function main(): Promise<void> {
         ]),
         [
           `${soakResult.messages} messages (up/down 4 KiB, ${config.soakConcurrency} at a time)`,
-          `${soakResult.failures} failed; RSS ${(soakResult.warmRss / MIB).toFixed(1)} MiB after the first tenth, ${(soakResult.endRss / MIB).toFixed(1)} MiB at the end (allowance for noise: 8 MiB)`,
+          `${soakResult.failures} failed; after the first tenth and at the end: RSS as found ${(soakResult.warmRss / MIB).toFixed(1)} → ${(soakResult.endRss / MIB).toFixed(1)} MiB; ` +
+            `after a forced GC, heap used ${(soakResult.warmHeap.heapUsed / MIB).toFixed(1)} → ${(soakResult.endHeap.heapUsed / MIB).toFixed(1)} MiB (allowance 1 MiB), ` +
+            `RSS ${(soakResult.warmHeap.rss / MIB).toFixed(1)} → ${(soakResult.endHeap.rss / MIB).toFixed(1)} MiB (allowance 8 MiB)`,
         ],
       ],
     };

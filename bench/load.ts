@@ -1,12 +1,13 @@
 /**
- * Many messages: a burst fired at once (failures, files/s) and a long run of messages (RSS of the Node-RED
- * process before and after: a leak shows as growth).
+ * Many messages: a burst fired at once (failures, files/s) and a long run of messages (the Node-RED
+ * process's memory after its first tenth and at its end: a leak shows as growth of the heap left after a
+ * forced garbage collection; RSS as found also swings with V8's heap sizing).
  */
 import { join } from 'node:path';
 import { upload } from '../src/transfer';
 import { SMALL_SIZE, type BenchConfig } from './config';
 import { engineContext } from './contenders/engine';
-import type { BenchNodeRed } from './contenders/node-red';
+import type { BenchNodeRed, HeapFigures } from './contenders/node-red';
 import { ENDPOINTS } from './flows';
 import { rssBytes } from './proc';
 import { clearRemote, countRemoteFiles, type Workspace } from './workspace';
@@ -78,18 +79,23 @@ export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNo
 export interface SoakResult {
   messages: number;
   failures: number;
-  /** RSS after the first tenth of the messages (warm) and after all of them */
+  /** RSS after the first tenth of the messages (warm) and after all of them, as found (no collection forced) */
   warmRss: number;
   endRss: number;
+  /** heap used and RSS after a forced full garbage collection, at the same two points: what a leak grows */
+  warmHeap: HeapFigures;
+  endHeap: HeapFigures;
 }
 
-/** Alternating 4 KiB uploads (from the payload) and downloads (to a file), `soakConcurrency` at a time. */
+/**
+ * Alternating 4 KiB uploads (from the payload) and downloads (to a file), `soakConcurrency` at a time: the
+ * first tenth, then (all answered) the warm figures, the rest, the end figures. BENCH_HEAP_SNAPSHOTS=DIR
+ * also writes a heap snapshot of Node-RED at both points, to diff by constructor when the heap grew.
+ */
 export async function soak(ws: Workspace, config: BenchConfig, nodeRed: BenchNodeRed, log: (line: string) => void): Promise<SoakResult> {
   const content = CONTENT.toString('base64');
   let next = 0;
   let failures = 0;
-  let warmRss = Number.NaN;
-  const warmAt = Math.floor(config.soak / 10);
   const message = async (i: number): Promise<void> => {
     const answer =
       i % 2 === 0
@@ -97,16 +103,31 @@ export async function soak(ws: Workspace, config: BenchConfig, nodeRed: BenchNod
         : await nodeRed.post(ENDPOINTS.down, { remotePath: ws.tiny.remote, localPath: join(ws.local, 'lat', `soak-${i % 100}`) });
     if (answer.status !== 200) failures += 1;
   };
-  const worker = async (): Promise<void> => {
-    while (next < config.soak) {
-      const i = next;
-      next += 1;
-      if (i === warmAt) warmRss = rssBytes(nodeRed.red.pid);
-      await message(i).catch(() => (failures += 1));
-    }
+  const runUntil = async (end: number): Promise<void> => {
+    const worker = async (): Promise<void> => {
+      while (next < end) {
+        const i = next;
+        next += 1;
+        await message(i).catch(() => (failures += 1));
+      }
+    };
+    await Promise.all(Array.from({ length: config.soakConcurrency }, worker));
   };
-  await Promise.all(Array.from({ length: config.soakConcurrency }, worker));
-  const endRss = rssBytes(nodeRed.red.pid);
-  log(`  ${config.soak} messages: ${failures} failed, RSS ${(warmRss / 1048576).toFixed(0)} → ${(endRss / 1048576).toFixed(0)} MiB`);
-  return { messages: config.soak, failures, warmRss, endRss };
+  const snapshots = process.env.BENCH_HEAP_SNAPSHOTS;
+  const figures = async (name: string): Promise<{ rss: number; heap: HeapFigures }> => {
+    const rss = rssBytes(nodeRed.red.pid);
+    const heap = await nodeRed.heap();
+    if (snapshots) await nodeRed.snapshot(join(snapshots, `soak-${name}.heapsnapshot`));
+    return { rss, heap };
+  };
+  await runUntil(Math.floor(config.soak / 10));
+  const warm = await figures('warm');
+  await runUntil(config.soak);
+  const end = await figures('end');
+  const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+  log(
+    `  ${config.soak} messages: ${failures} failed, RSS ${mib(warm.rss)} → ${mib(end.rss)} MiB; ` +
+      `after a forced GC: heap ${mib(warm.heap.heapUsed)} → ${mib(end.heap.heapUsed)} MiB, RSS ${mib(warm.heap.rss)} → ${mib(end.heap.rss)} MiB`,
+  );
+  return { messages: config.soak, failures, warmRss: warm.rss, endRss: end.rss, warmHeap: warm.heap, endHeap: end.heap };
 }

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { resolve } from 'node:path';
 import { makeTempDir, type SshdServer } from '../../test/harness';
-import { startNodeRedProcess, type NodeRedProcess } from '../../test/support/node-red-process';
+import { httpRequest, startNodeRedProcess, type NodeRedProcess } from '../../test/support/node-red-process';
 import { ENDPOINTS, benchFlow } from '../flows';
 import { cpuSeconds } from '../proc';
 import { elapsedMs, type Contender, type CopyJob, type Sample } from './types';
@@ -18,7 +18,19 @@ export interface BenchNodeRed {
   contender: Contender;
   /** one message through an endpoint: the HTTP status and body */
   post(path: string, body: object): Promise<{ status: number; body: string }>;
+  /** heap used and RSS of the Node-RED process after a forced full garbage collection (bench/heap-probe.ts) */
+  heap(): Promise<HeapFigures>;
+  /** a heap snapshot of the Node-RED process written to `file` (after the same collection) */
+  snapshot(file: string): Promise<void>;
 }
+
+export interface HeapFigures {
+  heapUsed: number;
+  rss: number;
+}
+
+/** Preloaded into Node-RED: answers the heap questions above. */
+const HEAP_PROBE = resolve(__dirname, '..', 'heap-probe.js');
 
 export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRed> {
   const userDir = await makeTempDir('bench-node-red');
@@ -26,9 +38,17 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
     userDir,
     // The package root is scanned as a Node-RED module (its package.json names the nodes in dist/), as `npm start` does.
     settings: { nodesDir: [PACKAGE_ROOT] },
-    // BENCH_NODE_OPTIONS reaches the Node-RED process only (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc').
-    ...(process.env.BENCH_NODE_OPTIONS ? { env: { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } } : {}),
+    // BENCH_NODE_OPTIONS reaches the Node-RED process only (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc'),
+    // as node's own arguments: NODE_OPTIONS refuses --cpu-prof.
+    execArgv: ['--require', HEAP_PROBE, ...(process.env.BENCH_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)],
   });
+  const probePort = /heap probe listening on (\d+)/.exec(red.log())?.[1];
+  if (probePort === undefined) throw new Error(`the heap probe did not start in Node-RED:\n${red.log()}`);
+  const probe = async (path: string): Promise<unknown> => {
+    const answer = await httpRequest('GET', `http://127.0.0.1:${probePort}${path}`);
+    if (answer.status !== 200) throw new Error(`heap probe ${path}: ${answer.status} ${answer.body}`);
+    return answer.json();
+  };
   await red.deploy(benchFlow(server));
   const post = (path: string, body: object) => postJson(`${red.url}${path}`, body);
   const copy = async (job: CopyJob): Promise<Sample> => {
@@ -40,7 +60,15 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
     if (answer.status !== 200) throw new Error(`Node-RED ${path} ${job.remote}: ${answer.status} ${answer.body}`);
     return { ms, cpuSeconds: cpuSeconds(red.pid) - cpu };
   };
-  return { red, post, contender: { name: 'Node-RED nodes', recursive: true, copy } };
+  return {
+    red,
+    post,
+    contender: { name: 'Node-RED nodes', recursive: true, copy },
+    heap: async () => (await probe('/heap')) as HeapFigures,
+    snapshot: async (file) => {
+      await probe(`/snapshot?file=${encodeURIComponent(file)}`);
+    },
+  };
 }
 
 /**

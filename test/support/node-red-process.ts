@@ -33,6 +33,8 @@ export interface NodeRedProcessOptions {
   redJs?: string;
   /** the node binary; default: the one running the tests */
   node?: string;
+  /** options for node itself, before red.js (`--require`, `--cpu-prof`: those NODE_OPTIONS refuses) */
+  execArgv?: string[];
   /** merged over QUIET_SETTINGS (top-level keys replace), uiHost and uiPort */
   settings?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
@@ -113,7 +115,7 @@ export async function startNodeRedProcess(options: NodeRedProcessOptions): Promi
   const redJs = options.redJs ?? NODE_RED_4_RED_JS;
   return launchNodeRed({
     node: options.node,
-    args: [redJs, '--userDir', userDir, '--settings', settingsFile],
+    args: [...(options.execArgv ?? []), redJs, '--userDir', userDir, '--settings', settingsFile],
     cwd: userDir,
     env: options.env,
     port,
