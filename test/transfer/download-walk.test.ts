@@ -128,14 +128,16 @@ for (const transport of ['scp', 'sftp'] as const) {
     });
 
     /** A remote tree of `count` small files f00.. with distinct contents. */
-    async function smallTree(name: string, count: number): Promise<{ tree: string; content: (index: number) => string }> {
+    async function smallTree(name: string, count: number): Promise<{ tree: string; content: (index: number) => string; order: string[] }> {
       const remote = await makeServerDir(shared.server, `${name}-${transport}`);
       const tree = `${remote.relative}/tree`;
       const content = (index: number): string => `file ${index} `.repeat(50 + index);
       const made = Array.from({ length: count }, (_, index) => `printf %s ${sq(content(index))} > ${sq(`${tree}/f${String(index).padStart(2, '0')}`)}`);
       const out = await runAsUser(shared.server, [`mkdir -p ${sq(tree)}`, ...made].join(' && '));
       assert.equal(out.code, 0, out.stderr.toString());
-      return { tree, content };
+      // The order the server sends them in: its directory order, not sorted.
+      const listed = await runAsUser(shared.server, `ls -U ${sq(tree)}`);
+      return { tree, content, order: listed.stdout.toString().trim().split('\n') };
     }
 
     /** fileStart/fileEnd alternate, one file at a time, indexes counting up from 0. */
@@ -147,23 +149,23 @@ for (const transport of ['scp', 'sftp'] as const) {
       });
     }
 
-    it('a local placement that fails while later files already arrive (a directory in the way of f07): EISDIR naming it, f00-f06 in place, nothing after, no temporary, progress in order', async function () {
-      const { tree, content } = await smallTree('walk-placement-fails', 20);
+    it('a local placement that fails while later files already arrive (a directory in the way of f07): EISDIR naming it, the files sent before it in place, none after, no temporary, progress in order', async function () {
+      const { tree, content, order } = await smallTree('walk-placement-fails', 20);
       const back = await makeTempDir(`walk-placement-fails-${transport}`);
       await fs.mkdir(join(back, 'tree', 'f07'), { recursive: true });
       const events: { type: string; index?: number }[] = [];
       const error = await failure(download(context(shared.channels, { transport, onProgress: (event) => events.push(event) }), treeRequest(tree, back, { overwrite: 'overwrite' })));
       assert.equal(error.code, 'EISDIR');
       assert.ok(error.message.includes(join(back, 'tree', 'f07')), error.message);
-      const expected = ['tree/', ...Array.from({ length: 7 }, (_, index) => `tree/f0${index}`), 'tree/f07/'];
-      assert.deepEqual(await localEntries(back), expected.sort());
-      for (let index = 0; index < 7; index += 1) assert.equal(await fs.readFile(join(back, 'tree', `f0${index}`), 'utf8'), content(index));
+      const before = order.slice(0, order.indexOf('f07'));
+      assert.deepEqual(await localEntries(back), ['tree/', ...before.map((name) => `tree/${name}`), 'tree/f07/'].sort());
+      for (const name of before) assert.equal(await fs.readFile(join(back, 'tree', name), 'utf8'), content(Number(name.slice(1))));
       assertInOrder(events);
-      assert.equal(events.filter((event) => event.type === 'fileEnd').length, 7);
+      assert.equal(events.filter((event) => event.type === 'fileEnd').length, before.length);
     });
 
-    it('stopped part way through a tree of small files: EABORTED, every file there is whole and was reported, no temporary, progress in order', async function () {
-      const { tree, content } = await smallTree('walk-abort', 40);
+    it('stopped part way through a tree of small files (more of them already received): EABORTED, exactly the files reported are there and whole, no temporary, progress in order', async function () {
+      const { tree, content, order } = await smallTree('walk-abort', 40);
       const back = await makeTempDir(`walk-abort-${transport}`);
       const controller = new AbortController();
       const events: { type: string; index?: number }[] = [];
@@ -173,11 +175,11 @@ for (const transport of ['scp', 'sftp'] as const) {
       };
       const error = await failure(download(context(shared.channels, { transport, onProgress, signal: controller.signal }), treeRequest(tree, back, { overwrite: 'overwrite' })));
       assert.equal(error.code, 'EABORTED');
-      const present = (await localEntries(back)).filter((entry) => !entry.endsWith('/'));
-      assert.ok(present.length >= 10 && present.length < 40, present.join(' '));
-      for (const rel of present) assert.equal(await fs.readFile(join(back, rel), 'utf8'), content(Number(rel.slice(-2))), rel);
+      // Nothing is placed once the job is stopped, however much arrived already.
+      assert.deepEqual(await localEntries(back), ['tree/', ...order.slice(0, 10).map((name) => `tree/${name}`)].sort());
+      for (const name of order.slice(0, 10)) assert.equal(await fs.readFile(join(back, 'tree', name), 'utf8'), content(Number(name.slice(1))));
       assertInOrder(events);
-      assert.equal(events.filter((event) => event.type === 'fileEnd').length, present.length);
+      assert.equal(events.filter((event) => event.type === 'fileEnd').length, 10);
     });
 
     it('results carry the remote times without preserve; the local file keeps its own', async function () {

@@ -10,7 +10,7 @@ import { TransferError } from '../../errors';
 import { Glob } from '../../glob';
 import type { Job } from '../job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
-import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
+import { PlacementSet, finishDirectory, placeFile, prepareFile, type OpenDirectory } from '../local/place';
 import { PlaceLater } from '../local/place-later';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
 import type { DownloadRequest, TransferResult } from '../types';
@@ -61,7 +61,8 @@ export async function walkDownload(job: Job, request: DownloadRequest, plan: Dow
     await walk.run();
     return job.result(transport.used);
   } catch (thrown) {
-    // Files whose content arrived whole are still placed; a placement that failed came first, so its error wins.
+    // Files whose content arrived whole are still placed (unless the job was stopped); a placement that
+    // failed came first, so its error wins.
     const placing = await walk.later.settle();
     const error = placing ? placing.error : thrown;
     await walk.placements.discardAll();
@@ -76,13 +77,14 @@ type Announced<K extends RemoteEntry['kind']> = Extract<RemoteEntry, { kind: K }
 
 /** Files up to this size are received into memory and placed behind the wire (local/place-later.ts)... */
 const PLACE_LATER_FILE_BYTES = 128 * 1024;
-/** ...with at most this many files and bytes waiting. */
+/** ...written this many at a time (libuv's threads), with at most this many files and bytes waiting. */
+const PLACE_LATER_WRITES = 4;
 const PLACE_LATER_FILES = 64;
 const PLACE_LATER_BYTES = 4 * 1024 * 1024;
 
 class DownloadWalk {
   readonly placements = new PlacementSet();
-  readonly later = new PlaceLater(PLACE_LATER_FILES, PLACE_LATER_BYTES);
+  readonly later: PlaceLater;
   /** the directories entered and not yet left, outermost first */
   private readonly open: (OpenDirectory & { name: string })[] = [];
   private files = 0;
@@ -100,6 +102,7 @@ class DownloadWalk {
     private readonly transport: DownloadTransport,
   ) {
     this.afterActions = new AfterActions(request.afterAction);
+    this.later = new PlaceLater(job, PLACE_LATER_WRITES, PLACE_LATER_FILES, PLACE_LATER_BYTES);
   }
 
   async run(): Promise<void> {
@@ -198,8 +201,11 @@ class DownloadWalk {
       this.fetchedBytes += entry.size;
       const content = await receiveWhole(transport, entry.size, this.job, remotePath);
       await this.later.add(entry.size, async () => {
-        const delivery = { pump: async (write: (chunk: Buffer) => void | Promise<void>) => write(content), skip: () => Promise.resolve() };
-        if (await placeFile(this.job, this.request, incoming, delivery, this.placements)) this.placed(entry, remote, remotePath);
+        const place = await prepareFile(this.job, this.request, incoming, content, this.placements);
+        return async () => {
+          await place();
+          this.placed(entry, remote, remotePath);
+        };
       });
       return;
     }
