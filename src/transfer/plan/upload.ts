@@ -190,6 +190,8 @@ async function walk(job: Job, request: UploadRequest, transport: UploadTransport
         releaseContent(content);
         throw error;
       }
+      // A streamed content was read while it was sent: the files after it are read from now on.
+      ahead.readFrom(index + 1);
       progress.writing = undefined;
       if (request.atomic) {
         progress.finished.push({ from: step.wirePath, to: step.finalPath, ...(staging ? { staging: { path: staging.path, parent: staging.parent } } : {}) });
@@ -225,13 +227,18 @@ class ReadAhead {
 
   constructor(private readonly steps: Step[]) {}
 
-  /** The content of the file step at `index` (read ahead or opened now); starts reading the next ones. */
-  content(index: number): Promise<Readable | Buffer> {
+  /**
+   * The content of the file step at `index` (read ahead or opened now). When it is read whole already, the
+   * next ones are read from now on; a streamed one is read while it is sent: only after it (readFrom), so
+   * no file is read before the one in front of it was.
+   */
+  async content(index: number): Promise<Readable | Buffer> {
     const step = this.steps[index] as FileStep;
     const reading = this.reading.get(index) ?? step.file.open();
     this.reading.delete(index);
-    this.readFrom(index + 1);
-    return reading;
+    const content = await reading;
+    if (Buffer.isBuffer(content)) this.readFrom(index + 1);
+    return content;
   }
 
   /** The file step right after `index` when its content was read and has the planned size (a record for it may go ahead). */
@@ -243,7 +250,8 @@ class ReadAhead {
     return Buffer.isBuffer(settled) && settled.length === step.file.size ? { step, content: settled } : undefined;
   }
 
-  private readFrom(start: number): void {
+  /** Starts reading the small files from `start` on, as far as the limits allow. */
+  readFrom(start: number): void {
     let bytes = 0;
     for (const index of this.reading.keys()) bytes += (this.steps[index] as FileStep).file.size;
     for (let index = Math.max(start, this.furthest + 1); index < this.steps.length && this.reading.size < READ_AHEAD_FILES; index += 1) {
