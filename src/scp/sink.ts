@@ -1,7 +1,7 @@
 /**
  * We receive (download); the server runs `scp -f`. The server drives this protocol, so every record is
  * hostile input until checked: names, record order, modes, sizes, counts and depth are validated before
- * anything is acknowledged, and the session ends (EPROTO, ETOOBIG, EISDIR) at the first violation.
+ * anything of it is used, and the session ends (EPROTO, ETOOBIG, EISDIR) at the first violation.
  */
 import { TransferError, isTransferError } from '../errors';
 import { cleanText, isValidUtf8 } from '../text';
@@ -45,6 +45,13 @@ export interface ScpSinkOptions extends ScpSessionOptions {
   limits: SinkLimits;
   /** whose file-name rules apply besides the POSIX ones (default: process.platform); 'win32' adds Windows' */
   platform?: NodeJS.Platform;
+  /**
+   * Answers sent ahead (default 0): when the caller never skips, every record and trailer gets a \0, so
+   * this many go with the start signal and the server streams without waiting a round trip for each one
+   * (OpenSSH's `scp -f` reads one byte per record and trailer and nothing else; what it learns is only
+   * "go on"). Every record is still checked when it arrives; skip() is refused.
+   */
+  answersAhead?: number;
 }
 
 type SinkState =
@@ -76,6 +83,7 @@ export class ScpSink extends ScpSession {
   private readonly recursive: boolean;
   private readonly limits: SinkLimits;
   private readonly platform: NodeJS.Platform;
+  private readonly answersAhead: number;
 
   private state: SinkState = { kind: 'records' };
   private started = false;
@@ -100,6 +108,7 @@ export class ScpSink extends ScpSession {
     this.recursive = options.recursive;
     this.limits = options.limits;
     this.platform = options.platform ?? process.platform;
+    this.answersAhead = Math.max(0, Math.floor(options.answersAhead ?? 0));
   }
 
   /**
@@ -135,7 +144,8 @@ export class ScpSink extends ScpSession {
     }
     if (!this.started) {
       this.started = true;
-      await this.ack('the start signal');
+      if (this.answersAhead > 0 && !this.inputClosed()) await this.write(Buffer.alloc(1 + this.answersAhead), 'the start signal');
+      else await this.ack('the start signal');
     }
     for (;;) {
       const first = await this.readByte('the next SCP record');
@@ -380,6 +390,8 @@ export class ScpSink extends ScpSession {
     if (this.state.kind !== 'file' && this.state.kind !== 'directory') {
       throw this.error('EINVAL', 'there is no announced entry to skip');
     }
+    // The server has its \0 for this record already.
+    if (this.answersAhead > 0) throw this.error('EINVAL', 'an entry can not be skipped when answers are sent ahead');
     this.state = { kind: 'busy' };
     // Our own text, but still one line: a newline would be read as the end of the reply.
     const line = cleanText(message.replace(/[\r\n]+/g, ' '), 512);

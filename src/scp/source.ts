@@ -1,7 +1,8 @@
 /**
  * We send (upload); the server runs `scp -t`. Per file: [T → reply] C → reply → data + \0 → reply.
  * Per directory: [T → reply] D → reply → entries → E → reply. A \x01 reply fails that item only (the
- * server goes on); \x02, EOF or any other byte ends the session.
+ * server goes on); \x02, EOF or any other byte ends the session. The next file's [T] C may go with a file's
+ * last bytes (`then`), its replies read after that file's: one round trip per small file instead of two.
  */
 import type { Readable } from 'stream';
 import type { TransferError } from '../errors';
@@ -22,7 +23,17 @@ export interface ScpSourceFile {
   content: Readable | Buffer;
   /** called with the number of bytes just written */
   onBytes?: (n: number) => void;
+  /**
+   * The record of the file sent next, written with this file's last bytes (Buffer content only): the
+   * server's answers to both then come back in one round trip. The next sendFile() must be that file.
+   * A record, never data, goes ahead of an answer: data behind an unanswered C would be read as records
+   * by a server that refused the file.
+   */
+  then?: ScpSourceRecord;
 }
+
+/** What a file's [T] C record says. */
+export type ScpSourceRecord = Pick<ScpSourceFile, 'name' | 'mode' | 'size' | 'times'>;
 
 export interface ScpSourceDirectory {
   name: string | Buffer;
@@ -67,6 +78,8 @@ export class ScpSource extends ScpSession {
   private depth = 0;
   /** sendFilled's two buffers, kept for the session's next files */
   private fillBuffers: Buffer[] = [];
+  /** the [T] C record sent ahead (see ScpSourceFile.then), its answers not read yet */
+  private announced: Buffer | undefined;
 
   constructor(streams: ScpStreams, options: ScpSessionOptions) {
     super(streams, options);
@@ -185,12 +198,23 @@ export class ScpSource extends ScpSession {
       throw this.error('EINVAL', `the content of ${shownName} has ${file.content.length} bytes, not the announced ${file.size}`);
     }
     const what = `file ${shownName}`;
-    const timesReply = await this.sendTimes(file.times, what);
-    if (!timesReply.ok) return timesReply;
-    await this.write(encodeRecord({ type: 'C', mode: file.mode, size: file.size, name }), what);
+    const announced = this.announced;
+    this.announced = undefined;
+    if (announced !== undefined && !announced.equals(this.recordOf(file))) {
+      throw this.fail(this.error('EINVAL', `the record sent ahead was not the one of ${shownName}`));
+    }
+    const ahead = file.then !== undefined && Buffer.isBuffer(file.content) ? this.recordOf(file.then) : undefined;
+    if (announced === undefined) {
+      const timesReply = await this.sendTimes(file.times, what);
+      if (!timesReply.ok) return timesReply;
+      await this.write(encodeRecord({ type: 'C', mode: file.mode, size: file.size, name }), what);
+    } else if (file.times !== undefined) {
+      const timesReply = await this.readReply(`the times of ${what}`);
+      if (!timesReply.ok) return timesReply;
+    }
     const accepted = await this.readReply(what);
     if (!accepted.ok) return accepted;
-    if (Buffer.isBuffer(file.content)) await this.sendBuffer(file.content, what, file.onBytes);
+    if (Buffer.isBuffer(file.content)) await this.sendBuffer(file.content, what, file.onBytes, ahead);
     else if (readsItself(file.content)) {
       try {
         await this.sendFilled(file.content, file.size, what, file.onBytes);
@@ -200,18 +224,28 @@ export class ScpSource extends ScpSession {
       }
     }
     else await this.sendStream(file.content, file.size, what, file.onBytes);
+    // Sent with the last bytes: its answers come after this file's, whatever this one's is.
+    this.announced = ahead;
     return this.readReply(`the data of ${what}`);
   }
 
-  private async sendBuffer(content: Buffer, what: string, onBytes?: (n: number) => void): Promise<void> {
+  /** A file's [T] C record as sent (its name checked). */
+  private recordOf(file: ScpSourceRecord): Buffer {
+    const name = this.nameBytes(file.name);
+    if (!Number.isSafeInteger(file.size) || file.size < 0) throw this.error('EINVAL', `invalid size ${file.size} for ${cleanText(name, 200)}`);
+    const record = encodeRecord({ type: 'C', mode: file.mode, size: file.size, name });
+    return file.times === undefined ? record : Buffer.concat([encodeRecord({ type: 'T', mtime: file.times.mtime, atime: file.times.atime }), record]);
+  }
+
+  private async sendBuffer(content: Buffer, what: string, onBytes?: (n: number) => void, after?: Buffer): Promise<void> {
     if (content.length === 0) {
-      await this.write(ZERO, `the end of ${what}`);
+      await this.write(after === undefined ? ZERO : Buffer.concat([ZERO, after]), `the end of ${what}`);
       return;
     }
     for (let at = 0; at < content.length; at += SLICE_BYTES) {
       const slice = content.subarray(at, Math.min(content.length, at + SLICE_BYTES));
       const last = at + SLICE_BYTES >= content.length;
-      await this.write(last ? Buffer.concat([slice, ZERO]) : slice, `the data of ${what}`);
+      await this.write(last ? Buffer.concat(after === undefined ? [slice, ZERO] : [slice, ZERO, after]) : slice, `the data of ${what}`);
       onBytes?.(slice.length);
     }
   }
@@ -326,6 +360,7 @@ export class ScpSource extends ScpSession {
   /** [T] D, then the server's reply. After `{ ok: true }` send the entries, then leaveDirectory(). */
   async enterDirectory(dir: ScpSourceDirectory): Promise<ScpStepResult> {
     this.assertReady();
+    this.assertNothingAhead();
     const name = this.nameBytes(dir.name);
     const what = `directory ${cleanText(name, 200)}`;
     const timesReply = await this.sendTimes(dir.times, what);
@@ -336,10 +371,15 @@ export class ScpSource extends ScpSession {
     return reply;
   }
 
+  private assertNothingAhead(): void {
+    if (this.announced !== undefined) throw this.error('EINVAL', 'a file record was sent ahead: send that file first');
+  }
+
   /** E, then the server's reply (OpenSSH always answers \0; a \x01 is returned as a failed step). */
   async leaveDirectory(): Promise<ScpStepResult> {
     this.assertReady();
     if (this.depth === 0) throw this.error('EINVAL', 'leaveDirectory() without a matching enterDirectory()');
+    this.assertNothingAhead();
     await this.write(encodeRecord({ type: 'E' }), 'the end of a directory');
     this.depth -= 1;
     return this.readReply('the end of a directory');

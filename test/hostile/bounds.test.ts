@@ -142,8 +142,9 @@ describe('bounds against a hostile server: memory follows the data, directories 
         assert.match(error.message, new RegExp(`more than the limit of ${DEFAULT_MAX_DIRECTORIES} directories`));
         return true;
       });
-      // "data" counts as one: its siblings stop one short of the cap.
-      assert.strictEqual(accepted(), DEFAULT_MAX_DIRECTORIES - 1);
+      // "data" counts as one: its siblings stop one short of the cap. The answers sent ahead (32, two per
+      // sibling) let the server run at most 16 siblings past what was checked; none of them was created.
+      assert.ok(accepted() >= DEFAULT_MAX_DIRECTORIES - 1 && accepted() <= DEFAULT_MAX_DIRECTORIES - 1 + 16, String(accepted()));
       assert.strictEqual((await fs.readdir(`${arena.target}/data`)).length, DEFAULT_MAX_DIRECTORIES - 1);
       await fs.rm(arena.parent, { recursive: true, force: true });
     });

@@ -86,6 +86,26 @@ describe('ScpSink (download state machine)', () => {
       assert.deepStrictEqual(await sink.finish(), { exitCode: 0, stderr: '' });
     });
 
+    it('with answersAhead, the start signal carries that many more \\0s, then one per record and trailer as before', async () => {
+      const peer = new ScriptedPeer();
+      peer.send('T1 0 2 0\nC0640 5 x\nhello\0');
+      peer.exit(0);
+      const sink = makeSink(peer, { kind: 'exact', name: 'x' }, { answersAhead: 4 });
+      const received = await download(sink);
+      assert.strictEqual(received.files.get('x')?.toString(), 'hello');
+      // start + 4 ahead, then T, C and trailer answers
+      assert.deepStrictEqual(await peer.sessionEnded(), Buffer.alloc(8));
+    });
+
+    it('with answersAhead, skip() is refused (EINVAL): the server already has a \\0 for that record', async () => {
+      const peer = new ScriptedPeer();
+      peer.send('C0640 5 x\nhello\0');
+      const sink = makeSink(peer, { kind: 'exact', name: 'x' }, { answersAhead: 2 });
+      assert.strictEqual((await sink.next())?.type, 'file');
+      await rejectsWith(sink.skip('exists'), 'EINVAL', /ahead/);
+      sink.destroy();
+    });
+
     it('lets go of the abort signal once the session is over (no listener left behind)', async () => {
       const peer = new ScriptedPeer();
       const controller = new AbortController();

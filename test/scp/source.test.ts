@@ -153,6 +153,68 @@ describe('ScpSource (upload state machine)', () => {
       await rejectsWith(source.leaveDirectory(), 'EINVAL');
     });
 
+    it('then: the next file\'s record goes with this file\'s last bytes; the next sendFile reads its answer and sends only its data', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      const writes: string[] = [];
+      const originalWrite = peer.toServer.write.bind(peer.toServer);
+      peer.toServer.write = ((chunk: Buffer, ...rest: never[]) => {
+        writes.push(chunk.toString('latin1'));
+        return originalWrite(chunk, ...rest);
+      }) as typeof peer.toServer.write;
+      peer.send('\0\0\0\0');
+      const first = await source.sendFile({ name: 'a', mode: 0o644, size: 2, content: Buffer.from('aa'), then: { name: 'b', mode: 0o600, size: 1 } });
+      assert.deepStrictEqual(first, { ok: true });
+      assert.deepStrictEqual(await source.sendFile({ name: 'b', mode: 0o600, size: 1, content: Buffer.from('b') }), { ok: true });
+      peer.exit(0);
+      await source.finish();
+      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0644 2 a\naa\0C0600 1 b\nb\0');
+      assert.deepStrictEqual(writes, ['C0644 2 a\n', 'aa\0C0600 1 b\n', 'b\0']);
+    });
+
+    it('then: with times, T and C go ahead together and both answers are read before the data', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0\0\0\0\0');
+      const times = { mtime: 7, atime: 8 };
+      await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 1, times } });
+      assert.deepStrictEqual(await source.sendFile({ name: 'b', mode: 0o644, size: 1, times, content: Buffer.from('2') }), { ok: true });
+      peer.exit(0);
+      await source.finish();
+      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0644 1 a\n1\0T7 0 8 0\nC0644 1 b\n2\0');
+    });
+
+    it('then: a file refused in answer to its record sent ahead fails alone and none of its data is ever sent', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0\x01scp: /remote/target/b: Permission denied\n');
+      assert.deepStrictEqual(await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 5 } }), { ok: true });
+      const refused = await source.sendFile({ name: 'b', mode: 0o644, size: 5, content: Buffer.from('C0644') });
+      assert.ok(!refused.ok && refused.error.code === 'EACCES');
+      peer.exit(1);
+      await source.finish();
+      // Data behind a refused record would be read as records by the server: nothing after the record.
+      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0644 1 a\n1\0C0644 5 b\n');
+    });
+
+    it('then: a \\x01 answer to this file\'s data still leaves the record sent ahead to be answered next', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\x01scp: /remote/target: No space left on device\n\0\0');
+      const failed = await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 1 } });
+      assert.ok(!failed.ok && failed.error.code === 'ENOSPC');
+      assert.deepStrictEqual(await source.sendFile({ name: 'b', mode: 0o644, size: 1, content: Buffer.from('2') }), { ok: true });
+    });
+
+    it('then: anything but the file announced ahead is refused (EINVAL): another file, a directory', async () => {
+      const peer = new ScriptedPeer();
+      const source = await readySource(peer);
+      peer.send('\0\0');
+      await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 1 } });
+      await rejectsWith(source.enterDirectory({ name: 'd', mode: 0o755 }), 'EINVAL');
+      await rejectsWith(source.sendFile({ name: 'c', mode: 0o644, size: 1, content: Buffer.from('3') }), 'EINVAL', /sent ahead/);
+    });
+
     it('finish() reports trailing \\x01 texts with the stderr', async () => {
       const peer = new ScriptedPeer();
       const source = await readySource(peer);

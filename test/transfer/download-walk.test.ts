@@ -127,6 +127,61 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.match(error.message, /more than the limit of 500 bytes/);
     });
 
+    /** A remote tree of `count` small files f00.. with distinct contents. */
+    async function smallTree(name: string, count: number): Promise<{ tree: string; content: (index: number) => string; order: string[] }> {
+      const remote = await makeServerDir(shared.server, `${name}-${transport}`);
+      const tree = `${remote.relative}/tree`;
+      const content = (index: number): string => `file ${index} `.repeat(50 + index);
+      const made = Array.from({ length: count }, (_, index) => `printf %s ${sq(content(index))} > ${sq(`${tree}/f${String(index).padStart(2, '0')}`)}`);
+      const out = await runAsUser(shared.server, [`mkdir -p ${sq(tree)}`, ...made].join(' && '));
+      assert.equal(out.code, 0, out.stderr.toString());
+      // The order the server sends them in: its directory order, not sorted.
+      const listed = await runAsUser(shared.server, `ls -U ${sq(tree)}`);
+      return { tree, content, order: listed.stdout.toString().trim().split('\n') };
+    }
+
+    /** fileStart/fileEnd alternate, one file at a time, indexes counting up from 0. */
+    function assertInOrder(events: { type: string; index?: number }[]): void {
+      const files = events.filter((event) => event.type === 'fileStart' || event.type === 'fileEnd');
+      files.forEach((event, at) => {
+        assert.equal(event.type, at % 2 === 0 ? 'fileStart' : 'fileEnd', `event ${at}`);
+        assert.equal(event.index, Math.floor(at / 2), `event ${at}`);
+      });
+    }
+
+    it('a local placement that fails while later files already arrive (a directory in the way of f07): EISDIR naming it, the files sent before it in place, none after, no temporary, progress in order', async function () {
+      const { tree, content, order } = await smallTree('walk-placement-fails', 20);
+      const back = await makeTempDir(`walk-placement-fails-${transport}`);
+      await fs.mkdir(join(back, 'tree', 'f07'), { recursive: true });
+      const events: { type: string; index?: number }[] = [];
+      const error = await failure(download(context(shared.channels, { transport, onProgress: (event) => events.push(event) }), treeRequest(tree, back, { overwrite: 'overwrite' })));
+      assert.equal(error.code, 'EISDIR');
+      assert.ok(error.message.includes(join(back, 'tree', 'f07')), error.message);
+      const before = order.slice(0, order.indexOf('f07'));
+      assert.deepEqual(await localEntries(back), ['tree/', ...before.map((name) => `tree/${name}`), 'tree/f07/'].sort());
+      for (const name of before) assert.equal(await fs.readFile(join(back, 'tree', name), 'utf8'), content(Number(name.slice(1))));
+      assertInOrder(events);
+      assert.equal(events.filter((event) => event.type === 'fileEnd').length, before.length);
+    });
+
+    it('stopped part way through a tree of small files (more of them already received): EABORTED, exactly the files reported are there and whole, no temporary, progress in order', async function () {
+      const { tree, content, order } = await smallTree('walk-abort', 40);
+      const back = await makeTempDir(`walk-abort-${transport}`);
+      const controller = new AbortController();
+      const events: { type: string; index?: number }[] = [];
+      const onProgress = (event: { type: string; index?: number }): void => {
+        events.push(event);
+        if (event.type === 'fileEnd' && event.index === 9) controller.abort();
+      };
+      const error = await failure(download(context(shared.channels, { transport, onProgress, signal: controller.signal }), treeRequest(tree, back, { overwrite: 'overwrite' })));
+      assert.equal(error.code, 'EABORTED');
+      // Nothing is placed once the job is stopped, however much arrived already.
+      assert.deepEqual(await localEntries(back), ['tree/', ...order.slice(0, 10).map((name) => `tree/${name}`)].sort());
+      for (const name of order.slice(0, 10)) assert.equal(await fs.readFile(join(back, 'tree', name), 'utf8'), content(Number(name.slice(1))));
+      assertInOrder(events);
+      assert.equal(events.filter((event) => event.type === 'fileEnd').length, 10);
+    });
+
     it('results carry the remote times without preserve; the local file keeps its own', async function () {
       const remote = await makeServerDir(shared.server, `walk-times-${transport}`);
       const remotePath = `${remote.relative}/stamped.txt`;

@@ -4,6 +4,7 @@
  * mid-tree places the files finished before it and removes every temporary.
  */
 import * as assert from 'node:assert/strict';
+import { promises as fs, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { upload } from '../../src/transfer';
@@ -39,6 +40,43 @@ for (const transport of ['scp', 'sftp'] as const) {
       );
       // Neither the files of tree/ (sent first) nor a temporary name: the probe found it before.
       assert.deepEqual(await remoteEntries(remote.relative), ['tree d 755', 'tree/nested f 644']);
+    });
+
+    it('a local file that vanished after planning, while earlier files are on the wire: ENOENT naming it, the files before it in place, none after, no temporary', async function () {
+      const local = await makeTempDir('walker-vanished');
+      const dir = join(local, 'many');
+      await fs.mkdir(dir);
+      await fs.chmod(dir, 0o755);
+      const names = Array.from({ length: 12 }, (_, index) => `f${String(index).padStart(2, '0')}`);
+      for (const name of names) {
+        await fs.writeFile(join(dir, name), `${name} `.repeat(100));
+        await fs.chmod(join(dir, name), 0o644);
+      }
+      const remote = await makeServerDir(shared.server, `walker-vanished-${transport}`);
+      const events: { type: string; index?: number }[] = [];
+      await assert.rejects(
+        upload(
+          context(shared.channels, {
+            transport,
+            onProgress: (event) => {
+              events.push(event);
+              // Before the first file's content is read: the files after it are read ahead from here on.
+              if (event.type === 'fileStart' && event.index === 0) unlinkSync(join(dir, 'f05'));
+            },
+          }),
+          { sources: [{ kind: 'path', path: dir }], remotePath: remote.relative, preserve: false, atomic: true, overwrite: 'overwrite' },
+        ),
+        (error: TransferError) => error.code === 'ENOENT' && error.message.includes(join(dir, 'f05')),
+      );
+      assert.deepEqual(await remoteEntries(remote.relative), ['many d 755', ...names.slice(0, 5).map((name) => `many/${name} f 644`)]);
+      for (const name of names.slice(0, 5)) {
+        const out = await runAsUser(shared.server, `cat ${sq(`${remote.relative}/many/${name}`)}`);
+        assert.equal(out.stdout.toString(), `${name} `.repeat(100));
+      }
+      assert.deepEqual(
+        events.filter((event) => event.type === 'fileEnd').map((event) => event.index),
+        [0, 1, 2, 3, 4],
+      );
     });
 
     for (const atomic of [true, false]) {

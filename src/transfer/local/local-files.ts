@@ -157,6 +157,12 @@ export class AtomicFileWriter {
 
   /** Flushes, applies mode and times, and moves the file to its final path. Returns false when it exists (replace off). */
   async commit(expectedSize: number, options: FinishOptions): Promise<boolean> {
+    await this.finish(expectedSize, options);
+    return this.place(options);
+  }
+
+  /** Flushes, checks the size, applies mode and times and closes: the temporary is complete. */
+  async finish(expectedSize: number, options: FinishOptions): Promise<void> {
     await this.flush();
     if (this.written !== expectedSize) {
       throw new TransferError('EPROTO', `received ${this.written} bytes, expected ${expectedSize}`, { host: this.job.host, path: this.finalPath });
@@ -168,6 +174,10 @@ export class AtomicFileWriter {
       throw localError(error, this.finalPath, this.job, 'cannot set the local file mode or times');
     }
     await this.close();
+  }
+
+  /** Moves the finished temporary to its final path. Returns false when it exists (replace off). */
+  async place(options: Pick<FinishOptions, 'replace'>): Promise<boolean> {
     if (options.replace) {
       // Re-checked right before the rename: a symlink or special file placed meanwhile is refused.
       const existing = await inspectLocal(this.finalPath, this.job);

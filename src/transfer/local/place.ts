@@ -6,7 +6,7 @@ import { promises as fs } from 'fs';
 import { basename, dirname } from 'path';
 import { TransferError } from '../../errors';
 import type { Job } from '../job';
-import { AtomicFileWriter, currentUmask, inspectLocal, insideTarget, localError } from './local-files';
+import { AtomicFileWriter, currentUmask, inspectLocal, insideTarget, localError, type ExistingEntry, type FinishOptions } from './local-files';
 import type { DownloadRequest, TransferredFile } from '../types';
 
 export interface IncomingFile {
@@ -74,14 +74,7 @@ class GrowingBuffer {
 /** True once the file is complete and in place; false when the overwrite policy skipped it. */
 export async function placeFile(job: Job, request: DownloadRequest, file: IncomingFile, delivery: Delivery, open: PlacementSet): Promise<boolean> {
   const display = file.remotePath;
-  const mode = file.mode & 0o777;
-  const record: TransferredFile = {
-    remotePath: display,
-    size: file.size,
-    mode,
-    ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
-    transferred: true,
-  };
+  const record = resultOf(file);
   const target = request.target;
   if (target.kind === 'buffer') {
     if (file.size > target.maxBytes) {
@@ -106,11 +99,7 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
   }
   const localPath = target.kind === 'file' ? target.path : insideTarget(target.path, file.components, job);
   record.localPath = localPath;
-  const existing = await inspectLocal(localPath, job);
-  if (existing === 'directory') throw new TransferError('EISDIR', 'a local directory is in the way of the file', { host: job.host, path: localPath });
-  if (existing === 'file' && request.overwrite === 'fail') {
-    throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
-  }
+  const existing = await checkLocalPath(job, request, localPath);
   job.fileStart(display, file.size);
   if (existing === 'file' && request.overwrite === 'skip') {
     await delivery.skip();
@@ -123,17 +112,69 @@ export async function placeFile(job: Job, request: DownloadRequest, file: Incomi
     job.addBytes(chunk.length);
     return writer.write(chunk);
   });
-  // Never setuid/setgid/sticky; without "preserve" the umask applies as for any new file.
-  const finalMode = request.preserve ? mode : mode & ~currentUmask();
-  const placed = await writer.commit(file.size, {
-    mode: finalMode,
-    ...(request.preserve && file.times ? { times: file.times } : {}),
-    replace: request.overwrite !== 'fail',
-  });
+  const placed = await writer.commit(file.size, finishOptions(request, file));
   open.writers.delete(writer);
   if (!placed) throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
   job.fileEnd(record, display);
   return true;
+}
+
+/** The file's entry in the result, before its local path is known. */
+function resultOf(file: IncomingFile): TransferredFile {
+  return {
+    remotePath: file.remotePath,
+    size: file.size,
+    mode: file.mode & 0o777,
+    ...(file.times ? { mtime: file.times.mtime, atime: file.times.atime } : {}),
+    transferred: true,
+  };
+}
+
+/** What is at the local path may not take the file: a directory, or a file with overwrite "fail". */
+async function checkLocalPath(job: Job, request: DownloadRequest, localPath: string): Promise<ExistingEntry> {
+  const existing = await inspectLocal(localPath, job);
+  if (existing === 'directory') throw new TransferError('EISDIR', 'a local directory is in the way of the file', { host: job.host, path: localPath });
+  if (existing === 'file' && request.overwrite === 'fail') {
+    throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
+  }
+  return existing;
+}
+
+function finishOptions(request: DownloadRequest, file: IncomingFile): FinishOptions {
+  // Never setuid/setgid/sticky; without "preserve" the umask applies as for any new file.
+  const mode = file.mode & 0o777;
+  return {
+    mode: request.preserve ? mode : mode & ~currentUmask(),
+    ...(request.preserve && file.times ? { times: file.times } : {}),
+    replace: request.overwrite !== 'fail',
+  };
+}
+
+/**
+ * A file that arrived whole into a target directory (overwrite "overwrite" or "fail"), written to its
+ * temporary now, several at a time: returns what places it and reports its progress, which the caller
+ * runs in the order the files arrived. Until then the temporary is in `open`.
+ */
+export async function prepareFile(job: Job, request: DownloadRequest, file: IncomingFile, content: Buffer, open: PlacementSet): Promise<() => Promise<void>> {
+  if (request.target.kind !== 'directory' || request.overwrite === 'skip') {
+    throw new TransferError('EINVAL', 'only a file into a target directory that is never skipped is written ahead', { host: job.host, path: file.remotePath });
+  }
+  const localPath = insideTarget(request.target.path, file.components, job);
+  await checkLocalPath(job, request, localPath);
+  const writer = await AtomicFileWriter.create(job, dirname(localPath), basename(localPath), localPath, file.size);
+  open.writers.add(writer);
+  const options = finishOptions(request, file);
+  await writer.write(content);
+  await writer.finish(file.size, options);
+  return async () => {
+    const display = file.remotePath;
+    job.fileStart(display, file.size);
+    job.addBytes(file.size);
+    const placed = await writer.place(options);
+    open.writers.delete(writer);
+    if (!placed) throw new TransferError('EEXIST', 'the local file exists', { host: job.host, path: localPath });
+    job.fileEnd({ ...resultOf(file), localPath }, display);
+  };
 }
 
 export interface OpenDirectory {

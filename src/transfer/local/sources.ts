@@ -3,7 +3,7 @@
  * times known before the first byte is sent (SCP announces each size up front). Streams without a size
  * are spooled to a private temporary file first, so memory stays flat whatever their length.
  */
-import { constants, promises as fs, type Stats } from 'fs';
+import { constants, promises as fs, type Dirent, type Stats } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { Readable } from 'stream';
@@ -239,7 +239,7 @@ async function openLocalFile(path: string, job: Job, followLink: boolean): Promi
     const stats = await handle.stat();
     if (!stats.isFile()) throw new TransferError('EINVAL', 'the local source is no longer a regular file', { host: job.host, path });
     if (stats.size <= SMALL_FILE_BYTES) {
-      const data = await handle.readFile();
+      const data = await readSmall(handle, stats.size);
       await handle.close();
       return data;
     }
@@ -253,6 +253,16 @@ async function openLocalFile(path: string, job: Job, followLink: boolean): Promi
     await handle.close().catch(ignore);
     throw isTransferError(error) ? error : localError(error, path, job);
   }
+}
+
+/**
+ * A small file's content in one read: asking for one byte more than its size shows that it ends there.
+ * A file that changed size since its stat is read to its end (the sender then refuses the new size).
+ */
+async function readSmall(handle: fs.FileHandle, size: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size + 1);
+  const { bytesRead } = await handle.read(buffer, 0, size + 1, 0);
+  return bytesRead === size ? buffer.subarray(0, size) : handle.readFile();
 }
 
 /** Destroys a stream content (closing its file); a Buffer needs nothing. Safe to call more than once. */
@@ -430,22 +440,63 @@ async function planLocalPath(job: Job, path: string, depth: number, ancestors: S
   if (depth >= MAX_LOCAL_DEPTH) throw new TransferError('ETOOBIG', 'the local directory tree is too deep', { host: job.host, path });
   const identity = `${stats.dev}:${stats.ino}`;
   if (ancestors.has(identity)) throw new TransferError('EINVAL', 'the local directory tree loops (symlink)', { host: job.host, path });
-  let names: string[];
+  let listed: Dirent[];
   try {
-    names = (await fs.readdir(path)).sort();
+    listed = (await fs.readdir(path, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (error) {
     throw localError(error, path, job);
   }
   const inner = new Set(ancestors).add(identity);
   const entries: PlannedEntry[] = [];
-  for (const child of names) {
+  // Files are looked at a batch at a time (their stat calls overlap); anything that may be a directory
+  // alone, so what a subtree reports comes in the same order as one by one.
+  for (let at = 0; at < listed.length; ) {
     job.checkActive(path);
-    const childPath = join(path, child);
-    const kind = await childKind(job, childPath, rules.followSymlinks);
-    if (kind === 'file' || kind === 'directory') entries.push(await planLocalPath(job, childPath, depth + 1, inner, rules));
-    else if (kind !== 'gone') rules.skipped.push({ localPath: childPath, reason: kind });
+    const batch: Dirent[] = [];
+    while (at < listed.length && batch.length < PLAN_BATCH) {
+      const alone = !listed[at].isFile();
+      if (alone && batch.length > 0) break;
+      batch.push(listed[at]);
+      at += 1;
+      if (alone) break;
+    }
+    const planned = await Promise.allSettled(batch.map((dirent) => planChild(job, join(path, dirent.name), dirent, depth, inner, rules)));
+    for (const [index, result] of planned.entries()) {
+      if (result.status === 'rejected') throw result.reason;
+      const child = result.value;
+      if (child === 'gone') continue;
+      if (child === 'symlink' || child === 'special') rules.skipped.push({ localPath: join(path, batch[index].name), reason: child });
+      else entries.push(child);
+    }
   }
   return { kind: 'directory', name, mode: stats.mode & 0o777, times: timesFromStats(stats), localPath: path, entries };
+}
+
+/** Regular files of one directory planned at once (their stat calls in flight together). */
+const PLAN_BATCH = 32;
+
+/**
+ * One entry of a walked directory: planned, left out ('symlink', 'special'), or 'gone' when it was
+ * removed since readdir. The entry's type from readdir spares an lstat for plain files and directories.
+ */
+async function planChild(
+  job: Job,
+  path: string,
+  dirent: Dirent,
+  depth: number,
+  ancestors: Set<string>,
+  rules: WalkRules,
+): Promise<PlannedEntry | 'gone' | 'symlink' | 'special'> {
+  const known = dirent.isFile() || dirent.isDirectory();
+  const kind = known ? (dirent.isFile() ? 'file' : 'directory') : await childKind(job, path, rules.followSymlinks);
+  if (kind !== 'file' && kind !== 'directory') return kind;
+  try {
+    return await planLocalPath(job, path, depth + 1, ancestors, rules);
+  } catch (error) {
+    // Without the lstat, a removal since readdir shows up here.
+    if (known && isTransferError(error) && error.code === 'ENOENT' && error.path === path) return 'gone';
+    throw error;
+  }
 }
 
 /**

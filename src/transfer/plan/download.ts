@@ -10,7 +10,8 @@ import { TransferError } from '../../errors';
 import { Glob } from '../../glob';
 import type { Job } from '../job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
-import { PlacementSet, finishDirectory, placeFile, type OpenDirectory } from '../local/place';
+import { PlacementSet, finishDirectory, placeFile, prepareFile, type OpenDirectory } from '../local/place';
+import { PlaceLater } from '../local/place-later';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
 import type { DownloadRequest, TransferResult } from '../types';
 import { downloadCaps, type DownloadCaps } from './download-target';
@@ -59,7 +60,11 @@ export async function walkDownload(job: Job, request: DownloadRequest, plan: Dow
   try {
     await walk.run();
     return job.result(transport.used);
-  } catch (error) {
+  } catch (thrown) {
+    // Files whose content arrived whole are still placed (unless the job was stopped); a placement that
+    // failed came first, so its error wins.
+    const placing = await walk.later.settle();
+    const error = placing ? placing.error : thrown;
     await walk.placements.discardAll();
     // Files complete and in place before the failure still get their after-action (over SCP an entry
     // the server could not send surfaces only here), unless the connection is gone.
@@ -70,8 +75,16 @@ export async function walkDownload(job: Job, request: DownloadRequest, plan: Dow
 
 type Announced<K extends RemoteEntry['kind']> = Extract<RemoteEntry, { kind: K }>;
 
+/** Files up to this size are received into memory and placed behind the wire (local/place-later.ts)... */
+const PLACE_LATER_FILE_BYTES = 128 * 1024;
+/** ...written this many at a time (libuv's threads), with at most this many files and bytes waiting. */
+const PLACE_LATER_WRITES = 4;
+const PLACE_LATER_FILES = 64;
+const PLACE_LATER_BYTES = 4 * 1024 * 1024;
+
 class DownloadWalk {
   readonly placements = new PlacementSet();
+  readonly later: PlaceLater;
   /** the directories entered and not yet left, outermost first */
   private readonly open: (OpenDirectory & { name: string })[] = [];
   private files = 0;
@@ -89,11 +102,13 @@ class DownloadWalk {
     private readonly transport: DownloadTransport,
   ) {
     this.afterActions = new AfterActions(request.afterAction);
+    this.later = new PlaceLater(job, PLACE_LATER_WRITES, PLACE_LATER_FILES, PLACE_LATER_BYTES);
   }
 
   async run(): Promise<void> {
     for (;;) {
       this.job.checkActive();
+      this.later.check();
       const entry = await this.transport.next();
       if (entry === null) break;
       if (entry.kind === 'leave') await this.leave();
@@ -102,6 +117,7 @@ class DownloadWalk {
       else await this.file(entry);
     }
     if (this.open.length > 0) throw this.error('EPROTO', 'the transfer ended inside a directory', this.remotePath(''));
+    await this.later.drain();
     // Only files complete and in place get here; an entry the server could not send had none.
     const afterFailure = await this.afterActions.run(this.job, this.transport);
     if (this.firstFailure) throw this.firstFailure;
@@ -152,6 +168,8 @@ class DownloadWalk {
   private async leave(): Promise<void> {
     const finished = this.open.pop();
     if (!finished) throw this.error('EPROTO', 'the transfer left a directory it never entered', this.plan.remote);
+    // Its files are in place before it gets its own mode (which may take away writing).
+    await this.later.drain();
     await finishDirectory(this.job, this.request, finished);
   }
 
@@ -172,16 +190,31 @@ class DownloadWalk {
     const components = [...this.open.map((level) => level.name), entry.name];
     const remotePath = remoteText(remote);
     if (await this.unchanged(entry, components, remotePath)) return;
+    const incoming = {
+      components,
+      remotePath,
+      mode: entry.mode,
+      size: entry.size,
+      ...(entry.times ? { times: entry.times } : {}),
+    };
+    if (this.mayPlaceLater(entry.size)) {
+      this.fetchedBytes += entry.size;
+      const content = await receiveWhole(transport, entry.size, this.job, remotePath);
+      await this.later.add(entry.size, async () => {
+        const place = await prepareFile(this.job, this.request, incoming, content, this.placements);
+        return async () => {
+          await place();
+          this.placed(entry, remote, remotePath);
+        };
+      });
+      return;
+    }
+    // Progress and results stay in order: what was received before is placed first.
+    await this.later.drain();
     const placed = await placeFile(
       this.job,
       this.request,
-      {
-        components,
-        remotePath,
-        mode: entry.mode,
-        size: entry.size,
-        ...(entry.times ? { times: entry.times } : {}),
-      },
+      incoming,
       {
         pump: (write) => {
           this.fetchedBytes += entry.size;
@@ -191,7 +224,19 @@ class DownloadWalk {
       },
       this.placements,
     );
-    if (!placed) return;
+    if (placed) this.placed(entry, remote, remotePath);
+  }
+
+  /**
+   * A small file into a target directory, when nothing is decided by what exists locally before its answer
+   * (overwrite "skip" declines the file on the wire; "only changed" looks first).
+   */
+  private mayPlaceLater(size: number): boolean {
+    const { request } = this;
+    return size <= PLACE_LATER_FILE_BYTES && request.target.kind === 'directory' && request.overwrite !== 'skip' && request.onlyChanged === undefined;
+  }
+
+  private placed(entry: Announced<'file'>, remote: Buffer, remotePath: string): void {
     if (entry.times) this.request.onlyChanged?.record?.set(remotePath, { size: entry.size, mtime: entry.times.mtime });
     this.afterActions.placed(remote, this.job.files[this.job.files.length - 1]);
   }
@@ -218,4 +263,16 @@ class DownloadWalk {
     );
     return true;
   }
+}
+
+/** A small file's exact content, received into memory (the chunks are views the transport reuses). */
+async function receiveWhole(transport: DownloadTransport, size: number, job: Job, remotePath: string): Promise<Buffer> {
+  const content = Buffer.allocUnsafe(size);
+  let filled = 0;
+  await transport.receive((chunk) => {
+    if (filled + chunk.length > size) throw new TransferError('EPROTO', 'the server sent more data than it announced', { host: job.host, path: remotePath });
+    filled += chunk.copy(content, filled);
+  });
+  if (filled !== size) throw new TransferError('EPROTO', `received ${filled} bytes, expected ${size}`, { host: job.host, path: remotePath });
+  return content;
 }

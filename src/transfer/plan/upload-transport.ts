@@ -48,6 +48,11 @@ export interface SendFile {
   /** the server accepted the file (created or, without atomic, truncated it): what fails now is its data */
   accepted(): void;
   onBytes(n: number): void;
+  /**
+   * The file the walker sends right after this one (atomic only: it names a temporary), its content read
+   * and of the planned size: a transport may announce it together with this file's end, saving a round trip.
+   */
+  next?: { step: FileStep; content: Buffer; times?: Times };
 }
 
 /** A finished temporary to move onto its final name. */

@@ -12,6 +12,7 @@
  *   those after it never appear; temporaries are removed (or stay journaled when the server is gone).
  */
 import { TransferError } from '../../errors';
+import type { Readable } from 'stream';
 import type { Job } from '../job';
 import type { Leftover } from '../leftovers';
 import { releaseContent, uploadedFileRecord, type UploadPlan } from '../local/sources';
@@ -25,6 +26,7 @@ import {
   stage,
   temporariesOf,
   type DirectoryStep,
+  type FileStep,
   type RemoteKind,
   type StagingStep,
   type Step,
@@ -140,52 +142,141 @@ function enterOf(step: DirectoryStep | StagingStep, request: UploadRequest): Ent
 }
 
 async function walk(job: Job, request: UploadRequest, transport: UploadTransport, steps: Step[], progress: Progress, staging?: StagingStep): Promise<void> {
-  for (const step of steps) {
-    job.checkActive();
-    if (step.kind === 'directory' || step.kind === 'staging') {
-      const dir = enterOf(step, request);
-      // Noted before it is asked for: the server may create it even if no answer comes back.
-      if (step.kind === 'staging') progress.sent.push({ path: step.path, kind: 'staging' });
-      await transport.enterDirectory(dir);
-      if (step.kind === 'directory') job.directories.push(remoteText(step.remotePath));
-      await walk(job, request, transport, step.kind === 'staging' ? step.files : step.steps, progress, step.kind === 'staging' ? step : undefined);
-      await transport.leaveDirectory(dir);
-      continue;
+  const ahead = new ReadAhead(steps);
+  try {
+    for (let index = 0; index < steps.length; index += 1) {
+      const step = steps[index];
+      job.checkActive();
+      if (step.kind === 'directory' || step.kind === 'staging') {
+        const dir = enterOf(step, request);
+        // Noted before it is asked for: the server may create it even if no answer comes back.
+        if (step.kind === 'staging') progress.sent.push({ path: step.path, kind: 'staging' });
+        await transport.enterDirectory(dir);
+        if (step.kind === 'directory') job.directories.push(remoteText(step.remotePath));
+        await walk(job, request, transport, step.kind === 'staging' ? step.files : step.steps, progress, step.kind === 'staging' ? step : undefined);
+        await transport.leaveDirectory(dir);
+        continue;
+      }
+      const file = step.file;
+      const display = remoteText(step.finalPath);
+      const record = uploadedFileRecord(file, display);
+      job.fileStart(display, file.size);
+      if (step.skip) {
+        job.fileEnd({ ...record, transferred: false }, display);
+        continue;
+      }
+      // The local side first: a file that vanished since planning fails before a remote name exists.
+      const content = await ahead.content(index);
+      if (request.atomic && !staging && !isLastSent(progress, step.wirePath)) progress.sent.push({ path: step.wirePath, kind: 'file' });
+      // With atomic, the next file's record may go out with this file's end: it only ever names a temporary.
+      const following = request.atomic ? ahead.following(index) : undefined;
+      if (following && !staging) progress.sent.push({ path: following.step.wirePath, kind: 'file' });
+      try {
+        await transport.sendFile({
+          step,
+          file,
+          content,
+          ...(request.preserve && file.times ? { times: file.times } : {}),
+          exclusive: request.atomic || request.overwrite === 'fail',
+          accepted: () => {
+            // Without atomic the final file is open (and, with overwrite, truncated) from here on.
+            if (!request.atomic) progress.writing = step.finalPath;
+          },
+          onBytes: (n) => job.addBytes(n),
+          ...(following ? { next: { ...following, ...(request.preserve && following.step.file.times ? { times: following.step.file.times } : {}) } } : {}),
+        });
+      } catch (error) {
+        // A refusal, EOF, timeout or abort: the local file must not stay open.
+        releaseContent(content);
+        throw error;
+      }
+      // A streamed content was read while it was sent: the files after it are read from now on.
+      ahead.readFrom(index + 1);
+      progress.writing = undefined;
+      if (request.atomic) {
+        progress.finished.push({ from: step.wirePath, to: step.finalPath, ...(staging ? { staging: { path: staging.path, parent: staging.parent } } : {}) });
+      }
+      job.fileEnd({ ...record, transferred: true }, display);
     }
-    const file = step.file;
-    const display = remoteText(step.finalPath);
-    const record = uploadedFileRecord(file, display);
-    job.fileStart(display, file.size);
-    if (step.skip) {
-      job.fileEnd({ ...record, transferred: false }, display);
-      continue;
+  } finally {
+    ahead.release();
+  }
+}
+
+function isLastSent(progress: Progress, path: Buffer): boolean {
+  const last = progress.sent[progress.sent.length - 1];
+  return last !== undefined && last.kind === 'file' && last.path.equals(path);
+}
+
+/** Files up to this size are read ahead (whole, see local/sources.ts) while earlier ones are on the wire. */
+const READ_AHEAD_FILE_BYTES = 256 * 1024;
+/** At most this many files and bytes are held read ahead. */
+const READ_AHEAD_FILES = 8;
+const READ_AHEAD_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The contents of one directory level's small files, read a few files ahead of the one being sent, so
+ * the local reads overlap the waits for the server's replies instead of adding to them. A content read
+ * ahead and never sent (the walk failed) is released.
+ */
+class ReadAhead {
+  private readonly reading = new Map<number, Promise<Readable | Buffer>>();
+  /** what each read produced, once it did */
+  private readonly settled = new WeakMap<Promise<Readable | Buffer>, Readable | Buffer>();
+  private furthest = -1;
+
+  constructor(private readonly steps: Step[]) {}
+
+  /**
+   * The content of the file step at `index` (read ahead or opened now). When it is read whole already, the
+   * next ones are read from now on; a streamed one is read while it is sent: only after it (readFrom), so
+   * no file is read before the one in front of it was.
+   */
+  async content(index: number): Promise<Readable | Buffer> {
+    const step = this.steps[index] as FileStep;
+    const reading = this.reading.get(index) ?? step.file.open();
+    this.reading.delete(index);
+    const content = await reading;
+    if (Buffer.isBuffer(content)) this.readFrom(index + 1);
+    return content;
+  }
+
+  /** The file step right after `index` when its content was read and has the planned size (a record for it may go ahead). */
+  following(index: number): { step: FileStep; content: Buffer } | undefined {
+    const step = this.steps[index + 1];
+    const reading = this.reading.get(index + 1);
+    if (step?.kind !== 'file' || step.skip || reading === undefined) return undefined;
+    const settled = this.settled.get(reading);
+    return Buffer.isBuffer(settled) && settled.length === step.file.size ? { step, content: settled } : undefined;
+  }
+
+  /** Starts reading the small files from `start` on, as far as the limits allow. */
+  readFrom(start: number): void {
+    let bytes = 0;
+    for (const index of this.reading.keys()) bytes += (this.steps[index] as FileStep).file.size;
+    for (let index = Math.max(start, this.furthest + 1); index < this.steps.length && this.reading.size < READ_AHEAD_FILES; index += 1) {
+      const step = this.steps[index];
+      if (step.kind !== 'file') break;
+      if (step.skip) {
+        this.furthest = index;
+        continue;
+      }
+      if (step.file.size > READ_AHEAD_FILE_BYTES || bytes + step.file.size > READ_AHEAD_BYTES) break;
+      const reading = step.file.open();
+      reading.then(
+        (content) => this.settled.set(reading, content),
+        () => undefined,
+      );
+      this.reading.set(index, reading);
+      bytes += step.file.size;
+      this.furthest = index;
     }
-    // The local side first: a file that vanished since planning fails before a remote name exists.
-    const content = await file.open();
-    if (request.atomic && !staging) progress.sent.push({ path: step.wirePath, kind: 'file' });
-    try {
-      await transport.sendFile({
-        step,
-        file,
-        content,
-        ...(request.preserve && file.times ? { times: file.times } : {}),
-        exclusive: request.atomic || request.overwrite === 'fail',
-        accepted: () => {
-          // Without atomic the final file is open (and, with overwrite, truncated) from here on.
-          if (!request.atomic) progress.writing = step.finalPath;
-        },
-        onBytes: (n) => job.addBytes(n),
-      });
-    } catch (error) {
-      // A refusal, EOF, timeout or abort: the local file must not stay open.
-      releaseContent(content);
-      throw error;
-    }
-    progress.writing = undefined;
-    if (request.atomic) {
-      progress.finished.push({ from: step.wirePath, to: step.finalPath, ...(staging ? { staging: { path: staging.path, parent: staging.parent } } : {}) });
-    }
-    job.fileEnd({ ...record, transferred: true }, display);
+  }
+
+  /** Releases what was read ahead and not taken. */
+  release(): void {
+    for (const reading of this.reading.values()) reading.then(releaseContent, () => undefined);
+    this.reading.clear();
   }
 }
 

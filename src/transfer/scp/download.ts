@@ -28,6 +28,17 @@ function sourceCommand(request: DownloadRequest, plan: DownloadPlan): Buffer {
   return buildScpGlobCommand(plan.dir, plan.select.glob, { recursive: request.recursive, preserve: true });
 }
 
+/**
+ * Answers sent ahead of the records when the walker never skips (overwrite "skip" and "only changed" answer
+ * a file with a refusal): about ten small files' worth, so the server streams instead of waiting a round
+ * trip per record and trailer (three per file with -p). A failure still ends the session at once.
+ */
+const ANSWERS_AHEAD = 32;
+
+function mayAnswerAhead(request: DownloadRequest): boolean {
+  return request.overwrite !== 'skip' && request.onlyChanged === undefined;
+}
+
 /** The sink's records as the walker's entries. */
 class ScpEntries implements DownloadTransport {
   readonly used = 'scp';
@@ -118,6 +129,7 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
       recursive: request.recursive,
       // The walker holds the same caps; the sink's own stop a hostile server at the record that breaks them.
       limits: { ...DEFAULT_RECORD_LIMITS, ...plan.caps },
+      answersAhead: mayAnswerAhead(request) ? ANSWERS_AHEAD : 0,
     },
   );
   const stopWatching = watchConnection(channel, lease, (error) => sink.destroy(error));

@@ -200,12 +200,14 @@ export class ScpUploadTransport implements UploadTransport {
     const session = this.started();
     const { step, file } = send;
     let dataSent = false;
+    const next = send.next;
     const result = await session.source.sendFile({
       name: session.lone === step ? recordSafeName(step.wireName) : step.wireName,
       mode: file.mode,
       size: file.size,
       ...(send.times ? { times: send.times } : {}),
       content: send.content,
+      ...(next && !session.lone ? { then: { name: next.step.wireName, mode: next.step.file.mode, size: next.content.length, ...(next.times ? { times: next.times } : {}) } } : {}),
       onBytes: (n: number) => {
         // The server took the record (a refusal comes before any data).
         if (!dataSent) send.accepted();
