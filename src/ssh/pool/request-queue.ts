@@ -18,6 +18,8 @@ export class ChannelRequest {
   constructor(
     readonly kind: RequestKind,
     readonly command: string | Buffer | undefined,
+    /** an SFTP request for the connection's kept session (kept-sftp.ts) */
+    readonly shared: boolean,
     private readonly resolve: (lease: ExecLease | SftpLease) => void,
     private readonly reject: (error: TransferError) => void,
   ) {}
@@ -56,9 +58,15 @@ export class RequestQueue {
    * A new request at the end of the queue; `queued` runs once it is there (not for a signal that already
    * fired: that request fails at once). The promise settles with the request.
    */
-  add(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined, queued: () => void): Promise<ExecLease | SftpLease> {
+  add(
+    kind: RequestKind,
+    command: string | Buffer | undefined,
+    signal: AbortSignal | undefined,
+    queued: () => void,
+    shared = false,
+  ): Promise<ExecLease | SftpLease> {
     return new Promise((resolve, reject) => {
-      const request = new ChannelRequest(kind, command, resolve, reject);
+      const request = new ChannelRequest(kind, command, shared, resolve, reject);
       if (signal?.aborted) return request.fail(this.aborted());
       // A request whose channel is already opening is marked done here; its channel is closed on arrival.
       if (signal) request.watch(signal, () => this.abort(request));
@@ -67,9 +75,15 @@ export class RequestQueue {
     });
   }
 
-  /** The next request in line, taken out of the queue. */
-  take(): ChannelRequest | undefined {
-    return this.waiting.shift();
+  /** The requests waiting now, in order (a copy: taking some while walking it is safe). */
+  snapshot(): ChannelRequest[] {
+    return [...this.waiting];
+  }
+
+  /** Takes `request` out of the queue wherever it stands (a shared request joining a kept session). */
+  remove(request: ChannelRequest): void {
+    const index = this.waiting.indexOf(request);
+    if (index >= 0) this.waiting.splice(index, 1);
   }
 
   /** A taken request whose channel could not open goes back to the head of the line. */
@@ -84,8 +98,7 @@ export class RequestQueue {
 
   private abort(request: ChannelRequest): void {
     if (request.done) return;
-    const index = this.waiting.indexOf(request);
-    if (index >= 0) this.waiting.splice(index, 1);
+    this.remove(request);
     request.fail(this.aborted());
   }
 }

@@ -9,13 +9,13 @@
 import { TransferError } from '../../errors';
 import { endpointLabel } from '../auth';
 import { SshConnection } from '../connection';
-import type { ChannelProvider, ExecLease, PoolStats, SftpLease, SshEndpoint } from '../types';
+import type { ChannelProvider, ExecLease, PoolStats, SftpLease, SftpRequestOptions, SshEndpoint } from '../types';
 import { ConnectPolicy, copyError } from './connect-policy';
 import { openChannel, type OpenContext } from './open-channel';
 import { resolvePoolOptions, type SshPoolOptions } from './options';
 import { PooledConnection, type ConnectionOwner } from './pooled-connection';
 import { PoolReporter, type PoolHooks } from './reporter';
-import { RequestQueue, type ChannelRequest, type RequestKind } from './request-queue';
+import { RequestQueue, type RequestKind } from './request-queue';
 
 /** How long `close()` waits at most: end() destroys a connection after 2 s; this only guards against a bug below us. */
 const CLOSE_BOUND_MS = 2_500;
@@ -55,6 +55,7 @@ export class SshPool implements ChannelProvider {
       where: this.where,
       idleCloseMs: this.options.idleCloseMs,
       maxOpenRetries: this.options.maxOpenRetries,
+      maxSharedSftpJobs: this.options.maxSharedSftpJobs,
       isClosed: () => this.closed,
       debug: (message) => this.reporter.debug(message),
       ssh2Shape: (problems) => this.reporter.ssh2Shape(problems),
@@ -72,8 +73,9 @@ export class SshPool implements ChannelProvider {
     return this.request('exec', command, options.signal) as Promise<ExecLease>;
   }
 
-  sftp(options: { signal?: AbortSignal } = {}): Promise<SftpLease> {
-    return this.request('sftp', undefined, options.signal) as Promise<SftpLease>;
+  /** An SFTP session of its own, or with `shared` a use of the session the connection keeps (kept-sftp.ts). */
+  sftp(options: SftpRequestOptions = {}): Promise<SftpLease> {
+    return this.request('sftp', undefined, options.signal, options.shared === true) as Promise<SftpLease>;
   }
 
   stats(): PoolStats {
@@ -83,6 +85,12 @@ export class SshPool implements ChannelProvider {
       queued: this.queue.length,
       maxChannelsSeen: this.maxChannelsSeen,
     };
+  }
+
+  /** The kept SFTP sessions open now and the jobs using them. */
+  sharedSftp(): { sessions: number; jobs: number } {
+    const kept = this.connections.flatMap((connection) => (connection.kept ? [connection.kept] : []));
+    return { sessions: kept.length, jobs: kept.reduce((sum, session) => sum + session.jobs, 0) };
   }
 
   /** Closes every connection; queued requests and open channels fail with EABORTED. Resolves when all closed. */
@@ -101,23 +109,16 @@ export class SshPool implements ChannelProvider {
     return this.closing;
   }
 
-  private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined): Promise<ExecLease | SftpLease> {
+  private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined, shared = false): Promise<ExecLease | SftpLease> {
     if (this.closed) return Promise.reject(new TransferError('EABORTED', `the connection to ${this.label} is closed`, { host: this.where }));
-    return this.queue.add(kind, command, signal, () => this.pump());
+    return this.queue.add(kind, command, signal, () => this.pump(), shared);
   }
 
-  /** Hands queued requests to connections with a free slot; connects when none has one. */
+  /** Hands queued requests to connections with a free slot or a kept SFTP session with room; connects when none has one. */
   private pump(): void {
     if (this.closed) return;
     const now = Date.now();
-    while (this.queue.length > 0) {
-      const connection = this.connections.find((candidate) => candidate.canOpen(now, this.options.maxChannelsPerConnection));
-      if (!connection) break;
-      const slot = connection.claim();
-      this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
-      openChannel(this.context, connection, slot, this.queue.take() as ChannelRequest);
-    }
-    if (this.queue.length === 0) return;
+    if (this.place(now) === 0) return;
     const paused = this.connections.filter((connection) => !connection.retiring && connection.pausedUntil > now);
     if (paused.length > 0) this.pumpAt(Math.min(...paused.map((connection) => connection.pausedUntil)));
     if (this.connecting) return;
@@ -140,6 +141,47 @@ export class SshPool implements ChannelProvider {
       case 'connect':
         this.connect();
     }
+  }
+
+  /**
+   * Gives the waiting requests what they wait for, in order. A shared SFTP request joins a kept session
+   * with room (it takes no slot, so it may pass requests that wait for one), waits for the one being
+   * opened, or opens one in a free slot of a connection that keeps none; any other request opens its
+   * channel in a free slot. Returns how many wait for a connection that does not exist yet.
+   */
+  private place(now: number): number {
+    const cap = this.options.maxChannelsPerConnection;
+    let forNewConnection = 0;
+    let slotsLeft = true;
+    for (const request of this.queue.snapshot()) {
+      if (request.done) continue;
+      if (request.shared) {
+        const keeper = this.connections.find((connection) => connection.keptHasRoom);
+        if (keeper) {
+          this.queue.remove(request);
+          request.grant(keeper.lendKept());
+          continue;
+        }
+        if (this.connections.some((connection) => connection.usable && connection.keptOpening)) continue;
+      }
+      const fits = (connection: PooledConnection): boolean =>
+        (!request.shared || (!connection.kept && !connection.keptOpening)) && connection.canOpen(now, cap);
+      const connection = slotsLeft ? this.connections.find(fits) : undefined;
+      if (!connection) {
+        // No connection can open a channel for it: none can for the requests behind it either.
+        if (!request.shared) slotsLeft = false;
+        forNewConnection += 1;
+        continue;
+      }
+      this.queue.remove(request);
+      if (request.shared) connection.keptOpening = true;
+      const slot = connection.claim();
+      this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
+      openChannel(this.context, connection, slot, request);
+    }
+    // A kept session no job uses gives its slot to a request that waits for one.
+    if (!slotsLeft) for (const connection of this.connections) if (connection.full(cap)) connection.freeKeptSlot();
+    return forNewConnection;
   }
 
   /** Runs pump() again at `time` (the earliest of all such requests wins). Only armed while requests wait. */

@@ -223,7 +223,8 @@ class SftpEntries implements DownloadTransport {
 export async function sftpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult> {
   const plan = planDownload(job, request, remote);
   sftpPath(plan.base, job);
-  const { lease, session } = await openSftp(job, plan.shown);
+  // A recursive download opens a session of its own: the server walks and reads the tree in a process of its own.
+  const { lease, session } = await openSftp(job, plan.shown, !request.recursive);
   const entries = new SftpEntries(job, request, plan, session, lease);
   try {
     return await walkDownload(job, request, plan, entries);
