@@ -75,15 +75,9 @@ export class RequestQueue {
     });
   }
 
-  /** The requests waiting now, in order (a copy: taking some while walking it is safe). */
-  snapshot(): ChannelRequest[] {
-    return [...this.waiting];
-  }
-
-  /** Takes `request` out of the queue wherever it stands (a shared request joining a kept session). */
-  remove(request: ChannelRequest): void {
-    const index = this.waiting.indexOf(request);
-    if (index >= 0) this.waiting.splice(index, 1);
+  /** The next request in line, taken out of the queue. */
+  take(): ChannelRequest | undefined {
+    return this.waiting.shift();
   }
 
   /** A taken request whose channel could not open goes back to the head of the line. */
@@ -98,7 +92,8 @@ export class RequestQueue {
 
   private abort(request: ChannelRequest): void {
     if (request.done) return;
-    this.remove(request);
+    const index = this.waiting.indexOf(request);
+    if (index >= 0) this.waiting.splice(index, 1);
     request.fail(this.aborted());
   }
 }

@@ -15,7 +15,7 @@ import { openChannel, type OpenContext } from './open-channel';
 import { resolvePoolOptions, type SshPoolOptions } from './options';
 import { PooledConnection, type ConnectionOwner } from './pooled-connection';
 import { PoolReporter, type PoolHooks } from './reporter';
-import { RequestQueue, type RequestKind } from './request-queue';
+import { RequestQueue, type ChannelRequest, type RequestKind } from './request-queue';
 
 /** How long `close()` waits at most: end() destroys a connection after 2 s; this only guards against a bug below us. */
 const CLOSE_BOUND_MS = 2_500;
@@ -26,7 +26,10 @@ export class SshPool implements ChannelProvider {
   private readonly where: string;
   private readonly reporter: PoolReporter;
   private readonly policy: ConnectPolicy;
+  /** requests for a channel slot of their own */
   private readonly queue: RequestQueue;
+  /** requests for a use of a connection's kept SFTP session (kept-sftp.ts): they need no slot of their own */
+  private readonly shared: RequestQueue;
   private readonly connections: PooledConnection[] = [];
   /** what the connections and the channel opener need from the pool */
   private readonly context: ConnectionOwner & OpenContext;
@@ -49,7 +52,9 @@ export class SshPool implements ChannelProvider {
     this.options = resolvePoolOptions(options);
     this.reporter = new PoolReporter(hooks);
     this.policy = new ConnectPolicy(this.options);
-    this.queue = new RequestQueue(() => new TransferError('EABORTED', `request to ${this.label} was aborted`, { host: this.where }));
+    const aborted = (): TransferError => new TransferError('EABORTED', `request to ${this.label} was aborted`, { host: this.where });
+    this.queue = new RequestQueue(aborted);
+    this.shared = new RequestQueue(aborted);
     this.context = {
       label: this.label,
       where: this.where,
@@ -59,7 +64,7 @@ export class SshPool implements ChannelProvider {
       isClosed: () => this.closed,
       debug: (message) => this.reporter.debug(message),
       ssh2Shape: (problems) => this.reporter.ssh2Shape(problems),
-      requeue: (request) => this.queue.putBack(request),
+      requeue: (request) => (request.shared ? this.shared : this.queue).putBack(request),
       changed: () => this.pump(),
       retired: (connection, ended) => {
         this.forget(connection);
@@ -82,7 +87,7 @@ export class SshPool implements ChannelProvider {
     return {
       connections: this.connections.length,
       channels: this.connections.reduce((sum, connection) => sum + connection.channels, 0),
-      queued: this.queue.length,
+      queued: this.queue.length + this.shared.length,
       maxChannelsSeen: this.maxChannelsSeen,
     };
   }
@@ -100,6 +105,7 @@ export class SshPool implements ChannelProvider {
     clearTimeout(this.pumpTimer);
     const aborted = (): TransferError => new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where });
     this.queue.failAll(aborted);
+    this.shared.failAll(aborted);
     this.connecting?.abort();
     const ends = [...this.ending, ...this.connections.splice(0).map((connection) => connection.retire(aborted()))];
     const all = Promise.all(ends).then(() => undefined);
@@ -111,7 +117,7 @@ export class SshPool implements ChannelProvider {
 
   private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined, shared = false): Promise<ExecLease | SftpLease> {
     if (this.closed) return Promise.reject(new TransferError('EABORTED', `the connection to ${this.label} is closed`, { host: this.where }));
-    return this.queue.add(kind, command, signal, () => this.pump(), shared);
+    return (shared ? this.shared : this.queue).add(kind, command, signal, () => this.pump(), shared);
   }
 
   /** Hands queued requests to connections with a free slot or a kept SFTP session with room; connects when none has one. */
@@ -136,7 +142,7 @@ export class SshPool implements ChannelProvider {
         return;
       case 'fail':
         // EAUTH/EHOSTKEY: requests wait for the connections we have; with none, they fail now.
-        if (usable.length === 0) this.queue.failAll(() => copyError(verdict.error));
+        if (usable.length === 0) this.failAllWaiting(() => copyError(verdict.error));
         return;
       case 'connect':
         this.connect();
@@ -144,44 +150,53 @@ export class SshPool implements ChannelProvider {
   }
 
   /**
-   * Gives the waiting requests what they wait for, in order. A shared SFTP request joins a kept session
-   * with room (it takes no slot, so it may pass requests that wait for one), waits for the one being
-   * opened, or opens one in a free slot of a connection that keeps none; any other request opens its
-   * channel in a free slot. Returns how many wait for a connection that does not exist yet.
+   * Gives the waiting requests what they wait for, each queue in order. A shared SFTP request joins a kept
+   * session with room, waits for the one being opened, or opens one in a free slot of a connection that keeps
+   * none; any other request opens its channel in a free slot. Returns how many wait for a connection that
+   * may have to be opened.
    */
   private place(now: number): number {
     const cap = this.options.maxChannelsPerConnection;
-    let forNewConnection = 0;
-    let slotsLeft = true;
-    for (const request of this.queue.snapshot()) {
-      if (request.done) continue;
-      if (request.shared) {
-        const keeper = this.connections.find((connection) => connection.keptHasRoom);
-        if (keeper) {
-          this.queue.remove(request);
-          request.grant(keeper.lendKept());
-          continue;
-        }
-        if (this.connections.some((connection) => connection.usable && connection.keptOpening)) continue;
-      }
-      const fits = (connection: PooledConnection): boolean =>
-        (!request.shared || (!connection.kept && !connection.keptOpening)) && connection.canOpen(now, cap);
-      const connection = slotsLeft ? this.connections.find(fits) : undefined;
-      if (!connection) {
-        // No connection can open a channel for it: none can for the requests behind it either.
-        if (!request.shared) slotsLeft = false;
-        forNewConnection += 1;
+    let waiting = 0;
+    while (this.shared.length > 0) {
+      const keeper = this.connections.find((connection) => connection.keptHasRoom);
+      if (keeper) {
+        (this.shared.take() as ChannelRequest).grant(keeper.lendKept());
         continue;
       }
-      this.queue.remove(request);
-      if (request.shared) connection.keptOpening = true;
-      const slot = connection.claim();
-      this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
-      openChannel(this.context, connection, slot, request);
+      // The jobs behind it wait for the session being opened: one per connection.
+      if (this.connections.some((connection) => connection.usable && connection.keptOpening)) break;
+      const connection = this.connections.find((candidate) => !candidate.kept && !candidate.keptOpening && candidate.canOpen(now, cap));
+      if (!connection) {
+        waiting += this.shared.length;
+        break;
+      }
+      connection.keptOpening = true;
+      this.open(connection, this.shared.take() as ChannelRequest);
     }
-    // A kept session no job uses gives its slot to a request that waits for one.
-    if (!slotsLeft) for (const connection of this.connections) if (connection.full(cap)) connection.freeKeptSlot();
-    return forNewConnection;
+    while (this.queue.length > 0) {
+      const connection = this.connections.find((candidate) => candidate.canOpen(now, cap));
+      if (!connection) {
+        waiting += this.queue.length;
+        // A kept session no job uses gives its slot to a request that waits for one.
+        for (const full of this.connections) if (full.full(cap)) full.freeKeptSlot();
+        break;
+      }
+      this.open(connection, this.queue.take() as ChannelRequest);
+    }
+    return waiting;
+  }
+
+  private open(connection: PooledConnection, request: ChannelRequest): void {
+    const slot = connection.claim();
+    this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
+    openChannel(this.context, connection, slot, request);
+  }
+
+  /** Fails every waiting request, each with its own copy of the error. */
+  private failAllWaiting(error: () => TransferError): void {
+    this.queue.failAll(error);
+    this.shared.failAll(error);
   }
 
   /** Runs pump() again at `time` (the earliest of all such requests wins). Only armed while requests wait. */
@@ -236,7 +251,7 @@ export class SshPool implements ChannelProvider {
     this.policy.failed(failure);
     this.reporter.state('error', failure);
     if (this.connections.every((connection) => !connection.usable)) {
-      this.queue.failAll(() => copyError(failure));
+      this.failAllWaiting(() => copyError(failure));
     } else {
       this.reporter.warn(`an extra connection to ${this.label} failed: ${failure.message}`, {
         code: 'extraConnectionFailed',
