@@ -121,18 +121,20 @@ export class SftpSession {
   }
 
   /** stat following symlinks; undefined when nothing is there. */
-  async stat(path: string): Promise<Stats | undefined> {
-    try {
-      return await this.call<Stats>(path, 'cannot stat the remote path', (done) => this.sftp.stat(path, done));
-    } catch (error) {
-      if ((error as TransferError).code === 'ENOENT') return undefined;
-      throw error;
-    }
+  stat(path: string): Promise<Stats | undefined> {
+    return this.statOrMissing(path, 'stat');
   }
 
-  async lstat(path: string): Promise<Stats | undefined> {
+  lstat(path: string): Promise<Stats | undefined> {
+    return this.statOrMissing(path, 'lstat');
+  }
+
+  /** A missing path is an answer, not an error: no error is built for it (the usual case of an upload's probe). */
+  private async statOrMissing(path: string, how: 'stat' | 'lstat'): Promise<Stats | undefined> {
     try {
-      return await this.call<Stats>(path, 'cannot stat the remote path', (done) => this.sftp.lstat(path, done));
+      return await this.call<Stats | undefined>(path, 'cannot stat the remote path', (done) =>
+        this.sftp[how](path, (error, stats) => (statusOf(error) === STATUS.NO_SUCH_FILE ? done(undefined, undefined) : done(error, stats))),
+      );
     } catch (error) {
       if ((error as TransferError).code === 'ENOENT') return undefined;
       throw error;

@@ -93,7 +93,7 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     return fs.readFile(serverPath(server, relative));
   }
 
-  it('ten small uploads and ten downloads start one sftp-server; a bigger upload and a recursive download each start their own', async function () {
+  it('ten small uploads and ten downloads start one sftp-server; a bigger upload or download and a recursive download each start their own', async function () {
     const pool = poolFor();
     const ctx = sftpContext(pool);
     const dir = await makeServerDir(server, 'kept-reuse');
@@ -127,8 +127,10 @@ describe('transfer over SFTP: small jobs share the session their connection keep
       limits: DEFAULT_LIMITS,
     });
     assert.deepEqual(await fs.readFile(join(local, dir.relative.split('/').pop() as string, 'f3')), files[3]);
+    const copy = await download(ctx, bufferDownload(`${dir.relative}/big`, 4 * 1024 * KIB));
+    assert.deepEqual(copy.files[0].data, big);
     const all = (await sessionsStarted()).slice(before);
-    assert.equal(all.length, 3, 'the big upload and the recursive download each have a session of their own');
+    assert.equal(all.length, 4, 'the big upload, the recursive download and the big download each have a session of their own');
     await waitFor(() => pool.stats().channels === 1, 'their sessions to close');
     assert.deepEqual(pool.sharedSftp(), { sessions: 1, jobs: 0 });
   });

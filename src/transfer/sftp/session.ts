@@ -16,9 +16,10 @@ export function sftpPath(remote: Buffer, job: Job): string {
 }
 
 /**
- * Up to this many bytes, and without directories, an upload uses the SFTP session its connection keeps for
- * small jobs (no channel open, no server process per job); a bigger one opens a session of its own, so that
- * the server reads and writes its data in a process of its own while the small jobs go on.
+ * Up to this many bytes, an upload without directories or a single-file download uses the SFTP session its
+ * connection keeps for small jobs (no channel open, no server process per job); a bigger one opens a session
+ * of its own, so that the server reads and writes its data in a process of its own while the small jobs go
+ * on (two 64 MiB downloads at once took about twice as long on one shared session as on two).
  */
 export const SHARED_SESSION_MAX_BYTES = 1024 * 1024;
 
