@@ -103,7 +103,7 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     assert.equal(sessions.length, 1, 'a waiting job opened a session of its own');
   });
 
-  it('counts as a channel slot, and an unused one gives its slot to a command waiting for one', async function () {
+  it('counts as a channel slot, and an unused one gives its slot to a command waiting for one, before a later shared request', async function () {
     const pool = poolFor({ maxChannelsPerConnection: 2 });
     const shared = await pool.sftp({ shared: true });
     const held = await pool.exec('hold');
@@ -114,14 +114,18 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(pool.stats().queued, 1);
     shared.release();
+    // A shared request that comes meanwhile does not take the slot the command waits for.
+    let late: SftpLease | undefined;
+    const lateRequest = pool.sftp({ shared: true }).then((lease) => (late = lease));
     const lease = await waiting;
+    assert.equal(late, undefined);
     assert.equal((await collect(lease)).stdout, 'ok');
     await waitFor(() => sessions[0].closed, 'the unused kept session to close');
-    assert.deepEqual(pool.sharedSftp(), { sessions: 0, jobs: 0 });
     held.channel.close();
-    // The next shared request opens a new one.
-    const again = await pool.sftp({ shared: true });
+    // The shared request opens a new one once a slot is free.
+    const again = await lateRequest;
     assert.equal(sessions.length, 2);
+    assert.deepEqual(pool.sharedSftp(), { sessions: 1, jobs: 1 });
     again.release();
   });
 

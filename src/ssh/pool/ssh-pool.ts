@@ -150,30 +150,16 @@ export class SshPool implements ChannelProvider {
   }
 
   /**
-   * Gives the waiting requests what they wait for, each queue in order. A shared SFTP request joins a kept
-   * session with room, waits for the one being opened, or opens one in a free slot of a connection that keeps
-   * none; any other request opens its channel in a free slot. Returns how many wait for a connection that
-   * may have to be opened.
+   * Gives the waiting requests what they wait for, each queue in order: shared SFTP requests join a kept
+   * session with room (they take no slot); then the requests for a channel of their own take the free slots;
+   * then a shared request still waiting opens a kept session in a free slot of a connection that keeps none,
+   * unless one is being opened (the jobs wait for that one). Returns how many wait for a connection that may
+   * have to be opened.
    */
   private place(now: number): number {
     const cap = this.options.maxChannelsPerConnection;
     let waiting = 0;
-    while (this.shared.length > 0) {
-      const keeper = this.connections.find((connection) => connection.keptHasRoom);
-      if (keeper) {
-        (this.shared.take() as ChannelRequest).grant(keeper.lendKept());
-        continue;
-      }
-      // The jobs behind it wait for the session being opened: one per connection.
-      if (this.connections.some((connection) => connection.usable && connection.keptOpening)) break;
-      const connection = this.connections.find((candidate) => !candidate.kept && !candidate.keptOpening && candidate.canOpen(now, cap));
-      if (!connection) {
-        waiting += this.shared.length;
-        break;
-      }
-      connection.keptOpening = true;
-      this.open(connection, this.shared.take() as ChannelRequest);
-    }
+    this.joinKeptSessions();
     while (this.queue.length > 0) {
       const connection = this.connections.find((candidate) => candidate.canOpen(now, cap));
       if (!connection) {
@@ -184,7 +170,25 @@ export class SshPool implements ChannelProvider {
       }
       this.open(connection, this.queue.take() as ChannelRequest);
     }
+    if (this.shared.length > 0 && !this.connections.some((connection) => connection.usable && connection.keptOpening)) {
+      const connection = this.connections.find((candidate) => !candidate.kept && candidate.canOpen(now, cap));
+      if (connection) {
+        connection.keptOpening = true;
+        this.open(connection, this.shared.take() as ChannelRequest);
+      } else {
+        waiting += this.shared.length;
+      }
+    }
     return waiting;
+  }
+
+  /** Shared SFTP requests, in order, onto kept sessions with room. */
+  private joinKeptSessions(): void {
+    while (this.shared.length > 0) {
+      const keeper = this.connections.find((connection) => connection.keptHasRoom);
+      if (!keeper) return;
+      (this.shared.take() as ChannelRequest).grant(keeper.lendKept());
+    }
   }
 
   private open(connection: PooledConnection, request: ChannelRequest): void {
