@@ -20,7 +20,7 @@ import type { Contender } from './contenders/types';
 import { burst, soak } from './load';
 import { loadAverage, machine, rssBytes, versions, watchPeakRss } from './proc';
 import { renderMarkdown, renderSvg, type BenchReport } from './report';
-import { NODES, targets } from './targets';
+import { NODES, NODES_SFTP, targets } from './targets';
 import { prepareWorkspace } from './workspace';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const [bigUp, bigDown] = await bigFileCases(ws, config, big, log);
     const peakBig = watch.stop();
     const [treeUp, treeDown] = await treeCases(ws, config, [nodes, engine, scpO, scp], log);
-    const [latencyUp, latencyDown] = await latencyCases(ws, config, [nodes, engine, scp, scpO], log);
+    const [latencyUp, latencyDown] = await latencyCases(ws, config, [nodes, nodeRed.sftpContender, engine, scp, scpO], log);
     log(`Node-RED idles ${config.idleMs / 1000} s again...`);
     await sleep(config.idleMs);
     const afterIdle = rssBytes(nodeRed.red.pid);
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const soakResult = await soak(ws, config, nodeRed, log);
     const bursts = await burst(ws, config, nodeRed, log);
 
-    const nodesBurst = bursts.find((b) => b.contender === NODES) ?? { failures: Number.NaN, filesPerSecond: Number.NaN };
+    const burstOf = (contender: string) => bursts.find((b) => b.contender === contender) ?? { failures: Number.NaN, filesPerSecond: Number.NaN };
     const report: BenchReport = {
       title: `Benchmark ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       mode: config.mode,
@@ -83,7 +83,8 @@ async function main(): Promise<void> {
         treeDown,
         latencyUp,
         latencyDown,
-        burst: nodesBurst,
+        burst: burstOf(NODES),
+        burstSftp: burstOf(NODES_SFTP),
         rss: { idle: idleRss, peakBig, afterIdle, soakWarm: soakResult.warmHeap.rss, soakEnd: soakResult.endHeap.rss },
         soakHeap: { warm: soakResult.warmHeap.heapUsed, end: soakResult.endHeap.heapUsed },
         soakAllowance: 8 * MIB,

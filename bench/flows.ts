@@ -4,16 +4,19 @@
  *   POST /bench/up        {localPath | content(base64), remotePath} → scp upload                → 200 / 500
  *   POST /bench/down      {remotePath, localPath}                  → scp download to a file     → 200 / 500
  *   POST /bench/down-dir  {remotePath, localPath}                  → recursive download into a directory
+ *   POST /bench/sftp/up, /bench/sftp/down                          → the same through a second connection node
+ *                                                                     whose transport is 'sftp'
  * Errors of the scp nodes go through a Catch node to a 500 answer carrying msg.error.
  */
 import type { SshdServer } from '../test/harness';
 
-export const ENDPOINTS = { up: '/bench/up', down: '/bench/down', downDir: '/bench/down-dir' } as const;
+export const ENDPOINTS = { up: '/bench/up', down: '/bench/down', downDir: '/bench/down-dir', sftpUp: '/bench/sftp/up', sftpDown: '/bench/sftp/down' } as const;
 
 const TAB = 'be0c000000000001';
 const CONNECTION = 'be0c000000000002';
 const RESPONSE = 'be0c000000000003';
 const FAILED = 'be0c000000000004';
+const SFTP_CONNECTION = 'be0c000000000006';
 
 // Moves the request's fields onto msg; a content upload sends msg.payload, a path upload the local file.
 const ARGUMENTS = `const body = msg.payload || {};
@@ -43,22 +46,23 @@ export function benchFlow(server: SshdServer): object[] {
     ...endpoint(1, ENDPOINTS.up, { type: 'scp upload', mode: '0644', atomic: true }),
     ...endpoint(2, ENDPOINTS.down, { ...download, target: 'file', recursive: false }),
     ...endpoint(3, ENDPOINTS.downDir, { ...download, target: 'directory', recursive: true }),
+    ...endpoint(4, ENDPOINTS.sftpUp, { type: 'scp upload', mode: '0644', atomic: true, connection: SFTP_CONNECTION }),
+    ...endpoint(5, ENDPOINTS.sftpDown, { ...download, target: 'file', recursive: false, connection: SFTP_CONNECTION }),
   ];
+  const connection = {
+    type: 'scp-connection',
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    hostKeyPolicy: 'fingerprint',
+    hostFingerprints: server.hostKeyFingerprints.join('\n'),
+    credentials: { privateKey: server.clientKey },
+  };
   y = 320;
   return [
     { id: TAB, type: 'tab', label: 'bench' },
-    {
-      id: CONNECTION,
-      type: 'scp-connection',
-      name: 'bench sshd',
-      host: server.host,
-      port: server.port,
-      username: server.username,
-      hostKeyPolicy: 'fingerprint',
-      hostFingerprints: server.hostKeyFingerprints.join('\n'),
-      transport: 'auto',
-      credentials: { privateKey: server.clientKey },
-    },
+    { id: CONNECTION, name: 'bench sshd', ...connection, transport: 'auto' },
+    { id: SFTP_CONNECTION, name: 'bench sshd (sftp)', ...connection, transport: 'sftp' },
     ...nodes,
     { id: 'be0c000000000005', type: 'catch', name: '', scope: scpNodes, uncaught: false, wires: [[FAILED]], ...at(480) },
     {

@@ -42,13 +42,18 @@ export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNo
   const content = CONTENT.toString('base64');
   const engine = engineContext(ws.server);
   const senders: [string, (i: number) => Promise<void>][] = [
-    [
-      'Node-RED nodes',
+    ...(
+      [
+        ['Node-RED nodes', ENDPOINTS.up],
+        ['Node-RED nodes (sftp)', ENDPOINTS.sftpUp],
+      ] as const
+    ).map(([contender, endpoint]): [string, (i: number) => Promise<void>] => [
+      contender,
       async (i) => {
-        const answer = await nodeRed.post(ENDPOINTS.up, { content, remotePath: `${dir}/m${i}` });
+        const answer = await nodeRed.post(endpoint, { content, remotePath: `${dir}/m${i}` });
         if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body}`);
       },
-    ],
+    ]),
     ['engine alone', (i) => upload(engine, { sources: [{ kind: 'buffer', data: CONTENT }], remotePath: `${dir}/m${i}`, preserve: false, atomic: true, overwrite: 'overwrite' }).then(() => undefined)],
   ];
   const results: BurstResult[] = [];
@@ -57,6 +62,8 @@ export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNo
       const rates: number[] = [];
       let failures = 0;
       let firstFailure: string | undefined;
+      // One message first: every contender starts with its connection up (a long soak may have idled it out).
+      await send(-1);
       for (let round = 0; round < config.burstRounds; round += 1) {
         await clearRemote(ws, dir);
         const run = await fireAtOnce(config.burst, send);

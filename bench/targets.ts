@@ -3,6 +3,8 @@ import { speedRatio, type CaseResult, type TargetResult } from './report';
 import { median } from './stats';
 
 export const NODES = 'Node-RED nodes';
+/** the same nodes through a connection node whose transport is 'sftp' (the kept SFTP session per connection) */
+export const NODES_SFTP = 'Node-RED nodes (sftp)';
 export const ENGINE = 'engine alone';
 export const SCP = 'scp';
 export const SCP_O_GCM = 'scp -O -c aes128-gcm';
@@ -18,6 +20,8 @@ export interface Measured {
   latencyUp: CaseResult;
   latencyDown: CaseResult;
   burst: { failures: number; filesPerSecond: number };
+  /** the burst through the nodes with transport 'sftp' */
+  burstSftp: { failures: number; filesPerSecond: number };
   /**
    * RSS of the Node-RED process: idle baseline, peak while moving the big files, after idling at the end;
    * soakWarm/soakEnd after the first tenth of the long run of messages and at its end, each after a forced
@@ -57,9 +61,17 @@ export function targets(m: Measured): TargetResult[] {
   }
   for (const [way, result] of [['upload', m.latencyUp], ['download', m.latencyDown]] as const) {
     list.push({ label: `one message ${way}: nodes (warm) vs a cold \`scp\``, goal: { op: '>=', value: 30 }, measured: speedRatio(result, NODES, SCP), unit: '×' });
+    list.push({
+      label: `one message ${way}: nodes with transport sftp (warm) vs a cold \`scp\``,
+      goal: { op: '>=', value: 30 },
+      measured: speedRatio(result, NODES_SFTP, SCP),
+      unit: '×',
+    });
   }
   list.push({ label: 'burst of messages at once: failures', goal: { op: '<=', value: 0 }, measured: m.burst.failures, unit: '' });
   list.push({ label: 'burst of messages at once: files/s', goal: { op: '>=', value: 500 }, measured: m.burst.filesPerSecond, unit: 'files/s' });
+  list.push({ label: 'burst of messages at once, nodes with transport sftp: failures', goal: { op: '<=', value: 0 }, measured: m.burstSftp.failures, unit: '' });
+  list.push({ label: 'burst of messages at once, nodes with transport sftp: files/s', goal: { op: '>=', value: 500 }, measured: m.burstSftp.filesPerSecond, unit: 'files/s' });
   list.push({ label: 'RSS growth above idle while moving the big files', goal: { op: '<=', value: 64 }, measured: (m.rss.peakBig - m.rss.idle) / MIB, unit: 'MiB' });
   list.push({ label: 'RSS growth above idle after the copy cases and idling', goal: { op: '<=', value: 64 }, measured: (m.rss.afterIdle - m.rss.idle) / MIB, unit: 'MiB' });
   list.push({

@@ -16,6 +16,8 @@ const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
 export interface BenchNodeRed {
   red: NodeRedProcess;
   contender: Contender;
+  /** the same nodes through the connection node whose transport is 'sftp' (single files only) */
+  sftpContender: Contender;
   /** one message through an endpoint: the HTTP status and body */
   post(path: string, body: object): Promise<{ status: number; body: string }>;
   /** heap used and RSS of the Node-RED process after a forced full garbage collection (bench/heap-probe.ts) */
@@ -51,8 +53,8 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
   };
   await red.deploy(benchFlow(server));
   const post = (path: string, body: object) => postJson(`${red.url}${path}`, body);
-  const copy = async (job: CopyJob): Promise<Sample> => {
-    const path = job.direction === 'up' ? ENDPOINTS.up : job.recursive ? ENDPOINTS.downDir : ENDPOINTS.down;
+  const copyThrough = (sftp: boolean) => async (job: CopyJob): Promise<Sample> => {
+    const path = sftp ? (job.direction === 'up' ? ENDPOINTS.sftpUp : ENDPOINTS.sftpDown) : job.direction === 'up' ? ENDPOINTS.up : job.recursive ? ENDPOINTS.downDir : ENDPOINTS.down;
     const cpu = cpuSeconds(red.pid);
     const started = process.hrtime.bigint();
     const answer = await post(path, { localPath: job.local, remotePath: job.remote });
@@ -63,7 +65,8 @@ export async function startBenchNodeRed(server: SshdServer): Promise<BenchNodeRe
   return {
     red,
     post,
-    contender: { name: 'Node-RED nodes', recursive: true, copy },
+    contender: { name: 'Node-RED nodes', recursive: true, copy: copyThrough(false) },
+    sftpContender: { name: 'Node-RED nodes (sftp)', recursive: false, copy: copyThrough(true) },
     heap: async () => (await probe('/heap')) as HeapFigures,
     snapshot: async (file) => {
       await probe(`/snapshot?file=${encodeURIComponent(file)}`);

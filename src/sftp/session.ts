@@ -31,6 +31,12 @@ export interface SftpContext {
   signal: AbortSignal;
   /** the error to fail with once `signal` aborted */
   stopError(path?: string): TransferError;
+  /**
+   * The channel is a session other jobs use too (the connection's kept one): no listeners of this job are
+   * put on it (its loss reaches the job through `fail()`, from the lease), and the job's handles are closed
+   * even when it stops, since the session stays open for the others.
+   */
+  shared?: boolean;
 }
 
 export type SftpStats = Stats;
@@ -52,14 +58,17 @@ export function sftpError(error: unknown, host: string, path: string, summary: s
 
 export class SftpSession {
   /** requests waiting for an answer; failed at once when the session closes under them */
-  private readonly pending = new Set<(error: unknown) => void>();
+  private readonly pending = new Set<(error: unknown) => unknown>();
   private closed = false;
   private closedError: Error | undefined;
+  /** a request went unanswered for the idle timeout: the server (or this session) is stuck */
+  unanswered = false;
 
   constructor(
     readonly sftp: SFTPWrapper,
     private readonly ctx: SftpContext,
   ) {
+    if (ctx.shared) return;
     // ssh2 leaves requests unanswered when the connection dies (it cleans up only on a clean EOF):
     // without this a lost server would look like an idle timeout.
     const onClose = (): void => this.fail(new TransferError('ECONNRESET', 'the SFTP session closed', { host: ctx.host }));
@@ -74,27 +83,33 @@ export class SftpSession {
     for (const fail of [...this.pending]) fail(error);
   }
 
-  /** Runs one SFTP request with the idle timeout and the abort signal. */
-  private call<T>(path: string, summary: string, start: (done: (error: unknown, value?: T) => void) => void, failureCode?: TransferErrorCode): Promise<T> {
+  /**
+   * Runs one SFTP request with the idle timeout and the abort signal. `done` returns false for an answer
+   * that came after the call had ended (stopped, timed out): what it brought is nobody's.
+   */
+  private call<T>(path: string, summary: string, start: (done: (error: unknown, value?: T) => boolean) => void, failureCode?: TransferErrorCode): Promise<T> {
     const { ctx } = this;
     return new Promise<T>((resolve, reject) => {
       if (ctx.signal.aborted) return reject(ctx.stopError(path));
       if (this.closed) return reject(sftpError(this.closedError, ctx.host, path, 'the SFTP session closed'));
       let settled = false;
-      const finish = (error: unknown, value?: T): void => {
-        if (settled) return;
+      const finish = (error: unknown, value?: T): boolean => {
+        if (settled) return false;
         settled = true;
         clearTimeout(timer);
         this.pending.delete(finish);
         ctx.signal.removeEventListener('abort', onAbort);
         if (error) reject(sftpError(error, ctx.host, path, summary, failureCode));
         else resolve(value as T);
+        return true;
       };
-      const timer = setTimeout(
-        () => finish(new TransferError('ETIMEDOUT', `the SFTP server did not answer within ${ctx.idleTimeoutMs} ms`, { host: ctx.host, path })),
-        ctx.idleTimeoutMs,
-      );
-      const onAbort = (): void => finish(ctx.stopError(path));
+      const timer = setTimeout(() => {
+        this.unanswered = true;
+        finish(new TransferError('ETIMEDOUT', `the SFTP server did not answer within ${ctx.idleTimeoutMs} ms`, { host: ctx.host, path }));
+      }, ctx.idleTimeoutMs);
+      const onAbort = (): void => {
+        finish(ctx.stopError(path));
+      };
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       this.pending.add(finish);
       try {
@@ -106,18 +121,20 @@ export class SftpSession {
   }
 
   /** stat following symlinks; undefined when nothing is there. */
-  async stat(path: string): Promise<Stats | undefined> {
-    try {
-      return await this.call<Stats>(path, 'cannot stat the remote path', (done) => this.sftp.stat(path, done));
-    } catch (error) {
-      if ((error as TransferError).code === 'ENOENT') return undefined;
-      throw error;
-    }
+  stat(path: string): Promise<Stats | undefined> {
+    return this.statOrMissing(path, 'stat');
   }
 
-  async lstat(path: string): Promise<Stats | undefined> {
+  lstat(path: string): Promise<Stats | undefined> {
+    return this.statOrMissing(path, 'lstat');
+  }
+
+  /** A missing path is an answer, not an error: no error is built for it (the usual case of an upload's probe). */
+  private async statOrMissing(path: string, how: 'stat' | 'lstat'): Promise<Stats | undefined> {
     try {
-      return await this.call<Stats>(path, 'cannot stat the remote path', (done) => this.sftp.lstat(path, done));
+      return await this.call<Stats | undefined>(path, 'cannot stat the remote path', (done) =>
+        this.sftp[how](path, (error, stats) => (statusOf(error) === STATUS.NO_SUCH_FILE ? done(undefined, undefined) : done(error, stats))),
+      );
     } catch (error) {
       if ((error as TransferError).code === 'ENOENT') return undefined;
       throw error;
@@ -143,7 +160,7 @@ export class SftpSession {
    * a server answering with empty pieces forever is stopped too.
    */
   async readdir(path: string, maxEntries: number): Promise<FileEntry[]> {
-    const handle = await this.call<Buffer>(path, 'cannot list the remote directory', (done) => this.sftp.opendir(path, done), 'ENOTDIR');
+    const handle = await this.call<Buffer>(path, 'cannot list the remote directory', (done) => this.sftp.opendir(path, this.keepHandle(done)), 'ENOTDIR');
     let listed = false;
     try {
       const entries: FileEntry[] = [];
@@ -197,13 +214,37 @@ export class SftpSession {
     return this.call<Buffer>(
       path,
       flags.startsWith('r') ? 'cannot open the remote file' : 'cannot create the remote file',
-      (done) => this.sftp.open(path, flags as 'r', (mode === undefined ? {} : { mode }) as Attributes, done),
+      (done) => this.sftp.open(path, flags as 'r', (mode === undefined ? {} : { mode }) as Attributes, this.keepHandle(done)),
       failureCode ?? (flags.startsWith('r') ? 'EISDIR' : 'EACCES'),
     );
   }
 
+  /**
+   * Closes a handle. Sent even after the job stopped (then not waited for): a session shared with other
+   * jobs stays open, and must not keep the handles of a job that is over.
+   */
   async close(handle: Buffer, path: string): Promise<void> {
+    if (this.ctx.signal.aborted) {
+      this.closeUnwaited(handle);
+      throw this.ctx.stopError(path);
+    }
     await this.call<void>(path, 'cannot close the remote file', (done) => this.sftp.close(handle, (e) => done(e)), 'EIO');
+  }
+
+  /** The callback of a request that opens a handle: a handle that arrives after the call ended is closed. */
+  private keepHandle(done: (error: unknown, handle?: Buffer) => boolean): (error: unknown, handle?: Buffer) => void {
+    return (error, handle) => {
+      if (!done(error, handle) && !error && handle) this.closeUnwaited(handle);
+    };
+  }
+
+  private closeUnwaited(handle: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.sftp.close(handle, () => undefined);
+    } catch {
+      // the channel is gone, and the handle with it
+    }
   }
 
   async fstat(handle: Buffer, path: string): Promise<Stats> {

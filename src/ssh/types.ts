@@ -113,10 +113,29 @@ export interface ExecLease extends LeaseConnection {
   readonly channel: ClientChannel;
 }
 
-/** An SFTP session that holds one channel slot until `release()` (idempotent) ends it. */
+/**
+ * An SFTP session that holds one channel slot until `release()` (idempotent) ends it; or, when `shared`, a
+ * job's use of the session its connection keeps for small jobs, which `release()` ends without closing it.
+ */
 export interface SftpLease extends LeaseConnection {
   readonly sftp: SFTPWrapper;
+  /** the connection's kept session, used by other jobs too: close only the handles this job opened */
+  readonly shared?: boolean;
   release(): void;
+  /**
+   * Like release(), and the session is closed for everyone (its jobs fail, the next job opens a new one):
+   * for a session that left a request unanswered. Leases that are not shared may leave it out.
+   */
+  discard?(): void;
+}
+
+export interface SftpRequestOptions {
+  signal?: AbortSignal;
+  /**
+   * Use the SFTP session the connection keeps open for small jobs (opened by the first such job, counted as
+   * one channel slot) instead of a session of the job's own. A provider may ignore it.
+   */
+  shared?: boolean;
 }
 
 /** What the transfer layer needs from connections. `SshPool` (src/ssh/pool/) implements it. */
@@ -125,5 +144,5 @@ export interface ChannelProvider {
   readonly label: string;
   /** Opens `command` in an exec channel (a Buffer keeps raw bytes); waits in the queue when every slot is taken. */
   exec(command: string | Buffer, options?: { signal?: AbortSignal }): Promise<ExecLease>;
-  sftp(options?: { signal?: AbortSignal }): Promise<SftpLease>;
+  sftp(options?: SftpRequestOptions): Promise<SftpLease>;
 }

@@ -14,11 +14,11 @@ import type { TransportUsed } from './types';
 async function removeOverSftp(job: Job, orphans: Leftover[]): Promise<Leftover[]> {
   const files = orphans.filter((item) => item.kind === 'file' && isValidUtf8(item.path));
   if (files.length === 0) return [];
-  const { lease } = await openSftp(job, '');
+  const { lease } = await openSftp(job, '', true);
   try {
     const removed = await unlinkQuietly(
       job,
-      lease.sftp,
+      lease,
       files.map((item) => item.path.toString('utf8')),
     );
     return removed ? files : [];

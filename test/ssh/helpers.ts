@@ -1,4 +1,5 @@
 /** Shared bits of the src/ssh tests: endpoints for harness servers and a recording logger. */
+import { createHook } from 'node:async_hooks';
 import { SshPool } from '../../src/ssh';
 import type { AuthConfig, HostKeyPolicy, SshEndpoint } from '../../src/ssh/types';
 import { startFakeServer, type FakeExecRequest, type FakeServer } from '../harness';
@@ -104,6 +105,31 @@ export function fakeServerPerTest(): { fake(): FakeServer; poolFor(log?: Recordi
       const pool = new SshPool(endpointFor({ ...server, username: 'tester' }, { password: server.password }), { maxConnections: 1 }, { log });
       pools.push(pool);
       return pool;
+    },
+  };
+}
+
+/**
+ * Records the timers (setTimeout, setInterval, unref'd or not) created from now on that are still alive:
+ * not yet fired (a timeout) nor cleared. `stop()` returns the stacks of those left.
+ */
+export function trackTimers(): { stop(): Promise<string[]> } {
+  const live = new Map<number, string>();
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'Timeout') live.set(id, new Error('timer created').stack ?? '');
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  }).enable();
+  return {
+    async stop() {
+      // Destroy hooks run a moment after a timer is cleared.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      hook.disable();
+      return [...live.values()];
     },
   };
 }

@@ -5,35 +5,9 @@
  * no longer samples `connectionError()` every 50 ms per channel.
  */
 import * as assert from 'node:assert/strict';
-import { createHook } from 'node:async_hooks';
 import type { TransferError } from '../../src/errors';
 import type { LeaseConnection, LossListener } from '../../src/ssh';
-import { fakeServerPerTest } from './helpers';
-
-/**
- * Records the timers (setTimeout, setInterval, unref'd or not) created from now on that are still alive:
- * not yet fired (a timeout) nor cleared. `stop()` returns the stacks of those left.
- */
-function trackTimers(): { stop(): Promise<string[]> } {
-  const live = new Map<number, string>();
-  const hook = createHook({
-    init(id, type) {
-      if (type === 'Timeout') live.set(id, new Error('timer created').stack ?? '');
-    },
-    destroy(id) {
-      live.delete(id);
-    },
-  }).enable();
-  return {
-    async stop() {
-      // Destroy hooks run a moment after a timer is cleared.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
-      hook.disable();
-      return [...live.values()];
-    },
-  };
-}
+import { fakeServerPerTest, trackTimers } from './helpers';
 
 /** The listener every pooled lease has (a lease without it fails the test here, not later). */
 function onLostOf(lease: LeaseConnection): (listener: LossListener) => () => void {

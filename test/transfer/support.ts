@@ -6,8 +6,8 @@
 import * as crypto from 'node:crypto';
 import { Client, type Algorithms, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { TransferError } from '../../src/errors';
-import { SshPool } from '../../src/ssh';
-import type { ChannelProvider, ExecLease, PoolOptions, SftpLease } from '../../src/ssh/types';
+import { SshPool, type SshPoolOptions } from '../../src/ssh';
+import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
 import type { DownloadRequest, TransferContext } from '../../src/transfer/types';
 import { type SshdServer, sharedSshd } from '../harness';
 
@@ -16,7 +16,7 @@ export interface TestProvider extends ChannelProvider {
 }
 
 /** The real pool (src/ssh) to the harness's server, key auth, host key pinned by fingerprint. */
-export function poolProvider(server: SshdServer, algorithms?: Algorithms, options: Partial<PoolOptions> = {}): SshPool {
+export function poolProvider(server: SshdServer, algorithms?: Algorithms, options: Partial<SshPoolOptions> = {}): SshPool {
   return new SshPool(
     {
       host: server.host,

@@ -20,6 +20,10 @@ export interface LeaseContext {
   isClosed(): boolean;
   /** warns when the channel lacks the private fields the safeguards read */
   ssh2Shape(problems: string[]): void;
+  /** how many jobs may use a connection's kept SFTP session at once */
+  readonly maxSharedSftpJobs: number;
+  /** something changed (a kept session opened): waiting requests may go on */
+  changed(): void;
 }
 
 export function adoptExec(
@@ -56,6 +60,8 @@ export function adoptSftp(
   release: () => void,
 ): void {
   sftp.on('error', (error: Error) => slot.lose(channelError(context, `SFTP session with ${context.label} failed`, error)));
+  // The connection forgets its kept session before the freed slot lets the pool place waiting requests.
+  const kept = request.shared && !context.isClosed() ? connection.keep(sftp, slot, context.maxSharedSftpJobs) : undefined;
   sftp.once('close', release);
   connection.watchEarlyClose(sftp);
   context.ssh2Shape(sftpShapeProblems(sftp));
@@ -66,6 +72,13 @@ export function adoptSftp(
       // already closed
     }
   };
+  if (kept) {
+    // Kept even when its first job was aborted meanwhile: the jobs waiting for it take it now.
+    if (request.done) connection.armIdleClose();
+    else request.grant(connection.lendKept());
+    context.changed();
+    return;
+  }
   if (request.done || context.isClosed()) {
     end();
     return;

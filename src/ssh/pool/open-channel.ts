@@ -32,6 +32,7 @@ export function openChannel(context: OpenContext, connection: PooledConnection, 
   };
   const failed = (error: OpenError): void => {
     stopWatching();
+    if (request.shared) connection.keptOpening = false;
     onOpenFailure(context, connection, request, error, release);
   };
   try {

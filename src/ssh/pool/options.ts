@@ -7,6 +7,8 @@ export interface SshPoolOptions extends PoolOptions {
   authRetryMs: number;
   /** how often one request re-queues after the server refused a channel ("open failed") */
   maxOpenRetries: number;
+  /** how many jobs may use a connection's kept SFTP session at once (kept-sftp.ts); the others wait */
+  maxSharedSftpJobs: number;
 }
 
 /** 8 channels per connection, 2 connections, idle close after 60 s, reconnect back-off 1 s .. 30 s */
@@ -20,6 +22,11 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = Object.freeze({
 
 const DEFAULT_AUTH_RETRY_MS = 30_000;
 const DEFAULT_MAX_OPEN_RETRIES = 20;
+/**
+ * The server answers one session's requests one after another: beyond a few jobs at once, more only wait
+ * there instead of in our queue, and a file's requests wait behind more of the others'.
+ */
+const DEFAULT_MAX_SHARED_SFTP_JOBS = 16;
 
 /** The caller's options over the defaults (an option given as undefined keeps its default); counts at least 1. */
 export function resolvePoolOptions(options: Partial<SshPoolOptions>): SshPoolOptions {
@@ -28,8 +35,10 @@ export function resolvePoolOptions(options: Partial<SshPoolOptions>): SshPoolOpt
     ...DEFAULT_POOL_OPTIONS,
     authRetryMs: DEFAULT_AUTH_RETRY_MS,
     maxOpenRetries: DEFAULT_MAX_OPEN_RETRIES,
+    maxSharedSftpJobs: DEFAULT_MAX_SHARED_SFTP_JOBS,
     ...defined,
   };
+  resolved.maxSharedSftpJobs = Math.max(1, Math.floor(resolved.maxSharedSftpJobs));
   resolved.maxChannelsPerConnection = Math.max(1, Math.floor(resolved.maxChannelsPerConnection));
   resolved.maxConnections = Math.max(1, Math.floor(resolved.maxConnections));
   return resolved;

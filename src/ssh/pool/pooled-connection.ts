@@ -10,8 +10,11 @@
  */
 import { TransferError } from '../../errors';
 import type { SshConnection } from '../connection';
+import type { SFTPWrapper } from 'ssh2';
 import { channelState, onChannelState } from '../ssh2-internals';
+import type { SftpLease } from '../types';
 import { ChannelSlot } from './channel-slot';
+import { KeptSftp } from './kept-sftp';
 
 /** How long a connection may stay silent after a keepalive before it counts as frozen. */
 const ALIVE_CHECK_MS = 3_000;
@@ -44,6 +47,10 @@ export class PooledConnection {
   retiring = false;
   /** ssh2 reported it gone, or a check found it frozen: its 'close' is on the way */
   broken = false;
+  /** the SFTP session it keeps for small jobs (kept-sftp.ts), while open */
+  kept: KeptSftp | undefined;
+  /** that session is being opened: requests for it wait instead of opening another */
+  keptOpening = false;
   private readonly slots = new Set<ChannelSlot>();
   private idleTimer: NodeJS.Timeout | undefined;
   /**
@@ -62,14 +69,62 @@ export class PooledConnection {
     return !this.retiring && !this.broken;
   }
 
-  /** Channels in use, or being opened, on it. */
-  get busy(): boolean {
-    return this.slots.size > 0;
+  /** Nothing runs on it: no channel, or only the kept SFTP session and no job is using it. */
+  get idle(): boolean {
+    return this.channels === 0 || (this.channels === 1 && this.kept?.unused === true);
+  }
+
+  /** A job may use its kept SFTP session now. */
+  get keptHasRoom(): boolean {
+    return this.usable && this.kept?.hasRoom === true;
+  }
+
+  /**
+   * Makes `sftp`, just opened in `slot`, the session this connection keeps for small jobs. Call before the
+   * slot's own close listener is added: when the channel closes, the session is gone before the pool looks
+   * for a place for waiting requests, and the jobs using it hear of it (ECONNRESET) on their leases.
+   */
+  keep(sftp: SFTPWrapper, slot: ChannelSlot, maxJobs: number): KeptSftp {
+    const kept = new KeptSftp(sftp, slot, maxJobs, { used: (session) => this.keptUsed(session) });
+    this.kept = kept;
+    this.keptOpening = false;
+    sftp.once('close', () => {
+      kept.end();
+      if (this.kept === kept) this.kept = undefined;
+      slot.lose(new TransferError('ECONNRESET', `the SFTP session with ${this.owner.label} closed`, { host: this.owner.where }));
+    });
+    return kept;
+  }
+
+  /** A lease on the kept session for one more job (check keptHasRoom first). */
+  lendKept(): SftpLease {
+    clearTimeout(this.idleTimer);
+    return (this.kept as KeptSftp).lend();
+  }
+
+  /**
+   * Closes the kept session when no job uses it, so that its slot can carry the channel another request
+   * waits for; true when it did.
+   */
+  freeKeptSlot(): boolean {
+    if (!this.usable || this.kept?.unused !== true) return false;
+    this.kept.close();
+    return true;
+  }
+
+  private keptUsed(session: KeptSftp): void {
+    if (session.unused) this.armIdleClose();
+    this.owner.changed();
   }
 
   /** May open one more channel now, under the pool's cap and what the server showed it allows. */
   canOpen(now: number, cap: number): boolean {
     return this.usable && this.pausedUntil <= now && this.channels < Math.min(cap, this.serverLimit);
+  }
+
+  /** Every slot it may use is taken (under the pool's cap and the server's limit). */
+  full(cap: number): boolean {
+    return this.channels >= Math.min(cap, this.serverLimit);
   }
 
   /** Takes a slot for a channel about to be opened. */
@@ -87,7 +142,7 @@ export class PooledConnection {
     slot.released = true;
     this.slots.delete(slot);
     this.channels -= 1;
-    if (this.channels === 0) this.armIdleClose();
+    this.armIdleClose();
     this.owner.changed();
   }
 
@@ -100,7 +155,9 @@ export class PooledConnection {
   closed(error: TransferError | undefined): boolean {
     clearTimeout(this.idleTimer);
     this.broken = true;
-    const hadWork = this.busy;
+    // An unused kept SFTP session is no work that was lost.
+    const hadWork = !this.idle;
+    this.kept?.end();
     this.loseAll(error ?? new TransferError('ECONNRESET', `connection to ${this.owner.label} was lost`, { host: this.owner.where }));
     return hadWork;
   }
@@ -109,17 +166,22 @@ export class PooledConnection {
   retire(error: TransferError): Promise<void> {
     clearTimeout(this.idleTimer);
     this.retiring = true;
+    this.kept?.end();
     this.loseAll(error);
     return this.ssh.end();
   }
 
-  /** A fresh connection without a request closes when idle, like one whose channels all ended. */
+  /**
+   * A fresh connection without a request closes when idle, like one whose channels all ended (an unused
+   * kept SFTP session does not keep it open: it closes with it).
+   */
   armIdleClose(): void {
     clearTimeout(this.idleTimer);
-    if (this.channels > 0 || !this.usable || this.owner.isClosed()) return;
+    if (!this.idle || !this.usable || this.owner.isClosed()) return;
     this.idleTimer = setTimeout(() => {
-      if (this.channels > 0 || this.retiring) return;
+      if (!this.idle || this.retiring) return;
       this.retiring = true;
+      this.kept?.end();
       this.owner.debug(`closing idle connection to ${this.owner.label}`);
       this.owner.retired(this, this.ssh.end());
     }, this.owner.idleCloseMs);

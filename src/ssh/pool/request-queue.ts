@@ -18,6 +18,8 @@ export class ChannelRequest {
   constructor(
     readonly kind: RequestKind,
     readonly command: string | Buffer | undefined,
+    /** an SFTP request for the connection's kept session (kept-sftp.ts) */
+    readonly shared: boolean,
     private readonly resolve: (lease: ExecLease | SftpLease) => void,
     private readonly reject: (error: TransferError) => void,
   ) {}
@@ -56,9 +58,15 @@ export class RequestQueue {
    * A new request at the end of the queue; `queued` runs once it is there (not for a signal that already
    * fired: that request fails at once). The promise settles with the request.
    */
-  add(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined, queued: () => void): Promise<ExecLease | SftpLease> {
+  add(
+    kind: RequestKind,
+    command: string | Buffer | undefined,
+    signal: AbortSignal | undefined,
+    queued: () => void,
+    shared = false,
+  ): Promise<ExecLease | SftpLease> {
     return new Promise((resolve, reject) => {
-      const request = new ChannelRequest(kind, command, resolve, reject);
+      const request = new ChannelRequest(kind, command, shared, resolve, reject);
       if (signal?.aborted) return request.fail(this.aborted());
       // A request whose channel is already opening is marked done here; its channel is closed on arrival.
       if (signal) request.watch(signal, () => this.abort(request));

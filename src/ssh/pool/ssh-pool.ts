@@ -9,7 +9,7 @@
 import { TransferError } from '../../errors';
 import { endpointLabel } from '../auth';
 import { SshConnection } from '../connection';
-import type { ChannelProvider, ExecLease, PoolStats, SftpLease, SshEndpoint } from '../types';
+import type { ChannelProvider, ExecLease, PoolStats, SftpLease, SftpRequestOptions, SshEndpoint } from '../types';
 import { ConnectPolicy, copyError } from './connect-policy';
 import { openChannel, type OpenContext } from './open-channel';
 import { resolvePoolOptions, type SshPoolOptions } from './options';
@@ -26,7 +26,10 @@ export class SshPool implements ChannelProvider {
   private readonly where: string;
   private readonly reporter: PoolReporter;
   private readonly policy: ConnectPolicy;
+  /** requests for a channel slot of their own */
   private readonly queue: RequestQueue;
+  /** requests for a use of a connection's kept SFTP session (kept-sftp.ts): they need no slot of their own */
+  private readonly shared: RequestQueue;
   private readonly connections: PooledConnection[] = [];
   /** what the connections and the channel opener need from the pool */
   private readonly context: ConnectionOwner & OpenContext;
@@ -49,16 +52,19 @@ export class SshPool implements ChannelProvider {
     this.options = resolvePoolOptions(options);
     this.reporter = new PoolReporter(hooks);
     this.policy = new ConnectPolicy(this.options);
-    this.queue = new RequestQueue(() => new TransferError('EABORTED', `request to ${this.label} was aborted`, { host: this.where }));
+    const aborted = (): TransferError => new TransferError('EABORTED', `request to ${this.label} was aborted`, { host: this.where });
+    this.queue = new RequestQueue(aborted);
+    this.shared = new RequestQueue(aborted);
     this.context = {
       label: this.label,
       where: this.where,
       idleCloseMs: this.options.idleCloseMs,
       maxOpenRetries: this.options.maxOpenRetries,
+      maxSharedSftpJobs: this.options.maxSharedSftpJobs,
       isClosed: () => this.closed,
       debug: (message) => this.reporter.debug(message),
       ssh2Shape: (problems) => this.reporter.ssh2Shape(problems),
-      requeue: (request) => this.queue.putBack(request),
+      requeue: (request) => (request.shared ? this.shared : this.queue).putBack(request),
       changed: () => this.pump(),
       retired: (connection, ended) => {
         this.forget(connection);
@@ -72,17 +78,24 @@ export class SshPool implements ChannelProvider {
     return this.request('exec', command, options.signal) as Promise<ExecLease>;
   }
 
-  sftp(options: { signal?: AbortSignal } = {}): Promise<SftpLease> {
-    return this.request('sftp', undefined, options.signal) as Promise<SftpLease>;
+  /** An SFTP session of its own, or with `shared` a use of the session the connection keeps (kept-sftp.ts). */
+  sftp(options: SftpRequestOptions = {}): Promise<SftpLease> {
+    return this.request('sftp', undefined, options.signal, options.shared === true) as Promise<SftpLease>;
   }
 
   stats(): PoolStats {
     return {
       connections: this.connections.length,
       channels: this.connections.reduce((sum, connection) => sum + connection.channels, 0),
-      queued: this.queue.length,
+      queued: this.queue.length + this.shared.length,
       maxChannelsSeen: this.maxChannelsSeen,
     };
+  }
+
+  /** The kept SFTP sessions open now and the jobs using them. */
+  sharedSftp(): { sessions: number; jobs: number } {
+    const kept = this.connections.flatMap((connection) => (connection.kept ? [connection.kept] : []));
+    return { sessions: kept.length, jobs: kept.reduce((sum, session) => sum + session.jobs, 0) };
   }
 
   /** Closes every connection; queued requests and open channels fail with EABORTED. Resolves when all closed. */
@@ -92,6 +105,7 @@ export class SshPool implements ChannelProvider {
     clearTimeout(this.pumpTimer);
     const aborted = (): TransferError => new TransferError('EABORTED', `the connection to ${this.label} was closed`, { host: this.where });
     this.queue.failAll(aborted);
+    this.shared.failAll(aborted);
     this.connecting?.abort();
     const ends = [...this.ending, ...this.connections.splice(0).map((connection) => connection.retire(aborted()))];
     const all = Promise.all(ends).then(() => undefined);
@@ -101,23 +115,16 @@ export class SshPool implements ChannelProvider {
     return this.closing;
   }
 
-  private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined): Promise<ExecLease | SftpLease> {
+  private request(kind: RequestKind, command: string | Buffer | undefined, signal: AbortSignal | undefined, shared = false): Promise<ExecLease | SftpLease> {
     if (this.closed) return Promise.reject(new TransferError('EABORTED', `the connection to ${this.label} is closed`, { host: this.where }));
-    return this.queue.add(kind, command, signal, () => this.pump());
+    return (shared ? this.shared : this.queue).add(kind, command, signal, () => this.pump(), shared);
   }
 
-  /** Hands queued requests to connections with a free slot; connects when none has one. */
+  /** Hands queued requests to connections with a free slot or a kept SFTP session with room; connects when none has one. */
   private pump(): void {
     if (this.closed) return;
     const now = Date.now();
-    while (this.queue.length > 0) {
-      const connection = this.connections.find((candidate) => candidate.canOpen(now, this.options.maxChannelsPerConnection));
-      if (!connection) break;
-      const slot = connection.claim();
-      this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
-      openChannel(this.context, connection, slot, this.queue.take() as ChannelRequest);
-    }
-    if (this.queue.length === 0) return;
+    if (this.place(now) === 0) return;
     const paused = this.connections.filter((connection) => !connection.retiring && connection.pausedUntil > now);
     if (paused.length > 0) this.pumpAt(Math.min(...paused.map((connection) => connection.pausedUntil)));
     if (this.connecting) return;
@@ -135,11 +142,65 @@ export class SshPool implements ChannelProvider {
         return;
       case 'fail':
         // EAUTH/EHOSTKEY: requests wait for the connections we have; with none, they fail now.
-        if (usable.length === 0) this.queue.failAll(() => copyError(verdict.error));
+        if (usable.length === 0) this.failAllWaiting(() => copyError(verdict.error));
         return;
       case 'connect':
         this.connect();
     }
+  }
+
+  /**
+   * Gives the waiting requests what they wait for, each queue in order: shared SFTP requests join a kept
+   * session with room (they take no slot); then the requests for a channel of their own take the free slots;
+   * then a shared request still waiting opens a kept session in a free slot of a connection that keeps none,
+   * unless one is being opened (the jobs wait for that one). Returns how many wait for a connection that may
+   * have to be opened.
+   */
+  private place(now: number): number {
+    const cap = this.options.maxChannelsPerConnection;
+    let waiting = 0;
+    this.joinKeptSessions();
+    while (this.queue.length > 0) {
+      const connection = this.connections.find((candidate) => candidate.canOpen(now, cap));
+      if (!connection) {
+        waiting += this.queue.length;
+        // A kept session no job uses gives its slot to a request that waits for one.
+        for (const full of this.connections) if (full.full(cap)) full.freeKeptSlot();
+        break;
+      }
+      this.open(connection, this.queue.take() as ChannelRequest);
+    }
+    if (this.shared.length > 0 && !this.connections.some((connection) => connection.usable && connection.keptOpening)) {
+      const connection = this.connections.find((candidate) => !candidate.kept && candidate.canOpen(now, cap));
+      if (connection) {
+        connection.keptOpening = true;
+        this.open(connection, this.shared.take() as ChannelRequest);
+      } else {
+        waiting += this.shared.length;
+      }
+    }
+    return waiting;
+  }
+
+  /** Shared SFTP requests, in order, onto kept sessions with room. */
+  private joinKeptSessions(): void {
+    while (this.shared.length > 0) {
+      const keeper = this.connections.find((connection) => connection.keptHasRoom);
+      if (!keeper) return;
+      (this.shared.take() as ChannelRequest).grant(keeper.lendKept());
+    }
+  }
+
+  private open(connection: PooledConnection, request: ChannelRequest): void {
+    const slot = connection.claim();
+    this.maxChannelsSeen = Math.max(this.maxChannelsSeen, connection.channels);
+    openChannel(this.context, connection, slot, request);
+  }
+
+  /** Fails every waiting request, each with its own copy of the error. */
+  private failAllWaiting(error: () => TransferError): void {
+    this.queue.failAll(error);
+    this.shared.failAll(error);
   }
 
   /** Runs pump() again at `time` (the earliest of all such requests wins). Only armed while requests wait. */
@@ -194,7 +255,7 @@ export class SshPool implements ChannelProvider {
     this.policy.failed(failure);
     this.reporter.state('error', failure);
     if (this.connections.every((connection) => !connection.usable)) {
-      this.queue.failAll(() => copyError(failure));
+      this.failAllWaiting(() => copyError(failure));
     } else {
       this.reporter.warn(`an extra connection to ${this.label} failed: ${failure.message}`, {
         code: 'extraConnectionFailed',

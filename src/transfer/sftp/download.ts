@@ -17,7 +17,7 @@ import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../plan/downl
 import { sftpAfterAction } from './after-action';
 import { readRefused } from '../plan/refusal';
 import { joinRemote, showRemote } from '../remote-path';
-import { openSftp, sftpPath } from './session';
+import { SHARED_SESSION_MAX_BYTES, openSftp, sftpPath } from './session';
 import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest, type TransferResult } from '../types';
 
 const MAX_NAME_BYTES = 255;
@@ -66,6 +66,8 @@ class SftpEntries implements DownloadTransport {
     private readonly plan: DownloadPlan,
     private readonly session: SftpSession,
     private readonly lease: SftpLease,
+    /** what a stat of the requested path already found (undefined: nothing there), when one was made */
+    private readonly rootStat?: { stats: Stats | undefined },
   ) {}
 
   /**
@@ -100,7 +102,7 @@ class SftpEntries implements DownloadTransport {
       // In the order the server's shell expands the pattern for `scp -f`: sorted.
       return matches.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
     }
-    const stats = await session.stat(sftpPath(plan.remote, job));
+    const stats = this.rootStat ? this.rootStat.stats : await session.stat(sftpPath(plan.remote, job));
     if (!stats) throw new TransferError('ENOENT', 'the remote path does not exist', { host: job.host, path: plan.shown });
     return [{ name: select.name, path: plan.remote, attrs: stats, followed: true }];
   }
@@ -220,11 +222,36 @@ class SftpEntries implements DownloadTransport {
   }
 }
 
+/**
+ * A single small file comes over the connection's kept session; anything else (a big file, a pattern, a tree)
+ * over a session of its own, so that the server reads its data in a process of its own while the small jobs
+ * go on. Whether the file is small is learnt on the kept session, and that stat is not repeated.
+ */
+async function openForDownload(
+  job: Job,
+  request: DownloadRequest,
+  plan: DownloadPlan,
+): Promise<{ lease: SftpLease; session: SftpSession; rootStat?: { stats: Stats | undefined } }> {
+  if (request.recursive || plan.select.kind === 'glob') return openSftp(job, plan.shown);
+  const kept = await openSftp(job, plan.shown, true);
+  let rootStat: { stats: Stats | undefined };
+  try {
+    rootStat = { stats: await kept.session.stat(sftpPath(plan.remote, job)) };
+  } catch (error) {
+    kept.lease.release();
+    throw error;
+  }
+  const size = rootStat.stats?.isFile() ? rootStat.stats.size : 0;
+  if (size <= SHARED_SESSION_MAX_BYTES) return { ...kept, rootStat };
+  kept.lease.release();
+  return { ...(await openSftp(job, plan.shown)), rootStat };
+}
+
 export async function sftpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult> {
   const plan = planDownload(job, request, remote);
   sftpPath(plan.base, job);
-  const { lease, session } = await openSftp(job, plan.shown);
-  const entries = new SftpEntries(job, request, plan, session, lease);
+  const { lease, session, rootStat } = await openForDownload(job, request, plan);
+  const entries = new SftpEntries(job, request, plan, session, lease, rootStat);
   try {
     return await walkDownload(job, request, plan, entries);
   } finally {

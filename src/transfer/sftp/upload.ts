@@ -4,9 +4,9 @@
  * (no fastPut): content goes to the temporary name, then a rename.
  */
 import { TransferError, type TransferErrorCode } from '../../errors';
-import { SftpSession } from '../../sftp';
+import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
-import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
+import type { Job } from '../job';
 import type { Leftover } from '../leftovers';
 import { localChunks, type UploadPlan } from '../local/sources';
 import { directoryRefused, fileRefused } from '../plan/refusal';
@@ -15,23 +15,27 @@ import type { RemoteKind } from '../plan/upload-layout';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../plan/upload-transport';
 import { remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
-import { openSftp, sftpPath, unlinkQuietly } from './session';
+import { SHARED_SESSION_MAX_BYTES, cleanupSession, openSftp, sftpPath, unlinkQuietly } from './session';
 
 /** How many requests are in flight at once while checking what exists, or renaming into place. */
 const STAT_BATCH = 32;
 
 export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadPlan, remote: Buffer): Promise<TransferResult> {
-  const result = await runUpload(job, request, plan, remote, new SftpUploadTransport(job));
+  // Small files only: a session of its own gives a big upload a server process of its own.
+  const shared = plan.totalSize <= SHARED_SESSION_MAX_BYTES && plan.entries.every((entry) => entry.kind === 'file');
+  const result = await runUpload(job, request, plan, remote, new SftpUploadTransport(job, shared));
   // Only a probe over SCP can find the server unusable; SFTP's own failures are errors.
   if (result === 'unavailable') throw new TransferError('EPROTO', 'the server has no usable SFTP', { host: job.host, path: showRemote(remote) });
   return result;
 }
 
+/** One round trip for what is not a symlink (a missing path, the usual case, included); a link is followed. */
 async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
-  const stats = await session.stat(path);
-  if (stats) return stats.isDirectory() ? 'directory' : 'other';
-  // stat fails on a dangling symlink: it is still something in the way.
-  return (await session.lstat(path)) ? 'other' : 'missing';
+  const own = await session.lstat(path);
+  if (!own) return 'missing';
+  if (!own.isSymbolicLink()) return own.isDirectory() ? 'directory' : 'other';
+  // A dangling symlink is still something in the way.
+  return (await session.stat(path))?.isDirectory() ? 'directory' : 'other';
 }
 
 /** Runs `each` over `items`, STAT_BATCH at a time, results in order. */
@@ -48,10 +52,14 @@ export class SftpUploadTransport implements UploadTransport {
   /** directories this upload created (their mode is set exactly once their entries are in) */
   private readonly made = new Set<string>();
 
-  constructor(private readonly job: Job) {}
+  constructor(
+    private readonly job: Job,
+    /** use the connection's kept session (small jobs) */
+    private readonly shared = false,
+  ) {}
 
   private async sftp(shown: string): Promise<SftpSession> {
-    this.opened ??= await openSftp(this.job, shown);
+    this.opened ??= await openSftp(this.job, shown, this.shared);
     return this.opened.session;
   }
 
@@ -145,7 +153,7 @@ export class SftpUploadTransport implements UploadTransport {
   }
 
   async place(placements: Placement[], replace: boolean, _shown: string, cleanup: boolean): Promise<PlaceOutcome[]> {
-    const session = cleanup ? this.cleanupSession() : this.session();
+    const session = cleanup ? cleanupSession(this.job, this.requireLease()) : this.session();
     return inBatches(placements, (placement) => this.placeOne(session, placement, replace));
   }
 
@@ -170,16 +178,6 @@ export class SftpUploadTransport implements UploadTransport {
     }
   }
 
-  /** A session for clean-up after a failure: within CLEANUP_TIMEOUT_MS, even when the job was stopped. */
-  private cleanupSession(): SftpSession {
-    return new SftpSession(this.requireLease().sftp, {
-      host: this.job.host,
-      idleTimeoutMs: this.job.idleTimeoutMs,
-      signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
-      stopError: (p) => this.job.stopError(p),
-    });
-  }
-
   private requireLease(): SftpLease {
     if (!this.opened) throw new TransferError('EPROTO', 'the SFTP session is not open', { host: this.job.host });
     return this.opened.lease;
@@ -201,7 +199,7 @@ export class SftpUploadTransport implements UploadTransport {
     if (!this.opened || items.some((item) => item.kind !== 'file')) return false;
     return unlinkQuietly(
       this.job,
-      this.opened.lease.sftp,
+      this.opened.lease,
       items.map((item) => item.path.toString('utf8')),
     );
   }
