@@ -29,6 +29,8 @@ export interface RecyclerStats {
   fresh: number;
   /** packet buffers handed out again after the socket wrote them */
   reused: number;
+  /** ciphers seen: the first one and one per re-key */
+  ciphers: number;
 }
 
 export class PacketRecycler {
@@ -40,7 +42,7 @@ export class PacketRecycler {
   private generation = 0;
   private random = Buffer.alloc(0);
   private randomAt = 0;
-  readonly stats: RecyclerStats = { fresh: 0, reused: 0 };
+  readonly stats: RecyclerStats = { fresh: 0, reused: 0, ciphers: 0 };
 
   /**
    * A buffer for a packet of `payloadLength` bytes: a recycled one with the header and fresh random
@@ -79,6 +81,7 @@ export class PacketRecycler {
 
   /** The cipher changed (a re-key): what was learnt about packets and the free buffers are dropped. */
   reset(): void {
+    this.stats.ciphers += 1;
     this.generation += 1;
     this.layout = undefined;
     this.free = [];
