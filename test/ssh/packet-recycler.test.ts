@@ -28,7 +28,7 @@ function allocateLikeACipher(payloadLength: number): Buffer {
   return packet;
 }
 
-describe('ssh: outgoing packet buffers recycled', function () {
+describe('ssh: outgoing packets (buffers recycled, writes gathered)', function () {
   this.timeout(120_000);
 
   describe('PacketRecycler', function () {
@@ -156,6 +156,38 @@ describe('ssh: outgoing packet buffers recycled', function () {
         await connection.end();
       }
     }
+
+    it("hands the packets written in one event-loop turn to the socket together (one writev, not one write per packet)", async function () {
+      const server = await sharedSshd();
+      const connection = await SshConnection.open(endpointFor(server, { privateKey: server.clientKey }));
+      try {
+        const socket = (connection as unknown as { socket: net.Socket }).socket;
+        const calls = { write: 0, writev: 0, chunks: 0 };
+        const write = socket._write.bind(socket);
+        const writev = socket._writev?.bind(socket);
+        socket._write = (chunk, encoding, callback) => {
+          calls.write += 1;
+          write(chunk, encoding, callback);
+        };
+        socket._writev = (chunks, callback) => {
+          calls.writev += 1;
+          calls.chunks += chunks.length;
+          writev?.(chunks, callback);
+        };
+        const channel = await new Promise<ClientChannel>((resolve, reject) =>
+          connection.client.exec('cat > /dev/null', (error, stream) => (error ? reject(error) : resolve(stream))),
+        );
+        channel.resume();
+        const closed = new Promise((resolve) => channel.on('close', resolve));
+        // 1 MiB in one write: ssh2 cuts it into 32 packets at once (the window is 2 MiB).
+        channel.end(Buffer.alloc(1024 * 1024, 7));
+        await closed;
+        assert.ok(calls.writev >= 1 && calls.chunks >= 32, `packets went out one by one: ${JSON.stringify(calls)}`);
+        assert.ok(calls.write + calls.writev < 16, `too many socket writes for 32 packets: ${JSON.stringify(calls)}`);
+      } finally {
+        await connection.end();
+      }
+    });
 
     it('uploads 64 MiB through the real sshd byte for byte while nearly every packet buffer is a recycled one', async function () {
       const { recycler, sent, received } = await sendThrough(await sharedSshd(), 64 * 1024 * 1024);
