@@ -7,7 +7,11 @@
  * quietly slower transfers, slots held too long or connections not checked after a timeout.
  * package.json pins ssh2 to the minor version these fields were read from (TESTED_SSH2_MINOR).
  */
+import * as net from 'node:net';
 import { Client } from 'ssh2';
+import { cryptoBindingAvailable } from './crypto-binding';
+import type { PacketRecycler } from './packet-recycler';
+import type { WarnFunction } from './types';
 
 /** The ssh2 minor version whose internals this module was written against (package.json pins `~1.17.0`). */
 export const TESTED_SSH2_MINOR = '1.17';
@@ -20,7 +24,10 @@ interface ChannelInternals {
 interface ClientInternals {
   _remoteVer?: unknown;
   _callbacks?: unknown;
-  _protocol?: { ping?: unknown } | null;
+  _protocol?: { ping?: unknown; _cipher?: unknown } | null;
+}
+interface CipherInternals {
+  allocPacket?: unknown;
 }
 interface SftpInternals extends ChannelInternals {
   _extensions?: unknown;
@@ -108,6 +115,58 @@ export function sendKeepalive(client: Client, onReply: () => void): boolean {
   }
 }
 
+/**
+ * ssh2's outgoing ciphers (with its native crypto binding) that encrypt a packet in place and write that
+ * same buffer to the socket: only their packets can be recycled once the socket has written them.
+ */
+const IN_PLACE_CIPHERS = new Set(['AESGCMCipherBinding', 'ChaChaPolyCipherBinding', 'GenericCipherBinding']);
+
+/**
+ * Lets `recycler` supply the buffers of the outgoing packets of `client`, whose transport is `socket`
+ * (ours): the cipher's `allocPacket` asks the recycler first (for this cipher and every one a re-key
+ * installs), and a recycled buffer goes back to it from the socket's write callback. Other ciphers (no
+ * native binding) keep ssh2's own allocation. Returns what is missing when ssh2 has another shape; then
+ * nothing is changed.
+ */
+export function recycleOutgoingPackets(client: Client, socket: net.Socket, recycler: PacketRecycler): string[] {
+  const protocol = (client as unknown as ClientInternals)._protocol;
+  if (!protocol || typeof protocol !== 'object' || !('_cipher' in protocol)) return ['Client has no _protocol._cipher'];
+  const cipherName = (cipher: unknown): string => (cipher as { constructor?: { name?: unknown } } | null)?.constructor?.name as string;
+  const adopt = (cipher: unknown): void => {
+    recycler.reset();
+    const fields = cipher as CipherInternals | null;
+    if (!fields || typeof fields.allocPacket !== 'function' || !IN_PLACE_CIPHERS.has(cipherName(cipher))) return;
+    const allocate = (fields.allocPacket as (payloadLength: number) => Buffer).bind(cipher);
+    fields.allocPacket = (payloadLength: number): Buffer => recycler.packet(payloadLength, allocate);
+  };
+  let current: unknown = protocol._cipher;
+  try {
+    Object.defineProperty(protocol, '_cipher', {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (next: unknown) => {
+        current = next;
+        adopt(next);
+      },
+    });
+  } catch {
+    return ['Client._protocol._cipher can not be watched'];
+  }
+  adopt(current);
+  // With ssh2's native crypto every cipher it negotiates is one of those: another name means ssh2 changed.
+  const problems = cryptoBindingAvailable() && !IN_PLACE_CIPHERS.has(cipherName(current)) ? [`ssh2's cipher ${cipherName(current)} is not known to encrypt in place`] : [];
+  const write = socket.write;
+  socket.write = function writeRecycling(this: net.Socket, chunk: unknown, ...rest: unknown[]): boolean {
+    // ssh2 writes each packet with the buffer alone; anything else goes through untouched.
+    if (rest.length > 0 || !recycler.isLent(chunk)) return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    return (write as (data: Buffer, callback: (error?: Error | null) => void) => boolean).call(this, chunk, (error) => {
+      if (!error) recycler.written(chunk);
+    });
+  } as typeof socket.write;
+  return problems;
+}
+
 // ---------------------------------------------------------------------------------------- self-check
 
 /** What a fresh ssh2 Client must carry for the accessors above (fields its constructor declares). */
@@ -186,4 +245,12 @@ export function reportShapeProblems(problems: string[], warn: (detail: string) =
   for (const problem of fresh) reported.add(problem);
   if (fresh.length > 0) warn(fresh.join('; '));
   return fresh;
+}
+
+/** Warns (once per process for each problem) that ssh2's private fields differ from the tested ones. */
+export function warnSsh2Changed(problems: string[], warn: WarnFunction): void {
+  if (problems.length === 0) return;
+  reportShapeProblems(problems, (detail) =>
+    warn(`the installed ssh2 differs from the tested one (${detail}): some safeguards are off`, { code: 'ssh2Changed', values: { detail } }),
+  );
 }

@@ -4,7 +4,7 @@
  */
 import type { TransferError } from '../../errors';
 import { cryptoBindingAvailable } from '../crypto-binding';
-import { reportShapeProblems, ssh2ShapeProblems } from '../ssh2-internals';
+import { ssh2ShapeProblems, warnSsh2Changed } from '../ssh2-internals';
 import type { PoolState, SshWarning, WarnFunction } from '../types';
 
 export interface PoolHooks {
@@ -44,10 +44,7 @@ export class PoolReporter {
 
   /** Warns (once per process for each problem) that ssh2's private fields differ from the tested ones. */
   ssh2Shape(problems: string[]): void {
-    if (problems.length === 0) return;
-    reportShapeProblems(problems, (detail) =>
-      this.warn(`the installed ssh2 differs from the tested one (${detail}): some safeguards are off`, { code: 'ssh2Changed', values: { detail } }),
-    );
+    warnSsh2Changed(problems, (message, warning) => this.warn(message, warning));
   }
 }
 

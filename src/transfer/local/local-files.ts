@@ -13,6 +13,8 @@ import { localTempName } from '../temp-name';
 
 /** Chunks from the channel are gathered up to this much per write system call. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** A chunk at least this big, arriving while nothing is gathered, is written as it is (no copy into the slab). */
+const DIRECT_WRITE_BYTES = 512 * 1024;
 
 /** The process umask, read once: applied to modes when the user did not ask to preserve them. */
 let cachedUmask: number | undefined;
@@ -91,7 +93,8 @@ export interface FinishOptions {
  * One file being written under a temporary name next to its final path. Incoming chunks are copied
  * into one reusable 1 MiB slab that is written when full: the channel's buffers are then garbage at
  * once (they die young), instead of living across an await and piling up until a full collection,
- * which is what keeps the resident size flat on multi-gigabyte downloads.
+ * which is what keeps the resident size flat on multi-gigabyte downloads. A chunk of half a slab or more
+ * that finds the slab empty is written as it is: the caller's buffer is reused anyway.
  */
 export class AtomicFileWriter {
   private slab: Buffer | undefined;
@@ -119,9 +122,14 @@ export class AtomicFileWriter {
     }
   }
 
-  /** Copies the chunk; resolves after a write only when the slab is full (back-pressure for the channel). */
+  /**
+   * Copies the chunk; resolves after a write only when the slab is full (back-pressure for the channel).
+   * A big chunk while the slab is empty is written from where it is (the caller keeps it valid until the
+   * returned promise settles): one copy fewer per byte on fast downloads.
+   */
   write(chunk: Buffer): Promise<void> | void {
     this.written += chunk.length;
+    if (this.filled === 0 && chunk.length >= DIRECT_WRITE_BYTES) return this.writeOut(chunk, chunk.length);
     let offset = 0;
     while (offset < chunk.length) {
       this.slab ??= Buffer.allocUnsafe(this.slabSize);
@@ -142,17 +150,20 @@ export class AtomicFileWriter {
 
   private async flush(): Promise<void> {
     if (this.filled === 0 || !this.slab) return;
-    const length = this.filled;
+    await this.writeOut(this.slab, this.filled);
+    this.filled = 0;
+  }
+
+  private async writeOut(bytes: Buffer, length: number): Promise<void> {
     try {
       let done = 0;
       while (done < length) {
-        const { bytesWritten } = await this.handle.write(this.slab, done, length - done);
+        const { bytesWritten } = await this.handle.write(bytes, done, length - done);
         done += bytesWritten;
       }
     } catch (error) {
       throw localError(error, this.finalPath, this.job, 'cannot write the local file');
     }
-    this.filled = 0;
   }
 
   /** Flushes, applies mode and times, and moves the file to its final path. Returns false when it exists (replace off). */
