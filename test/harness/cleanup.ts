@@ -21,15 +21,21 @@ export function onCleanup(name: string, run: Cleanup): () => void {
   };
 }
 
+/** A cleanup that takes longer than this is named on stderr, so a slow end of run says what was slow. */
+const SLOW_CLEANUP_MS = 5_000;
+
 /** Runs every registered cleanup now, newest first. A failing cleanup is reported and the rest still run. */
 export function runCleanupsSync(): void {
   while (pending.length > 0) {
     const entry = pending.pop() as { name: string; run: Cleanup };
+    const started = Date.now();
     try {
       entry.run();
     } catch (err) {
       process.stderr.write(`[harness] cleanup "${entry.name}" failed: ${(err as Error).message}\n`);
     }
+    const took = Date.now() - started;
+    if (took > SLOW_CLEANUP_MS) process.stderr.write(`[harness] cleanup "${entry.name}" took ${(took / 1000).toFixed(1)} s\n`);
   }
 }
 

@@ -6,8 +6,16 @@
 import { runCleanupsSync } from './cleanup';
 import { stopSharedSshd } from './shared';
 
+/**
+ * The end of the run removes what the whole suite wrote (thousands of files in temp dirs and the test user's
+ * home) and stops servers (up to 10 s each): on 2 loaded cores that outgrew mocha's 60 s per-test bound
+ * while nothing hung. Its own bound is sized to that job; runCleanupsSync names any slow step.
+ */
+const END_OF_RUN_LIMIT_MS = 300_000;
+
 export const mochaHooks = {
-  async afterAll(): Promise<void> {
+  async afterAll(this: Mocha.Context): Promise<void> {
+    this.timeout(END_OF_RUN_LIMIT_MS);
     try {
       await stopSharedSshd();
     } finally {
