@@ -8,7 +8,7 @@ import { cleanText, isValidUtf8 } from '../text';
 import { matchGlob } from '../glob';
 import { codeForServerMessage, parseRecord, type RecordLimits, type ScpTimes } from './records';
 import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
-import { ScpSession, localFailure } from './session';
+import { ScpSession, localFailure } from './scp-session';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
 
 export type SinkExpectation =

@@ -9,7 +9,7 @@ import type { TransferError } from '../errors';
 import { cleanText } from '../text';
 import { DEFAULT_RECORD_LIMITS, codeForServerMessage, encodeRecord, unsafeNameReason, type ScpTimes } from './records';
 import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
-import { ScpSession, localFailure } from './session';
+import { ScpSession, localFailure } from './scp-session';
 import type { ScpFinish, ScpSessionOptions, ScpStepResult, ScpStreams } from './types';
 
 export interface ScpSourceFile {

@@ -8,21 +8,22 @@
  */
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
-import { sftpDownload } from './sftp/download';
-import { sftpUpload } from './sftp/upload';
+import { sftpDownload } from './sftp/sftp-download';
+import { sftpUpload } from './sftp/sftp-upload';
 import { Job } from './job';
 import { remotePathOf, showRemote, splitRemote } from './remote-path';
-import { checkDownloadTarget } from './plan/download-target';
-import { scpDownload } from './scp/download';
-import { NO_SCP } from './scp/channel';
-import { scpUpload } from './scp/upload';
+import { checkDownloadTarget } from './walk/download-target';
+import { scpDownload } from './scp/scp-download';
+import { NO_SCP } from './scp/scp-channel';
+import { scpUpload } from './scp/scp-upload';
 import { planUpload, type UploadPlan } from './local/sources';
-import { sweepLeftovers } from './sweep-leftovers';
+import { sweepLeftovers } from './leftovers/sweep';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
-export type { Leftover, LeftoverJournal } from './leftovers';
-export { FileLeftoverJournal, leftoverJournalFor } from './leftover-file';
+export type { Leftover, LeftoverJournal } from './leftovers/journal';
+export { FileLeftoverJournal, leftoverJournalFor } from './leftovers/journal-file';
+export { FilePullRecord, MAX_PULL_RECORD_ENTRIES } from './pull-record/pull-record-file';
 export { Glob, matchGlob } from '../glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'events';
 import { TransferError, isTransferError, meaningOfErrno, systemError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
-import { JobTemporaries } from './leftovers';
+import { JobTemporaries } from './leftovers/journal';
 import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from './types';
 
 /** 'bytes' progress events are emitted at most once per this many bytes or milliseconds per file. */

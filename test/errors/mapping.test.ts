@@ -17,8 +17,8 @@ import {
   type TransferErrorCode,
 } from '../../src/errors';
 import { codeForServerMessage } from '../../src/scp';
-import { localFailure } from '../../src/scp/session';
-import { sftpError } from '../../src/sftp/session';
+import { localFailure } from '../../src/scp/scp-session';
+import { sftpError } from '../../src/sftp/sftp-session';
 
 interface Situation {
   situation: string;

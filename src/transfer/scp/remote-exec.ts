@@ -8,8 +8,8 @@ import { TransferError } from '../../errors';
 import { codeForServerMessage, definitelyNoScp, quoteForShellBytes } from '../../scp';
 import { cleanText } from '../../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
-import type { Leftover } from '../leftovers';
-import type { RemoteKind } from '../plan/upload-layout';
+import type { Leftover } from '../leftovers/journal';
+import type { RemoteKind } from '../walk/upload-layout';
 import { watchConnection } from '../watch-connection';
 
 /** One command's output (stdout capped, stderr a cleaned tail). */

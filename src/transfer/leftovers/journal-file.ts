@@ -17,7 +17,7 @@
 import { randomBytes } from 'crypto';
 import fs, { promises as fsp } from 'fs';
 import path from 'path';
-import { MAX_LEFTOVER_PATH, isValidLeftover, type Leftover, type LeftoverJournal } from './leftovers';
+import { MAX_LEFTOVER_PATH, isValidLeftover, type Leftover, type LeftoverJournal } from './journal';
 
 /** Names kept per server; beyond this the oldest ones no job uses are dropped. */
 export const MAX_LEFTOVERS = 2_000;

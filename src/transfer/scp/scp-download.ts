@@ -1,7 +1,7 @@
 /**
  * Download over SCP: one `scp -f` channel. The sink validates every record the server sends (names,
  * sizes, order, the requested names, caps) and this module hands them to the download walker
- * (plan/download.ts) as entries: C → file, D → directory, E → leave.
+ * (walk/download-walk.ts) as entries: C → file, D → directory, E → leave.
  */
 import { TransferError } from '../../errors';
 import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, isNoScpError, type SinkExpectation } from '../../scp';
@@ -9,15 +9,15 @@ import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job';
-import { planDownload, walkDownload, type DownloadPlan } from '../plan/download';
-import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../plan/download-transport';
-import { afterActionError, reasonFor } from '../plan/pull-policy';
+import { planDownload, walkDownload, type DownloadPlan } from '../walk/download-walk';
+import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../walk/download-transport';
+import { afterActionError, reasonFor } from '../walk/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';
 import { afterActionRemote } from './remote-exec';
-import { NO_SCP, closeChannelQuietly, openScpChannel } from './channel';
+import { NO_SCP, closeChannelQuietly, openScpChannel } from './scp-channel';
 import { watchConnection } from '../watch-connection';
 import type { AfterAction, DownloadRequest, TransferResult } from '../types';
-import { readRefused } from '../plan/refusal';
+import { readRefused } from '../walk/refusal';
 
 /**
  * `scp -f` for the plan: a glob's literal parts quoted, its wildcards left to the remote shell. Always
@@ -167,7 +167,7 @@ function notRegularAsEisdir(error: TransferError, request: DownloadRequest): Tra
 
 /**
  * The server's scp names the path it could not read ("scp: PATH: Permission denied"): the error names
- * that path, in the words SFTP's path uses for the same refusal (plan/refusal.ts).
+ * that path, in the words SFTP's path uses for the same refusal (walk/refusal.ts).
  */
 function inServerWords(error: TransferError, request: DownloadRequest, job: Job): TransferError {
   const first = error.detail?.split('; ')[0];

@@ -6,11 +6,11 @@
 import { TransferError } from '../../errors';
 import type { SftpSession } from '../../sftp';
 import type { Job } from '../job';
-import type { AfterOutcome } from '../plan/download-transport';
-import { afterActionError } from '../plan/pull-policy';
+import type { AfterOutcome } from '../walk/download-transport';
+import { afterActionError } from '../walk/pull-policy';
 import { joinRemote } from '../remote-path';
 import type { AfterAction } from '../types';
-import { sftpPath } from './session';
+import { sftpPath } from './sftp-channel';
 
 const MAX_MOVE_SUFFIX = 999;
 

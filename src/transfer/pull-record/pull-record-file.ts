@@ -7,7 +7,7 @@
 import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import path from 'path';
-import type { PullRecord } from './types';
+import type { PullRecord } from '../types';
 
 /** Entries kept per file; beyond this the oldest go (they are fetched once more, nothing is lost). */
 export const MAX_PULL_RECORD_ENTRIES = 100_000;

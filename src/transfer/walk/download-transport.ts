@@ -2,7 +2,7 @@
  * What a download needs from a transport: the remote side as a stream of entries in walk order, each
  * answered before the next is asked for. SCP produces them as the server's `scp -f` sends its records;
  * SFTP by walking listings. Everything the user decided (which names, caps, overwrite, placement,
- * preserve, progress, partial failures) is applied above this interface, once, by plan/download.ts.
+ * preserve, progress, partial failures) is applied above this interface, once, by walk/download-walk.ts.
  */
 import type { TransferError } from '../../errors';
 import type { AfterAction, TransportUsed } from '../types';

@@ -1,6 +1,6 @@
 /**
  * Download over SFTP: the remote tree walked by listings and handed to the download walker
- * (plan/download.ts) as entries. Listings are hostile input exactly like SCP records: every name of a
+ * (walk/download-walk.ts) as entries. Listings are hostile input exactly like SCP records: every name of a
  * listing is checked before any of them is used. Entries are announced as `scp -f` sends them: a file
  * only once it is open, and what `scp -f` could not send (a file the server will not open, a special
  * file, a directory without recursive) as a failed entry, the walk going on.
@@ -12,12 +12,12 @@ import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
 import type { Job } from '../job';
-import { planDownload, walkDownload, type DownloadPlan } from '../plan/download';
-import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../plan/download-transport';
-import { sftpAfterAction } from './after-action';
-import { readRefused } from '../plan/refusal';
+import { planDownload, walkDownload, type DownloadPlan } from '../walk/download-walk';
+import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../walk/download-transport';
+import { sftpAfterAction } from './sftp-after-action';
+import { readRefused } from '../walk/refusal';
 import { joinRemote, showRemote } from '../remote-path';
-import { SHARED_SESSION_MAX_BYTES, openSftp, sftpPath } from './session';
+import { SHARED_SESSION_MAX_BYTES, openSftp, sftpPath } from './sftp-channel';
 import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest, type TransferResult } from '../types';
 
 const MAX_NAME_BYTES = 255;
@@ -135,7 +135,7 @@ class SftpEntries implements DownloadTransport {
     const { job } = this;
     const shown = showRemote(child.path);
     const failed = (error: TransferError): RemoteEntry => ({ kind: 'failed', name: child.name, error });
-    // A refusal in the words SCP's path reports it in (plan/refusal.ts).
+    // A refusal in the words SCP's path reports it in (walk/refusal.ts).
     const refused = (error: TransferError): RemoteEntry => failed(readRefused(error.code, shown, error.detail, job, error));
     let stats: Stats | undefined;
     try {

@@ -3,12 +3,12 @@
  * lost, or Node-RED stopped): run at the start of every job, bounded by CLEANUP_TIMEOUT_MS. A failure is
  * only logged; the names stay recorded for a later job.
  */
-import { isValidUtf8 } from '../text';
-import type { Job } from './job';
-import type { Leftover } from './leftovers';
-import { removeRemoteQuietly } from './scp/remote-exec';
-import { openSftp, unlinkQuietly } from './sftp/session';
-import type { TransportUsed } from './types';
+import { isValidUtf8 } from '../../text';
+import type { Job } from '../job';
+import type { Leftover } from './journal';
+import { removeRemoteQuietly } from '../scp/remote-exec';
+import { openSftp, unlinkQuietly } from '../sftp/sftp-channel';
+import type { TransportUsed } from '../types';
 
 /** Over SFTP only files can go (staging directories come from SCP, whose shell removes them later). */
 async function removeOverSftp(job: Job, orphans: Leftover[]): Promise<Leftover[]> {

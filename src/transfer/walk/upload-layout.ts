@@ -5,10 +5,10 @@
  */
 import { TransferError } from '../../errors';
 import type { Job } from '../job';
-import type { Leftover } from '../leftovers';
+import type { Leftover } from '../leftovers/journal';
 import { endsWithSlash, joinRemote, showRemote, splitRemote } from '../remote-path';
 import type { PlannedEntry, PlannedFile } from '../local/sources';
-import { remoteTempName, stagingName } from '../temp-name';
+import { remoteTempName, stagingName } from '../leftovers/temp-name';
 import type { UploadRequest } from '../types';
 
 /** What a probe found at a remote path. */

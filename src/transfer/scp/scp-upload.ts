@@ -1,5 +1,5 @@
 /**
- * The SCP side of an upload (the walk itself is plan/upload.ts): everything goes through ONE
+ * The SCP side of an upload (the walk itself is walk/upload-walk.ts): everything goes through ONE
  * `scp -t -d <existing directory>` channel whose records carry names we chose, with `atomic` temporary
  * names or staging directories that helper commands (scp/remote-exec.ts) then move into place: one `mv`
  * per directory for staged files, one command for all renames. One probe command tells beforehand what
@@ -12,12 +12,12 @@ import { ScpSource, buildScpCommand, codeForServerMessage, definitelyNoScp, isNo
 import { cleanText } from '../../text';
 import type { ExecLease } from '../../ssh/types';
 import type { Job } from '../job';
-import type { Leftover } from '../leftovers';
+import type { Leftover } from '../leftovers/journal';
 import type { UploadPlan } from '../local/sources';
-import type { LoneTarget, LoneUpload } from '../plan/lone-upload';
-import { directoryRefused, fileRefused } from '../plan/refusal';
-import { runUpload } from '../plan/upload';
-import type { FileStep, RemoteKind, Step } from '../plan/upload-layout';
+import type { LoneTarget, LoneUpload } from '../walk/lone-upload';
+import { directoryRefused, fileRefused } from '../walk/refusal';
+import { runUpload } from '../walk/upload-walk';
+import type { FileStep, RemoteKind, Step } from '../walk/upload-layout';
 import type {
   DirectoryFinish,
   EnterDirectory,
@@ -27,12 +27,12 @@ import type {
   Unavailable,
   UploadSession,
   UploadTransport,
-} from '../plan/upload-transport';
+} from '../walk/upload-transport';
 import { showRemote, splitRemote } from '../remote-path';
-import { recordSafeName } from '../temp-name';
+import { recordSafeName } from '../leftovers/temp-name';
 import type { TransferResult, UploadRequest } from '../types';
 import { watchConnection } from '../watch-connection';
-import { NO_SCP, closeChannelQuietly, openScpChannel, watchClose } from './channel';
+import { NO_SCP, closeChannelQuietly, openScpChannel, watchClose } from './scp-channel';
 import { PLACED_LETTERS, PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from './folded-upload';
 import {
   PROBE_MARKER,

@@ -1,11 +1,11 @@
 /**
- * What the one upload walker (plan/upload.ts) asks of a transport. The walker decides everything a user
+ * What the one upload walker (walk/upload-walk.ts) asks of a transport. The walker decides everything a user
  * can see (overwrite, atomic placement, preserve, progress, what a failure leaves behind); a transport
  * only carries it out: SCP as records over one `scp -t` channel plus helper commands, SFTP as requests.
  */
 import type { Readable } from 'stream';
 import type { TransferError, TransferErrorCode } from '../../errors';
-import type { Leftover } from '../leftovers';
+import type { Leftover } from '../leftovers/journal';
 import type { PlannedFile, Times } from '../local/sources';
 import type { TransportUsed } from '../types';
 import type { LoneUpload } from './lone-upload';

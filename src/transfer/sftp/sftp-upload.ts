@@ -1,5 +1,5 @@
 /**
- * The SFTP side of an upload (the walk itself is plan/upload.ts), for servers without a usable scp:
+ * The SFTP side of an upload (the walk itself is walk/upload-walk.ts), for servers without a usable scp:
  * requests instead of records and shell commands. Final paths are never written directly with atomic
  * (no fastPut): content goes to the temporary name, then a rename.
  */
@@ -7,15 +7,15 @@ import { TransferError, type TransferErrorCode } from '../../errors';
 import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import type { Job } from '../job';
-import type { Leftover } from '../leftovers';
+import type { Leftover } from '../leftovers/journal';
 import { localChunks, type UploadPlan } from '../local/sources';
-import { directoryRefused, fileRefused } from '../plan/refusal';
-import { runUpload } from '../plan/upload';
-import type { RemoteKind } from '../plan/upload-layout';
-import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../plan/upload-transport';
+import { directoryRefused, fileRefused } from '../walk/refusal';
+import { runUpload } from '../walk/upload-walk';
+import type { RemoteKind } from '../walk/upload-layout';
+import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../walk/upload-transport';
 import { remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
-import { SHARED_SESSION_MAX_BYTES, cleanupSession, openSftp, sftpPath, unlinkQuietly } from './session';
+import { SHARED_SESSION_MAX_BYTES, cleanupSession, openSftp, sftpPath, unlinkQuietly } from './sftp-channel';
 
 /** How many requests are in flight at once while checking what exists, or renaming into place. */
 const STAT_BATCH = 32;

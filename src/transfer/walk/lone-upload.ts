@@ -7,7 +7,7 @@
 import type { Job } from '../job';
 import type { PlannedEntry } from '../local/sources';
 import { joinRemote, splitRemote } from '../remote-path';
-import { remoteTempName } from '../temp-name';
+import { remoteTempName } from '../leftovers/temp-name';
 import type { UploadRequest } from '../types';
 import { resolveLayout, type RemoteKind, type Step } from './upload-layout';
 

@@ -14,7 +14,7 @@
 import { TransferError } from '../../errors';
 import type { Readable } from 'stream';
 import type { Job } from '../job';
-import type { Leftover } from '../leftovers';
+import type { Leftover } from '../leftovers/journal';
 import { releaseContent, uploadedFileRecord, type UploadPlan } from '../local/sources';
 import { joinRemote, remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
