@@ -3,7 +3,7 @@
  * shell quoting, the record codec, and the source (upload) / sink (download) state machines that treat
  * everything the server says as hostile. No ssh2, no Node-RED.
  */
-export { quoteForShell, quoteForShellBytes, buildScpCommand, type ScpCommandOptions } from './quote';
+export { buildScpCommand, type ScpCommandOptions } from './scp-command';
 export {
   encodeRecord,
   parseRecord,

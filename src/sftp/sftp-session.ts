@@ -4,7 +4,8 @@
  * OpenSSH's sftp client) but deliver data in order and wait for the consumer: memory stays bounded.
  */
 import type { Attributes, FileEntry, InputAttributes, SFTPWrapper, Stats } from 'ssh2';
-import { SFTP_STATUS, TransferError, meaningOfSftpStatus, systemError, type TransferErrorCode } from '../errors';
+import { TransferError, systemError, type TransferErrorCode } from '../errors';
+import { SFTP_STATUS, meaningOfSftpStatus } from './sftp-status';
 import { cleanText } from '../text';
 import { sftpExtensions, sftpMaxReadLen, sftpMaxWriteLen } from '../ssh/ssh2-internals';
 

@@ -14,7 +14,7 @@
  *    Without atomic the shell simply `exec`s scp: one process.
  * A missing scp leaves exit status 127 with no answer after the probe's, as a plain `scp -t` would.
  */
-import { quoteForShellBytes } from '../../scp';
+import { quoteForShellBytes } from '../../shell-quote';
 import type { LoneTarget, LoneUpload } from '../walk/lone-upload';
 import { MAX_COMMAND_BYTES, PROBE_MARKER, renameFunction } from './remote-exec';
 

@@ -5,7 +5,8 @@
  */
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../../errors';
-import { codeForServerMessage, definitelyNoScp, quoteForShellBytes } from '../../scp';
+import { codeForServerMessage, definitelyNoScp } from '../../scp';
+import { quoteForShellBytes } from '../../shell-quote';
 import { cleanText } from '../../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
 import type { Leftover } from '../leftovers/journal';
