@@ -15,7 +15,7 @@ import { ScpSource } from '../../src/scp';
 import { remoteTempName } from '../../src/transfer/leftovers/temp-name';
 import type { LoneUpload } from '../../src/transfer/walk/lone-upload';
 import { PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from '../../src/transfer/scp/folded-upload';
-import { PROBE_MARKER } from '../../src/transfer/scp/remote-exec';
+import { PROBE_MARKER } from '../../src/transfer/scp/shell-scripts';
 import { makeTempDir } from '../harness';
 
 const SHELLS: { label: string; argv: string[] }[] = [

@@ -6,7 +6,7 @@
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job';
 import type { Leftover } from './journal';
-import { removeRemoteQuietly } from '../scp/remote-exec';
+import { removeRemoteQuietly } from '../scp/shell-scripts';
 import { openSftp, unlinkQuietly } from '../sftp/sftp-channel';
 import type { TransportUsed } from '../types';
 

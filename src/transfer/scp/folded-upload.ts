@@ -16,7 +16,8 @@
  */
 import { quoteForShellBytes } from '../../shell-quote';
 import type { LoneTarget, LoneUpload } from '../walk/lone-upload';
-import { MAX_COMMAND_BYTES, PROBE_MARKER, renameFunction } from './remote-exec';
+import { MAX_COMMAND_BYTES } from './remote-exec';
+import { PROBE_MARKER, renameFunction } from './shell-scripts';
 
 /** The line the folded command prints after scp, before it exits. */
 export const PLACED_MARKER = 'SCP-PLACED:';

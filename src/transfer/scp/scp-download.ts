@@ -13,7 +13,7 @@ import { planDownload, walkDownload, type DownloadPlan } from '../walk/download-
 import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../walk/download-transport';
 import { afterActionError, reasonFor } from '../walk/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';
-import { afterActionRemote } from './remote-exec';
+import { afterActionRemote } from './shell-scripts';
 import { NO_SCP, closeChannelQuietly, openScpChannel } from './scp-channel';
 import { watchConnection } from '../watch-connection';
 import type { AfterAction, DownloadRequest, TransferResult } from '../types';

@@ -34,10 +34,9 @@ import type { TransferResult, UploadRequest } from '../types';
 import { watchConnection } from '../watch-connection';
 import { NO_SCP, closeChannelQuietly, openScpChannel, watchClose } from './scp-channel';
 import { PLACED_LETTERS, PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from './folded-upload';
+import { afterTheJob, commandLimitMs } from './remote-exec';
 import {
   PROBE_MARKER,
-  afterTheJob,
-  commandLimitMs,
   finishRemoteDirectories,
   moveStagedFiles,
   probeAnswer,
@@ -45,7 +44,7 @@ import {
   removeRemoteQuietly,
   renameOutcomeOf,
   renameRemote,
-} from './remote-exec';
+} from './shell-scripts';
 
 /** How long a failed upload waits for the server to close its scp channel before removing temporaries. */
 const CHANNEL_CLOSE_WAIT_MS = 1_000;
