@@ -49,5 +49,3 @@ export function watchClose(channel: { once(event: 'close', listener: () => void)
   };
 }
 
-/** Returned instead of a result when the server has no usable scp and nothing was written. */
-export const NO_SCP = Symbol('noScp');

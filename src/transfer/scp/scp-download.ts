@@ -9,14 +9,14 @@ import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job';
-import { planDownload, walkDownload, type DownloadPlan } from '../walk/download-walk';
-import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../walk/download-transport';
+import type { DownloadPlan } from '../walk/download-walk';
+import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { afterActionError, reasonFor } from '../walk/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';
 import { afterActionRemote } from './shell-scripts';
-import { NO_SCP, closeChannelQuietly, openScpChannel } from './scp-channel';
+import { closeChannelQuietly, openScpChannel } from './scp-channel';
 import { watchConnection } from '../watch-connection';
-import type { AfterAction, DownloadRequest, TransferResult } from '../types';
+import type { AfterAction, DownloadRequest } from '../types';
 import { readRefused } from '../walk/refusal';
 
 /**
@@ -42,7 +42,7 @@ function mayAnswerAhead(request: DownloadRequest): boolean {
 /** The sink's records as the walker's entries. */
 class ScpEntries implements DownloadTransport {
   readonly used = 'scp';
-  /** the first reply proved there is no usable scp (see scpDownload) */
+  /** the first reply proved there is no usable scp (see openScpDownload) */
   noScp = false;
   private first = true;
 
@@ -109,8 +109,8 @@ class ScpEntries implements DownloadTransport {
   }
 }
 
-export async function scpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult | typeof NO_SCP> {
-  const plan = planDownload(job, request, remote);
+/** Opens `scp -f` for the plan: the download walker's transport over SCP (see OpenedDownload). */
+export async function openScpDownload(job: Job, request: DownloadRequest, plan: DownloadPlan): Promise<OpenedDownload> {
   const { shown } = plan;
   if (!isValidUtf8(plan.base)) {
     throw new TransferError('EINVAL', 'SCP downloads need a remote name that is valid UTF-8', { host: job.host, path: shown });
@@ -134,20 +134,22 @@ export async function scpDownload(job: Job, request: DownloadRequest, remote: Bu
   );
   const stopWatching = watchConnection(channel, lease, (error) => sink.destroy(error));
   const entries = new ScpEntries(job, sink, lease, channel);
-  try {
-    return await walkDownload(job, request, plan, entries);
-  } catch (error) {
-    sink.destroy();
-    // The first reply decides whether the server speaks SCP at all: the sink flags proof of a missing
-    // scp (exit 127, "not found", the "sftp connections only" refusal) as noScp; then 'auto' gives SFTP
-    // its turn and 'scp' says so plainly. A banner or a hostile first record (a `../x` name) stays the
-    // protocol error it is instead of a quiet retry.
-    if (entries.noScp) return NO_SCP;
-    throw capAtItsPath(inServerWords(notRegularAsEisdir(error as TransferError, request), request, job), plan.dir, shown);
-  } finally {
-    stopWatching();
-    closeChannelQuietly(channel);
-  }
+  return {
+    transport: entries,
+    failed(error: unknown): unknown {
+      sink.destroy();
+      // The first reply decides whether the server speaks SCP at all: the sink flags proof of a missing
+      // scp (exit 127, "not found", the "sftp connections only" refusal) as noScp; then 'auto' gives SFTP
+      // its turn and 'scp' says so plainly. A banner or a hostile first record (a `../x` name) stays the
+      // protocol error it is instead of a quiet retry.
+      if (entries.noScp) return 'unavailable';
+      return capAtItsPath(inServerWords(notRegularAsEisdir(error as TransferError, request), request, job), plan.dir, shown);
+    },
+    close(): void {
+      stopWatching();
+      closeChannelQuietly(channel);
+    },
+  };
 }
 
 /**

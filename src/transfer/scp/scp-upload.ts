@@ -13,10 +13,8 @@ import { cleanText } from '../../text';
 import type { ExecLease } from '../../ssh/types';
 import type { Job } from '../job';
 import type { Leftover } from '../leftovers/journal';
-import type { UploadPlan } from '../local/sources';
 import type { LoneTarget, LoneUpload } from '../walk/lone-upload';
 import { directoryRefused, fileRefused } from '../walk/refusal';
-import { runUpload } from '../walk/upload-walk';
 import type { FileStep, RemoteKind, Step } from '../walk/upload-layout';
 import type {
   DirectoryFinish,
@@ -30,9 +28,8 @@ import type {
 } from '../walk/upload-transport';
 import { showRemote, splitRemote } from '../remote-path';
 import { recordSafeName } from '../leftovers/temp-name';
-import type { TransferResult, UploadRequest } from '../types';
 import { watchConnection } from '../watch-connection';
-import { NO_SCP, closeChannelQuietly, openScpChannel, watchClose } from './scp-channel';
+import { closeChannelQuietly, openScpChannel, watchClose } from './scp-channel';
 import { PLACED_LETTERS, PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from './folded-upload';
 import { afterTheJob, commandLimitMs } from './remote-exec';
 import {
@@ -48,11 +45,6 @@ import {
 
 /** How long a failed upload waits for the server to close its scp channel before removing temporaries. */
 const CHANNEL_CLOSE_WAIT_MS = 1_000;
-
-export async function scpUpload(job: Job, request: UploadRequest, plan: UploadPlan, remote: Buffer): Promise<TransferResult | typeof NO_SCP> {
-  const result = await runUpload(job, request, plan, remote, new ScpUploadTransport(job));
-  return result === 'unavailable' ? NO_SCP : result;
-}
 
 function recordSafe(name: Buffer): boolean {
   return !name.some((byte) => byte < 0x20 || byte === 0x7f);
@@ -95,7 +87,7 @@ export class ScpUploadTransport implements UploadTransport {
     const folded = lone ? foldedUploadCommand(paths, lone) : undefined;
     if (lone && folded) return this.probeFolded(folded, paths.length, lone, shown);
     const probed = await probeRemote(this.job, paths, shown);
-    return probed === 'noShell' ? 'unavailable' : probed;
+    return probed;
   }
 
   /** One channel for the probe and the content session of a single file (folded-upload.ts). */

@@ -11,6 +11,7 @@ import { cleanText } from '../../text';
 import type { Job } from '../job';
 import type { Leftover } from '../leftovers/journal';
 import type { RemoteKind } from '../walk/upload-layout';
+import type { Unavailable } from '../walk/upload-transport';
 import { MAX_COMMAND_BYTES, afterTheJob, batchCommands, bytes, markedReply, runRemote } from './remote-exec';
 
 export const PROBE_MARKER = 'SCP-PROBE:';
@@ -23,10 +24,10 @@ export function probeAnswer(reply: string, count: number): RemoteKind[] | undefi
 
 /**
  * What exists at each path (symlinks to directories count as directories, dangling symlinks as
- * "other"). Returns 'noShell' when the server proved it runs no commands (SFTP-only account, no
+ * "other"). Returns 'unavailable' when the server proved it runs no commands (SFTP-only account, no
  * shell): the caller decides whether that means "use SFTP" or an error.
  */
-export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: string): Promise<RemoteKind[] | 'noShell'> {
+export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: string): Promise<RemoteKind[] | Unavailable> {
   const prefix = bytes(`printf '${PROBE_MARKER}'; for p in`);
   const items = paths.map((p) => Buffer.concat([bytes(' '), quoteForShellBytes(p)]));
   const suffix = bytes(
@@ -41,7 +42,7 @@ export async function probeRemote(job: Job, paths: Buffer[], pathForErrors: stri
     if (answer === undefined) {
       // Only proof counts (the SFTP-only refusal, "not found", exit 127): a server that prints something
       // else instead of running the probe is answered with EPROTO, not with a switch to SFTP.
-      if (first && reply === undefined && definitelyNoScp(outcome.exitCode, `${cleanText(outcome.stdout, 1024)} ${outcome.stderr}`)) return 'noShell';
+      if (first && reply === undefined && definitelyNoScp(outcome.exitCode, `${cleanText(outcome.stdout, 1024)} ${outcome.stderr}`)) return 'unavailable';
       throw new TransferError('EPROTO', 'the server gave an unexpected reply to a file test', {
         host: job.host,
         path: pathForErrors,

@@ -12,13 +12,13 @@ import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
 import type { Job } from '../job';
-import { planDownload, walkDownload, type DownloadPlan } from '../walk/download-walk';
-import type { AfterOutcome, DownloadTransport, RemoteEntry } from '../walk/download-transport';
+import type { DownloadPlan } from '../walk/download-walk';
+import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { sftpAfterAction } from './sftp-after-action';
 import { readRefused } from '../walk/refusal';
 import { joinRemote, showRemote } from '../remote-path';
 import { SHARED_SESSION_MAX_BYTES, openSftp, sftpPath } from './sftp-channel';
-import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest, type TransferResult } from '../types';
+import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest } from '../types';
 
 const MAX_NAME_BYTES = 255;
 
@@ -247,15 +247,17 @@ async function openForDownload(
   return { ...(await openSftp(job, plan.shown)), rootStat };
 }
 
-export async function sftpDownload(job: Job, request: DownloadRequest, remote: Buffer): Promise<TransferResult> {
-  const plan = planDownload(job, request, remote);
+/** Opens the SFTP session for the plan: the download walker's transport over SFTP (see OpenedDownload). */
+export async function openSftpDownload(job: Job, request: DownloadRequest, plan: DownloadPlan): Promise<OpenedDownload> {
   sftpPath(plan.base, job);
   const { lease, session, rootStat } = await openForDownload(job, request, plan);
   const entries = new SftpEntries(job, request, plan, session, lease, rootStat);
-  try {
-    return await walkDownload(job, request, plan, entries);
-  } finally {
-    entries.abandon();
-    lease.release();
-  }
+  return {
+    transport: entries,
+    failed: (error: unknown): unknown => error,
+    close(): void {
+      entries.abandon();
+      lease.release();
+    },
+  };
 }

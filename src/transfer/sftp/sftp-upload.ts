@@ -10,24 +10,13 @@ import type { Job } from '../job';
 import type { Leftover } from '../leftovers/journal';
 import { localChunks, type UploadPlan } from '../local/sources';
 import { directoryRefused, fileRefused } from '../walk/refusal';
-import { runUpload } from '../walk/upload-walk';
 import type { RemoteKind } from '../walk/upload-layout';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../walk/upload-transport';
 import { remoteText, showRemote } from '../remote-path';
-import type { TransferResult, UploadRequest } from '../types';
 import { SHARED_SESSION_MAX_BYTES, cleanupSession, openSftp, sftpPath, unlinkQuietly } from './sftp-channel';
 
 /** How many requests are in flight at once while checking what exists, or renaming into place. */
 const STAT_BATCH = 32;
-
-export async function sftpUpload(job: Job, request: UploadRequest, plan: UploadPlan, remote: Buffer): Promise<TransferResult> {
-  // Small files only: a session of its own gives a big upload a server process of its own.
-  const shared = plan.totalSize <= SHARED_SESSION_MAX_BYTES && plan.entries.every((entry) => entry.kind === 'file');
-  const result = await runUpload(job, request, plan, remote, new SftpUploadTransport(job, shared));
-  // Only a probe over SCP can find the server unusable; SFTP's own failures are errors.
-  if (result === 'unavailable') throw new TransferError('EPROTO', 'the server has no usable SFTP', { host: job.host, path: showRemote(remote) });
-  return result;
-}
 
 /** One round trip for what is not a symlink (a missing path, the usual case, included); a link is followed. */
 async function kindOf(session: SftpSession, path: string): Promise<RemoteKind> {
@@ -57,6 +46,11 @@ export class SftpUploadTransport implements UploadTransport {
     /** use the connection's kept session (small jobs) */
     private readonly shared = false,
   ) {}
+
+  /** The transport for this plan: small files only use the kept session; a big upload gets a server process of its own. */
+  static forPlan(job: Job, plan: UploadPlan): SftpUploadTransport {
+    return new SftpUploadTransport(job, plan.totalSize <= SHARED_SESSION_MAX_BYTES && plan.entries.every((entry) => entry.kind === 'file'));
+  }
 
   private async sftp(shown: string): Promise<SftpSession> {
     this.opened ??= await openSftp(this.job, shown, this.shared);

@@ -6,6 +6,7 @@
  */
 import type { TransferError } from '../../errors';
 import type { AfterAction, TransportUsed } from '../types';
+import type { Unavailable } from './upload-transport';
 
 export interface RemoteTimes {
   /** seconds since the epoch */
@@ -52,3 +53,17 @@ export interface DownloadTransport {
   /** The connection's own failure, which explains (and replaces) whatever the torn-down streams said. */
   connectionError(): Error | undefined;
 }
+
+/**
+ * A transport opened for one download plan (by the transport's `open...Download`, which transfer/index.ts
+ * picks): the walker walks `transport`, reads a failure of the walk through `failed`, and `close`s it after.
+ */
+export interface OpenedDownload {
+  readonly transport: DownloadTransport;
+  /** The error a failed walk stands for over this transport, or 'unavailable' when the server proved it cannot serve it. */
+  failed(error: unknown): unknown;
+  close(): void;
+}
+
+export type OpenDownload = (plan: import('./download-walk').DownloadPlan) => Promise<OpenedDownload>;
+export type { Unavailable };

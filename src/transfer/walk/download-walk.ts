@@ -15,7 +15,7 @@ import { PlaceLater } from '../local/place-later';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
 import type { DownloadRequest, TransferResult } from '../types';
 import { downloadCaps, type DownloadCaps } from './download-target';
-import type { DownloadTransport, RemoteEntry } from './download-transport';
+import type { DownloadTransport, OpenDownload, RemoteEntry, Unavailable } from './download-transport';
 import { AfterActions, isUnchanged } from './pull-policy';
 import { readRefused } from './refusal';
 
@@ -52,6 +52,24 @@ export function planDownload(job: Job, request: DownloadRequest, remote: Buffer)
       ? { kind: 'tree', name }
       : { kind: 'exact', name };
   return { remote, shown, dir, base, select, caps: downloadCaps(request) };
+}
+
+/**
+ * Plans the download, opens the transport for the plan (`open`, picked by transfer/index.ts), walks it and
+ * closes it; 'unavailable' when the server proved that transport cannot serve it.
+ */
+export async function runDownload(job: Job, request: DownloadRequest, remote: Buffer, open: OpenDownload): Promise<TransferResult | Unavailable> {
+  const plan = planDownload(job, request, remote);
+  const opened = await open(plan);
+  try {
+    return await walkDownload(job, request, plan, opened.transport);
+  } catch (error) {
+    const meaning = opened.failed(error);
+    if (meaning === 'unavailable') return meaning;
+    throw meaning;
+  } finally {
+    opened.close();
+  }
 }
 
 /** Runs the plan over the transport; on failure removes the file in flight and throws the job's error. */
