@@ -15,7 +15,8 @@ export {
   type RecordLimits,
 } from './records';
 export type { ScpStreams, ScpSessionOptions, ScpStepResult, ScpFinish } from './types';
-export { ScpSource, chunkAsBuffer, readsItself, type ScpSourceFile, type ScpSourceDirectory, type SelfReadingContent } from './source';
+export { ScpSource, type ScpSourceFile, type ScpSourceDirectory } from './source';
+export { chunkAsBuffer, readsItself, type SelfReadingContent } from '../content';
 export { definitelyNoScp, isNoScpError, type ScpProtocolError } from './no-scp';
 export { buildScpGlobCommand, globListScript, type GlobRun } from './glob-command';
 export { ScpSink, type SinkExpectation, type SinkLimits, type SinkEntry, type ScpSinkOptions } from './sink';

@@ -20,7 +20,7 @@ import { SftpUploadTransport } from './sftp/sftp-upload';
 import { checkDownloadTarget } from './walk/download-target';
 import { runDownload } from './walk/download-walk';
 import { runUpload } from './walk/upload-walk';
-import { planUpload, type UploadPlan } from './local/sources';
+import { planUpload, type UploadPlan } from './walk/upload-plan';
 import { sweepLeftovers } from './leftovers/sweep';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 

@@ -5,7 +5,7 @@
  * scp/folded-upload.ts); the probe's answer then only picks one of them.
  */
 import type { Job } from '../job';
-import type { PlannedEntry } from '../local/sources';
+import type { PlannedEntry } from './upload-plan';
 import { joinRemote, splitRemote } from '../remote-path';
 import { remoteTempName } from '../leftovers/temp-name';
 import type { UploadRequest } from '../types';

@@ -6,7 +6,7 @@
 import type { Readable } from 'stream';
 import type { TransferError, TransferErrorCode } from '../../errors';
 import type { Leftover } from '../leftovers/journal';
-import type { PlannedFile, Times } from '../local/sources';
+import type { PlannedFile, Times } from './upload-plan';
 import type { TransportUsed } from '../types';
 import type { LoneUpload } from './lone-upload';
 import type { FileStep, RemoteKind, Step } from './upload-layout';

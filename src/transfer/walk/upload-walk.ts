@@ -15,7 +15,8 @@ import { TransferError } from '../../errors';
 import type { Readable } from 'stream';
 import type { Job } from '../job';
 import type { Leftover } from '../leftovers/journal';
-import { releaseContent, uploadedFileRecord, type UploadPlan } from '../local/sources';
+import { releaseContent } from '../local/local-content';
+import { uploadedFileRecord, type UploadPlan } from './upload-plan';
 import { joinRemote, remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
 import {
