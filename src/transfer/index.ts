@@ -21,7 +21,9 @@ import { checkDownloadTarget } from './walk/download-target';
 import { runDownload } from './walk/download-walk';
 import { runUpload } from './walk/upload-walk';
 import { planUpload, type UploadPlan } from './walk/upload-plan';
-import { sweepLeftovers } from './leftovers/sweep';
+import { sweepLeftovers, type RemoveLeftovers } from './leftovers/sweep';
+import { removeLeftoversOverScp } from './scp/shell-scripts';
+import { removeLeftoversOverSftp } from './sftp/sftp-channel';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
@@ -42,6 +44,11 @@ function firstTransport(ctx: TransferContext): TransportUsed {
   if (ctx.transport === 'sftp') return 'sftp';
   if (ctx.transport === 'scp') return 'scp';
   return remembered.get(ctx.channels) ?? 'scp';
+}
+
+/** How the transport a job starts with removes what earlier jobs left behind. */
+function sweepHook(ctx: TransferContext): RemoveLeftovers {
+  return firstTransport(ctx) === 'sftp' ? removeLeftoversOverSftp : removeLeftoversOverScp;
 }
 
 function checkPolicy(overwrite: OverwritePolicy, host: string): void {
@@ -69,7 +76,7 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, firstTransport(ctx));
+    await sweepLeftovers(job, sweepHook(ctx));
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
@@ -102,7 +109,7 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, firstTransport(ctx));
+    await sweepLeftovers(job, sweepHook(ctx));
     await checkDownloadTarget(job, request);
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);

@@ -3,15 +3,15 @@
  * sizes, order, the requested names, caps) and this module hands them to the download walker
  * (walk/download-walk.ts) as entries: C → file, D → directory, E → leave.
  */
-import { TransferError } from '../../errors';
-import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, isNoScpError, type SinkExpectation } from '../../scp';
+import { TransferError, type TransferErrorCode } from '../../errors';
+import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, codeForServerMessage, isNoScpError, type SinkExpectation } from '../../scp';
 import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job';
 import type { DownloadPlan } from '../walk/download-walk';
 import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
-import { afterActionError, reasonFor } from '../walk/pull-policy';
+import { afterActionError } from '../walk/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';
 import { afterActionRemote } from './shell-scripts';
 import { closeChannelQuietly, openScpChannel } from './scp-channel';
@@ -97,7 +97,7 @@ class ScpEntries implements DownloadTransport {
     );
     return outcomes.map((outcome, index): AfterOutcome => {
       const name = names[index];
-      if (outcome === 'failed') return { error: afterActionError(this.job, action, dir, name, reasonFor(stderr, name)) };
+      if (outcome === 'failed') return { error: afterActionError(this.job, action, dir, name, failureIn(stderr, name)) };
       if (!destination) return { removed: true };
       const moved = outcome === 0 ? name : Buffer.concat([name, Buffer.from(`.${outcome}`)]);
       return { movedTo: joinRemote(destination, moved) };
@@ -189,4 +189,18 @@ function capAtItsPath(error: TransferError, dir: Buffer, shown: string): Transfe
   // (the sink's errors carry the requested path; a local file system's "file too large" does not)
   if (error.code !== 'ETOOBIG' || error.detail === undefined || error.path !== shown) return error;
   return new TransferError('ETOOBIG', error.summary, { host: error.host, path: showRemote(joinRemote(dir, Buffer.from(error.detail))), cause: error });
+}
+
+/** The reason in a tool's complaint about one file ("rm: cannot remove 'x': Permission denied"); stderr arrives cleaned (newlines as `\\n`). */
+function reasonFor(stderr: string, name: Buffer): string | undefined {
+  const lines = stderr.split(/\n|\\n/u).filter((line) => line.trim() !== '');
+  const line = lines.find((text) => text.includes(name.toString('utf8'))) ?? lines[lines.length - 1];
+  if (line === undefined) return undefined;
+  return line.slice(line.lastIndexOf(': ') + 2).trim() || undefined;
+}
+
+/** The failure of one file's after-action, from the shell's stderr: its reason, and the code that reason implies. */
+function failureIn(stderr: string, name: Buffer): { reason: string; code: TransferErrorCode } | undefined {
+  const reason = reasonFor(stderr, name);
+  return reason ? { reason, code: codeForServerMessage(reason) } : undefined;
 }

@@ -183,6 +183,11 @@ export async function removeRemoteQuietly(job: Job, items: Leftover[]): Promise<
   return removed;
 }
 
+/** The SCP transport's sweep hook (leftovers/sweep.ts): all of them when the server removed them all, else none. */
+export async function removeLeftoversOverScp(job: Job, orphans: Leftover[]): Promise<Leftover[]> {
+  return (await removeRemoteQuietly(job, orphans)) ? orphans : [];
+}
+
 /** "[[CC]YY]MMDDhhmm.SS" in UTC, the POSIX `touch -t` format (run with TZ=UTC0). */
 function touchStamp(seconds: number): string {
   const date = new Date(Math.max(0, seconds) * 1000);

@@ -4,6 +4,7 @@
  * `name.1`, `name.2`, ... A plain SFTP rename refuses an existing target, so nothing is ever replaced.
  */
 import { TransferError } from '../../errors';
+import { codeForServerMessage } from '../../scp';
 import type { SftpSession } from '../../sftp';
 import type { Job } from '../job';
 import type { AfterOutcome } from '../walk/download-transport';
@@ -64,7 +65,8 @@ export async function sftpAfterAction(
       }
     } catch (error) {
       if (!(error instanceof TransferError) || !['EACCES', 'ENOENT', 'EEXIST', 'EISDIR', 'ENOTDIR'].includes(error.code)) throw error;
-      outcomes.push({ error: afterActionError(job, action, dir, name, error.detail ?? error.summary) });
+      const reason = error.detail ?? error.summary;
+      outcomes.push({ error: afterActionError(job, action, dir, name, { reason, code: codeForServerMessage(reason) }) });
     }
   }
   return outcomes;

@@ -4,6 +4,7 @@ import { SftpSession, type SftpContext } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
+import type { Leftover } from '../leftovers/journal';
 import { showRemote } from '../remote-path';
 import { watchConnection } from '../watch-connection';
 
@@ -85,4 +86,21 @@ export async function unlinkQuietly(job: Job, lease: SftpLease, paths: string[])
     });
   }
   return removed;
+}
+
+/** Over SFTP only files can go (staging directories come from SCP, whose shell removes them later). */
+export async function removeLeftoversOverSftp(job: Job, orphans: Leftover[]): Promise<Leftover[]> {
+  const files = orphans.filter((item) => item.kind === 'file' && isValidUtf8(item.path));
+  if (files.length === 0) return [];
+  const { lease } = await openSftp(job, '', true);
+  try {
+    const removed = await unlinkQuietly(
+      job,
+      lease,
+      files.map((item) => item.path.toString('utf8')),
+    );
+    return removed ? files : [];
+  } finally {
+    lease.release();
+  }
 }

@@ -4,8 +4,7 @@
  * (kept, deleted or moved), batched by remote directory.
  */
 import { promises as fs } from 'fs';
-import { TransferError } from '../../errors';
-import { codeForServerMessage } from '../../scp';
+import { TransferError, type TransferErrorCode } from '../../errors';
 import type { Job } from '../job';
 import { joinRemote, showRemote, splitRemote } from '../remote-path';
 import type { AfterAction, DownloadRequest, TransferredFile } from '../types';
@@ -79,21 +78,20 @@ export class AfterActions {
 
 /**
  * The error for one file whose after-action failed, the same over both transports: what failed, the
- * file, and the server's reason (`Permission denied`), with the code that reason implies.
+ * file, and the server's reason (`Permission denied`) with the code the transport read from it.
  */
-export function afterActionError(job: Job, action: AfterAction, dir: Buffer, name: Buffer, reason?: string): TransferError {
+export function afterActionError(
+  job: Job,
+  action: AfterAction,
+  dir: Buffer,
+  name: Buffer,
+  failure?: { reason: string; code: TransferErrorCode },
+): TransferError {
   const what = action.kind === 'move' ? 'could not move the remote file after the download' : 'could not delete the remote file after the download';
-  return new TransferError(reason ? codeForServerMessage(reason) : 'EPROTO', what, {
+  const known = failure?.reason ? failure : undefined;
+  return new TransferError(known?.code ?? 'EPROTO', what, {
     host: job.host,
     path: showRemote(joinRemote(dir, name)),
-    ...(reason ? { detail: reason } : {}),
+    ...(known ? { detail: known.reason } : {}),
   });
-}
-
-/** The reason in a tool's complaint about one file ("rm: cannot remove 'x': Permission denied"); stderr arrives cleaned (newlines as `\\n`). */
-export function reasonFor(stderr: string, name: Buffer): string | undefined {
-  const lines = stderr.split(/\n|\\n/u).filter((line) => line.trim() !== '');
-  const line = lines.find((text) => text.includes(name.toString('utf8'))) ?? lines[lines.length - 1];
-  if (line === undefined) return undefined;
-  return line.slice(line.lastIndexOf(': ') + 2).trim() || undefined;
 }
