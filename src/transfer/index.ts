@@ -11,8 +11,8 @@
  */
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
-import { Job } from './job';
-import { remotePathOf, showRemote, splitRemote } from './remote-path';
+import { Job } from './job/job';
+import { remotePathOf, showRemote, splitRemote } from './job/remote-path';
 import { openScpDownload } from './scp/scp-download';
 import { ScpUploadTransport } from './scp/scp-upload';
 import { openSftpDownload } from './sftp/sftp-download';

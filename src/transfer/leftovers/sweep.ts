@@ -4,7 +4,7 @@
  * only logged; the names stay recorded for a later job. The transport removes them through its sweep hook
  * (removeLeftoversOverScp, removeLeftoversOverSftp), which transfer/index.ts picks.
  */
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { Leftover } from './journal';
 
 /** A transport's way to remove leftovers (its sweep hook): resolves with the ones it removed. */

@@ -10,7 +10,7 @@ import { join } from 'path';
 import type { Readable } from 'stream';
 import { chunkAsBuffer, readsItself, type SelfReadingContent } from '../../content';
 import { TransferError, isTransferError, localSystemError } from '../../errors';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 
 /** Local reads use big chunks: small ones halve throughput (see the protocol notes). */
 export const LOCAL_READ_CHUNK = 1024 * 1024;

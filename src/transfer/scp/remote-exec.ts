@@ -6,8 +6,8 @@
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../../errors';
 import { cleanText } from '../../text';
-import { CLEANUP_TIMEOUT_MS, type Job } from '../job';
-import { watchConnection } from '../watch-connection';
+import { CLEANUP_TIMEOUT_MS, type Job } from '../job/job';
+import { watchConnection } from '../job/watch-connection';
 
 /** One command's output (stdout capped, stderr a cleaned tail). */
 export interface ExecOutcome {

@@ -1,7 +1,7 @@
 /** Helpers shared by the SCP upload and download paths. */
 import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 
 /**
  * Runs an scp command in a channel from the job's pool. A failure to get the channel names the remote

@@ -8,14 +8,14 @@ import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand, buildScpGlobCommand, c
 import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { DownloadPlan } from '../walk/download-walk';
 import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { afterActionError } from '../walk/pull-policy';
-import { joinRemote, showRemote } from '../remote-path';
+import { joinRemote, showRemote } from '../job/remote-path';
 import { afterActionRemote } from './shell-scripts';
 import { closeChannelQuietly, openScpChannel } from './scp-channel';
-import { watchConnection } from '../watch-connection';
+import { watchConnection } from '../job/watch-connection';
 import type { AfterAction, DownloadRequest } from '../types';
 import { readRefused } from '../walk/refusal';
 

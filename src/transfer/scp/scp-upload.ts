@@ -11,7 +11,7 @@ import { TransferError, isTransferError } from '../../errors';
 import { ScpSource, buildScpCommand, codeForServerMessage, definitelyNoScp, isNoScpError } from '../../scp';
 import { cleanText } from '../../text';
 import type { ExecLease } from '../../ssh/types';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { Leftover } from '../leftovers/journal';
 import type { LoneTarget, LoneUpload } from '../walk/lone-upload';
 import { directoryRefused, fileRefused } from '../walk/refusal';
@@ -26,9 +26,9 @@ import type {
   UploadSession,
   UploadTransport,
 } from '../walk/upload-transport';
-import { showRemote, splitRemote } from '../remote-path';
+import { showRemote, splitRemote } from '../job/remote-path';
 import { recordSafeName } from '../leftovers/temp-name';
-import { watchConnection } from '../watch-connection';
+import { watchConnection } from '../job/watch-connection';
 import { closeChannelQuietly, openScpChannel, watchClose } from './scp-channel';
 import { PLACED_LETTERS, PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from './folded-upload';
 import { afterTheJob, commandLimitMs } from './remote-exec';

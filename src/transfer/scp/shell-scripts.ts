@@ -8,7 +8,7 @@ import { TransferError } from '../../errors';
 import { codeForServerMessage, definitelyNoScp } from '../../scp';
 import { quoteForShellBytes } from '../../shell-quote';
 import { cleanText } from '../../text';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { Leftover } from '../leftovers/journal';
 import type { RemoteKind } from '../walk/upload-layout';
 import type { Unavailable } from '../walk/upload-transport';

@@ -6,10 +6,10 @@
 import { TransferError } from '../../errors';
 import { codeForServerMessage } from '../../scp';
 import type { SftpSession } from '../../sftp';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { AfterOutcome } from '../walk/download-transport';
 import { afterActionError } from '../walk/pull-policy';
-import { joinRemote } from '../remote-path';
+import { joinRemote } from '../job/remote-path';
 import type { AfterAction } from '../types';
 import { sftpPath } from './sftp-channel';
 

@@ -11,12 +11,12 @@ import { unsafeNameReason } from '../../scp';
 import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { DownloadPlan } from '../walk/download-walk';
 import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { sftpAfterAction } from './sftp-after-action';
 import { readRefused } from '../walk/refusal';
-import { joinRemote, showRemote } from '../remote-path';
+import { joinRemote, showRemote } from '../job/remote-path';
 import { SHARED_SESSION_MAX_BYTES, openSftp, sftpPath } from './sftp-channel';
 import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest } from '../types';
 

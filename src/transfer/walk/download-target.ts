@@ -2,7 +2,7 @@
 import { promises as fs } from 'fs';
 import { dirname } from 'path';
 import { TransferError } from '../../errors';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import { inspectLocal, localError } from '../local/local-files';
 import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest } from '../types';
 

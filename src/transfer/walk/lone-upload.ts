@@ -4,9 +4,9 @@
  * a transport can probe and start sending in one go (over SCP: one exec channel instead of three, see
  * scp/folded-upload.ts); the probe's answer then only picks one of them.
  */
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import type { PlannedEntry } from './upload-plan';
-import { joinRemote, splitRemote } from '../remote-path';
+import { joinRemote, splitRemote } from '../job/remote-path';
 import { remoteTempName } from '../leftovers/temp-name';
 import type { UploadRequest } from '../types';
 import { resolveLayout, type RemoteKind, type Step } from './upload-layout';

@@ -5,8 +5,8 @@
  */
 import { promises as fs } from 'fs';
 import { TransferError, type TransferErrorCode } from '../../errors';
-import type { Job } from '../job';
-import { joinRemote, showRemote, splitRemote } from '../remote-path';
+import type { Job } from '../job/job';
+import { joinRemote, showRemote, splitRemote } from '../job/remote-path';
 import type { AfterAction, DownloadRequest, TransferredFile } from '../types';
 import type { DownloadTransport } from './download-transport';
 

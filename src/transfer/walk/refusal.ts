@@ -5,8 +5,8 @@
  * message ("Permission denied", "No such file"): both come down to the strerror words.
  */
 import { TransferError, isTransferError, type TransferErrorCode } from '../../errors';
-import type { Job } from '../job';
-import { showRemote } from '../remote-path';
+import type { Job } from '../job/job';
+import { showRemote } from '../job/remote-path';
 
 /** Codes that mean "the server's file system said no": other failures (connection, abort) pass unchanged. */
 const REFUSALS: ReadonlySet<TransferErrorCode> = new Set(['ENOENT', 'EACCES', 'ENOSPC', 'ENOTDIR', 'EISDIR', 'ETOOBIG', 'EIO']);

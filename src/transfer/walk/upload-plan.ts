@@ -7,7 +7,7 @@ import { promises as fs, type Dirent, type Stats } from 'fs';
 import { basename, join } from 'path';
 import { Readable } from 'stream';
 import { TransferError, isTransferError } from '../../errors';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import { ignore, localChunks, localError, openLocalFile, spool } from '../local/local-content';
 import type { TransferredFile, UploadSource } from '../types';
 

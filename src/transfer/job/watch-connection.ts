@@ -1,5 +1,5 @@
 /** Ends a running session at once when its connection is lost or its server floods the channel. */
-import { TransferError } from '../errors';
+import { TransferError } from '../../errors';
 
 /** How often a running session checks the data waiting unread in its channel. */
 const CHANNEL_CHECK_MS = 50;

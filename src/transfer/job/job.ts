@@ -3,10 +3,10 @@
  * reporter, and the list of temporary files to remove when the job fails. Both transports share it.
  */
 import { setMaxListeners } from 'events';
-import { TransferError, isTransferError, meaningOfErrno, systemError } from '../errors';
-import type { ChannelProvider } from '../ssh/types';
-import { JobTemporaries } from './leftovers/journal';
-import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from './types';
+import { TransferError, isTransferError, meaningOfErrno, systemError } from '../../errors';
+import type { ChannelProvider } from '../../ssh/types';
+import { JobTemporaries } from '../leftovers/journal';
+import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from '../types';
 
 /** 'bytes' progress events are emitted at most once per this many bytes or milliseconds per file. */
 const PROGRESS_BYTES_STEP = 64 * 1024;
