@@ -1,3 +1,4 @@
+// Over 400 lines: one class, the base of ScpSource and ScpSink, whose reader, waits, writes and exit share the channel state its private fields hold.
 /**
  * What the SCP source and sink share: a reader over the channel's stdout, bounded waits (idle timeout,
  * abort), a capped stderr tail, the exit status, and writes that respect back-pressure. Every delivery is

@@ -1,3 +1,4 @@
+// Over 400 lines: one protocol state machine; every record check reads the same state (depth, counts, expectation, answers ahead).
 /**
  * We receive (download); the server runs `scp -f`. The server drives this protocol, so every record is
  * hostile input until checked: names, record order, modes, sizes, counts and depth are validated before
