@@ -64,6 +64,4 @@ export interface OpenedDownload {
   failed(error: unknown): unknown;
   close(): void;
 }
-
-export type OpenDownload = (plan: import('./download-walk').DownloadPlan) => Promise<OpenedDownload>;
 export type { Unavailable };

@@ -15,7 +15,7 @@ import { PlaceLater } from '../local/place-later';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../job/remote-path';
 import type { DownloadRequest, TransferResult } from '../types';
 import { downloadCaps, type DownloadCaps } from './download-target';
-import type { DownloadTransport, OpenDownload, RemoteEntry, Unavailable } from './download-transport';
+import type { DownloadTransport, OpenedDownload, RemoteEntry, Unavailable } from './download-transport';
 import { AfterActions, isUnchanged } from './pull-policy';
 import { readRefused } from './refusal';
 
@@ -38,6 +38,9 @@ export interface DownloadPlan {
   select: DownloadSelection;
   caps: DownloadCaps;
 }
+
+/** Opens a transport for the plan (openScpDownload, openSftpDownload). */
+export type OpenDownload = (plan: DownloadPlan) => Promise<OpenedDownload>;
 
 export function planDownload(job: Job, request: DownloadRequest, remote: Buffer): DownloadPlan {
   const shown = showRemote(remote);
