@@ -12,7 +12,7 @@
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
 import { Job } from './job/job';
-import { remotePathOf, showRemote, splitRemote } from './job/remote-path';
+import { remotePathOf, showRemote, splitRemote } from './remote-path';
 import { openScpDownload } from './scp/scp-download';
 import { ScpUploadTransport } from './scp/scp-upload';
 import { openSftpDownload } from './sftp/sftp-download';
@@ -47,7 +47,7 @@ function firstTransport(ctx: TransferContext): TransportUsed {
 }
 
 /** How the transport a job starts with removes what earlier jobs left behind. */
-function sweepHook(ctx: TransferContext): RemoveLeftovers {
+function sweepHook(ctx: TransferContext): RemoveLeftovers<Job> {
   return firstTransport(ctx) === 'sftp' ? removeLeftoversOverSftp : removeLeftoversOverScp;
 }
 

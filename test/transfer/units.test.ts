@@ -3,7 +3,7 @@
  * and its agreement with real shells: test/glob/).
  */
 import * as assert from 'node:assert/strict';
-import { joinRemote, splitRemote } from '../../src/transfer/job/remote-path';
+import { joinRemote, splitRemote } from '../../src/transfer/remote-path';
 import { localTempName, remoteTempName } from '../../src/transfer/leftovers/temp-name';
 
 describe('transfer units: remote paths and temporary names', function () {

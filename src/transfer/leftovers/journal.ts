@@ -5,7 +5,7 @@
  * that server removes them. Names are recorded before the server can create them and forgotten once
  * they are gone (renamed into place or removed).
  */
-import { endsWithSlash, splitRemote } from '../job/remote-path';
+import { endsWithSlash, splitRemote } from '../remote-path';
 import { isOurTemporaryName } from './temp-name';
 
 export interface Leftover {

@@ -4,13 +4,18 @@
  * only logged; the names stay recorded for a later job. The transport removes them through its sweep hook
  * (removeLeftoversOverScp, removeLeftoversOverSftp), which transfer/index.ts picks.
  */
-import type { Job } from '../job/job';
-import type { Leftover } from './journal';
+import type { Leftover, LeftoverJournal } from './journal';
+
+/** What the sweep needs of a job (transfer/job/job.ts's Job has it). */
+export interface SweepingJob {
+  readonly host: string;
+  readonly ctx: { leftovers?: LeftoverJournal; debug?: (message: string) => void };
+}
 
 /** A transport's way to remove leftovers (its sweep hook): resolves with the ones it removed. */
-export type RemoveLeftovers = (job: Job, orphans: Leftover[]) => Promise<Leftover[]>;
+export type RemoveLeftovers<J extends SweepingJob> = (job: J, orphans: Leftover[]) => Promise<Leftover[]>;
 
-export async function sweepLeftovers(job: Job, remove: RemoveLeftovers): Promise<void> {
+export async function sweepLeftovers<J extends SweepingJob>(job: J, remove: RemoveLeftovers<J>): Promise<void> {
   const journal = job.ctx.leftovers;
   if (!journal) return;
   const orphans = await journal.takeOrphans();

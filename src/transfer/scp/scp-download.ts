@@ -12,7 +12,7 @@ import type { Job } from '../job/job';
 import type { DownloadPlan } from '../walk/download-walk';
 import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { afterActionError } from '../walk/pull-policy';
-import { joinRemote, showRemote } from '../job/remote-path';
+import { joinRemote, showRemote } from '../remote-path';
 import { afterActionRemote } from './shell-scripts';
 import { closeChannelQuietly, openScpChannel } from './scp-channel';
 import { watchConnection } from '../job/watch-connection';

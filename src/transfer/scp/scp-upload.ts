@@ -26,7 +26,7 @@ import type {
   UploadSession,
   UploadTransport,
 } from '../walk/upload-transport';
-import { showRemote, splitRemote } from '../job/remote-path';
+import { showRemote, splitRemote } from '../remote-path';
 import { recordSafeName } from '../leftovers/temp-name';
 import { watchConnection } from '../job/watch-connection';
 import { closeChannelQuietly, openScpChannel, watchClose } from './scp-channel';

@@ -9,7 +9,7 @@ import type { SftpSession } from '../../sftp';
 import type { Job } from '../job/job';
 import type { AfterOutcome } from '../walk/download-transport';
 import { afterActionError } from '../walk/pull-policy';
-import { joinRemote } from '../job/remote-path';
+import { joinRemote } from '../remote-path';
 import type { AfterAction } from '../types';
 import { sftpPath } from './sftp-channel';
 

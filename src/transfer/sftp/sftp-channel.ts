@@ -5,7 +5,7 @@ import type { SftpLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from '../job/job';
 import type { Leftover } from '../leftovers/journal';
-import { showRemote } from '../job/remote-path';
+import { showRemote } from '../remote-path';
 import { watchConnection } from '../job/watch-connection';
 
 /** SFTP names paths as UTF-8 strings: a path that is not valid UTF-8 cannot be named. */

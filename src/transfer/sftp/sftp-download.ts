@@ -16,7 +16,7 @@ import type { DownloadPlan } from '../walk/download-walk';
 import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { sftpAfterAction } from './sftp-after-action';
 import { readRefused } from '../walk/refusal';
-import { joinRemote, showRemote } from '../job/remote-path';
+import { joinRemote, showRemote } from '../remote-path';
 import { SHARED_SESSION_MAX_BYTES, openSftp, sftpPath } from './sftp-channel';
 import { DEFAULT_MAX_LISTING_ENTRIES, type AfterAction, type DownloadRequest } from '../types';
 

@@ -13,7 +13,7 @@ import type { UploadPlan } from '../walk/upload-plan';
 import { directoryRefused, fileRefused } from '../walk/refusal';
 import type { RemoteKind } from '../walk/upload-layout';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../walk/upload-transport';
-import { remoteText, showRemote } from '../job/remote-path';
+import { remoteText, showRemote } from '../remote-path';
 import { SHARED_SESSION_MAX_BYTES, cleanupSession, openSftp, sftpPath, unlinkQuietly } from './sftp-channel';
 
 /** How many requests are in flight at once while checking what exists, or renaming into place. */

@@ -12,7 +12,7 @@ import type { Job } from '../job/job';
 import { ensureLocalDirectory, insideTarget } from '../local/local-files';
 import { PlacementSet, finishDirectory, placeFile, prepareFile, type OpenDirectory } from '../local/place';
 import { PlaceLater } from '../local/place-later';
-import { joinRemote, remoteText, showRemote, splitRemote } from '../job/remote-path';
+import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
 import type { DownloadRequest, TransferResult } from '../types';
 import { downloadCaps, type DownloadCaps } from './download-target';
 import type { DownloadTransport, OpenedDownload, RemoteEntry, Unavailable } from './download-transport';

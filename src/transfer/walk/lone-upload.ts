@@ -6,7 +6,7 @@
  */
 import type { Job } from '../job/job';
 import type { PlannedEntry } from './upload-plan';
-import { joinRemote, splitRemote } from '../job/remote-path';
+import { joinRemote, splitRemote } from '../remote-path';
 import { remoteTempName } from '../leftovers/temp-name';
 import type { UploadRequest } from '../types';
 import { resolveLayout, type RemoteKind, type Step } from './upload-layout';

@@ -6,7 +6,7 @@
 import { promises as fs } from 'fs';
 import { TransferError, type TransferErrorCode } from '../../errors';
 import type { Job } from '../job/job';
-import { joinRemote, showRemote, splitRemote } from '../job/remote-path';
+import { joinRemote, showRemote, splitRemote } from '../remote-path';
 import type { AfterAction, DownloadRequest, TransferredFile } from '../types';
 import type { DownloadTransport } from './download-transport';
 

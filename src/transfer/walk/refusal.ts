@@ -6,7 +6,7 @@
  */
 import { TransferError, isTransferError, type TransferErrorCode } from '../../errors';
 import type { Job } from '../job/job';
-import { showRemote } from '../job/remote-path';
+import { showRemote } from '../remote-path';
 
 /** Codes that mean "the server's file system said no": other failures (connection, abort) pass unchanged. */
 const REFUSALS: ReadonlySet<TransferErrorCode> = new Set(['ENOENT', 'EACCES', 'ENOSPC', 'ENOTDIR', 'EISDIR', 'ETOOBIG', 'EIO']);

@@ -6,7 +6,7 @@
 import { TransferError } from '../../errors';
 import type { Job } from '../job/job';
 import type { Leftover } from '../leftovers/journal';
-import { endsWithSlash, joinRemote, showRemote, splitRemote } from '../job/remote-path';
+import { endsWithSlash, joinRemote, showRemote, splitRemote } from '../remote-path';
 import type { PlannedEntry, PlannedFile } from './upload-plan';
 import { remoteTempName, stagingName } from '../leftovers/temp-name';
 import type { UploadRequest } from '../types';

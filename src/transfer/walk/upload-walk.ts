@@ -17,7 +17,7 @@ import type { Job } from '../job/job';
 import type { Leftover } from '../leftovers/journal';
 import { releaseContent } from '../local/local-content';
 import { uploadedFileRecord, type UploadPlan } from './upload-plan';
-import { joinRemote, remoteText, showRemote } from '../job/remote-path';
+import { joinRemote, remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
 import {
   buildStep,

@@ -2,8 +2,8 @@
  * Remote paths are handled as raw bytes: a POSIX server names files with bytes, not text, and a path
  * that is not valid UTF-8 must still reach it exactly (ssh2's exec passes a Buffer command through).
  */
-import { TransferError } from '../../errors';
-import { cleanText, isValidUtf8 } from '../../text';
+import { TransferError } from '../errors';
+import { cleanText, isValidUtf8 } from '../text';
 
 const SLASH = 0x2f;
 
