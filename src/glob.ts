@@ -22,7 +22,7 @@
  * locale, neutralises shell options that change globbing, and drops `.`/`..`.
  */
 import { TransferError } from './errors';
-import { quoteForShellBytes } from './scp/quote';
+import { quoteForShellBytes } from './shell-quote';
 
 const DOT = 0x2e;
 const SLASH = '/';

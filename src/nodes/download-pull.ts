@@ -7,8 +7,8 @@
 import { createHash } from 'crypto';
 import os from 'os';
 import path from 'path';
-import { FilePullRecord } from '../transfer/pull-record-file';
-import type { DownloadRequest, TransferResult } from '../transfer/types';
+import { FilePullRecord } from '../transfer';
+import type { DownloadRequest, TransferResult } from '../transfer';
 import type { DeviceAddress } from './device';
 import type { NodeAPI, NodeMessage } from './red-types';
 

@@ -8,7 +8,7 @@ import path from 'path';
 import type { Algorithms } from 'ssh2';
 import { TransferError } from '../errors';
 import type { AuthConfig, HostKeyPolicy, PoolOptions, SshEndpoint } from '../ssh/types';
-import type { TransportChoice } from '../transfer/types';
+import type { TransportChoice } from '../transfer';
 
 export type HostKeyPolicyName = 'tofu' | 'fingerprint' | 'known_hosts' | 'any';
 export type AgentChoice = 'none' | 'env' | 'path';

@@ -5,7 +5,7 @@
  * aborting everything when the node closes. The nodes themselves only read the message and shape results.
  */
 import { TransferError } from '../errors';
-import type { TransferContext } from '../transfer/types';
+import type { TransferContext } from '../transfer';
 import type { ConnectionState, ConnectionUser, Device, ScpConnectionNode } from './connection-api';
 import { InputError } from './input-error';
 import { toNodeError, type Namespace } from './node-error';

@@ -2,7 +2,7 @@
  * Progress as the user sees it: throttled progress payloads (file, bytes, total, percent, rate, ETA) and
  * the short status texts (42% · 3.1 MiB/s).
  */
-import type { ProgressEvent } from '../transfer/types';
+import type { ProgressEvent } from '../transfer';
 
 /** At most this often a progress message (and a status update) per job: 4 per second. */
 export const PROGRESS_INTERVAL_MS = 250;

@@ -15,7 +15,7 @@ import type {
   TransferContext,
   TransferResult,
   TransferredFile,
-} from '../transfer/types';
+} from '../transfer';
 import { isScpConnectionNode } from './connection-api';
 import { cleanText } from '../text';
 import { InputError } from './input-error';

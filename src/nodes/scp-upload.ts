@@ -5,7 +5,7 @@
  */
 import { Readable } from 'stream';
 import { upload } from '../transfer';
-import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer/types';
+import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer';
 import { isScpConnectionNode } from './connection-api';
 import { InputError } from './input-error';
 import { JobRunner, type PreparedJob } from './job-runner';

@@ -4,7 +4,8 @@
  * the same way as the matcher, keeps the names the pattern really matches, and hands them to `scp -f`.
  */
 import type { Glob } from '../glob';
-import { commandPrefix, quoteForShellBytes } from './quote';
+import { quoteForShellBytes } from '../shell-quote';
+import { commandPrefix } from './scp-command';
 
 /**
  * Shell state that changes what a pattern expands to, reset for this command: the C locale (so `?` and

@@ -3,7 +3,7 @@
  * shell quoting, the record codec, and the source (upload) / sink (download) state machines that treat
  * everything the server says as hostile. No ssh2, no Node-RED.
  */
-export { quoteForShell, quoteForShellBytes, buildScpCommand, type ScpCommandOptions } from './quote';
+export { buildScpCommand, type ScpCommandOptions } from './scp-command';
 export {
   encodeRecord,
   parseRecord,
@@ -15,7 +15,8 @@ export {
   type RecordLimits,
 } from './records';
 export type { ScpStreams, ScpSessionOptions, ScpStepResult, ScpFinish } from './types';
-export { ScpSource, chunkAsBuffer, readsItself, type ScpSourceFile, type ScpSourceDirectory, type SelfReadingContent } from './source';
+export { ScpSource, type ScpSourceFile, type ScpSourceDirectory } from './source';
+export { chunkAsBuffer, readsItself, type SelfReadingContent } from '../content';
 export { definitelyNoScp, isNoScpError, type ScpProtocolError } from './no-scp';
 export { buildScpGlobCommand, globListScript, type GlobRun } from './glob-command';
 export { ScpSink, type SinkExpectation, type SinkLimits, type SinkEntry, type ScpSinkOptions } from './sink';

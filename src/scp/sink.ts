@@ -1,3 +1,4 @@
+// Over 400 lines: one protocol state machine; every record check reads the same state (depth, counts, expectation, answers ahead).
 /**
  * We receive (download); the server runs `scp -f`. The server drives this protocol, so every record is
  * hostile input until checked: names, record order, modes, sizes, counts and depth are validated before
@@ -8,7 +9,7 @@ import { cleanText, isValidUtf8 } from '../text';
 import { matchGlob } from '../glob';
 import { codeForServerMessage, parseRecord, type RecordLimits, type ScpTimes } from './records';
 import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
-import { ScpSession, localFailure } from './session';
+import { ScpSession, localFailure } from './scp-session';
 import type { ScpFinish, ScpSessionOptions, ScpStreams } from './types';
 
 export type SinkExpectation =

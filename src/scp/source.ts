@@ -6,10 +6,11 @@
  */
 import type { Readable } from 'stream';
 import type { TransferError } from '../errors';
+import { chunkAsBuffer, readsItself, type SelfReadingContent } from '../content';
 import { cleanText } from '../text';
 import { DEFAULT_RECORD_LIMITS, codeForServerMessage, encodeRecord, unsafeNameReason, type ScpTimes } from './records';
 import { NO_SCP_TEXT, definitelyNoScp, withNoScp } from './no-scp';
-import { ScpSession, localFailure } from './session';
+import { ScpSession, localFailure } from './scp-session';
 import type { ScpFinish, ScpSessionOptions, ScpStepResult, ScpStreams } from './types';
 
 export interface ScpSourceFile {
@@ -48,30 +49,7 @@ const SLICE_BYTES = 256 * 1024;
 /** Each of the two buffers a self-reading content is read into (a local file: big reads, few calls). */
 const FILL_BYTES = 1024 * 1024;
 
-/**
- * Content that reads itself into the caller's buffer, like a local file read with `fh.read()`: sendFile
- * then reads it into two buffers it reuses (one is read while the other is sent) instead of taking a
- * fresh buffer per chunk from a stream. Resolves with the bytes read, 0 at the end.
- */
-export interface SelfReadingContent {
-  readInto(buffer: Buffer, length: number): Promise<number>;
-}
-
-export function readsItself(content: unknown): content is SelfReadingContent {
-  return typeof (content as Partial<SelfReadingContent> | null)?.readInto === 'function';
-}
 const ZERO = Buffer.from([0]);
-
-/**
- * The bytes of one chunk a local or caller's stream yielded (Buffer, string, Uint8Array); undefined for
- * anything else, such as the values of an object-mode stream, which have no bytes to send.
- */
-export function chunkAsBuffer(chunk: unknown): Buffer | undefined {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  return undefined;
-}
 
 export class ScpSource extends ScpSession {
   private isReady = false;

@@ -1,3 +1,4 @@
+// Over 400 lines: one connection's life (socket or jump channel, host key, authentication, close) in one class whose steps share its clean-up.
 /**
  * One authenticated SSH connection: TCP socket (ours, so Nagle is off and connect errors map cleanly)
  * or a channel through a jump host, host-key decision before authentication, explicit auth order, one

@@ -5,24 +5,31 @@
  * job runs over SFTP and the decision is remembered for that ChannelProvider, so later jobs go
  * straight to SFTP. Any other failure (a banner, a hostile reply) is that job's error and teaches
  * nothing: the next job tries SCP again.
+ *
+ * The transports are plug-ins: this module builds the one a job uses (scp/, sftp/) and hands it to the
+ * walker (walk/upload-walk.ts, walk/download-walk.ts), which carries the job out the same way over both.
  */
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
-import { sftpDownload } from './sftp/download';
-import { sftpUpload } from './sftp/upload';
-import { Job } from './job';
+import { Job } from './job/job';
 import { remotePathOf, showRemote, splitRemote } from './remote-path';
-import { checkDownloadTarget } from './plan/download-target';
-import { scpDownload } from './scp/download';
-import { NO_SCP } from './scp/channel';
-import { scpUpload } from './scp/upload';
-import { planUpload, type UploadPlan } from './local/sources';
-import { sweepLeftovers } from './sweep-leftovers';
+import { openScpDownload } from './scp/scp-download';
+import { ScpUploadTransport } from './scp/scp-upload';
+import { openSftpDownload } from './sftp/sftp-download';
+import { SftpUploadTransport } from './sftp/sftp-upload';
+import { checkDownloadTarget } from './walk/download-target';
+import { runDownload } from './walk/download-walk';
+import { runUpload } from './walk/upload-walk';
+import { planUpload, type UploadPlan } from './walk/upload-plan';
+import { sweepLeftovers, type RemoveLeftovers } from './leftovers/sweep';
+import { removeLeftoversOverScp } from './scp/shell-scripts';
+import { removeLeftoversOverSftp } from './sftp/sftp-channel';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
-export type { Leftover, LeftoverJournal } from './leftovers';
-export { FileLeftoverJournal, leftoverJournalFor } from './leftover-file';
+export type { Leftover, LeftoverJournal } from './leftovers/journal';
+export { FileLeftoverJournal, leftoverJournalFor } from './leftovers/journal-file';
+export { FilePullRecord, MAX_PULL_RECORD_ENTRIES } from './pull-record/pull-record-file';
 export { Glob, matchGlob } from '../glob';
 
 const remembered = new WeakMap<ChannelProvider, TransportUsed>();
@@ -39,6 +46,11 @@ function firstTransport(ctx: TransferContext): TransportUsed {
   return remembered.get(ctx.channels) ?? 'scp';
 }
 
+/** How the transport a job starts with removes what earlier jobs left behind. */
+function sweepHook(ctx: TransferContext): RemoveLeftovers<Job> {
+  return firstTransport(ctx) === 'sftp' ? removeLeftoversOverSftp : removeLeftoversOverScp;
+}
+
 function checkPolicy(overwrite: OverwritePolicy, host: string): void {
   if (overwrite !== 'overwrite' && overwrite !== 'skip' && overwrite !== 'fail') {
     throw new TransferError('EINVAL', 'overwrite must be "overwrite", "skip" or "fail"', { host });
@@ -47,6 +59,12 @@ function checkPolicy(overwrite: OverwritePolicy, host: string): void {
 
 function noScp(job: Job, path: string): TransferError {
   return new TransferError('EPROTO', 'the server has no usable scp (use transport "sftp" or "auto")', { host: job.host, path });
+}
+
+/** Only a probe over SCP can find the server unusable; SFTP's own failures are errors. */
+function overSftp<T>(result: T | 'unavailable', job: Job, shown: string): T {
+  if (result === 'unavailable') throw new TransferError('EPROTO', 'the server has no usable SFTP', { host: job.host, path: shown });
+  return result;
 }
 
 export async function upload(ctx: TransferContext, request: UploadRequest): Promise<TransferResult> {
@@ -58,21 +76,23 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, firstTransport(ctx));
+    await sweepLeftovers(job, sweepHook(ctx));
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
     plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644, { followSymlinks: request.followSymlinks === true });
     const skipped = plan.skipped;
-    if (firstTransport(ctx) === 'sftp') return { ...(await sftpUpload(job, request, plan, remote)), skipped };
-    const result = await scpUpload(job, request, plan, remote);
-    if (result !== NO_SCP) {
+    const uploadOverSftp = async (uploadPlan: UploadPlan): Promise<TransferResult> =>
+      overSftp(await runUpload(job, request, uploadPlan, remote, SftpUploadTransport.forPlan(job, uploadPlan)), job, showRemote(remote));
+    if (firstTransport(ctx) === 'sftp') return { ...(await uploadOverSftp(plan)), skipped };
+    const result = await runUpload(job, request, plan, remote, new ScpUploadTransport(job));
+    if (result !== 'unavailable') {
       if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
       return { ...result, skipped };
     }
     if (ctx.transport !== 'auto') throw noScp(job, shown);
     remembered.set(ctx.channels, 'sftp');
-    return { ...(await sftpUpload(job, request, plan, remote)), skipped };
+    return { ...(await uploadOverSftp(plan)), skipped };
   } catch (error) {
     throw job.normalise(error, shown);
   } finally {
@@ -89,12 +109,14 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, firstTransport(ctx));
+    await sweepLeftovers(job, sweepHook(ctx));
     await checkDownloadTarget(job, request);
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
+    const downloadOverSftp = async (): Promise<TransferResult> =>
+      overSftp(await runDownload(job, request, remote, (plan) => openSftpDownload(job, request, plan)), job, showRemote(remote));
     if (firstTransport(ctx) === 'sftp' || (scpCannotNameIt && ctx.transport === 'auto')) {
-      return await sftpDownload(job, request, remote);
+      return await downloadOverSftp();
     }
     if (scpCannotNameIt) {
       throw new TransferError('EINVAL', 'SCP cannot download a file whose name contains a newline (use transport "sftp" or "auto")', {
@@ -102,14 +124,14 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
         path: shown,
       });
     }
-    const result = await scpDownload(job, request, remote);
-    if (result !== NO_SCP) {
+    const result = await runDownload(job, request, remote, (plan) => openScpDownload(job, request, plan));
+    if (result !== 'unavailable') {
       if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
       return result;
     }
     if (ctx.transport !== 'auto') throw noScp(job, shown);
     remembered.set(ctx.channels, 'sftp');
-    return await sftpDownload(job, request, remote);
+    return await downloadOverSftp();
   } catch (error) {
     throw job.normalise(error, shown);
   } finally {

@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'stream';
 import type { ChannelProvider } from '../ssh/types';
-import type { LeftoverJournal } from './leftovers';
+import type { LeftoverJournal } from './leftovers/journal';
 
 export type TransportChoice = 'auto' | 'scp' | 'sftp';
 export type TransportUsed = 'scp' | 'sftp';

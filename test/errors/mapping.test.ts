@@ -5,20 +5,19 @@
  */
 import assert from 'assert';
 import {
-  SFTP_STATUS,
   TRANSFER_ERROR_CODES,
   TransferError,
   hasOverlongName,
   localSystemError,
   meaningOfErrno,
   meaningOfServerText,
-  meaningOfSftpStatus,
   systemError,
   type TransferErrorCode,
 } from '../../src/errors';
 import { codeForServerMessage } from '../../src/scp';
-import { localFailure } from '../../src/scp/session';
-import { sftpError } from '../../src/sftp/session';
+import { localFailure } from '../../src/scp/scp-session';
+import { SFTP_STATUS, meaningOfSftpStatus } from '../../src/sftp';
+import { sftpError } from '../../src/sftp/sftp-session';
 
 interface Situation {
   situation: string;

@@ -10,7 +10,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
-import { parseJournal } from '../../src/transfer/leftover-file';
+import { parseJournal } from '../../src/transfer/leftovers/journal-file';
 import {
   collectCaught,
   connectionDef,

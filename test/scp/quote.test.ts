@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { TransferError } from '../../src/errors';
-import { buildScpCommand, quoteForShell, quoteForShellBytes } from '../../src/scp';
+import { buildScpCommand } from '../../src/scp';
+import { quoteForShell, quoteForShellBytes } from '../../src/shell-quote';
 
 /** A deterministic PRNG, so a failure can be reproduced from the printed seed. */
 function prng(seed: number): () => number {

@@ -12,10 +12,10 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ScpSource } from '../../src/scp';
-import { remoteTempName } from '../../src/transfer/temp-name';
-import type { LoneUpload } from '../../src/transfer/plan/lone-upload';
+import { remoteTempName } from '../../src/transfer/leftovers/temp-name';
+import type { LoneUpload } from '../../src/transfer/walk/lone-upload';
 import { PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from '../../src/transfer/scp/folded-upload';
-import { PROBE_MARKER } from '../../src/transfer/scp/remote-exec';
+import { PROBE_MARKER } from '../../src/transfer/scp/shell-scripts';
 import { makeTempDir } from '../harness';
 
 const SHELLS: { label: string; argv: string[] }[] = [

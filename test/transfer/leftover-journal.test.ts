@@ -7,9 +7,9 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { FileLeftoverJournal, JOURNAL_HEADER, MAX_LEFTOVERS } from '../../src/transfer/leftover-file';
-import { isValidLeftover, type Leftover } from '../../src/transfer/leftovers';
-import { remoteTempName, stagingName } from '../../src/transfer/temp-name';
+import { FileLeftoverJournal, JOURNAL_HEADER, MAX_LEFTOVERS } from '../../src/transfer/leftovers/journal-file';
+import { isValidLeftover, type Leftover } from '../../src/transfer/leftovers/journal';
+import { remoteTempName, stagingName } from '../../src/transfer/leftovers/temp-name';
 import { makeTempDir } from '../harness';
 
 function tempFile(dir: string, name: string): Leftover {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../harness';
-import { Job } from '../../src/transfer/job';
+import { Job } from '../../src/transfer/job/job';
 import { AtomicFileWriter } from '../../src/transfer/local/local-files';
 import type { ChannelProvider } from '../../src/ssh/types';
 

@@ -7,8 +7,9 @@ import * as assert from 'node:assert/strict';
 import type { ServerChannel } from 'ssh2';
 import { startFakeServer, type FakeServer } from '../harness';
 import { SshPool } from '../../src/ssh';
-import { Job } from '../../src/transfer/job';
-import { commandLimitMs, probeRemote, runRemote } from '../../src/transfer/scp/remote-exec';
+import { Job } from '../../src/transfer/job/job';
+import { commandLimitMs, runRemote } from '../../src/transfer/scp/remote-exec';
+import { probeRemote } from '../../src/transfer/scp/shell-scripts';
 import { TransferError } from '../../src/errors';
 
 const IDLE_MS = 1000;

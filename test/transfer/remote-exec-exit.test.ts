@@ -11,8 +11,8 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
-import { Job } from '../../src/transfer/job';
-import { finishRemoteDirectories, moveStagedFiles } from '../../src/transfer/scp/remote-exec';
+import { Job } from '../../src/transfer/job/job';
+import { finishRemoteDirectories, moveStagedFiles } from '../../src/transfer/scp/shell-scripts';
 import { type FakeServer, startFakeServer } from '../harness';
 import { context } from './support';
 

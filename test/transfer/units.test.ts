@@ -4,7 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { joinRemote, splitRemote } from '../../src/transfer/remote-path';
-import { localTempName, remoteTempName } from '../../src/transfer/temp-name';
+import { localTempName, remoteTempName } from '../../src/transfer/leftovers/temp-name';
 
 describe('transfer units: remote paths and temporary names', function () {
   it('splits and joins remote paths as bytes', function () {

@@ -1,5 +1,5 @@
 /**
- * The one upload walker (src/transfer/plan/upload.ts) decides, for both transports alike, what a tree
+ * The one upload walker (src/transfer/walk/upload-walk.ts) decides, for both transports alike, what a tree
  * upload leaves behind: a file in the way of a directory is found before anything is sent; a refusal
  * mid-tree places the files finished before it and removes every temporary.
  */

@@ -8,8 +8,8 @@ import { constants, promises as fs, type Stats } from 'fs';
 import { isAbsolute, join, relative } from 'path';
 import { TransferError, localSystemError } from '../../errors';
 import { cleanText } from '../../text';
-import type { Job } from '../job';
-import { localTempName } from '../temp-name';
+import type { Job } from '../job/job';
+import { localTempName } from '../leftovers/temp-name';
 
 /** Chunks from the channel are gathered up to this much per write system call. */
 const WRITE_BATCH_BYTES = 1024 * 1024;

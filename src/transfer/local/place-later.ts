@@ -1,4 +1,4 @@
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 
 /**
  * The local work of small downloaded files done behind the wire while the next records are read: each

@@ -5,7 +5,7 @@
 import { promises as fs } from 'fs';
 import { basename, dirname } from 'path';
 import { TransferError } from '../../errors';
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 import { AtomicFileWriter, currentUmask, inspectLocal, insideTarget, localError, type ExistingEntry, type FinishOptions } from './local-files';
 import type { DownloadRequest, TransferredFile } from '../types';
 

@@ -3,7 +3,7 @@
  * and a rename shell, one shell
  * 1. prints the probe's answer for the remote path and the path inside it (`SCP-PROBE:dn`), remembering
  *    whether the remote path is a directory from the very test it printed;
- * 2. picks the one of the two targets (plan/lone-upload.ts) that this answer implies: the client decides
+ * 2. picks the one of the two targets (walk/lone-upload.ts) that this answer implies: the client decides
  *    on the same answer, so both sides agree on where the file goes;
  * 3. runs `scp -t` on it. Nothing is created before the client sends a file record, and the client sends
  *    none when its overwrite policy refuses or skips the file (EOF alone ends scp with nothing written);
@@ -14,9 +14,10 @@
  *    Without atomic the shell simply `exec`s scp: one process.
  * A missing scp leaves exit status 127 with no answer after the probe's, as a plain `scp -t` would.
  */
-import { quoteForShellBytes } from '../../scp';
-import type { LoneTarget, LoneUpload } from '../plan/lone-upload';
-import { MAX_COMMAND_BYTES, PROBE_MARKER, renameFunction } from './remote-exec';
+import { quoteForShellBytes } from '../../shell-quote';
+import type { LoneTarget, LoneUpload } from '../walk/lone-upload';
+import { MAX_COMMAND_BYTES } from './remote-exec';
+import { PROBE_MARKER, renameFunction } from './shell-scripts';
 
 /** The line the folded command prints after scp, before it exits. */
 export const PLACED_MARKER = 'SCP-PLACED:';
