@@ -55,7 +55,9 @@ export async function assertDialogsOpen(browser: Browser, url: string): Promise<
     await page.waitForFunction((id) => typeof RED !== 'undefined' && RED.nodes?.node?.(id) && $('#red-ui-header-shade').is(':hidden'), CONNECTION_ID, { timeout: 30_000 });
     for (const id of [UPLOAD_ID, DOWNLOAD_ID]) {
       await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
-      await page.locator('#node-input-remotePath').waitFor({ state: 'visible' });
+      // The path's typed input is built by the dialog's oneditprepare (the original input stays hidden).
+      await page.locator('.red-ui-tray .red-ui-typedInput-container').first().waitFor({ state: 'visible' });
+      assert.strictEqual(await page.inputValue('#node-input-remotePath'), await page.evaluate((nodeId) => String(RED.nodes.node(nodeId).remotePath), id), 'the dialog shows the deployed path');
       assert.deepStrictEqual(await catalogKeysInTray(page), [], `dialog of node ${id}: untranslated texts`);
       await page.click('#node-dialog-cancel');
       await page.locator('#node-input-remotePath').waitFor({ state: 'detached' });

@@ -49,6 +49,11 @@ describe('package matrix: the tarball on Node.js 22, 24 and 26 with Node-RED 4.1
     await browser?.close().catch(() => undefined);
   });
 
+  it("package.json's engines.node names exactly the tested Node.js lines: the machine's and the matrix's", function () {
+    const tested = [Number(process.versions.node.split('.')[0]), ...nodeLineMajors()].sort((a, b) => a - b);
+    assert.strictEqual(PACKAGE_JSON.engines.node, tested.map((major) => `^${major}`).join(' || '));
+  });
+
   for (const major of nodeLineMajors()) {
     describe(`Node.js ${major}`, function () {
       let line: NodeLine;
