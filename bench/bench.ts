@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (issue 10): the nodes inside a real Node-RED runtime that has idled, against the engine
+ * `npm run bench`: the nodes inside a real Node-RED runtime that has idled, against the engine
  * alone, OpenSSH's scp (default and -O, each with its default cipher and aes128-gcm) and ssh2-sftp-client,
  * on one sshd of the test harness (127.0.0.1, MaxSessions 10 as OpenSSH ships it). Contenders interleaved
  * in rounds, results checked outside the timing. Prints a Markdown table and writes it with an SVG chart to

@@ -1,4 +1,4 @@
-/** The benchmark's sizes and counts: the full run of issue 10, or BENCH_QUICK=1 (under two minutes). */
+/** The benchmark's sizes and counts: the full run, or BENCH_QUICK=1 (under two minutes). */
 const MIB = 1024 * 1024;
 
 export interface BenchConfig {

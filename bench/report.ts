@@ -1,6 +1,6 @@
 /**
  * The benchmark's output, from numbers only (pure, tested in test/bench): the Markdown table of medians,
- * spreads and pair-wise ratios, the targets of issue 10 met or missed, and an SVG bar chart.
+ * spreads and pair-wise ratios, the performance targets met or missed, and an SVG bar chart.
  */
 import { summarize } from './stats';
 
@@ -116,7 +116,7 @@ export function renderMarkdown(report: BenchReport): string {
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}.`,
     '',
-    '### Targets (issue 10)',
+    '### Targets',
     '',
     ...table(
       ['target', 'goal', 'measured', 'verdict'],

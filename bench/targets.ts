@@ -1,4 +1,4 @@
-/** The targets of issue 10 as numbers, from the measured cases (pure, tested in test/bench). */
+/** The performance targets as numbers, from the measured cases (pure, tested in test/bench). */
 import { speedRatio, type CaseResult, type TargetResult } from './report';
 import { median } from './stats';
 

@@ -1,4 +1,6 @@
-/** True when ssh2's native crypto binding loaded (without it every cipher is much slower). */
+import type { SshWarning } from './types';
+
+/** True when ssh2's native crypto binding loaded (without it ssh2 encrypts through Node's crypto per packet). */
 export function cryptoBindingAvailable(): boolean {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -7,4 +9,27 @@ export function cryptoBindingAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The installed ssh2's version, '' when it cannot be read. */
+export function ssh2Version(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return String((require('ssh2/package.json') as { version?: unknown }).version ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The warning for a missing binding, naming why. ssh2 1.17's binding cannot compile from Node.js 26 on (V8
+ * removed v8::Context::GetIsolate, which it calls), so reinstalling with build tools does not help there;
+ * anywhere else a missing binding means the install had no C++ toolchain.
+ */
+export function bindingMissingWarning(nodeVersion: string, ssh2: string): SshWarning {
+  const nodeMajor = Number(nodeVersion.replace(/^v/, '').split('.')[0]);
+  if (nodeMajor >= 26 && /^1\.17\./.test(ssh2)) {
+    return { code: 'cryptoBindingUnsupported', values: { node: nodeVersion.replace(/^v/, ''), ssh2 } };
+  }
+  return { code: 'cryptoBindingMissing', values: {} };
 }

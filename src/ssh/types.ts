@@ -54,7 +54,7 @@ export interface SshEndpoint {
  * `values` let an application (the Node-RED nodes) show it in the user's language.
  */
 export interface SshWarning {
-  code: 'cryptoBindingMissing' | 'hostKeyUnchecked' | 'extraConnectionFailed' | 'agentUnavailable' | 'ssh2Changed';
+  code: 'cryptoBindingMissing' | 'cryptoBindingUnsupported' | 'hostKeyUnchecked' | 'extraConnectionFailed' | 'agentUnavailable' | 'ssh2Changed';
   values: Record<string, string>;
 }
 

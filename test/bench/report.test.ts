@@ -1,6 +1,6 @@
 /**
- * The benchmark's pure parts on fixed numbers (no timing, no servers): statistics, ratios, the targets of
- * issue 10, the Markdown table and the SVG chart. Keeps `npm run bench` from rotting between runs.
+ * The benchmark's pure parts on fixed numbers (no timing, no servers): statistics, ratios,
+ * the performance targets, the Markdown table and the SVG chart. Keeps `npm run bench` from rotting between runs.
  */
 import { strict as assert } from 'assert';
 import { benchConfig } from '../../bench/config';
@@ -60,8 +60,8 @@ describe('bench: statistics', () => {
   });
 });
 
-describe('bench: targets of issue 10', () => {
-  it('turns medians into the ratios the issue names, met or missed', () => {
+describe('bench: the performance targets', () => {
+  it('turns medians into the ratios the targets name, met or missed', () => {
     const list = targets(measured());
     const find = (label: string) => {
       const target = list.find((t) => t.label === label);

@@ -44,4 +44,22 @@ describe('nodes: missing native crypto binding (real sshd)', function () {
     // Inside the test helper RED._ returns the catalog key: the warning is translated, and logged once.
     assert.deepStrictEqual(bindingWarnings, ['scp-connection.warnings.cryptoBindingMissing']);
   });
+
+  it('on Node.js 26 names ssh2 and Node.js: the binding cannot build there, build tools do not help', async function () {
+    const version = Object.getOwnPropertyDescriptor(process, 'version');
+    Object.defineProperty(process, 'version', { value: 'v26.12.1', configurable: true });
+    try {
+      await loadFlow([connectionDef(server), uploadDef()], { conn: { password: server.password } });
+      resultOf(await send('up', { payload: 'c.txt', remotePath: `${dir.absolute}/c.txt` }));
+    } finally {
+      if (version) Object.defineProperty(process, 'version', version);
+    }
+    const connection = helper.getNode('conn') as unknown as Record<string, unknown>;
+    const bindingWarnings = (connection.warn as Spied)
+      .getCalls()
+      .filter((call) => call.thisValue === connection)
+      .map((call) => String(call.args[0]))
+      .filter((text) => /warnings\.cryptoBinding/.test(text));
+    assert.deepStrictEqual(bindingWarnings, ['scp-connection.warnings.cryptoBindingUnsupported']);
+  });
 });

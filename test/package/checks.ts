@@ -1,4 +1,4 @@
-/** Assertions shared by the package tests (Node-RED 4.1 on Node 20, Node-RED 5 on Node 22). */
+/** Assertions shared by the package tests (Node-RED 4.1 on the machine's Node, Node-RED 4.1 and 5 on each Node.js line of the matrix). */
 import assert from 'assert';
 import { runAsUser, type SshdServer } from '../harness';
 import type { NodeRedProcess } from '../support/node-red-process';

@@ -9,6 +9,8 @@ import type { Endpoint } from '../support/red';
 export const ROUNDTRIP_URL = '/scp-roundtrip';
 export const MISSING_URL = '/scp-missing';
 export const CONNECTION_ID = 'c0ffee0000000001';
+export const UPLOAD_ID = 'f10e000000000003';
+export const DOWNLOAD_ID = 'f10e000000000004';
 
 export interface PackageFlowOptions {
   server: Endpoint & { clientKey: string };
@@ -37,9 +39,9 @@ export function packageTestFlow({ server, remoteFile, missingFile }: PackageFlow
       transport: 'auto',
       credentials: { privateKey: server.clientKey },
     },
-    { id: 'f10e000000000002', type: 'http in', name: '', url: ROUNDTRIP_URL, method: 'post', upload: false, wires: [['f10e000000000003']], ...at(120, 60) },
+    { id: 'f10e000000000002', type: 'http in', name: '', url: ROUNDTRIP_URL, method: 'post', upload: false, wires: [[UPLOAD_ID]], ...at(120, 60) },
     {
-      id: 'f10e000000000003',
+      id: UPLOAD_ID,
       type: 'scp upload',
       name: '',
       ...transferDefaults,
@@ -48,11 +50,11 @@ export function packageTestFlow({ server, remoteFile, missingFile }: PackageFlow
       mode: '0644',
       atomic: true,
       outputs: 1,
-      wires: [['f10e000000000004']],
+      wires: [[DOWNLOAD_ID]],
       ...at(320, 60),
     },
     {
-      id: 'f10e000000000004',
+      id: DOWNLOAD_ID,
       type: 'scp download',
       name: '',
       ...transferDefaults,

@@ -51,7 +51,7 @@ describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (
 
   it('installs into a new Node-RED user directory as the palette manager does, building ssh2\'s native binding', async function () {
     assert.ok(packed, 'needs the tarball of the step before');
-    ({ userDir, output: installOutput } = await installedPackage('node-red-4'));
+    ({ userDir, output: installOutput } = await installedPackage('machine'));
     const installed = path.join(userDir, 'node_modules', ...PACKAGE_JSON.name.split('/'));
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version, PACKAGE_JSON.version);
     const dependencies = JSON.parse(fs.readFileSync(path.join(userDir, 'package.json'), 'utf8')).dependencies as Record<string, string>;

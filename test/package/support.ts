@@ -7,7 +7,7 @@ import { execFile } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { makeTempDir } from '../harness';
-import { nodeRed5Missing, nodeRed5Runtime } from '../support/node-red-5';
+import { nodeLine, nodeLineMajors, nodeLinesMissing } from '../support/node-lines';
 
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -116,31 +116,48 @@ export interface Installed {
   output: string;
 }
 
-/** The two installs of the tarball the package tests use: for Node-RED 4.1 on this Node.js, for Node-RED 5 on Node 22. */
-export type Leg = 'node-red-4' | 'node-red-5';
-let installs: Record<Leg, Promise<Installed>> | undefined;
+/** Where the tarball is installed: for Node-RED 4.1 on the machine's Node, or for a Node.js line of the matrix. */
+export type Leg = 'machine' | number;
+const installs = new Map<Leg, Promise<Installed>>();
+/** Native builds (ssh2, cpu-features) are single-threaded: two at a time use both cores of a CI machine. */
+const AT_ONCE = 2;
+let running = 0;
+const waiting: Array<() => void> = [];
 
-/**
- * The tarball installed for `leg`. The first call starts both installs at once: their native builds (ssh2,
- * cpu-features) are single-threaded, so together they finish sooner.
- */
-export function installedPackage(leg: Leg): Promise<Installed> {
-  installs ??= startInstalls();
-  return installs[leg];
+async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await work();
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
 }
 
-function startInstalls(): Record<Leg, Promise<Installed>> {
+/** Starts the installs of `legs` (two at a time) that have not started yet: later callers find theirs done or running. */
+export function startInstalls(legs: Leg[]): void {
   const packed = packedPackage();
-  const runtime = nodeRed5Runtime();
-  const started: Record<Leg, Promise<Installed>> = {
-    'node-red-4': packed.then(({ tarball }) => installIntoNewUserDir(tarball, 'pack-userdir')),
-    'node-red-5': runtime
-      ? packed.then(({ tarball }) => installIntoNewUserDir(tarball, 'node-red-5-userdir', { node: runtime.node, nodeHeaders: runtime.headers }))
-      : Promise.reject(new Error(`no Node-RED 5 runtime: ${nodeRed5Missing()}`)),
-  };
-  // Each is awaited by its own test, possibly much later (or never, when that test is skipped).
-  for (const install of Object.values(started)) install.catch(() => undefined);
-  return started;
+  for (const leg of legs) {
+    if (installs.has(leg)) continue;
+    const line = leg === 'machine' ? undefined : nodeLine(leg);
+    const install =
+      leg !== 'machine' && !line
+        ? Promise.reject(new Error(`no Node.js ${leg}: ${nodeLinesMissing()}`))
+        : packed.then(({ tarball }) => inTurn(() => installIntoNewUserDir(tarball, `userdir-node-${leg}`, line ? { node: line.node, nodeHeaders: line.headers } : {})));
+    // Each is awaited by its own test, possibly much later (or never, when that test is skipped).
+    install.catch(() => undefined);
+    installs.set(leg, install);
+  }
+}
+
+/**
+ * The tarball installed for `leg`, in a user directory of its own. The first call starts the installs of
+ * every leg of the matrix, so later legs find theirs done; a leg whose runtime is missing rejects.
+ */
+export function installedPackage(leg: Leg): Promise<Installed> {
+  if (installs.size === 0) startInstalls(['machine', ...nodeLineMajors()]);
+  return installs.get(leg) ?? Promise.reject(new Error(`no leg ${leg} in the package matrix`));
 }
 
 /** Whether ssh2's native crypto binding loads under `node` from `modulesDir` (ssh2 falls back to JS crypto without it). */

@@ -1,7 +1,7 @@
 /**
  * Node-RED as users run it: its red.js in a child process, on 127.0.0.1 and a free port, with a given user
  * directory, driven over the admin API. For tests of what the test helper cannot show: the package as
- * installed from its tarball (test/package) and other Node-RED and Node.js versions (test/support/node-red-5.ts).
+ * installed from its tarball (test/package) and other Node-RED and Node.js versions (test/support/node-lines.ts).
  */
 import { spawn } from 'child_process';
 import fs from 'fs';
