@@ -10,6 +10,7 @@ import { cleanText } from '../text';
 import { authFailedError, createAuthSession, endpointLabel, prepareAuth, type AuthSession } from './auth';
 import { decideHostKey, type HostKeyDecision } from './host-key';
 import { PacketRecycler } from './packet-recycler';
+import { openProxyTunnel } from './proxy';
 import { recycleOutgoingPackets, remoteSoftwareVersion, sendKeepalive, warnSsh2Changed } from './ssh2-internals';
 import type { SshEndpoint, WarnFunction } from './types';
 
@@ -173,7 +174,8 @@ export class SshConnection {
 
   /**
    * Connects and authenticates. Rejects with a TransferError: EAUTH/ENOENT (credentials), EHOSTKEY,
-   * ECONNREFUSED/ENOTFOUND/EHOSTUNREACH/ETIMEDOUT/ECONNRESET (network), EPROTO, EABORTED.
+   * ECONNREFUSED/ENOTFOUND/EHOSTUNREACH/ETIMEDOUT/ECONNRESET (network, the proxy's too), EPROXY/EPROXYAUTH
+   * (the proxy refused the device or our proxy credentials), EPROTO, EABORTED.
    */
   static async open(endpoint: SshEndpoint, options: OpenOptions = {}): Promise<SshConnection> {
     const where = `${endpoint.host}:${endpoint.port}`;
@@ -184,8 +186,11 @@ export class SshConnection {
 
     let jump: SshConnection | undefined;
     let socket: net.Socket | ClientChannel;
+    const startedAt = Date.now();
     if (endpoint.jumpHost) {
-      jump = await SshConnection.open(endpoint.jumpHost, { ...options, observer: undefined }).catch((error: unknown) => {
+      // Only the first hop's TCP connection can go through the proxy: the jump host inherits this one's.
+      const jumpEndpoint = endpoint.proxy && !endpoint.jumpHost.proxy ? { ...endpoint.jumpHost, proxy: endpoint.proxy } : endpoint.jumpHost;
+      jump = await SshConnection.open(jumpEndpoint, { ...options, observer: undefined }).catch((error: unknown) => {
         throw error instanceof TransferError
           ? new TransferError(error.code, `jump host: ${error.summary}`, {
               host: error.host,
@@ -201,6 +206,10 @@ export class SshConnection {
         await jump.end();
         throw error;
       }
+      if (options.observer) options.observer.reached = true;
+    } else if (endpoint.proxy) {
+      // The proxy's handshake is part of connecting: it shares the connection deadline.
+      socket = await openProxyTunnel(endpoint.proxy, endpoint, { deadlineMs: readyTimeoutOf(endpoint), signal: options.signal });
       if (options.observer) options.observer.reached = true;
     } else {
       socket = net.connect({ host: endpoint.host, port: endpoint.port });
@@ -242,7 +251,7 @@ export class SshConnection {
             detail: `no answer during ${phase}`,
           }),
         );
-      }, Math.max(1, endpoint.readyTimeoutMs || 20_000));
+      }, Math.max(1, readyTimeoutOf(endpoint) - (endpoint.proxy && !endpoint.jumpHost ? Date.now() - startedAt : 0)));
 
       const mapError = (error: Ssh2Error): TransferError | null => {
         if (hostKeyFailure) return hostKeyFailure;
@@ -401,6 +410,10 @@ export class SshConnection {
       throw error;
     });
   }
+}
+
+function readyTimeoutOf(endpoint: SshEndpoint): number {
+  return endpoint.readyTimeoutMs || 20_000;
 }
 
 /** Opens a direct-tcpip channel from the jump host to the target, to carry the target's SSH stream. */
