@@ -51,7 +51,8 @@ export async function httpConnectHandshake(socket: net.Socket, reader: Handshake
   const code = Number(status[1]);
   const reason = cleanText(status[2] ?? '', 80);
   if (code >= 200 && code < 300) return;
-  if (code === 407) {
+  // 407 is the standard answer; tinyproxy answers a CONNECT without credentials with 401.
+  if (code === 407 || code === 401) {
     throw new TransferError('EPROXYAUTH', proxy.username === undefined ? `${where} wants credentials that were not given` : `${where} refused the proxy user name or password`, {
       host: proxyWhere,
       detail: `HTTP ${code} ${reason}`.trim(),
