@@ -5,7 +5,7 @@
  */
 import os from 'os';
 import path from 'path';
-import type { Algorithms } from 'ssh2';
+import type { Algorithms, CompressionAlgorithm } from 'ssh2';
 import { TransferError } from '../errors';
 import type { AuthConfig, HostKeyPolicy, PoolOptions, ProxyConfig, SshEndpoint } from '../ssh/types';
 import type { TransportChoice } from '../transfer/types';
@@ -72,7 +72,7 @@ export const DEFAULTS = {
 } as const;
 
 /** What `ssh -C` asks for: OpenSSH's delayed zlib first, plain zlib for older servers, none if neither. */
-export const COMPRESSION_ALGORITHMS = ['zlib@openssh.com', 'zlib', 'none'];
+export const COMPRESSION_ALGORITHMS: CompressionAlgorithm[] = ['zlib@openssh.com', 'zlib', 'none'];
 
 /** The ssh2 algorithm lists a user may override; anything else in the JSON is a mistake worth reporting. */
 const ALGORITHM_KEYS = ['kex', 'cipher', 'serverHostKey', 'hmac', 'compress'] as const;
@@ -214,7 +214,7 @@ export function endpointOf(
   const algorithms = parseAlgorithms(settings.algorithms);
   // The algorithms JSON is the expert's word: its own "compress" list wins over the checkbox.
   if (settings.compression === true && algorithms?.compress === undefined) {
-    endpoint.algorithms = { ...algorithms, compress: COMPRESSION_ALGORITHMS as NonNullable<Algorithms['compress']> };
+    endpoint.algorithms = { ...algorithms, compress: COMPRESSION_ALGORITHMS };
   } else if (algorithms !== undefined) endpoint.algorithms = algorithms;
   const proxy = proxyOf(settings, credentials);
   if (proxy !== undefined) endpoint.proxy = proxy;
