@@ -9,8 +9,8 @@ import { codeFromSocketError, TransferError } from '../errors';
 import { cleanText } from '../text';
 import { authFailedError, createAuthSession, endpointLabel, prepareAuth, type AuthSession } from './auth';
 import { decideHostKey, type HostKeyDecision } from './host-key';
-import { PacketRecycler } from './packet-recycler';
-import { openProxyTunnel } from './proxy';
+import { gatherWrites, PacketRecycler } from './packet-recycler';
+import { openFirstHop, readyTimeoutOf } from './first-hop';
 import { recycleOutgoingPackets, remoteSoftwareVersion, sendKeepalive, warnSsh2Changed } from './ssh2-internals';
 import type { SshEndpoint, WarnFunction } from './types';
 
@@ -184,40 +184,8 @@ export class SshConnection {
     const prepared = await prepareAuth(endpoint, options.warn);
     if (options.signal?.aborted) throw aborted();
 
-    let jump: SshConnection | undefined;
-    let socket: net.Socket | ClientChannel;
     const startedAt = Date.now();
-    if (endpoint.jumpHost) {
-      // Only the first hop's TCP connection can go through the proxy: the jump host inherits this one's.
-      const jumpEndpoint = endpoint.proxy && !endpoint.jumpHost.proxy ? { ...endpoint.jumpHost, proxy: endpoint.proxy } : endpoint.jumpHost;
-      jump = await SshConnection.open(jumpEndpoint, { ...options, observer: undefined }).catch((error: unknown) => {
-        throw error instanceof TransferError
-          ? new TransferError(error.code, `jump host: ${error.summary}`, {
-              host: error.host,
-              path: error.path,
-              detail: error.detail,
-              cause: error,
-            })
-          : error;
-      });
-      try {
-        socket = await forwardThrough(jump, endpoint);
-      } catch (error) {
-        await jump.end();
-        throw error;
-      }
-      if (options.observer) options.observer.reached = true;
-    } else if (endpoint.proxy) {
-      // The proxy's handshake is part of connecting: it shares the connection deadline.
-      socket = await openProxyTunnel(endpoint.proxy, endpoint, { deadlineMs: readyTimeoutOf(endpoint), signal: options.signal });
-      if (options.observer) options.observer.reached = true;
-    } else {
-      socket = net.connect({ host: endpoint.host, port: endpoint.port });
-      socket.setNoDelay(true);
-      socket.on('connect', () => {
-        if (options.observer) options.observer.reached = true;
-      });
-    }
+    const { socket, jump } = await openFirstHop(endpoint, options, (jumpEndpoint) => SshConnection.open(jumpEndpoint, { ...options, observer: undefined }));
     // ssh2 listens too, but ours is attached before anything can fail.
     socket.on('error', () => undefined);
 
@@ -412,53 +380,8 @@ export class SshConnection {
   }
 }
 
-function readyTimeoutOf(endpoint: SshEndpoint): number {
-  return endpoint.readyTimeoutMs || 20_000;
-}
-
-/** Opens a direct-tcpip channel from the jump host to the target, to carry the target's SSH stream. */
-function forwardThrough(jump: SshConnection, endpoint: SshEndpoint): Promise<ClientChannel> {
-  const target = `${endpoint.host}:${endpoint.port}`;
-  return new Promise((resolve, reject) => {
-    const failed = (error: Ssh2Error): TransferError => {
-      const detail = cleanText(error.message ?? String(error), 200);
-      // RFC 4254 reason 2 is "connect failed": the jump host could not reach the target.
-      const code = error.reason === 2 ? 'ECONNREFUSED' : 'ECONNRESET';
-      return new TransferError(code, `jump host ${jump.where} could not open a connection to ${target}`, { host: target, detail });
-    };
-    try {
-      jump.client.forwardOut('127.0.0.1', 0, endpoint.host, endpoint.port, (error, stream) => {
-        if (error) reject(failed(error));
-        else resolve(stream);
-      });
-    } catch (error) {
-      reject(failed(error as Ssh2Error));
-    }
-  });
-}
-
 /** Bytes of ours the kernel has taken off a TCP socket so far (unknown through a jump host's channel). */
 function acceptedBytes(socket: net.Socket | ClientChannel): number | undefined {
   if (!(socket instanceof net.Socket)) return undefined;
   return socket.bytesWritten - socket.writableLength;
-}
-
-/**
- * ssh2 writes every packet to the socket on its own (32,768 writes per GiB uploaded): the packets written
- * in one turn of the event loop go out together instead, as one writev when the turn ends.
- */
-function gatherWrites(socket: net.Socket): void {
-  const write = socket.write;
-  let gathering = false;
-  socket.write = function gathered(this: net.Socket, ...args: unknown[]): boolean {
-    if (!gathering && !socket.destroyed) {
-      gathering = true;
-      socket.cork();
-      process.nextTick(() => {
-        gathering = false;
-        socket.uncork();
-      });
-    }
-    return (write as (...all: unknown[]) => boolean).apply(this, args);
-  } as typeof socket.write;
 }
