@@ -5,11 +5,11 @@
  * Run: npm run build && npm run build:test && node .test-build/bench/compression.js
  */
 import * as crypto from 'node:crypto';
-import { SshPool } from '../src/ssh';
 import { COMPRESSION_ALGORITHMS } from '../src/nodes/endpoint';
 import { upload } from '../src/transfer';
 import { logText, makeServerDir, startSshd, startThrottledRelay } from '../test/harness';
 import { runCleanupsSync } from '../test/harness/cleanup';
+import { poolProvider } from '../test/transfer/support';
 
 const MIB = 1024 * 1024;
 const LINK = 2 * MIB;
@@ -26,16 +26,8 @@ async function main(): Promise<void> {
   console.log(`|---|---|---|---|---|`);
   for (const { name, data } of payloads) {
     for (const compression of [false, true]) {
-      const pool = new SshPool({
-        host: relay.host,
-        port: relay.port,
-        username: sshd.username,
-        auth: { privateKey: sshd.clientKey },
-        hostKey: { kind: 'fingerprint', fingerprints: sshd.hostKeyFingerprints },
-        readyTimeoutMs: 20_000,
-        keepaliveIntervalMs: 0,
-        algorithms: { compress: compression ? COMPRESSION_ALGORITHMS : ['none'] },
-      });
+      // the relay's address, the server's keys: the host key is pinned by fingerprint, not by address
+      const pool = poolProvider({ ...sshd, host: relay.host, port: relay.port }, { compress: compression ? COMPRESSION_ALGORITHMS : ['none'] });
       try {
         await pool.exec('true').then((lease) => lease.channel.end());
         relay.resetCounts();

@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 
 export interface ThrottledRelay {
-  host: string;
+  host: '127.0.0.1';
   port: number;
   /** bytes the relay passed from the client to the server, over all connections */
   readonly bytesUp: number;

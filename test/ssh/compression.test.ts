@@ -10,8 +10,7 @@ import { SshPool } from '../../src/ssh';
 import { COMPRESSION_ALGORITHMS } from '../../src/nodes/endpoint';
 import { download, upload } from '../../src/transfer';
 import { logText, makeServerDir, runAsUser, sharedSshd, startThrottledRelay, type SshdServer, type ThrottledRelay } from '../harness';
-import { bufferDownload, context, sha256, sq } from '../transfer/support';
-import { endpointFor } from './helpers';
+import { bufferDownload, context, poolProvider, sha256, sq } from '../transfer/support';
 
 const MIB = 1024 * 1024;
 const LINK_BYTES_PER_SECOND = 2 * MIB;
@@ -29,12 +28,8 @@ describe('ssh: compression through a throttled link (2 MiB/s)', function () {
     sshd = await sharedSshd();
     dir = (await makeServerDir(sshd, 'compression')).relative;
     relay = await startThrottledRelay(sshd, LINK_BYTES_PER_SECOND);
-    // The relay's port is not the one the host key was pinned for, but the key is the same: pin by fingerprint.
-    pool = new SshPool(
-      endpointFor({ ...sshd, host: relay.host, port: relay.port }, { privateKey: sshd.clientKey }, undefined, {
-        algorithms: { compress: COMPRESSION_ALGORITHMS },
-      }),
-    );
+    // The relay's address with the server's keys: the host key is pinned by fingerprint, not by address.
+    pool = poolProvider({ ...sshd, host: relay.host, port: relay.port }, { compress: COMPRESSION_ALGORITHMS });
     await pool.exec('true').then((lease) => lease.channel.end());
   });
 
