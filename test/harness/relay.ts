@@ -2,8 +2,11 @@
  * A throttled link on 127.0.0.1: a TCP forwarder in front of a server that lets through at most
  * `bytesPerSecond` in each direction, smoothly (small slices every few milliseconds, never a second's worth
  * at once), and counts the bytes that crossed it. The compression tests assert on those counts.
+ * It runs in a worker thread: the client's own CPU work (compressing, encrypting) in the test's event loop
+ * must not stall the link, as it would not stall a real one.
  */
 import * as net from 'node:net';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export interface ThrottledRelay {
   host: '127.0.0.1';
@@ -76,9 +79,10 @@ class ThrottledPipe {
   }
 }
 
-export function startThrottledRelay(target: { host: string; port: number }, bytesPerSecond: number): Promise<ThrottledRelay> {
-  let bytesUp = 0;
-  let bytesDown = 0;
+/** Counters shared with the worker: [bytes up, bytes down]. */
+type Counters = BigInt64Array;
+
+function runRelay(target: { host: string; port: number }, bytesPerSecond: number, counters: Counters, listening: (port: number) => void): () => Promise<void> {
   const open = new Set<net.Socket>();
   const pipes = new Set<ThrottledPipe>();
   const server = net.createServer((client) => {
@@ -88,8 +92,8 @@ export function startThrottledRelay(target: { host: string; port: number }, byte
       socket.setNoDelay(true);
       socket.on('error', () => undefined);
     }
-    const up = new ThrottledPipe(client, upstream, bytesPerSecond, (n) => (bytesUp += n));
-    const down = new ThrottledPipe(upstream, client, bytesPerSecond, (n) => (bytesDown += n));
+    const up = new ThrottledPipe(client, upstream, bytesPerSecond, (n) => Atomics.add(counters, 0, BigInt(n)));
+    const down = new ThrottledPipe(upstream, client, bytesPerSecond, (n) => Atomics.add(counters, 1, BigInt(n)));
     pipes.add(up);
     pipes.add(down);
     const teardown = (): void => {
@@ -112,29 +116,58 @@ export function startThrottledRelay(target: { host: string; port: number }, byte
     upstream.on('close', onClose);
   });
   server.on('error', () => undefined);
+  server.listen(0, '127.0.0.1', () => listening((server.address() as net.AddressInfo).port));
+  return () =>
+    new Promise<void>((done) => {
+      for (const pipe of pipes) pipe.stop();
+      for (const socket of open) socket.destroy();
+      server.close(() => done());
+    });
+}
+
+interface RelayWorkerData {
+  throttledRelay: true;
+  target: { host: string; port: number };
+  bytesPerSecond: number;
+  counters: SharedArrayBuffer;
+}
+
+if (!isMainThread && (workerData as Partial<RelayWorkerData> | null)?.throttledRelay === true && parentPort) {
+  const data = workerData as RelayWorkerData;
+  const port = parentPort;
+  const close = runRelay(data.target, data.bytesPerSecond, new BigInt64Array(data.counters), (listeningOn) => port.postMessage({ port: listeningOn }));
+  port.on('message', () => {
+    void close().then(() => process.exit(0));
+  });
+}
+
+export function startThrottledRelay(target: { host: string; port: number }, bytesPerSecond: number): Promise<ThrottledRelay> {
+  const shared = new SharedArrayBuffer(16);
+  const counters = new BigInt64Array(shared);
+  const worker = new Worker(__filename, { workerData: { throttledRelay: true, target: { host: target.host, port: target.port }, bytesPerSecond, counters: shared } satisfies RelayWorkerData });
+  // (a relay a test forgot to close must not keep the run from ending)
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
+    worker.once('error', reject);
+    worker.once('message', ({ port }: { port: number }) => {
       resolve({
         host: '127.0.0.1',
         port,
         get bytesUp() {
-          return bytesUp;
+          return Number(Atomics.load(counters, 0));
         },
         get bytesDown() {
-          return bytesDown;
+          return Number(Atomics.load(counters, 1));
         },
         resetCounts: () => {
-          bytesUp = 0;
-          bytesDown = 0;
+          Atomics.store(counters, 0, 0n);
+          Atomics.store(counters, 1, 0n);
         },
-        close: () =>
-          new Promise<void>((done) => {
-            for (const pipe of pipes) pipe.stop();
-            for (const socket of open) socket.destroy();
-            server.close(() => done());
-          }),
+        close: async () => {
+          worker.postMessage('close');
+          await exited;
+        },
       });
     });
   });
