@@ -19,8 +19,6 @@ export interface TunnelOptions {
   /** the bound of TCP connect + proxy handshake */
   deadlineMs: number;
   signal?: AbortSignal;
-  /** called once the proxy's TCP port answered */
-  onProxyReached?: () => void;
 }
 
 /** Resolves with a paused socket whose next bytes come from the device, or rejects with a TransferError. */
@@ -72,7 +70,6 @@ export function openProxyTunnel(proxy: ProxyConfig, target: ProxyTarget, options
     }
     socket.once('connect', () => {
       connected = true;
-      options.onProxyReached?.();
       const handshake = proxy.kind === 'socks5' ? socks5Handshake : httpConnectHandshake;
       handshake(socket, reader, proxy, target).then(
         () => finish(),
