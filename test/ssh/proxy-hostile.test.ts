@@ -6,6 +6,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { SshPool } from '../../src/ssh';
 import { SshConnection } from '../../src/ssh/connection';
 import type { ProxyConfig } from '../../src/ssh/types';
 import { needThrowawayUser, sharedSshd, type SshdServer } from '../harness';
@@ -13,6 +14,8 @@ import { endpointFor, rejection } from './helpers';
 
 interface ScriptedProxy {
   port: number;
+  /** connections the proxy accepted */
+  accepted: () => number;
   /** sockets the script saw closed by the client */
   closedByClient: () => number;
   close(): Promise<void>;
@@ -21,8 +24,10 @@ interface ScriptedProxy {
 /** A TCP server running `script` on each connection (with an error listener on it). */
 async function scriptedProxy(script: (socket: net.Socket) => void): Promise<ScriptedProxy> {
   let closed = 0;
+  let accepted = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    accepted += 1;
     sockets.add(socket);
     socket.on('error', () => undefined);
     // (a socket nobody reads from never learns that the other side closed it)
@@ -35,6 +40,7 @@ async function scriptedProxy(script: (socket: net.Socket) => void): Promise<Scri
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    accepted: () => accepted,
     closedByClient: () => closed,
     close: () =>
       new Promise((resolve) => {
@@ -94,6 +100,20 @@ describe('ssh: hostile proxies', function () {
       }
     });
   }
+
+  it('a proxy that refuses our login is asked once, not on every message (EPROXYAUTH cools down like EAUTH)', async function () {
+    const proxy = await scriptedProxy(socksScript([5, 0xff]));
+    const pool = new SshPool(
+      endpointFor(sshd, { privateKey: sshd.clientKey }, undefined, { proxy: { kind: 'socks5', host: '127.0.0.1', port: proxy.port, username: 'u', password: 'p' } }),
+    );
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) assert.equal((await rejection(pool.exec('true'))).code, 'EPROXYAUTH');
+      assert.equal(proxy.accepted(), 1, 'one connection to the proxy for three requests');
+    } finally {
+      await pool.close();
+      await proxy.close();
+    }
+  });
 
   it('an abort during the handshake is EABORTED', async function () {
     const proxy = await scriptedProxy(() => undefined);
