@@ -22,6 +22,7 @@ export interface ThrottledRelay {
 
 /** How often the relay hands out bytes; each tick passes at most rate × elapsed (at most a tick's burst). */
 const TICK_MS = 5;
+const CATCH_UP_MS = 50;
 /** The read-ahead per direction: the sender is paused beyond this, as a slow link's buffers would. */
 const QUEUE_LIMIT = 256 * 1024;
 
@@ -57,8 +58,8 @@ class ThrottledPipe {
 
   private tick(): void {
     const now = Date.now();
-    // At most two ticks' worth: a stalled event loop must not turn into a burst.
-    this.allowance = Math.min(this.allowance + ((now - this.last) * this.bytesPerSecond) / 1000, (2 * TICK_MS * this.bytesPerSecond) / 1000);
+    // A late tick (a loaded machine) may catch up, but by at most CATCH_UP_MS: never a burst of a second.
+    this.allowance = Math.min(this.allowance + ((now - this.last) * this.bytesPerSecond) / 1000, (CATCH_UP_MS * this.bytesPerSecond) / 1000);
     this.last = now;
     while (this.allowance >= 1 && this.queue.length > 0 && !this.to.destroyed) {
       const head = this.queue[0] as Buffer;
