@@ -115,6 +115,36 @@ describe('ssh: hostile proxies', function () {
     }
   });
 
+  it('SOCKS5 CONNECT names the device as RFC 1928 says: IPv4, IPv6 (with ::), or a host name for the proxy to resolve', async function () {
+    const requests: Buffer[] = [];
+    const proxy = await scriptedProxy((socket) => {
+      let step = 0;
+      socket.on('data', (chunk: Buffer) => {
+        step += 1;
+        if (step === 1) socket.write(Buffer.from([5, 0]));
+        else {
+          requests.push(chunk);
+          socket.end(Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]));
+        }
+      });
+    });
+    try {
+      const expected: [string, number[]][] = [
+        ['10.1.2.3', [1, 10, 1, 2, 3]],
+        ['fd00::1:2', [4, 0xfd, 0, ...new Array<number>(10).fill(0), 0, 1, 0, 2]],
+        ['::ffff:10.1.2.3', [4, ...new Array<number>(10).fill(0), 0xff, 0xff, 10, 1, 2, 3]],
+        ['device.example', [3, 14, ...Buffer.from('device.example')]],
+      ];
+      for (const [host, address] of expected) {
+        const error = await rejection(SshConnection.open(endpointFor({ ...sshd, host, port: 2222 }, { privateKey: sshd.clientKey }, undefined, { proxy: { kind: 'socks5', host: '127.0.0.1', port: proxy.port } })));
+        assert.equal(error.code, 'ECONNREFUSED', 'SOCKS reply 5: the device refused');
+        assert.deepEqual([...(requests.pop() ?? [])], [5, 1, 0, ...address, 0x08, 0xae], host);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('an abort during the handshake is EABORTED', async function () {
     const proxy = await scriptedProxy(() => undefined);
     try {
