@@ -3,11 +3,13 @@
  * PoolOptions. Pure functions without Node-RED, shared by the config node and its "Test connection"
  * endpoint so both read a form the same way.
  */
+import type { CompressionAlgorithm } from 'ssh2';
+import type { ProxyConfig } from '../ssh/types';
 import os from 'os';
 import path from 'path';
-import type { Algorithms, CompressionAlgorithm } from 'ssh2';
+import type { Algorithms } from 'ssh2';
 import { TransferError } from '../errors';
-import type { AuthConfig, HostKeyPolicy, PoolOptions, ProxyConfig, SshEndpoint } from '../ssh/types';
+import type { AuthConfig, HostKeyPolicy, PoolOptions, SshEndpoint } from '../ssh/types';
 import type { TransportChoice } from '../transfer/types';
 
 export type HostKeyPolicyName = 'tofu' | 'fingerprint' | 'known_hosts' | 'any';
