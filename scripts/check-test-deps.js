@@ -24,6 +24,8 @@ const REQUIREMENTS = [
   { program: 'python3', pkg: 'python3', why: "node-gyp, which builds ssh2's native crypto binding" },
   { program: 'busybox', pkg: 'busybox', why: 'busybox ash, the login shell of Dropbear devices, in the glob shell-agreement test' },
   { program: 'zsh', pkg: 'zsh', why: 'zsh, a login shell the folded single-file upload command must work in (test/transfer/folded-shells)' },
+  { program: '/usr/sbin/danted', pkg: 'dante-server', why: 'a real SOCKS5 proxy for the proxy tests (test/ssh/proxy)' },
+  { program: 'tinyproxy', pkg: 'tinyproxy', why: 'a real HTTP CONNECT proxy for the proxy tests (test/ssh/proxy)' },
 ];
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -97,4 +99,4 @@ if (!isRoot) {
       (underCi ? 'will FAIL because CI=true.' : 'will be skipped (under CI=true they fail).'),
   );
 }
-console.log('check-test-deps: ok (sshd, ssh-keygen, scp, dropbear, chromium, useradd, puttygen present)');
+console.log('check-test-deps: ok (sshd, ssh-keygen, scp, dropbear, chromium, useradd, puttygen, danted, tinyproxy present)');

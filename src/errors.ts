@@ -14,7 +14,7 @@ export const TRANSFER_ERROR_CODES = [
   'EAUTH', // authentication failed, or a key/passphrase could not be used
   'EHOSTKEY', // the server's host key is not the one we trust
   'ETIMEDOUT', // connect, handshake, idle or overall deadline passed
-  'ECONNREFUSED', // nothing listens on host:port
+  'ECONNREFUSED', // nothing listens on host:port (or on the proxy's, when the message names the proxy)
   'ENOTFOUND', // the host name does not resolve
   'EHOSTUNREACH', // no route to the host
   'ECONNRESET', // the connection dropped during the work
@@ -23,6 +23,8 @@ export const TRANSFER_ERROR_CODES = [
   'ENOSPC', // no space left (or the disk quota is used up), on the server or on this machine
   'EIO', // the system failed the step: input/output error, too many open files, out of memory (retry later)
   'EABORTED', // the node was closed (redeploy, shutdown) while the work ran
+  'EPROXY', // the proxy refused to connect to the device (its rules, its reply code)
+  'EPROXYAUTH', // the proxy refused the proxy user name/password, or wants credentials that were not given
   'EINVAL', // the message or the configuration is not usable (empty path, NUL byte, a name too long, bad payload)
 ] as const;
 

@@ -3,6 +3,8 @@
  * PoolOptions. Pure functions without Node-RED, shared by the config node and its "Test connection"
  * endpoint so both read a form the same way.
  */
+import type { CompressionAlgorithm } from 'ssh2';
+import type { ProxyConfig } from '../ssh/types';
 import os from 'os';
 import path from 'path';
 import type { Algorithms } from 'ssh2';
@@ -39,12 +41,22 @@ export interface ConnectionSettings {
   deviceOverride?: boolean;
   /** devices connected at once when messages name devices */
   maxDevices?: number | string;
+  /** ssh -C: zlib compression, offered first and taken when the server agrees */
+  compression?: boolean;
+  proxyType?: ProxyKind;
+  proxyHost?: string;
+  proxyPort?: number | string;
+  /** blank: the proxy asks for no credentials */
+  proxyUsername?: string;
 }
+
+export type ProxyKind = 'none' | 'socks5' | 'http';
 
 export interface ConnectionCredentials {
   password?: string;
   privateKey?: string;
   passphrase?: string;
+  proxyPassword?: string;
 }
 
 export const DEFAULTS = {
@@ -57,7 +69,12 @@ export const DEFAULTS = {
   maxConnections: 2,
   maxDevices: 20,
   knownHostsFile: '~/.ssh/known_hosts',
+  socks5Port: 1080,
+  httpProxyPort: 3128,
 } as const;
+
+/** What `ssh -C` asks for: OpenSSH's delayed zlib first, plain zlib for older servers, none if neither. */
+export const COMPRESSION_ALGORITHMS: CompressionAlgorithm[] = ['zlib@openssh.com', 'zlib', 'none'];
 
 /** The ssh2 algorithm lists a user may override; anything else in the JSON is a mistake worth reporting. */
 const ALGORITHM_KEYS = ['kex', 'cipher', 'serverHostKey', 'hmac', 'compress'] as const;
@@ -197,8 +214,33 @@ export function endpointOf(
     keepaliveIntervalMs: parseCount(settings.keepaliveInterval, DEFAULTS.keepaliveIntervalS, 0, 3600, 'keepalive interval') * 1000,
   };
   const algorithms = parseAlgorithms(settings.algorithms);
-  if (algorithms !== undefined) endpoint.algorithms = algorithms;
+  // The algorithms JSON is the expert's word: its own "compress" list wins over the checkbox.
+  if (settings.compression === true && algorithms?.compress === undefined) {
+    endpoint.algorithms = { ...algorithms, compress: COMPRESSION_ALGORITHMS };
+  } else if (algorithms !== undefined) endpoint.algorithms = algorithms;
+  const proxy = proxyOf(settings, credentials);
+  if (proxy !== undefined) endpoint.proxy = proxy;
   return endpoint;
+}
+
+/** The proxy of the dialog, or undefined when there is none; a half-filled proxy is EINVAL, not a direct connection. */
+export function proxyOf(settings: ConnectionSettings, credentials: ConnectionCredentials): ProxyConfig | undefined {
+  const kind = settings.proxyType ?? 'none';
+  if (kind === 'none') return undefined;
+  if (kind !== 'socks5' && kind !== 'http') throw new TransferError('EINVAL', 'unknown proxy type', { detail: String(kind) });
+  const host = (settings.proxyHost?.trim() ?? '').replace(/^\[(.*)\]$/, '$1');
+  if (host === '') throw new TransferError('EINVAL', 'the proxy has no host');
+  const proxy: ProxyConfig = {
+    kind,
+    host,
+    port: parseCount(settings.proxyPort, kind === 'socks5' ? DEFAULTS.socks5Port : DEFAULTS.httpProxyPort, 1, 65535, 'proxy port'),
+  };
+  const username = nonEmpty(settings.proxyUsername?.trim());
+  if (username !== undefined) {
+    proxy.username = username;
+    proxy.password = credentials.proxyPassword ?? '';
+  }
+  return proxy;
 }
 
 export function poolOptionsOf(settings: ConnectionSettings): Partial<PoolOptions> {

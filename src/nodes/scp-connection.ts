@@ -35,7 +35,7 @@ interface ConnectionDef extends NodeDef, ConnectionSettings {}
 
 /** What the editor shows in place of a stored secret it never receives. */
 const STORED_SECRET_PLACEHOLDER = '__PWRD__';
-const SECRET_NAMES = ['password', 'privateKey', 'passphrase'] as const;
+const SECRET_NAMES = ['password', 'privateKey', 'passphrase', 'proxyPassword'] as const;
 /** How long closing waits for its jobs' clean-up before it closes the pool (Node-RED waits 15 s). */
 const CLOSE_WAIT_MS = 8_000;
 
@@ -214,6 +214,7 @@ export = function register(RED: NodeAPI): void {
       password: { type: 'password' },
       privateKey: { type: 'password' },
       passphrase: { type: 'password' },
+      proxyPassword: { type: 'password' },
     },
   });
 

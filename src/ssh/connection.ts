@@ -10,7 +10,8 @@ import { codeFromSocketError, TransferError } from '../errors';
 import { cleanText } from '../text';
 import { authFailedError, createAuthSession, endpointLabel, prepareAuth, type AuthSession } from './auth';
 import { decideHostKey, type HostKeyDecision } from './host-key';
-import { PacketRecycler } from './packet-recycler';
+import { gatherWrites, PacketRecycler } from './packet-recycler';
+import { openFirstHop, readyTimeoutOf } from './first-hop';
 import { recycleOutgoingPackets, remoteSoftwareVersion, sendKeepalive, warnSsh2Changed } from './ssh2-internals';
 import type { SshEndpoint, WarnFunction } from './types';
 
@@ -174,7 +175,8 @@ export class SshConnection {
 
   /**
    * Connects and authenticates. Rejects with a TransferError: EAUTH/ENOENT (credentials), EHOSTKEY,
-   * ECONNREFUSED/ENOTFOUND/EHOSTUNREACH/ETIMEDOUT/ECONNRESET (network), EPROTO, EABORTED.
+   * ECONNREFUSED/ENOTFOUND/EHOSTUNREACH/ETIMEDOUT/ECONNRESET (network, the proxy's too), EPROXY/EPROXYAUTH
+   * (the proxy refused the device or our proxy credentials), EPROTO, EABORTED.
    */
   static async open(endpoint: SshEndpoint, options: OpenOptions = {}): Promise<SshConnection> {
     const where = `${endpoint.host}:${endpoint.port}`;
@@ -183,33 +185,8 @@ export class SshConnection {
     const prepared = await prepareAuth(endpoint, options.warn);
     if (options.signal?.aborted) throw aborted();
 
-    let jump: SshConnection | undefined;
-    let socket: net.Socket | ClientChannel;
-    if (endpoint.jumpHost) {
-      jump = await SshConnection.open(endpoint.jumpHost, { ...options, observer: undefined }).catch((error: unknown) => {
-        throw error instanceof TransferError
-          ? new TransferError(error.code, `jump host: ${error.summary}`, {
-              host: error.host,
-              path: error.path,
-              detail: error.detail,
-              cause: error,
-            })
-          : error;
-      });
-      try {
-        socket = await forwardThrough(jump, endpoint);
-      } catch (error) {
-        await jump.end();
-        throw error;
-      }
-      if (options.observer) options.observer.reached = true;
-    } else {
-      socket = net.connect({ host: endpoint.host, port: endpoint.port });
-      socket.setNoDelay(true);
-      socket.on('connect', () => {
-        if (options.observer) options.observer.reached = true;
-      });
-    }
+    const startedAt = Date.now();
+    const { socket, jump } = await openFirstHop(endpoint, options, (jumpEndpoint) => SshConnection.open(jumpEndpoint, { ...options, observer: undefined }));
     // ssh2 listens too, but ours is attached before anything can fail.
     socket.on('error', () => undefined);
 
@@ -243,7 +220,7 @@ export class SshConnection {
             detail: `no answer during ${phase}`,
           }),
         );
-      }, Math.max(1, endpoint.readyTimeoutMs || 20_000));
+      }, Math.max(1, readyTimeoutOf(endpoint) - (endpoint.proxy && !endpoint.jumpHost ? Date.now() - startedAt : 0)));
 
       const mapError = (error: Ssh2Error): TransferError | null => {
         if (hostKeyFailure) return hostKeyFailure;
@@ -404,49 +381,8 @@ export class SshConnection {
   }
 }
 
-/** Opens a direct-tcpip channel from the jump host to the target, to carry the target's SSH stream. */
-function forwardThrough(jump: SshConnection, endpoint: SshEndpoint): Promise<ClientChannel> {
-  const target = `${endpoint.host}:${endpoint.port}`;
-  return new Promise((resolve, reject) => {
-    const failed = (error: Ssh2Error): TransferError => {
-      const detail = cleanText(error.message ?? String(error), 200);
-      // RFC 4254 reason 2 is "connect failed": the jump host could not reach the target.
-      const code = error.reason === 2 ? 'ECONNREFUSED' : 'ECONNRESET';
-      return new TransferError(code, `jump host ${jump.where} could not open a connection to ${target}`, { host: target, detail });
-    };
-    try {
-      jump.client.forwardOut('127.0.0.1', 0, endpoint.host, endpoint.port, (error, stream) => {
-        if (error) reject(failed(error));
-        else resolve(stream);
-      });
-    } catch (error) {
-      reject(failed(error as Ssh2Error));
-    }
-  });
-}
-
 /** Bytes of ours the kernel has taken off a TCP socket so far (unknown through a jump host's channel). */
 function acceptedBytes(socket: net.Socket | ClientChannel): number | undefined {
   if (!(socket instanceof net.Socket)) return undefined;
   return socket.bytesWritten - socket.writableLength;
-}
-
-/**
- * ssh2 writes every packet to the socket on its own (32,768 writes per GiB uploaded): the packets written
- * in one turn of the event loop go out together instead, as one writev when the turn ends.
- */
-function gatherWrites(socket: net.Socket): void {
-  const write = socket.write;
-  let gathering = false;
-  socket.write = function gathered(this: net.Socket, ...args: unknown[]): boolean {
-    if (!gathering && !socket.destroyed) {
-      gathering = true;
-      socket.cork();
-      process.nextTick(() => {
-        gathering = false;
-        socket.uncork();
-      });
-    }
-    return (write as (...all: unknown[]) => boolean).apply(this, args);
-  } as typeof socket.write;
 }

@@ -5,6 +5,7 @@
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { TransferError, type TransferErrorCode } from '../errors';
 import { SshConnection, type ConnectObserver } from './connection';
+import { proxyLabel } from './proxy';
 import type { SshEndpoint } from './types';
 
 export interface ConnectionReport {
@@ -23,6 +24,8 @@ export interface ConnectionReport {
   /** null: not probed (no authenticated connection) */
   scp: boolean | null;
   sftp: boolean | null;
+  /** the proxy the connection went through ("SOCKS5 proxy 10.0.0.1:1080"), when one is set */
+  proxy?: string;
   error?: { code: TransferErrorCode; message: string };
 }
 
@@ -41,6 +44,10 @@ const SCP_PROBE_COMMAND = 'scp -t .';
 export async function testConnection(endpoint: SshEndpoint, options: TestConnectionOptions = {}): Promise<ConnectionReport> {
   const observer: ConnectObserver = {};
   const report: ConnectionReport = { reached: false, authenticated: false, scp: null, sftp: null };
+  // With a jump host the proxy carries the first hop: the jump host's own proxy, else this one's.
+  const firstHop = endpoint.jumpHost ?? endpoint;
+  const proxy = firstHop.proxy ?? endpoint.proxy;
+  if (proxy) report.proxy = proxyLabel(proxy);
   const fill = (): void => {
     report.reached = observer.reached === true;
     report.authenticated = observer.authenticated === true;

@@ -47,6 +47,21 @@ export interface SshEndpoint {
   algorithms?: Algorithms;
   /** another endpoint whose connection forwards to this one */
   jumpHost?: SshEndpoint;
+  /**
+   * the proxy the TCP connection goes through; with a jump host, the jump host's connection uses it
+   * (unless the jump host has a proxy of its own) and this one goes through the jump host
+   */
+  proxy?: ProxyConfig;
+}
+
+/** A SOCKS5 or HTTP CONNECT proxy between Node-RED and the device. */
+export interface ProxyConfig {
+  kind: 'socks5' | 'http';
+  host: string;
+  port: number;
+  /** absent: no proxy authentication */
+  username?: string;
+  password?: string;
 }
 
 /**

@@ -228,7 +228,7 @@ async function checkDialogs(page: Page, suffix = ''): Promise<void> {
     if (node.type === 'scp upload') {
       await page.locator('#node-input-btn-connection-add').click();
       await page.locator('#node-config-input-host').waitFor({ state: 'visible' });
-      for (const tab of ['Authentication', 'Host key', 'Advanced']) {
+      for (const tab of ['Authentication', 'Host key', 'Advanced', 'Proxy']) {
         await page.locator('#node-config-scp-connection-tabs a', { hasText: tab }).click();
         assert.deepStrictEqual(await untranslated(), [], `scp-connection, tab ${tab}: untranslated texts`);
       }

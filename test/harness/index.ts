@@ -26,3 +26,6 @@ export {
   type SilentServer,
 } from './fake';
 export { unfolding, unfoldUpload, serveFolded, foldedProbeCount, FOLDED_PREFIX, type UnfoldedUpload } from './folded';
+export { startDante, startTinyproxy, type ProxyServer, type DanteOptions, type TinyproxyOptions } from './proxies';
+export { startThrottledRelay, type ThrottledRelay } from './relay';
+export { logText } from './log-text';

@@ -18,6 +18,8 @@ export interface LaunchSpec {
   args: string[];
   /** a log file the server appends to, read by logs() besides its stdout/stderr */
   logFile?: string;
+  /** when the server counts as started: it greets with an SSH banner (default), or it listens (a proxy says nothing first) */
+  ready?: 'banner' | 'listening';
 }
 
 /** How long a server may take to greet after spawn; a startup deadline, not an assertion about speed. */
@@ -69,7 +71,7 @@ export class ServerProcess {
     return fileLog + this.output;
   }
 
-  /** Spawns the server and resolves once its port answers with an SSH banner; rejects with its log if it exits. */
+  /** Spawns the server and resolves once its port answers with an SSH banner (or listens); rejects with its log if it exits. */
   async start(): Promise<void> {
     if (this.running) throw new Error(`${this.spec.name} on port ${this.port} is already running`);
     // detached: own process group, so a Ctrl-C aimed at mocha reaches our cleanup first, not the server.
@@ -143,7 +145,9 @@ export class ServerProcess {
     });
     const deadline = Date.now() + READY_DEADLINE_MS;
     while (!dead && Date.now() < deadline) {
-      if (await bannerArrives(this.port)) {
+      if (this.spec.ready === 'listening') {
+        if (child.pid !== undefined && holdsListeningSocket(child.pid, this.port)) return;
+      } else if (await bannerArrives(this.port)) {
         if (dead) break;
         if (child.pid !== undefined && holdsListeningSocket(child.pid, this.port)) return;
         // Someone else answered on our port: our server will fail to bind and exit; the caller retries.

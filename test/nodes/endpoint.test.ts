@@ -3,7 +3,7 @@ import assert from 'assert';
 import os from 'os';
 import path from 'path';
 import { TransferError } from '../../src/errors';
-import { endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
+import { COMPRESSION_ALGORITHMS, endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
 
 const STORE = '/tmp/store.json';
 
@@ -103,6 +103,43 @@ describe('nodes: connection settings → endpoint', function () {
     invalid(() => parseAlgorithms('{"ciphers": ["aes"]}'));
     invalid(() => parseAlgorithms('{"cipher": [1]}'));
     invalid(() => parseAlgorithms('{"cipher": {"add": ["x"]}}'));
+  });
+
+  it('a proxy: none by default, SOCKS5 or HTTP with default ports, a login only with a user, a half-filled one EINVAL', function () {
+    const base = { host: 'device', username: 'pi' };
+    assert.strictEqual(endpointOf(base, {}, STORE).proxy, undefined);
+    assert.strictEqual(endpointOf({ ...base, proxyType: 'none', proxyHost: 'ignored' }, {}, STORE).proxy, undefined);
+    assert.deepStrictEqual(endpointOf({ ...base, proxyType: 'socks5', proxyHost: ' gw ' }, { proxyPassword: 'unused' }, STORE).proxy, { kind: 'socks5', host: 'gw', port: 1080 });
+    assert.deepStrictEqual(endpointOf({ ...base, proxyType: 'http', proxyHost: '[fd00::1]', proxyUsername: 'u' }, {}, STORE).proxy, {
+      kind: 'http',
+      host: 'fd00::1',
+      port: 3128,
+      username: 'u',
+      password: '',
+    });
+    assert.deepStrictEqual(endpointOf({ ...base, proxyType: 'http', proxyHost: 'gw', proxyPort: '8080', proxyUsername: 'u' }, { proxyPassword: 'S3CRET' }, STORE).proxy, {
+      kind: 'http',
+      host: 'gw',
+      port: 8080,
+      username: 'u',
+      password: 'S3CRET',
+    });
+    assert.match(invalid(() => endpointOf({ ...base, proxyType: 'socks5' }, { proxyPassword: 'S3CRET' }, STORE)).message, /proxy has no host/);
+    assert.match(invalid(() => endpointOf({ ...base, proxyType: 'socks5', proxyHost: 'gw', proxyPort: '70000' }, {}, STORE)).message, /proxy port/);
+    const unknown = invalid(() => endpointOf({ ...base, proxyType: 'socks4' as never, proxyHost: 'gw' }, { proxyPassword: 'S3CRET' }, STORE));
+    assert.ok(!unknown.message.includes('S3CRET'));
+  });
+
+  it('compression: off by default; on offers zlib@openssh.com, zlib, none; an own compress list wins', function () {
+    const base = { host: 'device', username: 'pi' };
+    assert.strictEqual(endpointOf(base, {}, STORE).algorithms, undefined);
+    assert.deepStrictEqual(endpointOf({ ...base, compression: true }, {}, STORE).algorithms, { compress: COMPRESSION_ALGORITHMS });
+    assert.deepStrictEqual(COMPRESSION_ALGORITHMS, ['zlib@openssh.com', 'zlib', 'none']);
+    assert.deepStrictEqual(endpointOf({ ...base, compression: true, algorithms: '{"kex": ["curve25519-sha256"]}' }, {}, STORE).algorithms, {
+      kex: ['curve25519-sha256'],
+      compress: COMPRESSION_ALGORITHMS,
+    });
+    assert.deepStrictEqual(endpointOf({ ...base, compression: true, algorithms: '{"compress": ["none"]}' }, {}, STORE).algorithms, { compress: ['none'] });
   });
 
   it('normalises CRLF and CR line endings to LF', function () {

@@ -16,7 +16,7 @@ const HOST = 'pi@device.local:22';
 const PATH = '/srv/data/report.csv';
 
 /** Codes whose text is about the host or the node, not a path. */
-const WITHOUT_PATH = new Set(['EAUTH', 'EHOSTKEY', 'ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EINVAL']);
+const WITHOUT_PATH = new Set(['EAUTH', 'EHOSTKEY', 'ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EPROXY', 'EPROXYAUTH', 'EINVAL']);
 
 describe('nodes: every error message reads well (en-US)', function () {
   for (const namespace of NAMESPACES) {

@@ -1,7 +1,7 @@
 /**
  * When the pool may open its next connection after failed ones. OpenSSH's MaxStartups and
  * PerSourcePenalties punish storms, so:
- * - EAUTH / EHOSTKEY are never retried automatically: for `authRetryMs` (30 s) every request fails at once
+ * - EAUTH / EHOSTKEY / EPROXYAUTH (a proxy locks accounts too) are never retried automatically: for `authRetryMs` (30 s) every request fails at once
  *   with the remembered error, without touching the network; the first request after that makes ONE new
  *   attempt (a fixed server is picked up within 30 s; a redeploy, which builds a new pool, at once).
  * - Network failures: after N consecutive failed connects the next attempt waits
@@ -53,6 +53,7 @@ export class ConnectPolicy {
     switch (error.code) {
       case 'EAUTH':
       case 'EHOSTKEY':
+      case 'EPROXYAUTH':
         // Key-file and passphrase problems are found before connecting: re-checking them costs the server nothing.
         this.failure = isLocalAuthError(error) ? undefined : { error, until: now + this.options.authRetryMs, failFast: true };
         return;

@@ -1,0 +1,118 @@
+/**
+ * The proxy and compression settings of the scp-connection node, end to end in Node-RED: a fleet connection
+ * whose devices (msg.host) all go through a SOCKS5 proxy with a login, an HTTP CONNECT proxy with Basic auth
+ * and compression on, the proxy password kept as a credential (never in an error, a log or a report), wrong
+ * proxy credentials caught as EPROXYAUTH, and "Test connection" going through the proxy and naming it.
+ */
+import assert from 'assert';
+import crypto from 'crypto';
+import {
+  makeServerDir,
+  needThrowawayUser,
+  runAsUser,
+  skipOrFail,
+  startDante,
+  startSshd,
+  startTinyproxy,
+  type ProxyServer,
+  type SshdServer,
+} from '../harness';
+import { connectionDef, downloadDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed, type Msg } from './support';
+
+const PROXY_SECRET = `proxy-SECRET-${crypto.randomBytes(6).toString('hex')}`;
+const PROXY_USER = 'flows';
+
+describe('nodes: scp-connection through a proxy, with compression', function () {
+  this.timeout(60_000);
+  useNodeRed();
+  let server: SshdServer;
+  let dante: ProxyServer;
+  let tiny: ProxyServer;
+  let remote: string;
+
+  before(async function () {
+    needThrowawayUser(this);
+    server = await startSshd({ extraAddresses: ['127.0.0.2'] });
+    remote = (await makeServerDir(server, 'nodes-proxy')).absolute;
+    try {
+      dante = await startDante({ auth: 'username' });
+      tiny = await startTinyproxy({ basicAuth: { username: PROXY_USER, password: PROXY_SECRET } });
+    } catch (error) {
+      skipOrFail(this, `the proxies (dante-server, tinyproxy): ${(error as Error).message}`);
+    }
+  });
+
+  after(async function () {
+    await helper.unload();
+    await Promise.all([dante?.stop(), tiny?.stop(), server?.stop()]);
+  });
+
+  function httpConnection(extra: Msg = {}): Msg {
+    return connectionDef(server, {
+      username: server.username,
+      proxyType: 'http',
+      proxyHost: tiny.host,
+      proxyPort: String(tiny.port),
+      proxyUsername: PROXY_USER,
+      compression: true,
+      ...extra,
+    });
+  }
+
+  it('every device a message names goes through the SOCKS5 proxy, with its login', async function () {
+    await loadFlow(
+      [
+        connectionDef(server, {
+          username: server.username,
+          deviceOverride: true,
+          proxyType: 'socks5',
+          proxyHost: dante.host,
+          proxyPort: dante.port,
+          proxyUsername: server.username,
+        }),
+        uploadDef(),
+      ],
+      { conn: { password: server.password, proxyPassword: server.password } },
+    );
+    for (const host of ['127.0.0.1', '127.0.0.2']) {
+      const remotePath = `${remote}/from-${host}.txt`;
+      const result = resultOf(await send('up', { payload: `via socks to ${host}`, remotePath, host }));
+      assert.strictEqual((result.scp as { host: string }).host, host);
+      assert.strictEqual((await runAsUser(server, `cat '${remotePath}'`)).stdout.toString(), `via socks to ${host}`);
+      assert.match(dante.logs(), new RegExp(`${host.replace(/\./g, '\\.')}\\.${server.port}\\b`), 'the proxy carried this device');
+    }
+  });
+
+  it('HTTP CONNECT with Basic auth and compression: upload and download; the password is a credential', async function () {
+    await loadFlow([httpConnection(), uploadDef(), downloadDef()], { conn: { password: server.password, proxyPassword: PROXY_SECRET } });
+    const text = Buffer.from('2026-12-06 INFO sensor reading accepted\n'.repeat(20_000));
+    const remotePath = `${remote}/via-http.log`;
+    resultOf(await send('up', { payload: text, remotePath }));
+    const down = resultOf(await send('down', { remotePath }));
+    assert.ok((down.payload as Buffer).equals(text));
+    assert.match(tiny.logs(), new RegExp(`127\\.0\\.0\\.1:${server.port}\\b`), 'the proxy carried the connection');
+
+    const report = (await helper.request().post('/scp-connection/conn/test').send({ ...httpConnection(), credentials: { password: '__PWRD__', proxyPassword: '__PWRD__' } }).expect(200))
+      .body as { authenticated: boolean; proxy?: string; error?: unknown };
+    assert.strictEqual(report.error, undefined, JSON.stringify(report));
+    assert.strictEqual(report.authenticated, true, 'the stored proxy password was used');
+    assert.strictEqual(report.proxy, `HTTP proxy 127.0.0.1:${tiny.port}`);
+  });
+
+  it('wrong proxy credentials are EPROXYAUTH, and no error, log or report shows the password', async function () {
+    const wrong = `${PROXY_SECRET}-wrong`;
+    await loadFlow([httpConnection(), uploadDef()], { conn: { password: server.password, proxyPassword: wrong } });
+    const outcome = await send('up', { payload: 'x', remotePath: `${remote}/never.txt` });
+    const error = outcome.error?.error as { code?: string; message?: string } | undefined;
+    assert.strictEqual(error?.code, 'EPROXYAUTH', JSON.stringify(error));
+    assert.match(error?.message ?? '', /proxy/i);
+    const report = (await helper.request().post('/scp-connection/conn/test').send({ ...httpConnection(), credentials: { proxyPassword: wrong } }).expect(200)).body as {
+      error?: { code: string };
+    };
+    assert.strictEqual(report.error?.code, 'EPROXYAUTH');
+    const logs = JSON.stringify(helper.log()?.getCalls().map((call) => call.args) ?? []);
+    for (const text of [JSON.stringify(outcome), JSON.stringify(report), logs]) {
+      assert.ok(!text.includes(PROXY_SECRET), 'the proxy password never shows');
+    }
+  });
+});
