@@ -170,7 +170,9 @@ class ListingReader implements RecordReader {
     const mode = modeOfPermissionString(perm);
     if (mode === undefined) throw protocolError(this.job, this.root, 'a file listing', `a mode ${perm.slice(0, 20)}`);
     const sized = (mode & 0o170000) === 0o100000 || (mode & 0o170000) === 0o120000 || (mode & 0o170000) === 0o040000;
-    this.emit(candidate, { mode, size: sized ? wholeOrNaN(size, /^\d{1,20}$/) : 0, mtime: time === '-' ? null : wholeOrNaN(time, /^-?\d{1,20}$/) });
+    // `date -r` follows a symlink: its own time is unknown here.
+    const link = (mode & 0o170000) === 0o120000;
+    this.emit(candidate, { mode, size: sized ? wholeOrNaN(size, /^\d{1,20}$/) : 0, mtime: time === '-' || link ? null : wholeOrNaN(time, /^-?\d{1,20}$/) });
   }
 }
 
