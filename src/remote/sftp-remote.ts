@@ -119,6 +119,8 @@ export async function sftpMutate(job: Job, request: Mutation): Promise<Outcome[]
           case 'mkdir':
             return await mkdirOne(job, session, raw, request.parents);
           case 'chmod':
+            // chmod follows a symlink: a dangling one is missing, as `chmod` says.
+            if (!(await session.stat(path))) return failure(job, raw, 'ENOENT', 'no such file');
             await session.setstat(path, { mode: request.mode });
             return { path: raw, done: 'changed' };
         }
@@ -154,7 +156,14 @@ async function mkdirOne(job: Job, session: SftpSession, raw: Buffer, parents: bo
       });
     }
   }
-  await session.mkdir(sftpPath(raw, job), 0o777);
+  try {
+    await session.mkdir(sftpPath(raw, job), 0o777);
+  } catch (error) {
+    // OpenSSH reports a parent that is a file as "no such file": mkdir(2) says ENOTDIR.
+    const parent = error instanceof TransferError && error.code === 'ENOENT' ? await session.stat(sftpPath(splitRemote(raw).dir, job)) : undefined;
+    if (parent && !parent.isDirectory()) return failure(job, raw, 'ENOTDIR', 'cannot create the remote directory');
+    throw error;
+  }
   return { path: raw, done: 'created' };
 }
 
