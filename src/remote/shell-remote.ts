@@ -6,7 +6,7 @@ import { TransferError } from '../errors';
 import { codeForServerMessage, definitelyNoScp } from '../scp';
 import type { Job } from '../transfer/job';
 import { showRemote, splitRemote } from '../transfer/remote-path';
-import { checkName, makeEntry, tooManyEntries } from './entries';
+import { checkName, isDotEntry, makeEntry, tooManyEntries } from './entries';
 import { failure, type Outcome } from './outcomes';
 import { type RecordReader, runRecords } from './shell-run';
 import { OUTCOME_LETTERS, changeCommand, changeFunction, changeOverhead, listCommand, statCommand } from './shell-scripts';
@@ -122,6 +122,8 @@ class ListingReader implements RecordReader {
     }
     const name = candidate.subarray(prefix);
     checkName(name, this.job.host, dir);
+    // The listing's globs never name '.' or '..': a server that does is not running our command.
+    if (isDotEntry(name)) throw protocolError(this.job, this.root, 'a file listing', `the name '${name.toString('latin1')}'`);
     return { dir, name };
   }
 
