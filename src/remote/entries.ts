@@ -111,10 +111,9 @@ export function sortAndLimit(entries: RemoteEntry[], options: ListOptions): Remo
   const byPath = (a: RemoteEntry, b: RemoteEntry): number => Buffer.compare(bytesOf(a.path), bytesOf(b.path));
   const sort = options.sort ?? { by: 'name', descending: false };
   const key = (entry: RemoteEntry): number => (sort.by === 'size' ? entry.size : (entry.mtime ?? -1));
-  const sorted = [...entries].sort((a, b) => {
-    const order = sort.by === 'name' ? byPath(a, b) : key(a) - key(b) || byPath(a, b);
-    return sort.descending ? -order : order;
-  });
+  // Equal times or sizes keep the name order (ascending) either way, so a limit cuts predictably.
+  const direction = sort.descending ? -1 : 1;
+  const sorted = [...entries].sort((a, b) => (sort.by === 'name' ? direction * byPath(a, b) : direction * (key(a) - key(b)) || byPath(a, b)));
   return options.limit !== undefined && options.limit >= 0 ? sorted.slice(0, options.limit) : sorted;
 }
 
