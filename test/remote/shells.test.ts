@@ -6,7 +6,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { promises as fs, lstatSync } from 'node:fs';
+import { promises as fs, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { remote, type RemoteEntry } from '../../src/remote';
 import { TransferError } from '../../src/errors';
@@ -37,7 +37,7 @@ async function makeTree(): Promise<string> {
 function oracle(home: string, relative: string, depth: number, withSymlinkTimes: boolean): RemoteEntry[] {
   const entries: RemoteEntry[] = [];
   const walk = (dirBytes: Buffer, shown: Buffer, level: number): void => {
-    for (const name of execFileSync('ls', ['-A1b'], { cwd: dirBytes.toString('latin1') }).length >= 0 ? listNames(dirBytes) : []) {
+    for (const name of readdirSync(dirBytes, { encoding: 'buffer' })) {
       const full = Buffer.concat([dirBytes, Buffer.from('/'), name]);
       const path = Buffer.concat([shown, Buffer.from('/'), name]);
       const stats = lstatSync(full);
@@ -56,11 +56,6 @@ function oracle(home: string, relative: string, depth: number, withSymlinkTimes:
   };
   walk(Buffer.from(join(home, relative)), Buffer.from(relative), 1);
   return entries.sort((a, b) => Buffer.compare(Buffer.from(a.path as string), Buffer.from(b.path as string)));
-}
-
-/** Directory names as bytes (readdir with the buffer encoding keeps names that are not UTF-8). */
-function listNames(dir: Buffer): Buffer[] {
-  return require('node:fs').readdirSync(dir, { encoding: 'buffer' }) as Buffer[];
 }
 
 function bytesOf(name: string | Buffer): Buffer {
