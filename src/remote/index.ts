@@ -7,7 +7,7 @@
  */
 import { TransferError } from '../errors';
 import type { ChannelProvider } from '../ssh/types';
-import { Job } from '../transfer/job';
+import { Job } from '../transfer/job/job';
 import { remotePathOf, showRemote } from '../transfer/remote-path';
 import type { TransportUsed } from '../transfer/types';
 import { isValidUtf8 } from '../text';

@@ -4,7 +4,7 @@
  * of the first failure; the error carries every outcome, so the node can list them for a Catch node.
  */
 import { TransferError, type TransferErrorCode } from '../errors';
-import type { Job } from '../transfer/job';
+import type { Job } from '../transfer/job/job';
 import { showRemote } from '../transfer/remote-path';
 import { nameOf } from './entries';
 import type { PathOutcome } from './types';

@@ -4,7 +4,7 @@
  */
 import { TransferError } from '../errors';
 import { codeForServerMessage, definitelyNoScp } from '../scp';
-import type { Job } from '../transfer/job';
+import type { Job } from '../transfer/job/job';
 import { showRemote, splitRemote } from '../transfer/remote-path';
 import { checkName, isDotEntry, makeEntry, tooManyEntries } from './entries';
 import { failure, type Outcome } from './outcomes';

@@ -7,8 +7,8 @@
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
 import { cleanText } from '../text';
-import type { Job } from '../transfer/job';
-import { watchConnection } from '../transfer/watch-connection';
+import type { Job } from '../transfer/job/job';
+import { watchConnection } from '../transfer/job/watch-connection';
 import { REMOTE_MARKER } from './shell-scripts';
 
 const MAX_STDERR = 8 * 1024;

@@ -1,6 +1,6 @@
 /**
  * The remote toolbox as POSIX `sh` for servers without SFTP (Dropbear images, BusyBox userlands). Every
- * path is single-quoted (src/scp/quote.ts) and the commands are built as bytes, so any name survives.
+ * path is single-quoted (src/shell-quote.ts) and the commands are built as bytes, so any name survives.
  * Output is NUL-separated records, never `ls` columns holding names:
  *   `SCP-REMOTE:` then `s` (a `stat -c` that works) or `l` (none: the fallback), NUL
  *   `D<dir>`                      a directory being listed
@@ -17,7 +17,7 @@
  * The stat tier costs one `stat` process per directory; the fallback (a shell without `stat`) two
  * processes per entry, and its times need `date -r` (GNU, BusyBox); without it they are unknown (null).
  */
-import { quoteForShellBytes } from '../scp';
+import { quoteForShellBytes } from '../shell-quote';
 import { NEUTRAL_SHELL } from '../scp/glob-command';
 
 export const REMOTE_MARKER = 'SCP-REMOTE:';

@@ -2,21 +2,12 @@
  * The scp remote node (dist/) against the real sshd: list with its options into msg.payload, stat with
  * msg.exists (and absence as ENOENT when asked), a change of several paths with per-path outcomes, a
  * partial failure reaching the Catch node with every outcome in msg.payload, msg.operation only when the
- * dialog says so, bad input as EINVAL with its catalog key, the device named in msg.scp, and the status.
+ * dialog says so, bad input as EINVAL with its catalog text, and the device named in msg.scp.
  */
 import assert from 'assert';
-import path from 'path';
 import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
-import { translate, translatedNodes } from './catalog';
+import { translatedNodes } from './catalog';
 import { connectionDef, helper, send, sinks, useNodeRed, type Msg } from './support';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const registerRemote = require(path.resolve(__dirname, '../../../dist/nodes/scp-remote.js')) as (red: Record<string, unknown>) => unknown;
-/** With the real en-US catalog, so a test reads the message a user reads. */
-const scpRemote = (red: Record<string, unknown>): unknown => {
-  red._ = translate;
-  return registerRemote(red);
-};
 
 function remoteDef(props: Record<string, unknown> = {}): Record<string, unknown> {
   return { id: 'rem', type: 'scp remote', z: 'tab', connection: 'conn', operation: 'list', remotePath: 'remotePath', remotePathType: 'msg', wires: [['out']], ...props };
@@ -40,7 +31,8 @@ describe('nodes: scp remote (real sshd)', function () {
 
   async function load(props: Record<string, unknown>, transport = 'auto'): Promise<void> {
     await helper.unload();
-    await helper.load([...translatedNodes, scpRemote], [connectionDef(server, { transport }), remoteDef(props), ...sinks()], { conn: { password: server.password } });
+    // translatedNodes hold all four nodes, with the real en-US catalogs (a test reads what a user reads).
+    await helper.load(translatedNodes, [connectionDef(server, { transport }), remoteDef(props), ...sinks()], { conn: { password: server.password } });
   }
 
   for (const transport of ['sftp', 'scp']) {
