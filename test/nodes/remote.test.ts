@@ -29,10 +29,10 @@ describe('nodes: scp remote (real sshd)', function () {
     assert.strictEqual(made.code, 0, made.stderr);
   });
 
-  async function load(props: Record<string, unknown>, transport = 'auto'): Promise<void> {
+  async function load(props: Record<string, unknown>, transport = 'auto', connection: Record<string, unknown> = {}): Promise<void> {
     await helper.unload();
     // translatedNodes hold all four nodes, with the real en-US catalogs (a test reads what a user reads).
-    await helper.load(translatedNodes, [connectionDef(server, { transport }), remoteDef(props), ...sinks()], { conn: { password: server.password } });
+    await helper.load(translatedNodes, [connectionDef(server, { transport, ...connection }), remoteDef(props), ...sinks()], { conn: { password: server.password } });
   }
 
   for (const transport of ['sftp', 'scp']) {
@@ -100,5 +100,15 @@ describe('nodes: scp remote (real sshd)', function () {
     const error = bad.error?.error as { code: string; message: string };
     assert.strictEqual(error.code, 'EINVAL');
     assert.match(error.message, /The operation must be list, stat, delete, rename, mkdir, rmdir or chmod: "format"/);
+  });
+
+  it('the device override of the connection applies: msg.host and msg.port name the device, refused (EINVAL) without the option', async () => {
+    await load({ operation: 'stat' }, 'auto', { deviceOverride: true });
+    const chosen = (await send('rem', { remotePath: `${dir.absolute}/logs/c.txt`, host: server.host, port: server.port })).results[0] as Msg;
+    assert.strictEqual(chosen.exists, true);
+    assert.deepStrictEqual([(chosen.scp as Msg).host, (chosen.scp as Msg).port], [server.host, server.port]);
+    await load({ operation: 'stat' }, 'auto', { deviceOverride: false });
+    const refused = await send('rem', { remotePath: `${dir.absolute}/logs/c.txt`, port: 1 });
+    assert.strictEqual((refused.error?.error as { code: string }).code, 'EINVAL');
   });
 });
