@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { remote, type RemoteEntry } from '../../src/remote';
 import type { SshPool } from '../../src/ssh';
-import { type SshdServer, generateTestKey, isRoot, makeServerDir, runAsUser, sharedSshd, skipOrFail, startDropbear, startSshd } from '../harness';
+import { type SshdServer, generateTestKey, isRoot, makeServerDir, makeTempDir, runAsUser, sharedSshd, skipOrFail, startDropbear, startSshd } from '../harness';
 import { context, poolProvider } from '../transfer/support';
 import { busyboxPath, pathWithoutStat } from './local-shell';
 
@@ -83,9 +83,8 @@ for (const userland of [
     let bin: string;
     before(async function () {
       bin = await userland.path();
-      // The server's user must reach the links (the temp dir is the harness's, mode 0700).
+      // The server's user must reach the links (a harness temp dir is 0700; its parent is the system's /tmp).
       await fs.chmod(bin, 0o755);
-      await fs.chmod(join(bin, '..'), 0o755).catch(() => undefined);
       server = await startSshd({ config: [`SetEnv PATH=${bin}`] });
       pool = poolProvider(server);
     });
@@ -131,13 +130,14 @@ describe('remote toolbox: Dropbear with BusyBox as its shell and userland', func
     server = await startDropbear();
     const bin = await busyboxPath();
     await fs.chmod(bin, 0o755);
-    await fs.chmod(join(bin, '..'), 0o755).catch(() => undefined);
     // A key of its own whose every command runs in BusyBox's ash with only BusyBox's applets on PATH:
     // a device whose userland is BusyBox. The harness's own key is left as it was.
     const key = generateTestKey();
     authorizedKeys = join(server.home, '.ssh', 'authorized_keys');
     original = await fs.readFile(authorizedKeys, 'utf8');
-    const login = join(bin, '..', 'busybox-login');
+    const loginDir = await makeTempDir('busybox-login');
+    await fs.chmod(loginDir, 0o755);
+    const login = join(loginDir, 'busybox-login');
     await fs.writeFile(login, `#!/usr/bin/busybox sh\nPATH=${bin}; export PATH\nexec /usr/bin/busybox sh -c "$SSH_ORIGINAL_COMMAND"\n`, { mode: 0o755 });
     await fs.writeFile(authorizedKeys, `${original.trimEnd()}\ncommand="${login}" ${key.publicKey.trim()}\n`);
     pool = poolProvider({ ...server, clientKey: key.privateKey });
