@@ -21,6 +21,10 @@ export const INPUT_ERROR_KEYS = [
   'badMaxSize',
   'badMaxFiles',
   'badMoveTo',
+  'badOperation',
+  'noNewPath',
+  'badNewPath',
+  'badListOption',
 ] as const;
 
 export type InputErrorKey = (typeof INPUT_ERROR_KEYS)[number];

@@ -29,6 +29,8 @@ export interface JobOutput {
   messages: NodeMessage[];
   /** payload bytes moved (for the final progress message and the status) */
   bytes: number;
+  /** the status text when done, instead of the bytes moved (a listing moves none) */
+  doneText?: string;
 }
 
 interface RunningJob {
@@ -173,7 +175,7 @@ export class JobRunner implements ConnectionUser {
       if (this.jobs.size > 0) this.showBusy([...this.jobs][0]);
       else {
         const fill = this.connection.hostKeyUnverified ? 'yellow' : 'green';
-        this.setStatus({ fill, shape: 'dot', text: `✓ ${formatBytes(output.bytes)}` });
+        this.setStatus({ fill, shape: 'dot', text: `✓ ${output.doneText ?? formatBytes(output.bytes)}` });
       }
       job.finish();
     };

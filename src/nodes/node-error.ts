@@ -7,7 +7,7 @@ import { cleanText } from '../text';
 import { InputError } from './input-error';
 import type { NodeAPI } from './red-types';
 
-export type Namespace = 'scp-upload' | 'scp-download';
+export type Namespace = 'scp-upload' | 'scp-download' | 'scp-remote';
 
 /** The error a Catch node receives: `message` translated, `code` copied by Node-RED into msg.error.code. */
 export interface NodeError extends Error {

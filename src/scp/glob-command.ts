@@ -13,7 +13,7 @@ import { commandPrefix } from './scp-command';
  * options (dotglob, nocaseglob, failglob: a ~/.bashrc may set them), zsh's defaults plus NULL_GLOB (zsh
  * otherwise fails a word that matches nothing).
  */
-const NEUTRAL_SHELL = [
+export const NEUTRAL_SHELL = [
   'LC_ALL=C',
   'set +f',
   'unset GLOBIGNORE',

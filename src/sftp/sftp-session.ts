@@ -146,6 +146,11 @@ export class SftpSession {
     return this.call<void>(path, 'cannot create the remote directory', (done) => this.sftp.mkdir(path, { mode }, (e) => done(e)), 'EEXIST');
   }
 
+  /** Removes an empty directory; OpenSSH answers a non-empty one with a bare FAILURE: EEXIST, as rmdir(2) may say. */
+  rmdir(path: string): Promise<void> {
+    return this.call<void>(path, 'cannot remove the remote directory', (done) => this.sftp.rmdir(path, (e) => done(e)), 'EEXIST');
+  }
+
   setstat(path: string, attrs: InputAttributes): Promise<void> {
     return this.call<void>(path, 'cannot set the remote mode or times', (done) => this.sftp.setstat(path, attrs, (e) => done(e)), 'EACCES');
   }

@@ -16,6 +16,7 @@ import { DOWNLOAD_ROWS } from './download-rows';
 import { type Outcome, type Places, collect } from './outcome';
 import { type Row, downloadRequest, envFor, failsWith, uploadRequest } from './row';
 import { UPLOAD_ROWS } from './upload-rows';
+import { describeRemoteRows } from './remote-rows';
 
 const TRANSPORTS: TransportUsed[] = ['scp', 'sftp'];
 
@@ -152,3 +153,5 @@ describe('conformance: the connection is lost mid-transfer (own sshd, killed)', 
     });
   }
 });
+
+describeRemoteRows();

@@ -139,12 +139,12 @@ async function trayAtRestIn(page: Page, justOpened: boolean): Promise<void> {
 function fieldLabelProblems(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const problems: string[] = [];
-    for (const type of ['scp-connection', 'scp upload', 'scp download']) {
+    for (const type of ['scp-connection', 'scp upload', 'scp download', 'scp remote']) {
       const definition = RED.nodes.getType(type);
       for (const properties of [definition.defaults, definition.credentials ?? {}]) {
         for (const [name, property] of Object.entries(properties) as Array<[string, { label?: unknown }]>) {
           const label = property.label;
-          if (typeof label !== 'string' || label.trim() === '' || label === name || /^scp-(connection|upload|download)\./.test(label)) {
+          if (typeof label !== 'string' || label.trim() === '' || label === name || /^scp-(connection|upload|download|remote)\./.test(label)) {
             problems.push(`${type}.${name}: ${String(label)}`);
           }
         }
@@ -187,13 +187,14 @@ async function checkDialogs(page: Page, suffix = ''): Promise<void> {
   const probe = [
     { id: 'e2e00000000000a1', type: 'scp upload', z: workspace, x: 200, y: 400, wires: [[]] },
     { id: 'e2e00000000000a2', type: 'scp download', z: workspace, x: 200, y: 460, wires: [[]] },
+    { id: 'e2e00000000000a3', type: 'scp remote', z: workspace, x: 200, y: 520, wires: [[]] },
   ];
   /** Texts, placeholders and titles in the open tray that are still i18n keys (a missing locale entry). */
   const untranslated = (): Promise<string[]> =>
     page.evaluate(() => {
       const found: string[] = [];
       const tray = $('.red-ui-tray').last();
-      const keyLike = /^scp-(connection|upload|download)\.\w+(\.\w+)*$/;
+      const keyLike = /^scp-(connection|upload|download|remote)\.\w+(\.\w+)*$/;
       tray.find('*').each((_index: number, element: PageGlobal) => {
         for (const child of element.childNodes) {
           if (child.nodeType === 3 && keyLike.test(child.textContent.trim())) found.push(child.textContent.trim());
@@ -392,19 +393,19 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     }
   });
 
-  it('shows scp upload and scp download in the network category and registers scp-connection', async () => {
-    for (const type of ['scp upload', 'scp download']) {
+  it('shows scp upload, scp download and scp remote in the network category and registers scp-connection', async () => {
+    for (const type of ['scp upload', 'scp download', 'scp remote']) {
       const entry = page.locator(`#red-ui-palette-base-category-network .red-ui-palette-node[data-palette-type="${type}"]`);
       assert.strictEqual(await entry.count(), 1, `${type} in the palette's network category`);
       assert.strictEqual((await entry.locator('.red-ui-palette-label').innerText()).trim(), type);
     }
     const registered = await page.evaluate(() =>
-      ['scp-connection', 'scp upload', 'scp download'].map((type) => {
+      ['scp-connection', 'scp upload', 'scp download', 'scp remote'].map((type) => {
         const def = RED.nodes.getType(type);
         return def ? `${type}:${def.category}` : `${type}:missing`;
       }),
     );
-    assert.deepStrictEqual(registered, ['scp-connection:config', 'scp upload:network', 'scp download:network']);
+    assert.deepStrictEqual(registered, ['scp-connection:config', 'scp upload:network', 'scp download:network', 'scp remote:network']);
     assert.deepStrictEqual(pageErrors, [], 'the editor loaded without console errors');
   });
 

@@ -132,6 +132,39 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
     },
   },
 
+  'Clean up old files on a device.json': {
+    it: 'the logs older than a week are listed and deleted in one message; newer logs and other files stay',
+    async run({ server, flow, credentials }) {
+      const dir = await makeServerDir(server, 'example-clean-up');
+      await onServer(
+        server,
+        `cd '${dir.absolute}' && printf 1 > old1.log && printf 2 > old2.log && printf 3 > new.log && printf 4 > old.txt && touch -d @1600000000 old1.log old.txt && touch -d @1600000100 old2.log`,
+      );
+      assert.strictEqual(named(flow, 'every day').repeat, '86400', 'the schedule is daily');
+      rewrite(flow, 'every day', 'remotePath', dir.absolute);
+      await load(flow, credentials);
+      const listed = watchNode(flow, 'old logs');
+      const deleted = watchNode(flow, 'deleted');
+      const errors = watchNode(flow, 'error');
+      clicked(flow, 'every day');
+      const [list] = await listed.wait();
+      assert.deepStrictEqual(
+        (list.payload as Array<{ name: string; mtime: number }>).map((entry) => [entry.name, entry.mtime]),
+        [
+          ['old1.log', 1600000000],
+          ['old2.log', 1600000100],
+        ],
+      );
+      const [done] = await deleted.wait();
+      assert.deepStrictEqual(done.payload, [
+        { path: `${dir.absolute}/old1.log`, done: 'deleted' },
+        { path: `${dir.absolute}/old2.log`, done: 'deleted' },
+      ]);
+      assert.strictEqual(await onServer(server, `ls -A '${dir.absolute}' | sort`), 'new.log\nold.txt\n');
+      assert.deepStrictEqual(errors.messages, []);
+    },
+  },
+
   'Pull logs on a schedule.json': {
     it: 'every hour the remote *.log files land in the local folder (other files stay)',
     async run({ server, flow, credentials }) {

@@ -96,7 +96,7 @@ const CORE_MODULES: Record<string, string> = {
 };
 
 /** The node types of this package (from its editor templates). */
-export const PACKAGE_TYPES = ['scp-connection', 'scp upload', 'scp download'];
+export const PACKAGE_TYPES = ['scp-connection', 'scp upload', 'scp download', 'scp remote'];
 
 /** Whether Node-RED 4.1's core registers `type` (read from its node files, not from our list). */
 export function coreRegisters(type: string): boolean {

@@ -20,6 +20,8 @@ export interface SshdOptions {
   port?: number;
   /** more loopback addresses (e.g. 127.0.0.2) to listen on, same port: one server as many devices (sshd allows 16 listen sockets in all) */
   extraAddresses?: string[];
+  /** no `Subsystem sftp` at all: the server refuses SFTP (a Dropbear-like, SCP-only server) */
+  noSftp?: boolean;
 }
 
 const SSHD = '/usr/sbin/sshd';
@@ -71,7 +73,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
       'MaxStartups 100',
       ...extra,
     ];
-    fs.writeFileSync(configFile, composeConfig(defaults, options.config ?? []), { mode: 0o644 });
+    const lines = options.noSftp ? defaults.filter((line) => !line.startsWith('Subsystem sftp')) : defaults;
+    fs.writeFileSync(configFile, composeConfig(lines, options.config ?? []), { mode: 0o644 });
     return { name: 'sshd', command: SSHD, args: ['-D', '-f', configFile, '-E', logFile], logFile };
   });
   return serverHandle('openssh', proc, user, keys, hostPublicKeys, hostKeyFingerprints);

@@ -15,7 +15,7 @@ import { lookUp } from './catalog';
 const ROOT = path.resolve(__dirname, '../../..');
 const NODE_SOURCES = path.join(ROOT, 'src/nodes');
 const EDITOR = path.join(ROOT, 'nodes');
-const FLOW_NAMESPACES = ['scp-upload', 'scp-download'] as const;
+const FLOW_NAMESPACES = ['scp-upload', 'scp-download', 'scp-remote'] as const;
 
 function read(file: string): string {
   return fs.readFileSync(file, 'utf8');
@@ -48,18 +48,20 @@ function runtimeKeys(): Map<string, string[]> {
   assert.ok(statusKeys.length >= 2, 'status keys found');
   // Input errors raised by the modules both flow nodes share can reach either node's catalog.
   const nodeFiles = fs.readdirSync(NODE_SOURCES).filter((name) => name.endsWith('.ts'));
-  const ownFiles = new Set([...FLOW_NAMESPACES.map((namespace) => `${namespace}.ts`), 'scp-connection.ts']);
+  // A node's own helpers (scp remote reads its message in remote-input.ts) raise keys of that node only.
+  const helperFiles: Record<string, string[]> = { 'scp-remote': ['remote-input.ts'] };
+  const ownFiles = new Set([...FLOW_NAMESPACES.map((namespace) => `${namespace}.ts`), 'scp-connection.ts', ...Object.values(helperFiles).flat()]);
   const sharedInputKeys = nodeFiles.filter((file) => !ownFiles.has(file)).flatMap((file) => inputKeysIn(read(path.join(NODE_SOURCES, file))));
   for (const file of nodeFiles) {
     const source = read(path.join(NODE_SOURCES, file));
     const found: string[] = [];
-    for (const match of source.matchAll(/['"](scp-(?:connection|upload|download)\.[\w.]+)['"]/g)) found.push(match[1]);
+    for (const match of source.matchAll(/['"](scp-(?:connection|upload|download|remote)\.[\w.]+)['"]/g)) found.push(match[1]);
     for (const match of source.matchAll(/`([^`]*)`/g)) {
       const template = match[1];
       if (!template.includes('${') || !/scp-|namespace\}\./.test(template)) continue;
       if (template === '${namespace}.errors.${key}') {
         for (const namespace of FLOW_NAMESPACES) {
-          const own = inputKeysIn(read(path.join(NODE_SOURCES, `${namespace}.ts`)));
+          const own = [`${namespace}.ts`, ...(helperFiles[namespace] ?? [])].flatMap((file) => inputKeysIn(read(path.join(NODE_SOURCES, file))));
           for (const key of [...TRANSFER_ERROR_CODES, ...TRANSFER_ERROR_REASONS, ...sharedInputKeys, ...own]) found.push(`${namespace}.errors.${key}`);
         }
       } else if (template === '${this.namespace}.status.${name}') {

@@ -26,7 +26,7 @@ export function repoHasSshBinding(): boolean {
   return (require('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable === true;
 }
 
-/** GET /nodes/<module>: this version, from the user directory, its three node sets enabled, no load error. */
+/** GET /nodes/<module>: this version, from the user directory, its node sets (the three and scp remote) enabled, no load error. */
 export async function assertThreeTypesLoaded(red: NodeRedProcess): Promise<void> {
   const answer = await red.request('GET', `/nodes/${PACKAGE_JSON.name}`, undefined, { Accept: 'application/json', 'Node-RED-API-Version': 'v2' });
   assert.strictEqual(answer.status, 200, `${answer.body}\nNode-RED's log:\n${red.log()}`);
@@ -41,12 +41,12 @@ export async function assertThreeTypesLoaded(red: NodeRedProcess): Promise<void>
     version: PACKAGE_JSON.version,
     local: true,
     user: true,
-    nodes: ['scp download', 'scp upload', 'scp-connection'].map((type) => ({ types: [type], enabled: true, err: undefined })),
+    nodes: ['scp download', 'scp remote', 'scp upload', 'scp-connection'].sort((a, b) => a.localeCompare(b)).map((type) => ({ types: [type], enabled: true, err: undefined })),
   };
   assert.deepStrictEqual(seen, expected, `Node-RED's log:\n${red.log()}`);
   // The editor gets each node's dialog from the installed files.
   const editor = await red.request('GET', '/nodes', undefined, { Accept: 'text/html' });
-  for (const type of ['scp-connection', 'scp upload', 'scp download']) {
+  for (const type of ['scp-connection', 'scp upload', 'scp download', 'scp remote']) {
     assert.ok(editor.body.includes(`RED.nodes.registerType('${type}'`), `the editor receives the dialog of ${type}`);
   }
 }

@@ -39,7 +39,7 @@ describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (
       assert.ok(files.includes(file), `${file} (package.json node-red.nodes) is in the tarball`);
       assert.ok(files.includes(file.replace(/\.js$/, '.html')), `the editor file of ${file} is in the tarball`);
     }
-    for (const type of ['scp-connection', 'scp-upload', 'scp-download']) {
+    for (const type of ['scp-connection', 'scp-upload', 'scp-download', 'scp-remote']) {
       for (const suffix of ['json', 'html']) assert.ok(files.includes(`dist/nodes/locales/en-US/${type}.${suffix}`), `en-US ${type}.${suffix}`);
       assert.ok(files.includes(`dist/nodes/icons/${type}.svg`), `icon ${type}.svg`);
     }

@@ -17,7 +17,9 @@ export const scpConnection = require(path.join(distNodes, 'scp-connection.js')) 
 export const scpUpload = require(path.join(distNodes, 'scp-upload.js')) as unknown;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const scpDownload = require(path.join(distNodes, 'scp-download.js')) as unknown;
-export const allNodes = [scpConnection, scpUpload, scpDownload];
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const scpRemote = require(path.join(distNodes, 'scp-remote.js')) as unknown;
+export const allNodes = [scpConnection, scpUpload, scpDownload, scpRemote];
 
 export type NodeDef = Record<string, unknown>;
 

@@ -1,0 +1,66 @@
+/**
+ * The pure parts of the remote toolbox: `ls -l` mode strings of the fallback into st_mode bits (setuid,
+ * setgid, sticky, with and without execute), the list filter (glob dialect, types, minimum age with an
+ * unknown time) and the sort (ties keep name order either way; limit), and hostile numbers refused.
+ */
+import * as assert from 'node:assert/strict';
+import { TransferError } from '../../src/errors';
+import { entryFilter, makeEntry, sortAndLimit } from '../../src/remote/entries';
+import { modeOfPermissionString } from '../../src/remote/shell-remote';
+import type { ListOptions, RemoteEntry } from '../../src/remote';
+
+const BASE: ListOptions = { recursive: false, maxDepth: 1, maxEntries: 100 };
+
+function entry(name: string, size: number, mtime: number | null, type: RemoteEntry['type'] = 'file'): RemoteEntry {
+  return { name, path: `d/${name}`, type, size, mode: 0o644, mtime };
+}
+
+describe('remote toolbox: pure parts', () => {
+  it('reads ls mode strings with special bits, and refuses what is not one', () => {
+    assert.equal(modeOfPermissionString('-rw-r-----'), 0o100640);
+    assert.equal(modeOfPermissionString('drwsr-sr-t'), 0o040000 | 0o7755);
+    assert.equal(modeOfPermissionString('-rwSr-Sr-T'), 0o100000 | 0o7644);
+    assert.equal(modeOfPermissionString('lrwxrwxrwx'), 0o120777);
+    assert.equal(modeOfPermissionString('crw-rw-rw-.'), 0o020666);
+    assert.equal(modeOfPermissionString('prw-r--r--+'), 0o010644);
+    for (const junk of ['', 'total 12', 'xrw-r--r--', '-rwxrwxrw']) assert.equal(modeOfPermissionString(junk), undefined, junk);
+  });
+
+  it('filters by the glob dialect, type and minimum age (an unknown time is never old enough)', () => {
+    const now = 1_700_000_000;
+    const entries = [entry('a.csv', 1, now - 100), entry('b.csv', 1, now - 10), entry('c.txt', 1, now - 100), entry('d.csv', 1, null), entry('e.csv', 0, now - 100, 'directory')];
+    const keep = entryFilter({ ...BASE, pattern: '[a-d].csv', types: ['file'], minAgeSeconds: 60 }, 'h', now);
+    assert.deepEqual(entries.filter(keep).map((e) => e.name), ['a.csv']);
+    assert.throws(() => entryFilter({ ...BASE, pattern: '[z-a]' }, 'h', now), (error: TransferError) => error.code === 'EINVAL');
+  });
+
+  it('sorts by name, time or size either way (ties in name order), then limits', () => {
+    const entries = [entry('b', 2, 5), entry('a', 2, 5), entry('c', 1, null)];
+    const names = (options: Partial<ListOptions>): string[] => sortAndLimit(entries, { ...BASE, ...options }).map((e) => e.name as string);
+    assert.deepEqual(names({}), ['a', 'b', 'c']);
+    assert.deepEqual(names({ sort: { by: 'name', descending: true } }), ['c', 'b', 'a']);
+    assert.deepEqual(names({ sort: { by: 'size', descending: true } }), ['a', 'b', 'c']);
+    assert.deepEqual(names({ sort: { by: 'mtime', descending: false } }), ['c', 'a', 'b']);
+    assert.deepEqual(names({ sort: { by: 'mtime', descending: true }, limit: 1 }), ['a']);
+  });
+
+  it('refuses hostile numbers and keeps a name that is not UTF-8 as its bytes', () => {
+    const dir = Buffer.from('d');
+    const refused = (attrs: { mode: unknown; size: unknown; mtime: unknown }): boolean => {
+      try {
+        makeEntry(dir, Buffer.from('x'), attrs, 'h');
+        return false;
+      } catch (error) {
+        return (error as TransferError).code === 'EPROTO';
+      }
+    };
+    assert.ok(refused({ mode: 0o100644, size: -1, mtime: 0 }));
+    assert.ok(refused({ mode: 0o100644, size: 2 ** 60, mtime: 0 }));
+    assert.ok(refused({ mode: 0o100644, size: Number.NaN, mtime: 0 }));
+    assert.ok(refused({ mode: 0o100644, size: 1, mtime: 2 ** 32 }));
+    assert.ok(refused({ mode: 0x10000, size: 1, mtime: 0 }));
+    const made = makeEntry(dir, Buffer.from([0x66, 0xff]), { mode: 0o100644, size: 1, mtime: null }, 'h');
+    assert.ok(Buffer.isBuffer(made.entry.name) && made.entry.name.equals(Buffer.from([0x66, 0xff])));
+    assert.equal(made.entry.mtime, null);
+  });
+});
