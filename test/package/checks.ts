@@ -26,8 +26,8 @@ export function repoHasSshBinding(): boolean {
   return (require('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable === true;
 }
 
-/** GET /nodes/<module>: this version, from the user directory, its node sets (the three and scp remote) enabled, no load error. */
-export async function assertThreeTypesLoaded(red: NodeRedProcess): Promise<void> {
+/** GET /nodes/<module>: this version, from the user directory, its node sets (the two copy nodes, scp remote and the connection) enabled, no load error. */
+export async function assertNodeTypesLoaded(red: NodeRedProcess): Promise<void> {
   const answer = await red.request('GET', `/nodes/${PACKAGE_JSON.name}`, undefined, { Accept: 'application/json', 'Node-RED-API-Version': 'v2' });
   assert.strictEqual(answer.status, 200, `${answer.body}\nNode-RED's log:\n${red.log()}`);
   const module = answer.json<ModuleInfo>();

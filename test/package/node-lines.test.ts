@@ -2,7 +2,7 @@
  * The package matrix: the tarball (test/package/support.ts, one per run) installed as the palette manager
  * does, by npm running on each Node.js line of test/node-lines (22, 24, 26: ssh2's native binding is built for
  * that line, or ssh2 falls back to JavaScript where it does not build), then Node-RED 4.1 and 5 each started
- * on that line from a user directory of its own: the three node types registered from the installed module,
+ * on that line from a user directory of its own: the four node types registered from the installed module,
  * a flow deployed over the admin API uploads and downloads against the real sshd, Test connection answers, a
  * missing file reaches a Catch node, and the editor dialogs open translated. Per line also: forced garbage
  * collection of closed connections' cipher objects must not abort the process.
@@ -17,7 +17,7 @@ import type { Browser } from 'playwright-core';
 import { makeServerDir, makeTempDir, sharedSshd, skipOrFail, type SshdServer } from '../harness';
 import { nodeLineMajors, redJsOf, requireNodeLine, startNodeRedOn, type NodeLine, type NodeRedVersion } from '../support/node-lines';
 import type { NodeRedProcess } from '../support/node-red-process';
-import { assertRoundTrip, assertThreeTypesLoaded, repoHasSshBinding } from './checks';
+import { assertRoundTrip, assertNodeTypesLoaded, repoHasSshBinding } from './checks';
 import { assertDialogsOpen, chromiumPresent, launchChromium } from './editor-smoke';
 import { CONNECTION_ID, MISSING_URL, packageTestFlow } from './flows';
 import { installedPackage, PACKAGE_JSON, run, sshBindingLoads } from './support';
@@ -94,7 +94,7 @@ describe('package matrix: the tarball on Node.js 22, 24 and 26 with Node-RED 4.1
             await red?.stop();
           });
 
-          it('registers the three types; a deployed flow uploads and downloads, Test connection answers, an error reaches Catch; the dialogs open', async function () {
+          it('registers the four types; a deployed flow uploads and downloads, Test connection answers, an error reaches Catch; the dialogs open', async function () {
             assert.ok(userDir, 'needs the installation of the line');
             // A user directory of its own: a copy of the line's installation (settings and flows are written per start).
             const ownDir = path.join(await makeTempDir(`node-${major}-red-${nodeRed}`), 'userdir');
@@ -104,7 +104,7 @@ describe('package matrix: the tarball on Node.js 22, 24 and 26 with Node-RED 4.1
             assert.match(red.log(), new RegExp(`Node-RED version: v${redVersion.version.replace(/\./g, '\\.')}`));
             assert.ok(redVersion.version.startsWith(`${nodeRed}.`), `Node-RED ${redVersion.version} is ${nodeRed}`);
             assert.match(red.log(), new RegExp(`Node\\.js {2}version: v${major}\\.`));
-            await assertThreeTypesLoaded(red);
+            await assertNodeTypesLoaded(red);
 
             const remote = await makeServerDir(server, `line-${major}-${nodeRed}`);
             const remoteFile = `${remote.absolute}/roundtrip.txt`;

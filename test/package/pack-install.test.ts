@@ -2,7 +2,7 @@
  * The package as the palette manager installs it, on Node-RED 4.1 and this Node.js (20): `npm pack` on a
  * tree without dist/ (a fresh clone) must build what it ships; the tarball holds what Node-RED loads and
  * no source maps, declarations or sources; `npm install <tarball>` into a new user directory builds ssh2's
- * native binding; Node-RED started on that directory registers the three node types from the installed
+ * native binding; Node-RED started on that directory registers the four node types from the installed
  * module, and a deployed flow round-trips a payload through the real sshd.
  */
 import assert from 'assert';
@@ -12,7 +12,7 @@ import { makeServerDir, runAsUser, sharedSshd, skipOrFail, type SshdServer } fro
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
 import { MISSING_URL, packageTestFlow } from './flows';
 import { installedPackage, PACKAGE_JSON, packedPackage, sshBindingLoads, type Packed } from './support';
-import { assertRoundTrip, assertThreeTypesLoaded, repoHasSshBinding } from './checks';
+import { assertRoundTrip, assertNodeTypesLoaded, repoHasSshBinding } from './checks';
 
 describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (real sshd)', function () {
   this.timeout(180_000);
@@ -67,7 +67,7 @@ describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (
     assert.ok(userDir, 'needs the installation of the step before');
     // No nodesDir: the user directory's node_modules is the only place these nodes can come from.
     red = await startNodeRedProcess({ userDir });
-    await assertThreeTypesLoaded(red);
+    await assertNodeTypesLoaded(red);
   });
 
   it('a deployed flow round-trips a payload through scp upload and scp download, and a missing file reaches Catch', async function () {
