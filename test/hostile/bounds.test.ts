@@ -10,8 +10,9 @@ import { promises as fs } from 'node:fs';
 import { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { DEFAULT_MAX_DIRECTORIES, download, type DownloadLimits, type DownloadRequest, type TransportUsed } from '../../src/transfer';
-import { type ScriptedSftp, listedTree, startScriptedSftp } from './sftp-server';
-import { assertArena, assertCleanMessage, makeArena, poolForFake, startHostileServer, type HostileServer } from './support';
+import { useScriptedScpServer, useScriptedSftpServer } from '../support';
+import { listedTree } from './sftp-server';
+import { assertArena, assertCleanMessage, makeArena } from './support';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -63,16 +64,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
   this.timeout(60_000);
 
   describe('over SCP', () => {
-    let server: HostileServer;
-    let pool: SshPool;
-    before(async () => {
-      server = await startHostileServer();
-      pool = poolForFake(server.fake);
-    });
-    after(async () => {
-      await pool?.close();
-      await server?.fake.close();
-    });
+    const { server, pool } = useScriptedScpServer();
 
     it('a file announced at 1 GiB that sends 10 bytes and stalls: buffer memory does not jump, ETIMEDOUT', async () => {
       server.script = async (side) => {
@@ -151,16 +143,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
   });
 
   describe('over SFTP', () => {
-    let server: ScriptedSftp;
-    let pool: SshPool;
-    before(async () => {
-      server = await startScriptedSftp();
-      pool = poolForFake(server.fake);
-    });
-    after(async () => {
-      await pool?.close();
-      await server?.fake.close();
-    });
+    const { server, pool } = useScriptedSftpServer();
 
     it('a file announced at 1 GiB that sends 10 bytes and stalls: buffer memory does not jump, ETIMEDOUT', async () => {
       server.tree = listedTree({

@@ -8,10 +8,10 @@ import assert from 'assert';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
-import { SshPool } from '../../src/ssh';
 import { download, type DownloadRequest, type TransportChoice } from '../../src/transfer';
 import { HOSTILE_CASES, REMOTE_PATHS, type HostileCase } from './cases';
-import { OK_CONTENT, OK_PATH, assertArena, assertCleanMessage, makeArena, poolForFake, startHostileServer, type HostileServer } from './support';
+import { eventually, useScriptedScpServer } from '../support';
+import { OK_CONTENT, OK_PATH, assertArena, assertCleanMessage, makeArena, type HostileServer } from './support';
 
 const MiB = 1024 * 1024;
 /** rss may grow at most this much during a flood (the server pushes at least twice that) */
@@ -26,18 +26,7 @@ const DEFAULT_LIMITS = { maxFileBytes: 1024 * MiB, maxTotalBytes: 1024 * MiB, ma
 
 describe('hostile SCP server: every case through download()', function () {
   this.timeout(30_000);
-  let server: HostileServer;
-  let pool: SshPool;
-
-  before(async () => {
-    server = await startHostileServer();
-    pool = poolForFake(server.fake);
-  });
-
-  after(async () => {
-    await pool?.close();
-    await server?.fake.close();
-  });
+  const { server, pool } = useScriptedScpServer();
 
   function requestFor(row: HostileCase, target: string): DownloadRequest {
     return {
@@ -64,7 +53,7 @@ describe('hostile SCP server: every case through download()', function () {
 
   /** The hostile session's channel closed and gave its slot back (a leak would starve later rows). */
   async function channelSlotsFreed(): Promise<void> {
-    for (let attempt = 0; attempt < 500 && pool.stats().channels > 0; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually('the pool has no channel open', () => pool.stats().channels === 0);
     assert.deepStrictEqual({ ...pool.stats(), maxChannelsSeen: 0 }, { connections: 1, channels: 0, queued: 0, maxChannelsSeen: 0 });
   }
 
