@@ -137,6 +137,26 @@ export function progressReached(remotePath: string, predicate: (bytes: number) =
   });
 }
 
+/**
+ * Watches nodes `ids` for Node-RED giving up on their close (after its 15 s nodeCloseTimeout it calls the
+ * node's error() with "stopping-error"/"Close timed out"); returns what it saw so far. A close that ends by
+ * itself reports nothing: asserting on this, not on how long the close took, holds on a loaded machine. It
+ * wraps the instances (the helper's log spy is already restored when unload() stops the flows).
+ */
+export function watchCloseTimeouts(...ids: string[]): () => string[] {
+  const seen: string[] = [];
+  for (const id of ids) {
+    const node = helper.getNode(id);
+    const original = (node.error as (...args: unknown[]) => unknown).bind(node);
+    node.error = (...args: unknown[]): unknown => {
+      const text = String(args[0]);
+      if (/stopping-error|Close timed out|Error stopping node/.test(text)) seen.push(`${id}: ${text}`);
+      return original(...args);
+    };
+  }
+  return () => [...seen];
+}
+
 /** Wall-clock ms of `work` (used only against generous bounds, never as a precise assertion). */
 export async function elapsed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = Date.now();
