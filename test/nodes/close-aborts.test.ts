@@ -12,6 +12,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import { makeServerDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
 import { connectionDef, freezeSessions, helper, inFlight, loadFlow, sinks, track, uploadDef, useNodeRed, type Msg } from '../faults/support';
+import { eventually } from '../support';
 
 const SIZE = 48 * 1024 * 1024;
 
@@ -19,14 +20,6 @@ interface PoolStatsView {
   connections: number;
   channels: number;
   queued: number;
-}
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>, limitMs = 30_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('nodes: closing a flow node alone aborts its jobs', function () {

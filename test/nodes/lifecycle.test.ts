@@ -7,6 +7,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
 import { connectionDef, downloadDef, errorCode, helper, loadFlow, resultOf, send, sinks, uploadDef, useNodeRed, type Msg } from './support';
+import { eventually } from '../support';
 
 interface SpyCall {
   args: unknown[];
@@ -23,14 +24,6 @@ function callsOf(node: Record<string, unknown>, method: string): unknown[][] {
     .getCalls()
     .filter((call) => call.thisValue === node)
     .map((call) => call.args);
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real sshd)', function () {
@@ -133,7 +126,7 @@ describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real 
       conn: { password: server.password },
     });
     assert.strictEqual(connection.poolStats().connections, 0);
-    await until(() => disconnects() > before, 'sshd to log the disconnect');
+    await eventually('sshd to log the disconnect', () => disconnects() > before);
   });
 
   it('closing the node during a transfer aborts it: EABORTED, no file at the final path, status cleared', async function () {

@@ -10,6 +10,7 @@ import { SshPool } from '../../src/ssh';
 import { Job } from '../../src/transfer/job';
 import { commandLimitMs, probeRemote, runRemote } from '../../src/transfer/scp/remote-exec';
 import { TransferError } from '../../src/errors';
+import { eventually } from '../support';
 
 const IDLE_MS = 1000;
 
@@ -43,14 +44,6 @@ async function failure(promise: Promise<unknown>): Promise<TransferError> {
     return error;
   }
   throw new Error('the command succeeded');
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('transfer: remote helper commands are bounded', function () {
@@ -91,14 +84,14 @@ describe('transfer: remote helper commands are bounded', function () {
     assert.match(error.message, /more output than a remote command prints/);
     assert.equal(error.path, '/srv/target');
     assert.ok(error.host?.includes(fake.host), error.host);
-    await waitFor(() => pool.stats().channels === 0, 'the slot to be free');
+    await eventually('the slot to be free', () => pool.stats().channels === 0);
   });
 
   it('a command that floods stderr ends with EPROTO', async function () {
     const error = await failure(runRemote(newJob(), Buffer.from('stderr-flood'), '/srv/target'));
     assert.equal(error.code, 'EPROTO');
     assert.match(error.message, /more error output/);
-    await waitFor(() => pool.stats().channels === 0, 'the slot to be free');
+    await eventually('the slot to be free', () => pool.stats().channels === 0);
   });
 
   it('a probe the server answers one byte at a time, for ever, ends with ETIMEDOUT at the command limit', async function () {
@@ -108,7 +101,7 @@ describe('transfer: remote helper commands are bounded', function () {
     // The trickle kept the idle timer ("gave no sign of life") alive: the overall limit ended it.
     assert.match(error.message, new RegExp(`did not finish within ${commandLimitMs(job)} ms`));
     assert.equal(error.path, '/srv/a');
-    await waitFor(() => pool.stats().channels === 0, 'the slot to be free');
+    await eventually('the slot to be free', () => pool.stats().channels === 0);
   });
 
   it('a well-behaved command still returns its output', async function () {

@@ -17,6 +17,7 @@ import { foldedProbeCount, makeServerDir, makeTempDir, startFakeServer, unfoldUp
 import { ServerSide } from '../hostile/server-side';
 import { context, poolProvider, randomData, useSharedPool } from './support';
 import { stallingStream } from './upload-safety-support';
+import { eventually } from '../support';
 
 const ROUNDS = 20;
 const { STATUS_CODE } = utils.sftp;
@@ -38,13 +39,10 @@ function openDescriptors(): string[] {
  * bounded, until at most `atMost` descriptors (satisfying `which`) are open. A leak never closes.
  */
 async function settledDescriptors(atMost: number, which: (target: string) => boolean = () => true): Promise<string[]> {
-  const until = Date.now() + 3000;
-  let open = openDescriptors().filter(which);
-  while (open.length > atMost && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    open = openDescriptors().filter(which);
-  }
-  return open;
+  const settled = (): boolean => openDescriptors().filter(which).length <= atMost;
+  // Past the bound the caller's assertion names what stayed open.
+  await eventually(`at most ${atMost} descriptors open`, settled, { limitMs: 3000, everyMs: 50 }).catch(() => undefined);
+  return openDescriptors().filter(which);
 }
 
 /** No descriptor on `source` and no more descriptors in all than `before`. */
