@@ -11,8 +11,9 @@ import fs from 'fs';
 import path from 'path';
 import { SshPool } from '../../src/ssh';
 import { upload, type TransferContext, type UploadRequest } from '../../src/transfer';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser, type SshdServer } from '../harness';
 import { connectionDef, helper, loadFlow, sinks, track, uploadDef, useNodeRed, type Credentials, type DoneTracker, type Msg, watchCloseTimeouts } from './support';
+import { useOwnSshd } from '../support';
 
 const COUNT = 20;
 const SIZE = 6 * 1024 * 1024;
@@ -39,18 +40,13 @@ function manyInFlight(count: number, up: DoneTracker): Promise<void> {
 describe('faults: no temporary files left behind', function () {
   this.timeout(120_000);
   useNodeRed();
-  let server: SshdServer;
+  const server = useOwnSshd({ throwawayUser: true });
   let localDir: string;
 
   before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd();
     localDir = await makeTempDir('faults-cleanup-local');
     fs.writeFileSync(path.join(localDir, 'a.bin'), crypto.randomBytes(SIZE / 2));
     fs.writeFileSync(path.join(localDir, 'b.bin'), crypto.randomBytes(SIZE / 2));
-  });
-  after(async function () {
-    if (server) await server.stop();
   });
 
   const credentials = (): Credentials => ({ conn: { password: server.password } });

@@ -8,7 +8,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startFakeServer, unfolding, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser, startFakeServer, unfolding } from '../harness';
 import {
   connectionDef,
   downloadDef,
@@ -25,32 +25,22 @@ import {
   type DoneTracker,
   type Msg,
 } from './support';
-import { eventually } from '../support';
+import { eventually, useOwnSshd } from '../support';
+import { poolStatsOf, type PoolStatsView } from '../support/red';
 
 const SIZE = 50 * 1024 * 1024;
-
-interface PoolStatsView {
-  connections: number;
-  channels: number;
-  queued: number;
-}
 
 describe('faults: redeploy and stop during transfers', function () {
   this.timeout(90_000);
   useNodeRed();
-  let server: SshdServer;
+  const server = useOwnSshd({ throwawayUser: true });
   let dir: { relative: string; absolute: string };
   const source = (): string => `${dir.absolute}/source.bin`;
 
   before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd();
     dir = await makeServerDir(server, 'faults-redeploy');
     const made = await runAsUser(server, `head -c ${SIZE} /dev/urandom > '${source()}'`);
     assert.strictEqual(made.code, 0, made.stderr);
-  });
-  after(async function () {
-    if (server) await server.stop();
   });
 
   function nodes(mode = '0644'): Msg[] {
@@ -106,7 +96,7 @@ describe('faults: redeploy and stop during transfers', function () {
 
   it('a full redeploy aborts both with EABORTED, closes the pool quickly, and the new flow works', async function () {
     await loadFlow(nodes(), credentials());
-    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const connection = { poolStats: poolStatsOf() };
     const transfers = await startTransfers('redeploy.bin');
     const closeTimeouts = watchCloseTimeouts('conn', 'up', 'down');
 
@@ -126,7 +116,7 @@ describe('faults: redeploy and stop during transfers', function () {
 
   it('stopping the flows (Node-RED stop) aborts both with EABORTED and closes the pool quickly', async function () {
     await loadFlow(nodes(), credentials());
-    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const connection = { poolStats: poolStatsOf() };
     const transfers = await startTransfers('stop.bin');
     const closeTimeouts = watchCloseTimeouts('conn', 'up', 'down');
 
@@ -155,7 +145,7 @@ describe('faults: redeploy and stop during transfers', function () {
         [connectionDef(fake, { maxChannels: 1, maxConnections: 1, idleTimeout: 300 }), uploadDef()],
         { conn: { password: fake.password } },
       );
-      const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+      const connection = { poolStats: poolStatsOf() };
       const up = track('up');
       up.node.receive({ payload: Buffer.alloc(1024 * 1024, 1), remotePath: path.join(root, 'held.bin') });
       await eventually('the first upload to hold the channel', () => scpStarted === 1);

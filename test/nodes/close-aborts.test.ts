@@ -10,37 +10,24 @@
  */
 import assert from 'assert';
 import crypto from 'crypto';
-import { makeServerDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
 import { connectionDef, freezeSessions, helper, inFlight, loadFlow, sinks, track, uploadDef, useNodeRed, type Msg } from '../faults/support';
-import { eventually } from '../support';
+import { eventually, useOwnSshd } from '../support';
+import { poolStatsOf } from '../support/red';
 
 const SIZE = 48 * 1024 * 1024;
-
-interface PoolStatsView {
-  connections: number;
-  channels: number;
-  queued: number;
-}
 
 describe('nodes: closing a flow node alone aborts its jobs', function () {
   this.timeout(90_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd();
-  });
-  after(async function () {
-    if (server) await server.stop();
-  });
+  const server = useOwnSshd({ throwawayUser: true });
 
   it('a deploy of the changed upload node only: EABORTED, no file and no temporary file, the connection stays', async function () {
     const dir = await makeServerDir(server, 'close-aborts');
     const credentials = { conn: { password: server.password } };
     const connection = (): Msg => connectionDef(server, { username: server.username });
     await loadFlow([connection(), uploadDef()], credentials);
-    const conn = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const conn = { poolStats: poolStatsOf() };
     const up = track('up');
     const remotePath = `${dir.absolute}/big.bin`;
     const moving = inFlight(up, remotePath, SIZE);

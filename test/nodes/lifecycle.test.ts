@@ -5,36 +5,18 @@
  */
 import assert from 'assert';
 import crypto from 'crypto';
-import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { runAsUser } from '../harness';
 import { connectionDef, downloadDef, errorCode, helper, loadFlow, resultOf, send, sinks, uploadDef, useNodeRed, type Msg } from './support';
-import { eventually } from '../support';
+import { eventually, useServerDir, useSharedSshd } from '../support';
+import { callsOf } from '../support/red';
 
-interface SpyCall {
-  args: unknown[];
-  thisValue: unknown;
-}
-interface Spied {
-  getCalls(): SpyCall[];
-}
 type Status = { fill?: string; shape?: string; text?: string };
 
-/** The calls of a spied Node method (status, warn, error, ...) made by one node. */
-function callsOf(node: Record<string, unknown>, method: string): unknown[][] {
-  return (node[method] as Spied)
-    .getCalls()
-    .filter((call) => call.thisValue === node)
-    .map((call) => call.args);
-}
 
 describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real sshd)', function () {
   useNodeRed();
-  let server: SshdServer;
-  let dir: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    dir = await makeServerDir(server, 'nodes-lifecycle');
-  });
+  const server = useSharedSshd();
+  const dir = useServerDir(server, 'nodes-lifecycle');
 
   it('sends throttled progress messages on output 2 and a final 100 %', async function () {
     await loadFlow([connectionDef(server), uploadDef({ progress: true, outputs: 2 })], { conn: { password: server.password } });

@@ -5,4 +5,4 @@
 export { eventually, type EventuallyOptions } from './eventually';
 export { lateBound, type LateBound } from './late';
 export { shiftClock, type ShiftedClock } from './clock';
-export { useOwnSshd, useSharedSshd, useScriptedScpServer, useScriptedSftpServer, type OwnSshdOptions, type Scripted } from './servers';
+export { useOwnSshd, useSharedSshd, useScriptedScpServer, useScriptedSftpServer, useServerDir, type OwnSshdOptions, type Scripted } from './servers';

@@ -126,3 +126,29 @@ export function collectorNodes(tabLabel: string, caughtId: string): NodeDef[] {
     { id: caughtId, type: 'helper', z: 'tab' },
   ];
 }
+
+interface Spied {
+  getCalls(): { thisValue: unknown; args: unknown[] }[];
+}
+
+/** The calls of a spied Node method (status, warn, error, ...) made by one node (the helper spies on every node's). */
+export function callsOf(node: Record<string, unknown>, method: string): unknown[][] {
+  return (node[method] as Spied)
+    .getCalls()
+    .filter((call) => call.thisValue === node)
+    .map((call) => call.args);
+}
+
+/** What a connection node's pool reports (`poolStats()`, undefined before its first use). */
+export interface PoolStatsView {
+  connections: number;
+  channels: number;
+  queued: number;
+  maxChannelsSeen: number;
+}
+
+/** The pool statistics of connection node `id` as they are now (the node keeps its pool across tests' messages). */
+export function poolStatsOf(id = 'conn'): () => PoolStatsView | undefined {
+  const node = helper.getNode(id) as unknown as { poolStats(): PoolStatsView | undefined };
+  return () => node.poolStats();
+}

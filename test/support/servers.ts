@@ -7,7 +7,7 @@
  *   const { server, pool } = useScriptedSftpServer();           // server.tree = listedTree({...})
  */
 import { SshPool } from '../../src/ssh';
-import { needThrowawayUser, sharedSshd, startSshd, type SshdOptions, type SshdServer } from '../harness';
+import { makeServerDir, needThrowawayUser, sharedSshd, startSshd, type SshdOptions, type SshdServer } from '../harness';
 import { poolForFake, startHostileServer, type HostileServer } from '../hostile/support';
 import { startScriptedSftp, type ScriptedSftp } from '../hostile/sftp-server';
 import { lateBound } from './late';
@@ -82,4 +82,13 @@ export function useScriptedScpServer(): Scripted<HostileServer> {
 /** A fake ssh2 server whose sftp subsystem answers from `server.tree` (exec answers "scp: not found"). */
 export function useScriptedSftpServer(): Scripted<ScriptedSftp> {
   return useScripted('the scripted SFTP server', () => startScriptedSftp());
+}
+
+/** A fresh directory in the server user's home for this describe (made in `before`): `{ relative, absolute }`. */
+export function useServerDir(server: SshdServer, prefix: string): { relative: string; absolute: string } {
+  const dir = lateBound<{ relative: string; absolute: string }>(`the server directory "${prefix}"`);
+  before(async function () {
+    dir.set(await makeServerDir(server, prefix));
+  });
+  return dir.value;
 }
