@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
 import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer, unfoldUpload } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, directProvider, sq, type TestProvider } from './support';
+import { bufferDownload, context, useSharedPool, directProvider, sq, type TestProvider, directoryDownload } from './support';
 
 const BIG = 50 * 1024 * 1024;
 
@@ -84,15 +84,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const local = await makeTempDir('abort-down');
       const controller = new AbortController();
       await assert.rejects(
-        download(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
-          remotePath: `${dir.relative}/big.bin`,
-          target: { kind: 'directory', path: local },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), directoryDownload(`${dir.relative}/big.bin`, local, { overwrite: 'overwrite' })),
         (error: TransferError) => error.code === 'EABORTED',
       );
       assert.deepEqual(await fs.readdir(local), []);
@@ -152,15 +144,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     await fake?.close();
   });
 
-  const downloadRequest = (path: string) => ({
-    remotePath: 'data.bin',
-    target: { kind: 'directory' as const, path },
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite' as const,
-    limits: DEFAULT_LIMITS,
-  });
+  const downloadRequest = (path: string) => directoryDownload('data.bin', path, { overwrite: 'overwrite' });
 
   it('a server that stops answering fails the job with ETIMEDOUT after the idle timeout', async function () {
     behaviour = () => undefined; // accepts the channel, never says a word

@@ -10,7 +10,7 @@ import type { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+import { context, poolProvider, sq, directoryDownload } from './support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: the server dies mid-transfer (${transport})`, function () {
@@ -42,15 +42,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       await runAsUser(server, `head -c ${64 * 1024 * 1024} /dev/zero > ${sq(`${dir.relative}/big.bin`)}`);
       const local = await makeTempDir('lost-down');
       await assert.rejects(
-        download(context(channels, { transport, idleTimeoutMs: 3_000, onProgress: killAt(2 * 1024 * 1024) }), {
-          remotePath: `${dir.relative}/big.bin`,
-          target: { kind: 'directory', path: local },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(channels, { transport, idleTimeoutMs: 3_000, onProgress: killAt(2 * 1024 * 1024) }), directoryDownload(`${dir.relative}/big.bin`, local, { overwrite: 'overwrite' })),
         (error: TransferError) => {
           assert.equal(error.code, 'ECONNRESET', error.message);
           return true;

@@ -14,7 +14,7 @@ import { SftpSession } from '../../src/sftp';
 import { download, upload } from '../../src/transfer';
 import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer } from '../harness';
 import { makeBigFile } from './memory-support';
-import { DEFAULT_LIMITS, context, directProvider, sq, useSharedPool, type TestProvider } from './support';
+import { context, directProvider, sq, useSharedPool, type TestProvider, directoryDownload } from './support';
 
 const SIZE = 64 * 1024 * 1024;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -152,15 +152,7 @@ describe('transfer: a server flooding past the window faster than the download t
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
     try {
       await assert.rejects(
-        download(context(channels, { idleTimeoutMs: 20_000 }), {
-          remotePath: 'data.bin',
-          target: { kind: 'directory', path: target },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(channels, { idleTimeoutMs: 20_000 }), directoryDownload('data.bin', target, { overwrite: 'overwrite' })),
         (error: TransferError) => error.code === 'EPROTO' && /flow control/.test(error.message),
       );
     } finally {

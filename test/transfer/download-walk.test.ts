@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { download, type DownloadRequest, type TransferResult } from '../../src/transfer';
 import { TransferError } from '../../src/errors';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
+import { DEFAULT_LIMITS, context, useSharedPool, sq, directoryDownload } from './support';
 
 const MTIME = 1_500_000_000;
 
@@ -39,7 +39,7 @@ for (const transport of ['scp', 'sftp'] as const) {
     const shared = useSharedPool();
 
     function treeRequest(remotePath: string, target: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
-      return { remotePath, target: { kind: 'directory', path: target }, recursive: true, glob: false, preserve: false, overwrite: 'fail', limits: DEFAULT_LIMITS, ...extra };
+      return directoryDownload(remotePath, target, { recursive: true, ...extra });
     }
 
     it('a tree with an unreadable file and an unreadable directory: everything else arrives, then EACCES', async function () {

@@ -11,7 +11,7 @@ import type { ChannelProvider } from '../../src/ssh/types';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, poolProvider, sq, useSharedPool } from './support';
+import { bufferDownload, context, poolProvider, sq, useSharedPool, directoryDownload } from './support';
 
 const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat', 'log 1', 'log_1', 'log-1', 'back\\slash.txt', 'backslash.txt', 'café.txt'];
 
@@ -28,15 +28,7 @@ for (const transport of ['scp', 'sftp'] as const) {
 
     /** A glob download of `pattern` in the test directory into the local directory `local`. */
     function globRequest(pattern: string, local: string, recursive: boolean) {
-      return {
-        remotePath: `${dir.relative}/${pattern}`,
-        target: { kind: 'directory' as const, path: local },
-        recursive,
-        glob: true,
-        preserve: false,
-        overwrite: 'fail' as const,
-        limits: DEFAULT_LIMITS,
-      };
+      return directoryDownload(`${dir.relative}/${pattern}`, local, { recursive, glob: true });
     }
 
     async function globInto(pattern: string, recursive = false): Promise<string[]> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { download, type DownloadRequest, type PullRecord, type TransferResult } from '../../src/transfer';
 import { TransferError } from '../../src/errors';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
+import { DEFAULT_LIMITS, context, useSharedPool, sq, directoryDownload } from './support';
 
 async function failure(promise: Promise<TransferResult>): Promise<TransferError> {
   try {
@@ -39,7 +39,7 @@ for (const transport of ['scp', 'sftp'] as const) {
     }
 
     function globRequest(remotePath: string, target: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
-      return { remotePath, target: { kind: 'directory', path: target }, recursive: false, glob: true, preserve: false, overwrite: 'overwrite', limits: DEFAULT_LIMITS, ...extra };
+      return directoryDownload(remotePath, target, { glob: true, overwrite: 'overwrite', ...extra });
     }
 
     it('delete: each remote file is removed once its local copy is complete; the result says removed', async function () {

@@ -12,7 +12,7 @@ import type { TransferError } from '../../src/errors';
 import type { SftpLease, SshPool, SshPoolOptions } from '../../src/ssh';
 import { download, upload, type TransferContext, type UploadSource } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, serverPath, startSshd } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, poolProvider, randomData } from './support';
+import { bufferDownload, context, poolProvider, randomData, directoryDownload } from './support';
 import { eventually } from '../support';
 
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
@@ -110,15 +110,7 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     await put(ctx, `${dir.relative}/big`, { kind: 'buffer', data: big });
     assert.deepEqual(await serverFile(`${dir.relative}/big`), big);
     const local = await makeTempDir('kept-reuse');
-    await download(ctx, {
-      remotePath: dir.relative,
-      target: { kind: 'directory', path: local },
-      recursive: true,
-      glob: false,
-      preserve: false,
-      overwrite: 'overwrite',
-      limits: DEFAULT_LIMITS,
-    });
+    await download(ctx, directoryDownload(dir.relative, local, { recursive: true, overwrite: 'overwrite' }));
     assert.deepEqual(await fs.readFile(join(local, dir.relative.split('/').pop() as string, 'f3')), files[3]);
     const copy = await download(ctx, bufferDownload(`${dir.relative}/big`, 4 * 1024 * KIB));
     assert.deepEqual(copy.files[0].data, big);

@@ -124,6 +124,23 @@ export function bufferDownload(remotePath: string, maxBytes: number): DownloadRe
   };
 }
 
+/**
+ * A download of `remotePath` into the local directory `path`: one file, no glob, no preserve, overwrite
+ * 'fail', DEFAULT_LIMITS, unless `options` says otherwise.
+ */
+export function directoryDownload(remotePath: string, path: string, options: Partial<Omit<DownloadRequest, 'remotePath' | 'target'>> = {}): DownloadRequest {
+  return {
+    remotePath,
+    target: { kind: 'directory', path },
+    recursive: false,
+    glob: false,
+    preserve: false,
+    overwrite: 'fail',
+    limits: DEFAULT_LIMITS,
+    ...options,
+  };
+}
+
 /** What useSharedPool hands a describe block: filled in by its before hook, so read it inside tests only. */
 export interface SharedPool {
   server: SshdServer;
