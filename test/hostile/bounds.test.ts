@@ -13,6 +13,7 @@ import { DEFAULT_MAX_DIRECTORIES, download, type DownloadLimits, type DownloadRe
 import { useScriptedScpServer, useScriptedSftpServer } from '../support';
 import { listedTree } from './sftp-server';
 import { assertArena, assertCleanMessage, makeArena } from './support';
+import { directoryDownload } from '../transfer/support';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -100,15 +101,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
     it('endless sibling directories stop at maxDirectories (ETOOBIG naming the path), nothing more created', async () => {
       const arena = await makeArena();
       siblingDirectories(1000);
-      const request: DownloadRequest = {
-        remotePath: '/srv/data',
-        target: { kind: 'directory', path: arena.target },
-        recursive: true,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: { ...LIMITS, maxDirectories: 5 },
-      };
+      const request: DownloadRequest = directoryDownload('/srv/data', arena.target, { recursive: true, overwrite: 'overwrite', limits: { ...LIMITS, maxDirectories: 5 } });
       await assert.rejects(download({ channels: pool, transport: 'scp', idleTimeoutMs: 5000 }, request), (error: TransferError) => {
         assert.strictEqual(error.code, 'ETOOBIG', error.message);
         assert.match(error.message, /more than the limit of 5 directories.*data\/d4/);
@@ -120,15 +113,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
     it(`without a limit in the request the default cap (${DEFAULT_MAX_DIRECTORIES}) applies`, async () => {
       const arena = await makeArena();
       const accepted = siblingDirectories(DEFAULT_MAX_DIRECTORIES + 500);
-      const request: DownloadRequest = {
-        remotePath: '/srv/data',
-        target: { kind: 'directory', path: arena.target },
-        recursive: true,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: LIMITS,
-      };
+      const request: DownloadRequest = directoryDownload('/srv/data', arena.target, { recursive: true, overwrite: 'overwrite', limits: LIMITS });
       await assert.rejects(download({ channels: pool, transport: 'scp', idleTimeoutMs: 10_000 }, request), (error: TransferError) => {
         assert.strictEqual(error.code, 'ETOOBIG', error.message);
         assert.match(error.message, new RegExp(`more than the limit of ${DEFAULT_MAX_DIRECTORIES} directories`));

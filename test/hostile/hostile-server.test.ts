@@ -12,6 +12,7 @@ import { download, type DownloadRequest, type TransportChoice } from '../../src/
 import { HOSTILE_CASES, REMOTE_PATHS, type HostileCase } from './cases';
 import { eventually, useScriptedScpServer } from '../support';
 import { OK_CONTENT, OK_PATH, assertArena, assertCleanMessage, makeArena, type HostileServer } from './support';
+import { directoryDownload } from '../transfer/support';
 
 const MiB = 1024 * 1024;
 /** rss may grow at most this much during a flood (the server pushes at least twice that) */
@@ -29,15 +30,12 @@ describe('hostile SCP server: every case through download()', function () {
   const { server, pool } = useScriptedScpServer();
 
   function requestFor(row: HostileCase, target: string): DownloadRequest {
-    return {
-      remotePath: REMOTE_PATHS[row.request],
-      target: { kind: 'directory', path: target },
+    return directoryDownload(REMOTE_PATHS[row.request], target, {
       recursive: row.request === 'tree',
       glob: row.request === 'glob',
-      preserve: false,
       overwrite: 'overwrite',
       limits: { ...DEFAULT_LIMITS, ...row.limits },
-    };
+    });
   }
 
   /** The same pool still downloads a good file (so the hostile session did not wedge a slot or the connection). */

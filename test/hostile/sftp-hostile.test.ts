@@ -19,6 +19,7 @@ import type { Leftover } from './cases';
 import { eventually, useScriptedSftpServer } from '../support';
 import { type ListEntry, type ListPiece, type SftpNode, type SftpTree, listedTree } from './sftp-server';
 import { assertArena, assertCleanMessage, makeArena } from './support';
+import { directoryDownload } from '../transfer/support';
 
 type RequestKind = 'exact' | 'glob' | 'tree';
 const REMOTE: Record<RequestKind, string> = { exact: '/srv/x', glob: '/srv/*.log', tree: '/srv/data' };
@@ -256,15 +257,7 @@ describe('hostile SFTP server: the SCP table guarantees over SFTP', function () 
   const { server, pool } = useScriptedSftpServer();
 
   function requestFor(row: SftpCase, target: string): DownloadRequest {
-    return {
-      remotePath: REMOTE[row.request],
-      target: { kind: 'directory', path: target },
-      recursive: row.request === 'tree',
-      glob: row.request === 'glob',
-      preserve: false,
-      overwrite: 'fail',
-      limits: { ...LIMITS, ...row.limits },
-    };
+    return directoryDownload(REMOTE[row.request], target, { recursive: row.request === 'tree', glob: row.request === 'glob', limits: { ...LIMITS, ...row.limits } });
   }
 
   async function poolStillWorks(): Promise<void> {

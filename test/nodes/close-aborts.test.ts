@@ -13,7 +13,7 @@ import crypto from 'crypto';
 import { makeServerDir, runAsUser } from '../harness';
 import { connectionDef, freezeSessions, helper, inFlight, loadFlow, sinks, track, uploadDef, useNodeRed, type Msg } from '../faults/support';
 import { eventually, useOwnSshd } from '../support';
-import { poolStatsOf } from '../support/red';
+import type { PoolStatsView } from '../support/red';
 
 const SIZE = 48 * 1024 * 1024;
 
@@ -27,7 +27,7 @@ describe('nodes: closing a flow node alone aborts its jobs', function () {
     const credentials = { conn: { password: server.password } };
     const connection = (): Msg => connectionDef(server, { username: server.username });
     await loadFlow([connection(), uploadDef()], credentials);
-    const conn = { poolStats: poolStatsOf() };
+    const conn = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
     const up = track('up');
     const remotePath = `${dir.absolute}/big.bin`;
     const moving = inFlight(up, remotePath, SIZE);
