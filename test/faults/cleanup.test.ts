@@ -9,11 +9,11 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { SshPool } from '../../src/ssh';
 import { upload, type TransferContext, type UploadRequest } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser, type SshdServer } from '../harness';
 import { connectionDef, helper, loadFlow, sinks, track, uploadDef, useNodeRed, type Credentials, type DoneTracker, type Msg, watchCloseTimeouts } from './support';
 import { useOwnSshd } from '../support';
+import { poolProvider } from '../transfer/support';
 
 const COUNT = 20;
 const SIZE = 6 * 1024 * 1024;
@@ -105,15 +105,7 @@ describe('faults: no temporary files left behind', function () {
 
     it(`${transport}: uploads stopped by the transfer time limit remove their temporary files before they fail`, async function () {
       const dir = (await makeServerDir(server, `faults-deadline-${transport}`)).absolute;
-      const pool = new SshPool({
-        host: server.host,
-        port: server.port,
-        username: server.username,
-        auth: { privateKey: server.clientKey },
-        hostKey: { kind: 'fingerprint', fingerprints: server.hostKeyFingerprints },
-        readyTimeoutMs: 20_000,
-        keepaliveIntervalMs: 0,
-      });
+      const pool = poolProvider(server);
       try {
         const ctx: TransferContext = { channels: pool, transport, idleTimeoutMs: 30_000, deadlineMs: 400 };
         const request = (i: number): UploadRequest => ({

@@ -11,6 +11,7 @@ import { Job } from '../../src/transfer/job';
 import { commandLimitMs, probeRemote, runRemote } from '../../src/transfer/scp/remote-exec';
 import { TransferError } from '../../src/errors';
 import { eventually } from '../support';
+import { poolForFake } from '../hostile/support';
 
 const IDLE_MS = 1000;
 
@@ -61,15 +62,7 @@ describe('transfer: remote helper commands are bounded', function () {
         channel.end();
       }
     });
-    pool = new SshPool({
-      host: fake.host,
-      port: fake.port,
-      username: 'tester',
-      auth: { password: fake.password },
-      hostKey: { kind: 'fingerprint', fingerprints: fake.hostKeyFingerprints },
-      readyTimeoutMs: 10_000,
-      keepaliveIntervalMs: 0,
-    });
+    pool = poolForFake(fake);
   });
   after(async function () {
     await pool?.close();
