@@ -11,12 +11,11 @@ import assert from 'assert';
 import { spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
 import http from 'http';
-import net from 'net';
 import path from 'path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
 import { requireNodeRed5, startNodeRed5 } from '../support/node-red-5';
-import type { NodeRedProcess } from '../support/node-red-process';
+import { freePort, type NodeRedProcess } from '../support/node-red-process';
 import { TRANSFER_ERROR_CODES } from '../../src/errors';
 import { eventually } from '../support';
 
@@ -82,18 +81,6 @@ async function editorReady(page: Page): Promise<void> {
 /** Fixed ids, so the test can find the imported nodes in flows.json and inject through the admin API. */
 const IDS = { inject: 'e2e0000000000001', upload: 'e2e0000000000002', result: 'e2e0000000000003', catcher: 'e2e0000000000004', errors: 'e2e0000000000005', statusWatch: 'e2e0000000000006', statuses: 'e2e0000000000007' };
 const UPLOADED_TEXT = 'editor test payload: uploaded through a connection configured in the dialog\n';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function httpRequest(method: string, url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, runAsUser, startFakeServer, unfolding } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import {
   connectionDef,
   downloadDef,
@@ -16,11 +16,11 @@ import {
   helper,
   loadFlow,
   inFlight,
-  runLocally,
   sinks,
   track,
   uploadDef,
   useNodeRed,
+  startSilentScpSink,
   watchCloseTimeouts,
   type DoneTracker,
   type Msg,
@@ -131,15 +131,7 @@ describe('faults: redeploy and stop during transfers', function () {
     // busy for as long as the test wants, so the other messages are certain to be queued in the pool.
     const queuedCount = 20;
     const root = await makeTempDir('faults-queued');
-    let scpStarted = 0;
-    const fake = await startFakeServer(
-      // A single file's upload comes folded into one command: the handler plays its scp -t part.
-      unfolding((request) => {
-        if (!request.command.startsWith('scp ')) return runLocally(request);
-        scpStarted += 1;
-        request.channel.write(Buffer.from([0]));
-      }),
-    );
+    const { fake, scpStarted } = await startSilentScpSink();
     try {
       await loadFlow(
         [connectionDef(fake, { maxChannels: 1, maxConnections: 1, idleTimeout: 300 }), uploadDef()],
@@ -148,7 +140,7 @@ describe('faults: redeploy and stop during transfers', function () {
       const connection = { poolStats: poolStatsOf() };
       const up = track('up');
       up.node.receive({ payload: Buffer.alloc(1024 * 1024, 1), remotePath: path.join(root, 'held.bin') });
-      await eventually('the first upload to hold the channel', () => scpStarted === 1);
+      await eventually('the first upload to hold the channel', () => scpStarted() === 1);
       for (let i = 0; i < queuedCount; i += 1) up.node.receive({ payload: `queued ${i}`, remotePath: path.join(root, `queued-${i}.txt`) });
       await eventually('every other upload to queue', () => connection.poolStats()?.queued === queuedCount);
       const closeTimeouts = watchCloseTimeouts('conn', 'up');
@@ -169,7 +161,7 @@ describe('faults: redeploy and stop during transfers', function () {
       );
       const stats = connection.poolStats();
       assert.deepStrictEqual(stats && [stats.connections, stats.channels, stats.queued], [0, 0, 0]);
-      assert.strictEqual(scpStarted, 1, 'no queued upload reached the server');
+      assert.strictEqual(scpStarted(), 1, 'no queued upload reached the server');
       assert.deepStrictEqual(fs.readdirSync(root), [], 'nothing was written');
       assert.deepStrictEqual(fake.handlerErrors, []);
     } finally {

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'child_process';
 import fs from 'fs';
-import type { FakeExecRequest } from '../harness';
+import { startFakeServer, unfolding, type FakeExecRequest, type FakeServer } from '../harness';
 import { holdsListeningSocket, processTree } from '../harness/proc';
 import { allNodes, collectorNodes, connectionNode, downloadNode, helper as redHelper, uploadNode, useNodeRed as useRed, type Endpoint } from '../support/red';
 
@@ -135,6 +135,23 @@ export function progressReached(remotePath: string, predicate: (bytes: number) =
     };
     progress.on('input', listener as (...args: never[]) => void);
   });
+}
+
+/**
+ * A fake server whose scp sink sends its "ready" byte once and then nothing: the client's record and data
+ * are never acknowledged, so the upload holds its channel for as long as the test wants. A single file's
+ * upload comes folded into one command: the handler plays its scp -t part and runs the rest with /bin/sh.
+ */
+export async function startSilentScpSink(): Promise<{ fake: FakeServer; scpStarted(): number }> {
+  let started = 0;
+  const fake = await startFakeServer(
+    unfolding((request) => {
+      if (!request.command.startsWith('scp ')) return runLocally(request);
+      started += 1;
+      request.channel.write(Buffer.from([0]));
+    }),
+  );
+  return { fake, scpStarted: () => started };
 }
 
 /**

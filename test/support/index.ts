@@ -5,4 +5,5 @@
 export { eventually, type EventuallyOptions } from './eventually';
 export { lateBound, type LateBound } from './late';
 export { shiftClock, type ShiftedClock } from './clock';
-export { useOwnSshd, useSharedSshd, useScriptedScpServer, useScriptedSftpServer, useServerDir, type OwnSshdOptions, type Scripted } from './servers';
+export { seededRandom } from './random';
+export { useOwnSshd, useSharedSshd, useScriptedScpServer, useScriptedSftpServer, useServerDir, useFakeExecServer, type OwnSshdOptions, type ScriptedExec, type Scripted } from './servers';

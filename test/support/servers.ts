@@ -7,7 +7,8 @@
  *   const { server, pool } = useScriptedSftpServer();           // server.tree = listedTree({...})
  */
 import { SshPool } from '../../src/ssh';
-import { makeServerDir, needThrowawayUser, sharedSshd, startSshd, type SshdOptions, type SshdServer } from '../harness';
+import { makeServerDir, needThrowawayUser, sharedSshd, startFakeServer, startSshd, type FakeExecRequest, type FakeServer, type SshdOptions, type SshdServer } from '../harness';
+import { directProvider, type TestProvider } from '../transfer/support';
 import { poolForFake, startHostileServer, type HostileServer } from '../hostile/support';
 import { startScriptedSftp, type ScriptedSftp } from '../hostile/sftp-server';
 import { lateBound } from './late';
@@ -91,4 +92,31 @@ export function useServerDir(server: SshdServer, prefix: string): { relative: st
     dir.set(await makeServerDir(server, prefix));
   });
   return dir.value;
+}
+
+export interface ScriptedExec {
+  /** what the fake does with each exec request; tests set it before they act */
+  behaviour: (request: FakeExecRequest) => void;
+}
+
+/**
+ * A fake ssh2 server whose exec requests go to `script.behaviour`, and one direct connection to it
+ * (`channels`, closed in `after`): for transfer tests against a server that misbehaves on purpose.
+ */
+export function useFakeExecServer(): { fake: FakeServer; channels: TestProvider; script: ScriptedExec } {
+  const fake = lateBound<FakeServer>('the fake exec server');
+  const channels = lateBound<TestProvider>('the connection to the fake exec server');
+  const script: ScriptedExec = { behaviour: () => undefined };
+  before(async function () {
+    const started = await startFakeServer((request) => script.behaviour(request));
+    fake.set(started);
+    channels.set(await directProvider(started));
+  });
+  after(async function () {
+    await channels.current()?.close();
+    await fake.current()?.close();
+    channels.set(undefined);
+    fake.set(undefined);
+  });
+  return { fake: fake.value, channels: channels.value, script };
 }

@@ -7,8 +7,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
-import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer, unfoldUpload } from '../harness';
-import { bufferDownload, context, useSharedPool, directProvider, sq, type TestProvider, directoryDownload } from './support';
+import { makeServerDir, makeTempDir, runAsUser, unfoldUpload } from '../harness';
+import { bufferDownload, context, useSharedPool, sq, directoryDownload } from './support';
+import { useFakeExecServer } from '../support';
 
 const BIG = 50 * 1024 * 1024;
 
@@ -131,30 +132,19 @@ for (const transport of ['scp', 'sftp'] as const) {
 }
 
 describe('transfer: stalls, deadlines and broken servers (fake server)', function () {
-  let fake: FakeServer;
-  let channels: TestProvider;
-  let behaviour: (request: FakeExecRequest) => void;
-
-  before(async function () {
-    fake = await startFakeServer((request) => behaviour(request));
-    channels = await directProvider(fake);
-  });
-  after(async () => {
-    await channels?.close();
-    await fake?.close();
-  });
+  const { channels, script } = useFakeExecServer();
 
   const downloadRequest = (path: string) => directoryDownload('data.bin', path, { overwrite: 'overwrite' });
 
   it('a server that stops answering fails the job with ETIMEDOUT after the idle timeout', async function () {
-    behaviour = () => undefined; // accepts the channel, never says a word
+    script.behaviour = () => undefined; // accepts the channel, never says a word
     const local = await makeTempDir('stall');
     await assert.rejects(download(context(channels, { idleTimeoutMs: 300 }), downloadRequest(local)), (error: TransferError) => error.code === 'ETIMEDOUT');
     assert.deepEqual(await fs.readdir(local), []);
   });
 
   it('a job over its deadline fails with ETIMEDOUT even while the server trickles data', async function () {
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => {
         channel.write('C0644 1000000 data.bin\n');
         const timer = setInterval(() => {
@@ -173,7 +163,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
   });
 
   it('short data then EOF: EPROTO and no partial file', async function () {
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => {
         channel.write('C0644 1000 data.bin\n');
         channel.once('data', () => {
@@ -189,7 +179,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
   });
 
   it('a traversal name from the server is refused and nothing lands outside the target', async function () {
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => channel.write('D0755 0 ..\n'));
     };
     const outer = await makeTempDir('traversal');
@@ -205,7 +195,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
 
   it("with transport 'auto' a hostile first record is the error, not a cue to retry over SFTP", async function () {
     const commands: string[] = [];
-    behaviour = ({ command, channel }) => {
+    script.behaviour = ({ command, channel }) => {
       commands.push(command);
       channel.once('data', () => channel.write('C0644 5 ../escape\n'));
     };
@@ -223,7 +213,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
 
   it('an upload whose server refuses the data midway leaves no temporary file behind (rm after failure)', async function () {
     const seen: string[] = [];
-    behaviour = ({ command, channel }) => {
+    script.behaviour = ({ command, channel }) => {
       seen.push(command);
       if (command.startsWith('printf')) {
         // The probe: the target directory exists, the file does not.
@@ -269,7 +259,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     this.timeout(30_000);
     const floodBytes = 512 * 1024 * 1024;
     let pushed = 0;
-    behaviour = ({ command, channel }) => {
+    script.behaviour = ({ command, channel }) => {
       if (command.startsWith('printf')) channel.write('SCP-PROBE:dn\n');
       if ((command.startsWith('printf') && !unfoldUpload(command)) || command.startsWith('rm -f')) {
         channel.exit(0);
