@@ -3,12 +3,13 @@
  * the server's filesystem. The provider is the real SshPool when it works; until then (and as a
  * fallback while the ssh layer is being written) a minimal provider over one ssh2 Client.
  */
+import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import { Client, type Algorithms, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { TransferError } from '../../src/errors';
 import { SshPool, type SshPoolOptions } from '../../src/ssh';
 import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
-import type { DownloadRequest, TransferContext } from '../../src/transfer/types';
+import type { DownloadRequest, ProgressEvent, TransferContext } from '../../src/transfer/types';
 import { type SshdServer, sharedSshd } from '../harness';
 
 export interface TestProvider extends ChannelProvider {
@@ -138,6 +139,28 @@ export function directoryDownload(remotePath: string, path: string, options: Par
     overwrite: 'fail',
     limits: DEFAULT_LIMITS,
     ...options,
+  };
+}
+
+/** Awaits a transfer that must fail and returns its TransferError (anything else fails the test). */
+export async function transferFailure(promise: Promise<unknown>): Promise<TransferError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof TransferError, `expected a TransferError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the transfer to fail');
+}
+
+/** A progress listener that kills `server` (SIGKILL, sessions too) once a file has moved `bytes`. */
+export function killAt(server: Pick<SshdServer, 'kill'>, bytes: number): (event: ProgressEvent) => void {
+  let killed = false;
+  return (event) => {
+    if (!killed && event.type === 'bytes' && event.fileBytes >= bytes) {
+      killed = true;
+      void server.kill();
+    }
   };
 }
 

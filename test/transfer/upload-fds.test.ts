@@ -70,15 +70,6 @@ async function failsWith(promise: Promise<unknown>, code: string): Promise<void>
   });
 }
 
-async function readLine(side: ServerSide): Promise<string> {
-  let line = '';
-  for (;;) {
-    const byte = (await side.take(1)).toString('latin1');
-    if (byte === '\n') return line;
-    line += byte;
-  }
-}
-
 type ScpFault = 'fatal' | 'eof' | 'stall';
 
 /** Answers the probe ("nothing there"), cleanup commands (success), and `scp -t` with the current fault. */
@@ -99,7 +90,7 @@ async function startFaultyScpServer(fault: { kind: ScpFault }): Promise<FakeServ
       return;
     }
     await side.send('\0');
-    const record = await readLine(side);
+    const record = await side.takeLine();
     if (!record.startsWith('C')) throw new Error(`expected a C record, got ${record}`);
     if (fault.kind === 'fatal') {
       await side.send('\x02scp: fatal trouble on the server\n');
