@@ -11,6 +11,7 @@ import { SshPool, type SshPoolOptions } from '../../src/ssh';
 import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
 import type { DownloadRequest, ProgressEvent, TransferContext } from '../../src/transfer/types';
 import { type SshdServer, sharedSshd } from '../harness';
+import { lateBound } from '../support/late';
 
 export interface TestProvider extends ChannelProvider {
   close(): Promise<void>;
@@ -114,15 +115,7 @@ export const DEFAULT_LIMITS = {
 
 /** A plain single-file download of `remotePath` into a buffer of at most `maxBytes` (no glob, no preserve, overwrite). */
 export function bufferDownload(remotePath: string, maxBytes: number): DownloadRequest {
-  return {
-    remotePath,
-    target: { kind: 'buffer', maxBytes },
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite',
-    limits: DEFAULT_LIMITS,
-  };
+  return { ...directoryDownload(remotePath, '', { overwrite: 'overwrite' }), target: { kind: 'buffer', maxBytes } };
 }
 
 /**
@@ -168,6 +161,19 @@ export function killAt(server: Pick<SshdServer, 'kill'>, bytes: number): (event:
 export interface SharedPool {
   server: SshdServer;
   channels: SshPool;
+}
+
+/** A real pool to `server` (a fixture's stand-in is fine) for the enclosing describe: made in `before`, closed in `after`. */
+export function usePoolTo(server: SshdServer): SshPool {
+  const pool = lateBound<SshPool>('the pool');
+  before(function () {
+    pool.set(poolProvider(server));
+  });
+  after(async function () {
+    await pool.current()?.close();
+    pool.set(undefined);
+  });
+  return pool.value;
 }
 
 /**
