@@ -6,25 +6,24 @@
  */
 import assert from 'assert';
 import path from 'path';
-import { makeServerDir, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { skipOrFail } from '../harness';
 import type { NodeRedProcess } from '../support/node-red-process';
 import { requireNodeRed5, startNodeRed5, type NodeRed5Runtime } from '../support/node-red-5';
 import { assertRoundTrip, assertThreeTypesLoaded, repoHasSshBinding } from './checks';
 import { CONNECTION_ID, MISSING_URL, packageTestFlow } from './flows';
 import { installedPackage, run, sshBindingLoads } from './support';
+import { useServerDir, useSharedSshd } from '../support';
 
 describe('package: Node-RED 5 on Node.js 22, installed from the tarball (real sshd)', function () {
   this.timeout(180_000);
   let runtime: NodeRed5Runtime;
   let userDir: string;
   let red: NodeRedProcess | undefined;
-  let server: SshdServer;
-  let remote: { relative: string; absolute: string };
+  const server = useSharedSshd();
+  const remote = useServerDir(server, 'node-red-5');
 
   before(async function () {
     runtime = requireNodeRed5(this);
-    server = await sharedSshd();
-    remote = await makeServerDir(server, 'node-red-5');
   });
 
   after(async function () {
