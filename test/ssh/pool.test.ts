@@ -4,6 +4,7 @@ import { needThrowawayUser, sharedSshd, startFakeServer, startSilentServer, star
 import { SshPool, type PoolState } from '../../src/ssh';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
 import { eventually } from '../support';
+import { freePort } from '../support/node-red-process';
 
 
 describe('ssh pool', function () {
@@ -217,12 +218,7 @@ describe('ssh pool', function () {
     });
 
     it('fails with ECONNREFUSED on a closed port, then waits out the back-off before the next attempt', async () => {
-      const port = await new Promise<number>((resolve) => {
-        const probe = net.createServer().listen(0, '127.0.0.1', () => {
-          const { port: free } = probe.address() as net.AddressInfo;
-          probe.close(() => resolve(free));
-        });
-      });
+      const port = await freePort();
       const log = recordingLog();
       const pool = new SshPool(
         endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
@@ -248,12 +244,7 @@ describe('ssh pool', function () {
     });
 
     it('aborts a request that waits out the back-off', async () => {
-      const port = await new Promise<number>((resolve) => {
-        const probe = net.createServer().listen(0, '127.0.0.1', () => {
-          const { port: free } = probe.address() as net.AddressInfo;
-          probe.close(() => resolve(free));
-        });
-      });
+      const port = await freePort();
       const pool = new SshPool(
         endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
         { reconnectBaseMs: 60_000 },

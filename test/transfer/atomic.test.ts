@@ -131,6 +131,14 @@ for (const transport of ['scp', 'sftp'] as const) {
   });
 }
 
+/** An empty local `target` directory alone in a fresh parent, to see that nothing lands next to it. */
+async function targetInParent(prefix: string): Promise<{ outer: string; local: string }> {
+  const outer = await makeTempDir(prefix);
+  const local = join(outer, 'target');
+  await fs.mkdir(local);
+  return { outer, local };
+}
+
 describe('transfer: stalls, deadlines and broken servers (fake server)', function () {
   const { channels, script } = useFakeExecServer();
 
@@ -182,9 +190,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     script.behaviour = ({ channel }) => {
       channel.once('data', () => channel.write('D0755 0 ..\n'));
     };
-    const outer = await makeTempDir('traversal');
-    const local = join(outer, 'target');
-    await fs.mkdir(local);
+    const { outer, local } = await targetInParent('traversal');
     await assert.rejects(
       download(context(channels), { ...downloadRequest(local), recursive: true }),
       (error: TransferError) => error.code === 'EPROTO' && !error.message.includes('\n'),
@@ -199,9 +205,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
       commands.push(command);
       channel.once('data', () => channel.write('C0644 5 ../escape\n'));
     };
-    const outer = await makeTempDir('auto-hostile');
-    const local = join(outer, 'target');
-    await fs.mkdir(local);
+    const { outer, local } = await targetInParent('auto-hostile');
     await assert.rejects(
       download(context(channels, { transport: 'auto' }), downloadRequest(local)),
       (error: TransferError) => error.code === 'EPROTO' && /escape/.test(error.message),

@@ -18,7 +18,7 @@ export interface TestProvider extends ChannelProvider {
 }
 
 /** The real pool (src/ssh) to the harness's server, key auth, host key pinned by fingerprint. */
-export function poolProvider(server: SshdServer, algorithms?: Algorithms, options: Partial<SshPoolOptions> = {}): SshPool {
+export function poolProvider(server: { host: string; port: number; username: string; clientKey: string; hostKeyFingerprints: string[] }, algorithms?: Algorithms, options: Partial<SshPoolOptions> = {}): SshPool {
   return new SshPool(
     {
       host: server.host,
