@@ -70,23 +70,30 @@ export function connectionNode(server: Endpoint, props: NodeDef = {}): NodeDef {
   };
 }
 
-/** An scp upload node (id `up`) taking both paths from the message, wired to `out` and `progress`. */
-export function uploadNode(props: NodeDef = {}): NodeDef {
+/** What both transfer nodes share: on tab `tab`, connection `conn`, both paths from the message, wired to `out` and `progress`. */
+function transferNode(id: string, type: string): NodeDef {
   return {
-    id: 'up',
-    type: 'scp upload',
+    id,
+    type,
     z: 'tab',
     connection: 'conn',
     remotePath: 'remotePath',
     remotePathType: 'msg',
     localPath: 'localPath',
     localPathType: 'msg',
+    wires: [['out'], ['progress']],
+  };
+}
+
+/** An scp upload node (id `up`) taking both paths from the message, wired to `out` and `progress`. */
+export function uploadNode(props: NodeDef = {}): NodeDef {
+  return {
+    ...transferNode('up', 'scp upload'),
     mode: '0644',
     preserve: false,
     atomic: true,
     overwrite: 'overwrite',
     progress: false,
-    wires: [['out'], ['progress']],
     ...props,
   };
 }
@@ -94,15 +101,8 @@ export function uploadNode(props: NodeDef = {}): NodeDef {
 /** An scp download node (id `down`) into msg.payload, paths from the message, wired to `out` and `progress`. */
 export function downloadNode(props: NodeDef = {}): NodeDef {
   return {
-    id: 'down',
-    type: 'scp download',
-    z: 'tab',
-    connection: 'conn',
-    remotePath: 'remotePath',
-    remotePathType: 'msg',
+    ...transferNode('down', 'scp download'),
     target: 'payload',
-    localPath: 'localPath',
-    localPathType: 'msg',
     recursive: false,
     glob: false,
     preserve: true,
@@ -110,7 +110,6 @@ export function downloadNode(props: NodeDef = {}): NodeDef {
     maxSize: 256,
     maxFiles: 10000,
     progress: false,
-    wires: [['out'], ['progress']],
     ...props,
   };
 }
