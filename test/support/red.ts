@@ -81,6 +81,8 @@ function transferNode(id: string, type: string): NodeDef {
     remotePathType: 'msg',
     localPath: 'localPath',
     localPathType: 'msg',
+    overwrite: 'overwrite',
+    progress: false,
     wires: [['out'], ['progress']],
   };
 }
@@ -92,8 +94,6 @@ export function uploadNode(props: NodeDef = {}): NodeDef {
     mode: '0644',
     preserve: false,
     atomic: true,
-    overwrite: 'overwrite',
-    progress: false,
     ...props,
   };
 }
@@ -106,10 +106,8 @@ export function downloadNode(props: NodeDef = {}): NodeDef {
     recursive: false,
     glob: false,
     preserve: true,
-    overwrite: 'overwrite',
     maxSize: 256,
     maxFiles: 10000,
-    progress: false,
     ...props,
   };
 }

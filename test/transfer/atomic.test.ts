@@ -131,6 +131,12 @@ for (const transport of ['scp', 'sftp'] as const) {
   });
 }
 
+/** Nothing was written into the target or next to it. */
+async function assertNothingLanded({ outer, local }: { outer: string; local: string }): Promise<void> {
+  assert.deepEqual(await fs.readdir(outer), ['target']);
+  assert.deepEqual(await fs.readdir(local), []);
+}
+
 /** An empty local `target` directory alone in a fresh parent, to see that nothing lands next to it. */
 async function targetInParent(prefix: string): Promise<{ outer: string; local: string }> {
   const outer = await makeTempDir(prefix);
@@ -195,8 +201,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
       download(context(channels), { ...downloadRequest(local), recursive: true }),
       (error: TransferError) => error.code === 'EPROTO' && !error.message.includes('\n'),
     );
-    assert.deepEqual(await fs.readdir(outer), ['target']);
-    assert.deepEqual(await fs.readdir(local), []);
+    await assertNothingLanded({ outer, local });
   });
 
   it("with transport 'auto' a hostile first record is the error, not a cue to retry over SFTP", async function () {
@@ -211,8 +216,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
       (error: TransferError) => error.code === 'EPROTO' && /escape/.test(error.message),
     );
     assert.equal(commands.length, 1, 'one scp exec, no fallback');
-    assert.deepEqual(await fs.readdir(outer), ['target']);
-    assert.deepEqual(await fs.readdir(local), []);
+    await assertNothingLanded({ outer, local });
   });
 
   it('an upload whose server refuses the data midway leaves no temporary file behind (rm after failure)', async function () {
