@@ -70,8 +70,8 @@ export function connectionNode(server: Endpoint, props: NodeDef = {}): NodeDef {
   };
 }
 
-/** What both transfer nodes share: on tab `tab`, connection `conn`, both paths from the message, wired to `out` and `progress`. */
-function transferNode(id: string, type: string): NodeDef {
+/** A transfer node: on tab `tab`, connection `conn`, both paths from the message, wired to `out` and `progress`; then its own defaults, then `props`. */
+function transferNode(id: string, type: string, defaults: NodeDef, props: NodeDef): NodeDef {
   return {
     id,
     type,
@@ -84,32 +84,19 @@ function transferNode(id: string, type: string): NodeDef {
     overwrite: 'overwrite',
     progress: false,
     wires: [['out'], ['progress']],
+    ...defaults,
+    ...props,
   };
 }
 
 /** An scp upload node (id `up`) taking both paths from the message, wired to `out` and `progress`. */
 export function uploadNode(props: NodeDef = {}): NodeDef {
-  return {
-    ...transferNode('up', 'scp upload'),
-    mode: '0644',
-    preserve: false,
-    atomic: true,
-    ...props,
-  };
+  return transferNode('up', 'scp upload', { mode: '0644', preserve: false, atomic: true }, props);
 }
 
 /** An scp download node (id `down`) into msg.payload, paths from the message, wired to `out` and `progress`. */
 export function downloadNode(props: NodeDef = {}): NodeDef {
-  return {
-    ...transferNode('down', 'scp download'),
-    target: 'payload',
-    recursive: false,
-    glob: false,
-    preserve: true,
-    maxSize: 256,
-    maxFiles: 10000,
-    ...props,
-  };
+  return transferNode('down', 'scp download', { target: 'payload', recursive: false, glob: false, preserve: true, maxSize: 256, maxFiles: 10000 }, props);
 }
 
 /** The tab `tab`, the `out` and `progress` collectors, and a Catch node feeding the helper node `caughtId`. */
