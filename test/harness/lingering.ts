@@ -53,6 +53,10 @@ export function watchForLingeringHandles(): void {
     process.stderr.write(`[harness] the run ended ${REPORT_AFTER_MS / 1000} s ago but the process is still alive; open handles:\n${lines.map((line) => `  ${line}\n`).join('') || '  (none visible)\n'}`);
     const fail = setTimeout(() => {
       process.stderr.write(`[harness] still alive ${FAIL_AFTER_MS / 1000} s after the run: failing it (leaked handles above)\n`);
+      // Mocha's own 'exit' listener sets the exit code to the number of failed tests: ours comes after it.
+      process.on('exit', () => {
+        process.exitCode = 1;
+      });
       process.exit(1);
     }, FAIL_AFTER_MS - REPORT_AFTER_MS);
     fail.unref();
