@@ -22,6 +22,7 @@ import {
 } from './harness';
 import { composeConfig } from './harness/sshd';
 import { processTree } from './harness/proc';
+import { eventually } from './support';
 
 interface Connected {
   client: Client;
@@ -328,7 +329,7 @@ describe('test harness', function () {
       try {
         await assert.rejects(connect({ host: silent.host, port: silent.port, username: 'u', password: 'p', readyTimeout: 300 }), /Timed out/);
         // On a loaded machine the client's 300 ms can pass before this process has handled the accept.
-        for (let waited = 0; silent.connectionCount() === 0 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+        await eventually('the silent server to see the connection', () => silent.connectionCount() > 0);
         assert.equal(silent.connectionCount(), 1);
       } finally {
         await silent.close();

@@ -9,7 +9,7 @@
 import * as assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import type { ChannelProvider } from '../../src/ssh/types';
-import { download, upload, type ProgressEvent, type TransportUsed } from '../../src/transfer';
+import { download, upload, type TransportUsed } from '../../src/transfer';
 import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, skipOrFail, startSshd } from '../harness';
 import { poolProvider, useSharedPool } from '../transfer/support';
 import { DOWNLOAD_ROWS } from './download-rows';
@@ -17,6 +17,7 @@ import { type Outcome, type Places, collect } from './outcome';
 import { type Row, downloadRequest, envFor, failsWith, uploadRequest } from './row';
 import { UPLOAD_ROWS } from './upload-rows';
 import { describeRemoteRows } from './remote-rows';
+import { killAt } from '../transfer/support';
 
 const TRANSPORTS: TransportUsed[] = ['scp', 'sftp'];
 
@@ -107,16 +108,6 @@ describe('conformance: the connection is lost mid-transfer (own sshd, killed)', 
     return pool;
   }
 
-  function killAt(bytes: number): (event: ProgressEvent) => void {
-    let killed = false;
-    return (event) => {
-      if (!killed && event.type === 'bytes' && event.fileBytes >= bytes) {
-        killed = true;
-        void server.kill();
-      }
-    };
-  }
-
   /** How far the data got before the kill is the kernel's business: a temporary's size and content are not compared. */
   function loose(outcome: Outcome): Outcome {
     const strip = (entry: string): string => (entry.includes('.<tmp>.part\t') ? entry.split(' ').slice(0, 2).join(' ') : entry);
@@ -128,7 +119,7 @@ describe('conformance: the connection is lost mid-transfer (own sshd, killed)', 
       name: 'upload: connection lost: ECONNRESET, the final name never appears',
       act: (env) =>
         upload(
-          env.ctx({ idleTimeoutMs: 3_000, onProgress: killAt(2 * 1024 * 1024) }),
+          env.ctx({ idleTimeoutMs: 3_000, onProgress: killAt(server, 2 * 1024 * 1024) }),
           uploadRequest(env.remote.relative, [{ kind: 'buffer', data: Buffer.alloc(64 * 1024 * 1024, 1), name: 'big.bin' }]),
         ),
       expect: (outcome) => {
@@ -139,7 +130,7 @@ describe('conformance: the connection is lost mid-transfer (own sshd, killed)', 
     {
       name: 'download: connection lost: ECONNRESET, the local directory left empty',
       setup: async (env) => void (await runAsUser(env.server, `head -c 67108864 /dev/zero > '${env.remote.relative}/big.bin'`)),
-      act: (env) => download(env.ctx({ idleTimeoutMs: 3_000, onProgress: killAt(2 * 1024 * 1024) }), downloadRequest(env, `${env.remote.relative}/big.bin`)),
+      act: (env) => download(env.ctx({ idleTimeoutMs: 3_000, onProgress: killAt(server, 2 * 1024 * 1024) }), downloadRequest(env, `${env.remote.relative}/big.bin`)),
       expect: (outcome) => {
         failsWith('ECONNRESET')(outcome);
         assert.deepEqual(outcome.local, []);

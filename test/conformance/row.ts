@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import type { ChannelProvider } from '../../src/ssh/types';
 import type { DownloadRequest, TransferContext, TransferResult, TransportUsed, UploadRequest } from '../../src/transfer';
 import { type SshdServer, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, sq } from '../transfer/support';
+import { context, sq, directoryDownload } from '../transfer/support';
 import type { Outcome } from './outcome';
 
 export interface RowEnv {
@@ -71,16 +71,7 @@ export function uploadRequest(remotePath: string, sources: UploadRequest['source
 
 /** A download request into the row's local directory, with the defaults a row changes one at a time. */
 export function downloadRequest(env: RowEnv, remotePath: string, overrides: Partial<DownloadRequest> = {}): DownloadRequest {
-  return {
-    remotePath,
-    target: { kind: 'directory', path: env.local },
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite',
-    limits: DEFAULT_LIMITS,
-    ...overrides,
-  };
+  return directoryDownload(remotePath, env.local, { overwrite: 'overwrite', ...overrides });
 }
 
 // ----------------------------------------------------------------------------- expectations, briefly

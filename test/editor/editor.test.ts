@@ -11,13 +11,13 @@ import assert from 'assert';
 import { spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
 import http from 'http';
-import net from 'net';
 import path from 'path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
 import { requireNodeRed5, startNodeRed5 } from '../support/node-red-5';
-import type { NodeRedProcess } from '../support/node-red-process';
+import { freePort, type NodeRedProcess } from '../support/node-red-process';
 import { TRANSFER_ERROR_CODES } from '../../src/errors';
+import { eventually } from '../support';
 
 // The editor's globals exist only in the page; the functions handed to page.evaluate() run there.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -82,18 +82,6 @@ async function editorReady(page: Page): Promise<void> {
 const IDS = { inject: 'e2e0000000000001', upload: 'e2e0000000000002', result: 'e2e0000000000003', catcher: 'e2e0000000000004', errors: 'e2e0000000000005', statusWatch: 'e2e0000000000006', statuses: 'e2e0000000000007' };
 const UPLOADED_TEXT = 'editor test payload: uploaded through a connection configured in the dialog\n';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 function httpRequest(method: string, url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(url, { method }, (response) => {
@@ -105,17 +93,6 @@ function httpRequest(method: string, url: string): Promise<{ status: number; bod
     request.on('error', reject);
     request.end();
   });
-}
-
-/** Polls `check` (no timing assertion: the mocha timeout is the only limit). */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 30_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /**
@@ -345,7 +322,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     child.stderr.on('data', (chunk: Buffer) => (redLog += chunk.toString('utf8')));
     child.on('error', (error) => (redLog += `\n[spawn error] ${error.message}\n`));
 
-    await until('Node-RED to start', async () => {
+    await eventually('Node-RED to start', async () => {
       if (child.exitCode !== null) throw new Error(`Node-RED exited (${child.exitCode}):\n${redLog}`);
       return redLog.includes('Started flows') || undefined;
     });
@@ -628,9 +605,9 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     const startsBefore = redLog.split('Started flows').length;
     await page.click('#red-ui-header-button-deploy');
     // The editor is told "deployed" once flows.json is written; the runtime starts the nodes after that.
-    await until('the runtime to start the deployed flows', () => redLog.split('Started flows').length > startsBefore || undefined);
+    await eventually('the runtime to start the deployed flows', () => redLog.split('Started flows').length > startsBefore || undefined);
     await page.waitForFunction(() => !RED.nodes.dirty());
-    await until('flows.json with the upload node', () => {
+    await eventually('flows.json with the upload node', () => {
       if (!fs.existsSync(flowsFile())) return undefined;
       return fs.readFileSync(flowsFile(), 'utf8').includes(remoteFile.absolute) || undefined;
     });
@@ -679,7 +656,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
     assert.strictEqual(injected.status, 200, injected.body);
     await page.evaluate(() => RED.sidebar.show('debug'));
     await page.locator(`.red-ui-debug-msg-node-${IDS.result}`).first().waitFor({ state: 'visible', timeout: 30_000 });
-    const arrived = await until('the uploaded file on the server', async () => {
+    const arrived = await eventually('the uploaded file on the server', async () => {
       const result = await runAsUser(server, `cat '${remoteFile.relative}' && stat -c %a '${remoteFile.relative}'`);
       return result.code === 0 ? result.stdout.toString('utf8') : undefined;
     });
@@ -698,7 +675,7 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
 
     // The done status is a number: the editor shows it as it is (no catalog lookup), in binary units.
     const done = `✓ ${Buffer.byteLength(UPLOADED_TEXT)} B`;
-    await until('the done status on the upload node', async () => (await statusLabelOf(page, IDS.upload)) === done || undefined);
+    await eventually('the done status on the upload node', async () => (await statusLabelOf(page, IDS.upload)) === done || undefined);
     if (CURATED) {
       const area = await page.evaluate((ids: string[]) => {
         const boxes = ids.map((id) => document.getElementById(id)?.getBoundingClientRect()).filter(Boolean);
@@ -809,8 +786,8 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       await german.waitForFunction(() => RED.nodes.dirty() && !$('#red-ui-header-button-deploy').hasClass('disabled'));
       const startsBefore = redLog.split('Started flows').length;
       await german.click('#red-ui-header-button-deploy');
-      await until('the runtime to start the flows deployed from the German editor', () => redLog.split('Started flows').length > startsBefore || undefined);
-      await until('the German status text', async () => (await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined);
+      await eventually('the runtime to start the flows deployed from the German editor', () => redLog.split('Started flows').length > startsBefore || undefined);
+      await eventually('the German status text', async () => (await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined);
       assert.deepStrictEqual(
         await validationErrorsOf(german, { type: 'scp download', connection: anyConnection, target: 'file', localPath: '', localPathType: 'str' }),
         [`${catalog('de', 'scp-download').label.localPath}: ${await german.evaluate(() => RED._('validator.errors.missing-required-prop', { prop: '' }).replace(/^: ?/, ''))}`],

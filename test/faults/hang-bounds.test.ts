@@ -10,6 +10,7 @@ import fs from 'fs';
 import path from 'path';
 import { makeTempDir, startFakeServer, unfolding, type FakeExecRequest, type FakeServer } from '../harness';
 import { allNodes, codeOf, connectionDef, downloadDef, elapsed, helper, runLocally, sinks, track, uploadDef, useNodeRed, type Credentials, type Msg } from './support';
+import { eventually } from '../support';
 
 const IDLE_S = 2;
 
@@ -25,14 +26,6 @@ function runStreaming({ command, channel }: FakeExecRequest): void {
     channel.exit(code ?? 1);
     channel.end();
   });
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 type Register = (red: Record<string, unknown>) => void;
@@ -107,7 +100,7 @@ describe('faults: transfers that must not hang', function () {
     assert.strictEqual(values.path, '/srv/trickle.bin');
     assert.match(String(values.host), /127\.0\.0\.1/);
     // The trickling channel is closed and its slot given back; the connection stays for the next message.
-    await waitFor(() => poolStats()?.channels === 0, 'the channel slot to be released');
+    await eventually('the channel slot to be released', () => poolStats()?.channels === 0);
     assert.strictEqual(poolStats()?.connections, 1);
     assert.deepStrictEqual(fake.handlerErrors, []);
   });

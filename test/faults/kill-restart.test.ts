@@ -9,7 +9,7 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import { parseJournal } from '../../src/transfer/leftovers/journal-file';
 import {
   collectCaught,
@@ -23,6 +23,7 @@ import {
   useNodeRed,
   userDirectory,
 } from './support';
+import { useOwnSshd } from '../support';
 
 const SIZE = 50 * 1024 * 1024;
 /** Far above anything the test waits for: a failure must come from noticing the drop, not from this timer. */
@@ -41,19 +42,7 @@ function within<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
 describe('faults: sshd killed mid-transfer, then restarted', function () {
   this.timeout(90_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd();
-  });
-  afterEach(async function () {
-    // A failed test may leave the server killed: the next one needs it running.
-    if (server && !server.isRunning()) await server.restart();
-  });
-  after(async function () {
-    if (server) await server.stop();
-  });
+  const server = useOwnSshd({ throwawayUser: true, restartAfterEach: true });
 
   for (const transport of ['scp', 'sftp'] as const) {
     it(`${transport}: fails both in-flight messages with ECONNRESET, leaves no partial file, and the next messages succeed`, async function () {

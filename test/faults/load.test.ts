@@ -6,33 +6,20 @@
  */
 import assert from 'assert';
 import crypto from 'crypto';
-import { makeServerDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
 import { connectionDef, helper, loadFlow, track, uploadDef, useNodeRed } from './support';
+import { useOwnSshd } from '../support';
+import { poolStatsOf } from '../support/red';
 
 const MESSAGES = 1000;
 const FILE_SIZE = 4 * 1024;
 const MAX_CHANNELS = 10;
 const MAX_CONNECTIONS = 2;
 
-interface PoolStatsView {
-  connections: number;
-  channels: number;
-  queued: number;
-  maxChannelsSeen: number;
-}
-
 describe('faults: load, 1,000 uploads at once through one connection node', function () {
   this.timeout(120_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd({ config: ['MaxSessions 10', 'MaxStartups 10'] });
-  });
-  after(async function () {
-    if (server) await server.stop();
-  });
+  const server = useOwnSshd({ throwawayUser: true, config: ['MaxSessions 10', 'MaxStartups 10'] });
 
   it('every file arrives intact, no message fails, and channels stay within the caps', async function () {
     const dir = await makeServerDir(server, 'faults-load');
@@ -43,7 +30,7 @@ describe('faults: load, 1,000 uploads at once through one connection node', func
       ],
       { conn: { password: server.password } },
     );
-    const connection = helper.getNode('conn') as unknown as { poolStats(): PoolStatsView | undefined };
+    const connection = { poolStats: poolStatsOf() };
     const up = track('up');
     let results = 0;
     helper.getNode('out').on('input', () => {

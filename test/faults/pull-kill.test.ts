@@ -7,8 +7,9 @@ import assert from 'assert';
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import { connectionDef, downloadDef, freezeSessions, loadFlow, track, useNodeRed, type DoneTracker } from './support';
+import { eventually, useOwnSshd } from '../support';
 
 /** part-1.log is small and comes first (the glob is sorted); the others are large enough to be mid-flight. */
 const FILES = 4;
@@ -20,13 +21,15 @@ const IDLE_TIMEOUT_S = 300;
  * the message is answered first, and after `limitMs` when nothing comes.
  */
 async function placed(file: string, tracker: DoneTracker, limitMs = 60_000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    if (fs.existsSync(file)) return;
-    if (tracker.completions.length > 0) throw new Error(`the pull was answered before ${file} was placed: ${tracker.completions[0].error?.message ?? 'it succeeded'}`);
-    if (Date.now() - started > limitMs) throw new Error(`${file} was not placed within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+  await eventually(
+    `${file} to be placed`,
+    () => {
+      if (fs.existsSync(file)) return true;
+      if (tracker.completions.length > 0) throw new Error(`the pull was answered before ${file} was placed: ${tracker.completions[0].error?.message ?? 'it succeeded'}`);
+      return false;
+    },
+    { limitMs, everyMs: 2 },
+  );
 }
 
 function sha256(file: string): string {
@@ -36,18 +39,7 @@ function sha256(file: string): string {
 describe('faults: sshd killed in the middle of a pull with delete', function () {
   this.timeout(120_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd();
-  });
-  afterEach(async function () {
-    if (server && !server.isRunning()) await server.restart();
-  });
-  after(async function () {
-    if (server) await server.stop();
-  });
+  const server = useOwnSshd({ throwawayUser: true, restartAfterEach: true });
 
   for (const transport of ['scp', 'sftp'] as const) {
     it(`${transport}: every remote file gone has its complete local copy; the rest is fetched and deleted after the restart`, async function () {

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'child_process';
 import fs from 'fs';
-import type { FakeExecRequest } from '../harness';
+import { startFakeServer, unfolding, type FakeExecRequest, type FakeServer } from '../harness';
 import { holdsListeningSocket, processTree } from '../harness/proc';
 import { allNodes, collectorNodes, connectionNode, downloadNode, helper as redHelper, uploadNode, useNodeRed as useRed, type Endpoint } from '../support/red';
 
@@ -135,6 +135,43 @@ export function progressReached(remotePath: string, predicate: (bytes: number) =
     };
     progress.on('input', listener as (...args: never[]) => void);
   });
+}
+
+/**
+ * A fake server whose scp sink sends its "ready" byte once and then nothing: the client's record and data
+ * are never acknowledged, so the upload holds its channel for as long as the test wants. A single file's
+ * upload comes folded into one command: the handler plays its scp -t part and runs the rest with /bin/sh.
+ */
+export async function startSilentScpSink(): Promise<{ fake: FakeServer; scpStarted(): number }> {
+  let started = 0;
+  const fake = await startFakeServer(
+    unfolding((request) => {
+      if (!request.command.startsWith('scp ')) return runLocally(request);
+      started += 1;
+      request.channel.write(Buffer.from([0]));
+    }),
+  );
+  return { fake, scpStarted: () => started };
+}
+
+/**
+ * Watches nodes `ids` for Node-RED giving up on their close (after its 15 s nodeCloseTimeout it calls the
+ * node's error() with "stopping-error"/"Close timed out"); returns what it saw so far. A close that ends by
+ * itself reports nothing: asserting on this, not on how long the close took, holds on a loaded machine. It
+ * wraps the instances (the helper's log spy is already restored when unload() stops the flows).
+ */
+export function watchCloseTimeouts(...ids: string[]): () => string[] {
+  const seen: string[] = [];
+  for (const id of ids) {
+    const node = helper.getNode(id);
+    const original = (node.error as (...args: unknown[]) => unknown).bind(node);
+    node.error = (...args: unknown[]): unknown => {
+      const text = String(args[0]);
+      if (/stopping-error|Close timed out|Error stopping node/.test(text)) seen.push(`${id}: ${text}`);
+      return original(...args);
+    };
+  }
+  return () => [...seen];
 }
 
 /** Wall-clock ms of `work` (used only against generous bounds, never as a precise assertion). */

@@ -7,8 +7,8 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { makeTempDir, startFakeServer, unfolding, startSilentServer, type FakeServer, type SilentServer } from '../harness';
-import { codeOf, connectionDef, downloadDef, elapsed, loadFlow, runLocally, track, uploadDef, useNodeRed } from './support';
+import { makeTempDir, startFakeServer, startSilentServer, type FakeServer, type SilentServer } from '../harness';
+import { codeOf, connectionDef, startSilentScpSink, downloadDef, elapsed, loadFlow, track, uploadDef, useNodeRed } from './support';
 
 const TIMEOUT_S = 2;
 
@@ -36,23 +36,14 @@ describe('faults: servers that stop talking', function () {
 
   it('a server that acknowledges the upload and then goes silent: ETIMEDOUT within about the idle timeout', async function () {
     const root = await makeTempDir('faults-stall-up');
-    let scpStarted = 0;
-    const fake = await startFakeServer(
-      // A single file's upload comes folded into one command: the handler plays its scp -t part.
-      unfolding((request) => {
-        if (!request.command.startsWith('scp ')) return runLocally(request);
-        scpStarted += 1;
-        // The sink's "ready" byte, then nothing: the client's C record and data are never acknowledged.
-        request.channel.write(Buffer.from([0]));
-      }),
-    );
+    const { fake, scpStarted } = await startSilentScpSink();
     servers.push(fake);
     await loadFlow([connectionDef(fake, { idleTimeout: TIMEOUT_S }), uploadDef()], { conn: { password: fake.password } });
     const up = track('up');
     const remotePath = path.join(root, 'stalled.bin');
     const { value, ms } = await elapsed(() => codeOf(up, { payload: Buffer.alloc(256 * 1024, 7), remotePath }));
     assert.strictEqual(value.code, 'ETIMEDOUT', value.error?.message ?? 'succeeded');
-    assert.strictEqual(scpStarted, 1, `commands: ${fake.commands.join(' | ')}`);
+    assert.strictEqual(scpStarted(), 1, `commands: ${fake.commands.join(' | ')}`);
     // Connecting and probing happen before the stall; allow those on top of the idle time, nothing like a default 30 s.
     assert.ok(ms < 3 * TIMEOUT_S * 1000, `took ${ms} ms with a ${TIMEOUT_S} s idle timeout`);
     assert.ok(!fs.existsSync(remotePath), 'nothing may appear at the final path');

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { Glob } from '../../src/glob';
 import { globListScript } from '../../src/scp/glob-command';
+import { seededRandom } from '../support';
 
 /** The shells a server may run commands with (the script comes on stdin). */
 const SHELLS: { label: string; argv: string[]; env?: Record<string, string> }[] = [
@@ -29,18 +30,6 @@ const SHELLS: { label: string; argv: string[]; env?: Record<string, string> }[] 
 
 /** Instead of `exec scp -f --`: the shell's own printf, one NUL-terminated path each. */
 const RUN = { program: 'printf', command: "printf '%s\\0'" };
-
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    // mulberry32: small, fast, good enough to spread cases
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Name bytes: ASCII specials, letters of both cases, UTF-8 characters, an invalid byte. */
 const NAME_PIECES: Buffer[] = [
@@ -154,7 +143,7 @@ describe('glob engine: the remote shell and the matcher agree', function () {
   });
 
   it('300 generated patterns over 30 directories of generated names: same names from every shell and the matcher', function () {
-    const next = random(seed);
+    const next = seededRandom(seed);
     let matched = 0;
     let empty = 0;
     let dotNames = 0;
@@ -227,7 +216,7 @@ describe('glob engine: the remote shell and the matcher agree', function () {
   });
 
   it('a pattern full of shell syntax runs nothing and reports no match in an empty directory (300 patterns)', function () {
-    const next = random(seed + 1);
+    const next = seededRandom(seed + 1);
     const dir = join(root, 'empty');
     execFileSync('mkdir', [dir]);
     const globs = Array.from({ length: 300 }, () =>

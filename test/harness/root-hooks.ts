@@ -1,9 +1,11 @@
 /**
  * Registered in .mocharc.json ("require"): after the whole run, stop the shared sshd gracefully, then remove
  * every server, the throwaway user and the temp dirs. (A process 'exit' handler does the same if mocha is
- * interrupted or run without this file.)
+ * interrupted or run without this file.) Mocha runs without `exit: true`: what still holds the process
+ * after that is named on stderr (lingering.ts).
  */
 import { runCleanupsSync } from './cleanup';
+import { watchForLingeringHandles } from './lingering';
 import { stopSharedSshd } from './shared';
 
 /**
@@ -20,6 +22,7 @@ export const mochaHooks = {
       await stopSharedSshd();
     } finally {
       runCleanupsSync();
+      watchForLingeringHandles();
     }
   },
 };

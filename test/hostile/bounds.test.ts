@@ -10,8 +10,10 @@ import { promises as fs } from 'node:fs';
 import { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { DEFAULT_MAX_DIRECTORIES, download, type DownloadLimits, type DownloadRequest, type TransportUsed } from '../../src/transfer';
-import { type ScriptedSftp, listedTree, startScriptedSftp } from './sftp-server';
-import { assertArena, assertCleanMessage, makeArena, poolForFake, startHostileServer, type HostileServer } from './support';
+import { useScriptedScpServer, useScriptedSftpServer } from '../support';
+import { listedTree } from './sftp-server';
+import { assertArena, assertCleanMessage, makeArena } from './support';
+import { directoryDownload } from '../transfer/support';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -63,16 +65,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
   this.timeout(60_000);
 
   describe('over SCP', () => {
-    let server: HostileServer;
-    let pool: SshPool;
-    before(async () => {
-      server = await startHostileServer();
-      pool = poolForFake(server.fake);
-    });
-    after(async () => {
-      await pool?.close();
-      await server?.fake.close();
-    });
+    const { server, pool } = useScriptedScpServer();
 
     it('a file announced at 1 GiB that sends 10 bytes and stalls: buffer memory does not jump, ETIMEDOUT', async () => {
       server.script = async (side) => {
@@ -108,15 +101,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
     it('endless sibling directories stop at maxDirectories (ETOOBIG naming the path), nothing more created', async () => {
       const arena = await makeArena();
       siblingDirectories(1000);
-      const request: DownloadRequest = {
-        remotePath: '/srv/data',
-        target: { kind: 'directory', path: arena.target },
-        recursive: true,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: { ...LIMITS, maxDirectories: 5 },
-      };
+      const request: DownloadRequest = directoryDownload('/srv/data', arena.target, { recursive: true, overwrite: 'overwrite', limits: { ...LIMITS, maxDirectories: 5 } });
       await assert.rejects(download({ channels: pool, transport: 'scp', idleTimeoutMs: 5000 }, request), (error: TransferError) => {
         assert.strictEqual(error.code, 'ETOOBIG', error.message);
         assert.match(error.message, /more than the limit of 5 directories.*data\/d4/);
@@ -128,15 +113,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
     it(`without a limit in the request the default cap (${DEFAULT_MAX_DIRECTORIES}) applies`, async () => {
       const arena = await makeArena();
       const accepted = siblingDirectories(DEFAULT_MAX_DIRECTORIES + 500);
-      const request: DownloadRequest = {
-        remotePath: '/srv/data',
-        target: { kind: 'directory', path: arena.target },
-        recursive: true,
-        glob: false,
-        preserve: false,
-        overwrite: 'overwrite',
-        limits: LIMITS,
-      };
+      const request: DownloadRequest = directoryDownload('/srv/data', arena.target, { recursive: true, overwrite: 'overwrite', limits: LIMITS });
       await assert.rejects(download({ channels: pool, transport: 'scp', idleTimeoutMs: 10_000 }, request), (error: TransferError) => {
         assert.strictEqual(error.code, 'ETOOBIG', error.message);
         assert.match(error.message, new RegExp(`more than the limit of ${DEFAULT_MAX_DIRECTORIES} directories`));
@@ -151,16 +128,7 @@ describe('bounds against a hostile server: memory follows the data, directories 
   });
 
   describe('over SFTP', () => {
-    let server: ScriptedSftp;
-    let pool: SshPool;
-    before(async () => {
-      server = await startScriptedSftp();
-      pool = poolForFake(server.fake);
-    });
-    after(async () => {
-      await pool?.close();
-      await server?.fake.close();
-    });
+    const { server, pool } = useScriptedSftpServer();
 
     it('a file announced at 1 GiB that sends 10 bytes and stalls: buffer memory does not jump, ETIMEDOUT', async () => {
       server.tree = listedTree({

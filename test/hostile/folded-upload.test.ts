@@ -13,6 +13,7 @@ import { SshPool } from '../../src/ssh';
 import { forgetTransport, upload, type OverwritePolicy, type TransportChoice } from '../../src/transfer';
 import { FOLDED_PREFIX, foldedProbeCount, startFakeServer, unfoldUpload, type FakeServer } from '../harness';
 import { ServerSide } from './server-side';
+import { eventually } from '../support';
 import { assertCleanMessage, poolForFake } from './support';
 
 const CONTENT = Buffer.from('hello');
@@ -295,7 +296,7 @@ describe('hostile SCP server: replies to the folded single-file upload', functio
   });
 
   async function channelsFreed(): Promise<void> {
-    for (let attempt = 0; attempt < 500 && pool.stats().channels > 0; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually('the pool has no channel open', () => pool.stats().channels === 0);
     assert.deepStrictEqual({ ...pool.stats(), maxChannelsSeen: 0 }, { connections: 1, channels: 0, queued: 0, maxChannelsSeen: 0 });
   }
 

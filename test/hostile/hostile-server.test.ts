@@ -7,11 +7,11 @@
 import assert from 'assert';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { TransferError } from '../../src/errors';
-import { SshPool } from '../../src/ssh';
 import { download, type DownloadRequest, type TransportChoice } from '../../src/transfer';
 import { HOSTILE_CASES, REMOTE_PATHS, type HostileCase } from './cases';
-import { OK_CONTENT, OK_PATH, assertArena, assertCleanMessage, makeArena, poolForFake, startHostileServer, type HostileServer } from './support';
+import { eventually, useScriptedScpServer } from '../support';
+import { OK_CONTENT, OK_PATH, assertArena, assertRowFailure, makeArena, type HostileServer } from './support';
+import { directoryDownload } from '../transfer/support';
 
 const MiB = 1024 * 1024;
 /** rss may grow at most this much during a flood (the server pushes at least twice that) */
@@ -26,29 +26,15 @@ const DEFAULT_LIMITS = { maxFileBytes: 1024 * MiB, maxTotalBytes: 1024 * MiB, ma
 
 describe('hostile SCP server: every case through download()', function () {
   this.timeout(30_000);
-  let server: HostileServer;
-  let pool: SshPool;
-
-  before(async () => {
-    server = await startHostileServer();
-    pool = poolForFake(server.fake);
-  });
-
-  after(async () => {
-    await pool?.close();
-    await server?.fake.close();
-  });
+  const { server, pool } = useScriptedScpServer();
 
   function requestFor(row: HostileCase, target: string): DownloadRequest {
-    return {
-      remotePath: REMOTE_PATHS[row.request],
-      target: { kind: 'directory', path: target },
+    return directoryDownload(REMOTE_PATHS[row.request], target, {
       recursive: row.request === 'tree',
       glob: row.request === 'glob',
-      preserve: false,
       overwrite: 'overwrite',
       limits: { ...DEFAULT_LIMITS, ...row.limits },
-    };
+    });
   }
 
   /** The same pool still downloads a good file (so the hostile session did not wedge a slot or the connection). */
@@ -64,7 +50,7 @@ describe('hostile SCP server: every case through download()', function () {
 
   /** The hostile session's channel closed and gave its slot back (a leak would starve later rows). */
   async function channelSlotsFreed(): Promise<void> {
-    for (let attempt = 0; attempt < 500 && pool.stats().channels > 0; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually('the pool has no channel open', () => pool.stats().channels === 0);
     assert.deepStrictEqual({ ...pool.stats(), maxChannelsSeen: 0 }, { connections: 1, channels: 0, queued: 0, maxChannelsSeen: 0 });
   }
 
@@ -96,11 +82,7 @@ describe('hostile SCP server: every case through download()', function () {
       sample();
     }
 
-    assert.ok(caught instanceof TransferError, `expected ${row.code}, got ${caught === undefined ? 'success' : String(caught)}`);
-    assert.strictEqual(caught.code, row.code, caught.message);
-    assertCleanMessage(caught.message);
-    if (row.message) assert.match(caught.message, row.message);
-    if (process.env.HOSTILE_VERBOSE) console.log(`    ${caught.message.slice(0, 220)}`);
+    assertRowFailure(caught, row);
     await assertArena(arena, row.leaves);
     assert.strictEqual(server.sftpRequests, sftpBefore, 'transport auto fell back to SFTP on a hostile reply');
 

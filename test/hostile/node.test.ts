@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
 import { errorCode, helper, loadFlow, resultOf, send, useNodeRed } from '../nodes/support';
+import { callsOf } from '../support/red';
 import { REMOTE_PATHS, hostileCase, type HostileCase } from './cases';
 import { OK_CONTENT, OK_PATH, assertArena, hasRawControls, makeArena, startHostileServer, type HostileServer } from './support';
 
@@ -22,16 +23,6 @@ const NODE_ROWS = [
   'stall before the first record',
 ].map(hostileCase);
 
-interface Spied {
-  getCalls(): { thisValue: unknown; args: unknown[] }[];
-}
-
-function callsOf(node: Record<string, unknown>, method: string): unknown[][] {
-  return (node[method] as Spied)
-    .getCalls()
-    .filter((call) => call.thisValue === node)
-    .map((call) => call.args);
-}
 
 describe('hostile SCP server through the scp download node', function () {
   this.timeout(30_000);

@@ -48,6 +48,16 @@ export class ServerSide {
     return out;
   }
 
+  /** One line the client sent, without its '\n' (latin1); throws when the client ends first. */
+  async takeLine(): Promise<string> {
+    await this.until(() => this.received.includes(0x0a) || this.ended);
+    const at = this.received.indexOf(0x0a);
+    if (at < 0) throw new Error('client ended inside a line');
+    const line = this.received.subarray(0, at).toString('latin1');
+    this.received = this.received.subarray(at + 1);
+    return line;
+  }
+
   /** Waits for one \0 from the client (the start signal or an acknowledgement). */
   async ack(): Promise<void> {
     const byte = await this.take(1);

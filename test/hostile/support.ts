@@ -6,6 +6,7 @@ import assert from 'assert';
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
 import { makeTempDir, startFakeServer, type FakeServer } from '../harness';
 import type { Leftover, Script } from './cases';
@@ -73,6 +74,15 @@ export function hasRawControls(text: string): boolean {
 export function assertCleanMessage(message: string): void {
   assert.ok(!hasRawControls(message), `raw control characters in: ${JSON.stringify(message)}`);
   assert.ok(message.includes('127.0.0.1'), `the message does not name the host: ${message}`);
+}
+
+/** `caught` is the TransferError the row expects: its code, a clean message naming the host, the row's wording. */
+export function assertRowFailure(caught: unknown, row: { code?: string; message?: RegExp }): void {
+  assert.ok(caught instanceof TransferError, `expected ${row.code}, got ${caught === undefined ? 'success' : String(caught)}`);
+  assert.strictEqual(caught.code, row.code, caught.message);
+  assertCleanMessage(caught.message);
+  if (row.message) assert.match(caught.message, row.message);
+  if (process.env.HOSTILE_VERBOSE) console.log(`    ${caught.message.slice(0, 220)}`);
 }
 
 type Entry = { dir: true } | { size: number; sha: string };

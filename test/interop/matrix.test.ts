@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { SshPool } from '../../src/ssh';
 import { download, upload, type TransportChoice, type TransportUsed } from '../../src/transfer';
 import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, sharedSshd, skipOrFail, startDropbear, startSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256 } from '../transfer/support';
+import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256, directoryDownload } from '../transfer/support';
 import { describeLocal, describeRemote, makeLocalTree } from '../transfer/tree-support';
 
 interface Target {
@@ -85,15 +85,7 @@ for (const target of TARGETS) {
         const expected = await describeLocal(join(local, 'tree'));
         assert.deepEqual(await describeRemote(server, `${dir.relative}/tree`), expected);
         const back = await makeTempDir('interop-back');
-        const down = await download(ctx(), {
-          remotePath: `${dir.relative}/tree`,
-          target: { kind: 'directory', path: back },
-          recursive: true,
-          glob: false,
-          preserve: true,
-          overwrite: 'fail',
-          limits: DEFAULT_LIMITS,
-        });
+        const down = await download(ctx(), directoryDownload(`${dir.relative}/tree`, back, { recursive: true, preserve: true }));
         assert.equal(down.transport, run.expect);
         assert.deepEqual(await describeLocal(join(back, 'tree')), expected);
       });

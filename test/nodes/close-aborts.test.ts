@@ -10,37 +10,17 @@
  */
 import assert from 'assert';
 import crypto from 'crypto';
-import { makeServerDir, needThrowawayUser, runAsUser, startSshd, type SshdServer } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
 import { connectionDef, freezeSessions, helper, inFlight, loadFlow, sinks, track, uploadDef, useNodeRed, type Msg } from '../faults/support';
+import { eventually, useOwnSshd } from '../support';
+import type { PoolStatsView } from '../support/red';
 
 const SIZE = 48 * 1024 * 1024;
-
-interface PoolStatsView {
-  connections: number;
-  channels: number;
-  queued: number;
-}
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>, limitMs = 30_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('nodes: closing a flow node alone aborts its jobs', function () {
   this.timeout(90_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    needThrowawayUser(this);
-    server = await startSshd();
-  });
-  after(async function () {
-    if (server) await server.stop();
-  });
+  const server = useOwnSshd({ throwawayUser: true });
 
   it('a deploy of the changed upload node only: EABORTED, no file and no temporary file, the connection stays', async function () {
     const dir = await makeServerDir(server, 'close-aborts');

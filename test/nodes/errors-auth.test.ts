@@ -7,7 +7,7 @@ import assert from 'assert';
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
-import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
 import {
   connectionDef,
   downloadDef,
@@ -20,6 +20,7 @@ import {
   uploadDef,
   useNodeRed,
 } from './support';
+import { useServerDir, useSharedSshd } from '../support';
 
 async function closedPort(): Promise<number> {
   const listener = net.createServer();
@@ -31,13 +32,8 @@ async function closedPort(): Promise<number> {
 
 describe('nodes: authentication and error codes (real sshd)', function () {
   useNodeRed();
-  let server: SshdServer;
-  let dir: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    dir = await makeServerDir(server, 'nodes-errors');
-  });
+  const server = useSharedSshd();
+  const dir = useServerDir(server, 'nodes-errors');
 
   async function uploadWith(credentials: Record<string, string>, connection: Record<string, unknown> = {}): Promise<void> {
     await loadFlow([connectionDef(server, connection), uploadDef()], { conn: credentials });

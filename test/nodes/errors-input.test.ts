@@ -6,9 +6,10 @@ import assert from 'assert';
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeTempDir, runAsUser } from '../harness';
 import { assertReadable, repeatedPhrases, translatedNodes } from './catalog';
 import { connectionDef, downloadDef, errorCode, helper, resultOf, send, sinks, uploadDef, useNodeRed, type Outcome } from './support';
+import { useServerDir, useSharedSshd } from '../support';
 
 function messageOf(outcome: Outcome): string {
   return String((outcome.error?.error as { message?: unknown } | undefined)?.message ?? '');
@@ -16,13 +17,8 @@ function messageOf(outcome: Outcome): string {
 
 describe('nodes: input errors a user can act on (real sshd, en-US messages)', function () {
   useNodeRed();
-  let server: SshdServer;
-  let dir: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    dir = await makeServerDir(server, 'nodes-errors-input');
-  });
+  const server = useSharedSshd();
+  const dir = useServerDir(server, 'nodes-errors-input');
 
   async function load(nodes: Record<string, unknown>[]): Promise<void> {
     await helper.load(translatedNodes, [connectionDef(server), ...nodes, ...sinks()], { conn: { password: server.password, privateKey: server.clientKey } });

@@ -7,9 +7,10 @@ import assert from 'assert';
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { isRoot, makeServerDir, makeTempDir, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { isRoot, makeTempDir, runAsUser, skipOrFail } from '../harness';
 import { assertReadable, translatedNodes } from './catalog';
 import { connectionDef, downloadDef, errorCode, helper, send, sinks, uploadDef, useNodeRed, type Outcome } from './support';
+import { useServerDir, useSharedSshd } from '../support';
 
 const TRANSPORTS = ['scp', 'sftp'] as const;
 const LONG_NAME = 'n'.repeat(300);
@@ -30,13 +31,8 @@ function mountSmallTmpfs(dir: string, owner: string): () => void {
 
 describe('nodes: system errors read the same over SCP and SFTP (real sshd)', function () {
   useNodeRed();
-  let server: SshdServer;
-  let dir: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    dir = await makeServerDir(server, 'nodes-errors-system');
-  });
+  const server = useSharedSshd();
+  const dir = useServerDir(server, 'nodes-errors-system');
 
   /** One upload and one download node per transport: upScp, upSftp, downScp, downSftp. */
   async function load(download: Record<string, unknown> = {}): Promise<void> {

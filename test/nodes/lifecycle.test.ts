@@ -5,43 +5,18 @@
  */
 import assert from 'assert';
 import crypto from 'crypto';
-import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { runAsUser } from '../harness';
 import { connectionDef, downloadDef, errorCode, helper, loadFlow, resultOf, send, sinks, uploadDef, useNodeRed, type Msg } from './support';
+import { eventually, useServerDir, useSharedSshd } from '../support';
+import { callsOf } from '../support/red';
 
-interface SpyCall {
-  args: unknown[];
-  thisValue: unknown;
-}
-interface Spied {
-  getCalls(): SpyCall[];
-}
 type Status = { fill?: string; shape?: string; text?: string };
 
-/** The calls of a spied Node method (status, warn, error, ...) made by one node. */
-function callsOf(node: Record<string, unknown>, method: string): unknown[][] {
-  return (node[method] as Spied)
-    .getCalls()
-    .filter((call) => call.thisValue === node)
-    .map((call) => call.args);
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real sshd)', function () {
   useNodeRed();
-  let server: SshdServer;
-  let dir: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    dir = await makeServerDir(server, 'nodes-lifecycle');
-  });
+  const server = useSharedSshd();
+  const dir = useServerDir(server, 'nodes-lifecycle');
 
   it('sends throttled progress messages on output 2 and a final 100 %', async function () {
     await loadFlow([connectionDef(server), uploadDef({ progress: true, outputs: 2 })], { conn: { password: server.password } });
@@ -133,7 +108,7 @@ describe('nodes: progress, status, redeploy, admin test endpoint, secrets (real 
       conn: { password: server.password },
     });
     assert.strictEqual(connection.poolStats().connections, 0);
-    await until(() => disconnects() > before, 'sshd to log the disconnect');
+    await eventually('sshd to log the disconnect', () => disconnects() > before);
   });
 
   it('closing the node during a transfer aborts it: EABORTED, no file at the final path, status cleared', async function () {

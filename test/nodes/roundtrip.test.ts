@@ -8,18 +8,14 @@ import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { Readable } from 'stream';
-import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import { connectionDef, downloadDef, loadFlow, resultOf, send, uploadDef, useNodeRed, type Msg } from './support';
+import { useServerDir, useSharedSshd } from '../support';
 
 describe('nodes: upload and download round trips (real sshd)', function () {
   useNodeRed();
-  let server: SshdServer;
-  let dir: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    dir = await makeServerDir(server, 'nodes-roundtrip');
-  });
+  const server = useSharedSshd();
+  const dir = useServerDir(server, 'nodes-roundtrip');
 
   async function loadBoth(): Promise<void> {
     await loadFlow([connectionDef(server), uploadDef(), downloadDef()], { conn: { password: server.password } });

@@ -41,15 +41,6 @@ function useCrashRecorder(): { crashes: unknown[] } {
   return recorder;
 }
 
-async function readLine(side: ServerSide): Promise<string> {
-  let line = '';
-  for (;;) {
-    const byte = (await side.take(1)).toString('latin1');
-    if (byte === '\n') return line;
-    line += byte;
-  }
-}
-
 /**
  * An SCP sink that takes every record; `onFile(name)` runs when a file's record arrives, before its
  * acknowledgement. The probe is answered "the first path is a directory, nothing else exists".
@@ -70,7 +61,7 @@ async function startScriptedSink(onFile: (name: string) => void): Promise<FakeSe
     await side.send('\0');
     try {
       for (;;) {
-        const record = await readLine(side);
+        const record = await side.takeLine();
         if (record.startsWith('C')) {
           const [, size, name] = /^C\d{4} (\d+) (.*)$/.exec(record) ?? [];
           onFile(name);

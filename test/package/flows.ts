@@ -25,6 +25,21 @@ export function packageTestFlow({ server, remoteFile, missingFile }: PackageFlow
   const at = (x: number, y: number) => ({ z, x, y });
   const response = (id: string, y: number) => ({ id, type: 'http response', name: '', statusCode: '', headers: {}, wires: [], ...at(700, y) });
   const transferDefaults = { connection: CONNECTION_ID, localPath: '', localPathType: 'str', overwrite: 'overwrite', preserve: false, progress: false };
+  /** A download of `remotePath` (a fixed path) into msg.payload, at most 16 bytes. */
+  const payloadDownload = (id: string, remotePath: string): Record<string, unknown> => ({
+    id,
+    type: 'scp download',
+    name: '',
+    ...transferDefaults,
+    remotePath,
+    remotePathType: 'str',
+    target: 'payload',
+    recursive: false,
+    glob: false,
+    maxSize: 16,
+    maxFiles: 1,
+    outputs: 1,
+  });
   return [
     { id: z, type: 'tab', label: 'package test' },
     {
@@ -53,40 +68,10 @@ export function packageTestFlow({ server, remoteFile, missingFile }: PackageFlow
       wires: [[DOWNLOAD_ID]],
       ...at(320, 60),
     },
-    {
-      id: DOWNLOAD_ID,
-      type: 'scp download',
-      name: '',
-      ...transferDefaults,
-      remotePath: remoteFile,
-      remotePathType: 'str',
-      target: 'payload',
-      recursive: false,
-      glob: false,
-      maxSize: 16,
-      maxFiles: 1,
-      outputs: 1,
-      wires: [['f10e000000000005']],
-      ...at(520, 60),
-    },
+    { ...payloadDownload(DOWNLOAD_ID, remoteFile), wires: [['f10e000000000005']], ...at(520, 60) },
     response('f10e000000000005', 60),
     { id: 'f10e000000000006', type: 'http in', name: '', url: MISSING_URL, method: 'get', upload: false, wires: [['f10e000000000007']], ...at(120, 160) },
-    {
-      id: 'f10e000000000007',
-      type: 'scp download',
-      name: '',
-      ...transferDefaults,
-      remotePath: missingFile,
-      remotePathType: 'str',
-      target: 'payload',
-      recursive: false,
-      glob: false,
-      maxSize: 16,
-      maxFiles: 1,
-      outputs: 1,
-      wires: [[]],
-      ...at(320, 160),
-    },
+    { ...payloadDownload('f10e000000000007', missingFile), wires: [[]], ...at(320, 160) },
     { id: 'f10e000000000008', type: 'catch', name: '', scope: ['f10e000000000007'], uncaught: false, wires: [['f10e000000000009']], ...at(320, 220) },
     {
       id: 'f10e000000000009',

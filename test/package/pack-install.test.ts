@@ -8,11 +8,12 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { runAsUser, skipOrFail } from '../harness';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
 import { MISSING_URL, packageTestFlow } from './flows';
 import { installedPackage, PACKAGE_JSON, packedPackage, sshBindingLoads, type Packed } from './support';
 import { assertRoundTrip, assertNodeTypesLoaded, repoHasSshBinding } from './checks';
+import { useServerDir, useSharedSshd } from '../support';
 
 describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (real sshd)', function () {
   this.timeout(180_000);
@@ -20,13 +21,8 @@ describe('package: npm pack, npm install <tarball>, Node-RED 4.1 on Node.js 20 (
   let userDir: string;
   let installOutput: string;
   let red: NodeRedProcess | undefined;
-  let server: SshdServer;
-  let remote: { relative: string; absolute: string };
-
-  before(async function () {
-    server = await sharedSshd();
-    remote = await makeServerDir(server, 'pack-install');
-  });
+  const server = useSharedSshd();
+  const remote = useServerDir(server, 'pack-install');
 
   after(async function () {
     if (red) await red.stop();

@@ -3,7 +3,7 @@
  * control across the channel window, EOF, exit status and stderr behave as on the in-memory streams.
  */
 import assert from 'assert';
-import { Client, type ClientChannel, type ServerChannel } from 'ssh2';
+import { Client, type ClientChannel } from 'ssh2';
 import { TransferError } from '../../src/errors';
 import {
   DEFAULT_RECORD_LIMITS,
@@ -14,96 +14,8 @@ import {
   type SinkExpectation,
 } from '../../src/scp';
 import { startFakeServer, type FakeExecHandler, type FakeServer } from '../harness';
+import { ServerSide } from '../hostile/server-side';
 import { hasRawControls } from './peer';
-
-/** The server's view of the channel: what the client sent, taken in order. */
-class ServerSide {
-  private received = Buffer.alloc(0);
-  private ended = false;
-  private closed = false;
-  private waiters: (() => void)[] = [];
-
-  constructor(readonly channel: ServerChannel) {
-    channel.on('close', () => {
-      this.closed = true;
-    });
-    channel.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.wake();
-    });
-    const end = (): void => {
-      this.ended = true;
-      this.wake();
-    };
-    channel.on('end', end);
-    channel.on('close', end);
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
-  }
-
-  private async until(test: () => boolean): Promise<void> {
-    while (!test()) await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-
-  async take(n: number): Promise<Buffer> {
-    await this.until(() => this.received.length >= n || this.ended);
-    if (this.received.length < n) throw new Error(`server: client ended after ${this.received.length} of ${n} bytes`);
-    const out = this.received.subarray(0, n);
-    this.received = this.received.subarray(n);
-    return Buffer.from(out);
-  }
-
-  async takeLine(): Promise<string> {
-    await this.until(() => this.received.includes(0x0a) || this.ended);
-    const at = this.received.indexOf(0x0a);
-    if (at < 0) throw new Error('server: client ended inside a line');
-    const line = this.received.subarray(0, at).toString('latin1');
-    this.received = this.received.subarray(at + 1);
-    return line;
-  }
-
-  /** Resolves when the client has closed its side (EOF or channel close). */
-  async clientEnded(): Promise<void> {
-    await this.until(() => this.ended);
-  }
-
-  /**
-   * Writes and waits until ssh2 has put the bytes on the wire (the channel window allowed it); false when
-   * the channel closed first. Waiting for the write itself keeps stdout and stderr in order.
-   */
-  async send(bytes: Buffer | string, to: 'stdout' | 'stderr' = 'stdout'): Promise<boolean> {
-    const stream = to === 'stdout' ? this.channel : this.channel.stderr;
-    if (this.closed || !stream.writable) return false;
-    return new Promise<boolean>((resolve) => {
-      const done = (written: boolean): void => {
-        this.channel.off('close', onClose);
-        resolve(written);
-      };
-      const onClose = (): void => done(false);
-      this.channel.on('close', onClose);
-      stream.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, (error) => {
-        // ssh2 1.17 keeps a window-blocked chunk (`_chunk` / `_chunkErr`) after it was finally sent; when
-        // stdout and stderr both wait for the window, its WINDOW_ADJUST handler replays the stale stdout
-        // chunk and its callback (ERR_MULTIPLE_CALLBACK, channel destroyed). Only a server writing both
-        // streams hits this (a client never writes stderr), so the scripted server clears it.
-        const pending = this.channel as unknown as Record<string, unknown>;
-        if (to === 'stdout') pending._chunk = pending._chunkcb = undefined;
-        else pending._chunkErr = pending._chunkcbErr = undefined;
-        done(!error);
-      });
-    });
-  }
-
-  exit(code: number): void {
-    if (this.channel.destroyed) return;
-    this.channel.exit(code);
-    this.channel.end();
-  }
-}
 
 describe('SCP sessions over real SSH channels (scripted hostile server)', function () {
   this.timeout(20000);

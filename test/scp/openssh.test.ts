@@ -9,6 +9,14 @@ import { TransferError } from '../../src/errors';
 import { DEFAULT_RECORD_LIMITS, ScpSink, ScpSource, buildScpCommand, isNoScpError, type SinkExpectation } from '../../src/scp';
 import { type SshdServer, makeServerDir, needThrowawayUser, runAsUser, sharedSshd } from '../harness';
 
+/** `step` fails with a TransferError of `code` that is not the "no scp" error. */
+async function assertScpFailure(step: Promise<unknown>, code: string): Promise<void> {
+  let caught: unknown;
+  await step.catch((error: unknown) => (caught = error));
+  assert.ok(caught instanceof TransferError && caught.code === code, String(caught));
+  assert.ok(!isNoScpError(caught));
+}
+
 describe('SCP sessions against OpenSSH scp (real sshd)', function () {
   this.timeout(60000);
   let server: SshdServer;
@@ -130,10 +138,7 @@ describe('SCP sessions against OpenSSH scp (real sshd)', function () {
     const dir = await makeServerDir(server, 'scp-up-notdir');
     await shell(`echo x > '${dir.absolute}/plain'`);
     const up = await source(`${dir.absolute}/plain`, { targetIsDirectory: true });
-    let caught: unknown;
-    await up.ready().catch((error: unknown) => (caught = error));
-    assert.ok(caught instanceof TransferError && caught.code === 'ENOTDIR', String(caught));
-    assert.ok(!isNoScpError(caught));
+    await assertScpFailure(up.ready(), 'ENOTDIR');
   });
 
   it('download: a tree with times, and the top-level name checked', async () => {
@@ -175,10 +180,7 @@ describe('SCP sessions against OpenSSH scp (real sshd)', function () {
   it('download: a missing file -> ENOENT (not "no scp")', async () => {
     const dir = await makeServerDir(server, 'scp-down-missing');
     const down = await sink(`${dir.absolute}/nothing-here`, { kind: 'exact', name: 'nothing-here' });
-    let caught: unknown;
-    await down.next().catch((error: unknown) => (caught = error));
-    assert.ok(caught instanceof TransferError && caught.code === 'ENOENT', String(caught));
-    assert.ok(!isNoScpError(caught));
+    await assertScpFailure(down.next(), 'ENOENT');
   });
 
   it('download: skip() answers \\x01, OpenSSH goes on and exits 1, which ends cleanly', async () => {

@@ -6,18 +6,7 @@ import { join } from 'path';
 import { TransferError } from '../../src/errors';
 import { buildScpCommand } from '../../src/scp';
 import { quoteForShell, quoteForShellBytes } from '../../src/shell-quote';
-
-/** A deterministic PRNG, so a failure can be reproduced from the printed seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support';
 
 const NASTY = [
   "'", "'", '"', '$', '`', '\\', ';', '|', '&', '>', '<', '*', '?', '~', '{', '}', '[', ']', '(', ')', ' ', '\t',
@@ -78,7 +67,7 @@ describe('scp quoting', () => {
   it('property: 3000 random hostile strings come back exactly from sh', function () {
     this.timeout(30000);
     const seed = 20261123;
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const paths: string[] = [];
     for (let i = 0; i < 3000; i += 1) paths.push(randomPath(random));
     // One sh process per 500 strings: each is one word in a printf call, output NUL-separated.
@@ -94,7 +83,7 @@ describe('scp quoting', () => {
 
   it('property: raw bytes (invalid UTF-8) come back exactly from sh', function () {
     this.timeout(30000);
-    const random = prng(7);
+    const random = seededRandom(7);
     const paths: Buffer[] = [];
     for (let i = 0; i < 500; i += 1) {
       const bytes = Buffer.alloc(1 + Math.floor(random() * 16));

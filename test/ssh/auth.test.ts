@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { generateTestKey, makeTempDir, needThrowawayUser, sharedSshd, startSshd, type SshdServer } from '../harness';
+import { generateTestKey, makeTempDir, type SshdServer } from '../harness';
+import { eventually, shiftClock, useOwnSshd, useSharedSshd } from '../support';
 import { SshPool } from '../../src/ssh';
 import { startAuthRecorder } from './auth-recorder';
 import { collect, endpointFor, rejection } from './helpers';
@@ -26,11 +27,7 @@ function acceptedSince(server: SshdServer, from: number): string[] {
 }
 
 describe('ssh authentication', function () {
-  let server: SshdServer;
-  before(async function () {
-    needThrowawayUser(this);
-    server = await sharedSshd();
-  });
+  const server = useSharedSshd({ throwawayUser: true });
 
   it('logs in with a password', async () => {
     const from = server.logs().length;
@@ -110,10 +107,7 @@ describe('ssh authentication', function () {
       socket = path.join(await makeTempDir('ssh-agent'), 'agent.sock');
       agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
       agent.on('error', () => undefined);
-      for (let i = 0; i < 100; i++) {
-        if (await fs.stat(socket).then(() => true, () => false)) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await eventually('ssh-agent to listen on its socket', () => fs.stat(socket).then(() => true, () => false));
       await new Promise<void>((resolve, reject) => {
         const add = spawn('ssh-add', [server.clientKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
         add.on('error', reject);
@@ -191,13 +185,7 @@ describe('ssh authentication', function () {
   });
 
   describe('wrong password', () => {
-    let own: SshdServer;
-    before(async () => {
-      own = await startSshd();
-    });
-    after(async () => {
-      await own?.stop();
-    });
+    const own = useOwnSshd();
 
     // (the harness's own readiness probe also shows up as a connection: count login attempts)
     const loginAttempts = (): number => own.logs().split('\n').filter((line) => line.includes('Failed password for')).length;
@@ -218,13 +206,23 @@ describe('ssh authentication', function () {
 
     it('makes one new attempt after the cool-down', async () => {
       const before = loginAttempts();
-      const pool = new SshPool(endpointFor(own, { password: 'definitely wrong' }), { authRetryMs: 200 });
-      assert.equal((await rejection(pool.exec('true'))).code, 'EAUTH');
-      assert.equal(loginAttempts(), before + 1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal((await rejection(pool.exec('true'))).code, 'EAUTH');
-      assert.equal(loginAttempts(), before + 2);
-      await pool.close();
+      // The cool-down is measured with Date.now(): the test moves that clock past it instead of sleeping.
+      const clock = shiftClock();
+      const pool = new SshPool(endpointFor(own, { password: 'definitely wrong' }), { authRetryMs: 60_000 });
+      try {
+        assert.equal((await rejection(pool.exec('true'))).code, 'EAUTH');
+        assert.equal(loginAttempts(), before + 1);
+        // Within the cool-down a request fails at once with the remembered error, without a login attempt.
+        clock.advance(59_000);
+        assert.equal((await rejection(pool.exec('true'))).code, 'EAUTH');
+        assert.equal(loginAttempts(), before + 1);
+        clock.advance(1_001);
+        assert.equal((await rejection(pool.exec('true'))).code, 'EAUTH');
+        assert.equal(loginAttempts(), before + 2);
+      } finally {
+        clock.restore();
+        await pool.close();
+      }
     });
   });
 

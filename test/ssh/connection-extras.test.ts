@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { needThrowawayUser, sharedSshd, startDropbear, startSshd, type SshdServer } from '../harness';
+import { needThrowawayUser, sharedSshd, startDropbear, type SshdServer } from '../harness';
+import { eventually, useOwnSshd, useSharedSshd } from '../support';
 import { SshPool, cryptoBindingAvailable } from '../../src/ssh';
 import { startAuthRecorder } from './auth-recorder';
 import { collect, endpointFor, rejection } from './helpers';
@@ -22,11 +23,7 @@ describe('ssh connection extras', () => {
   });
 
   describe('against OpenSSH', function () {
-    let server: SshdServer;
-    before(async function () {
-      needThrowawayUser(this);
-      server = await sharedSshd();
-    });
+    const server = useSharedSshd({ throwawayUser: true });
 
     it('passes algorithm overrides to ssh2', async () => {
       const pool = new SshPool(
@@ -61,7 +58,8 @@ describe('ssh connection extras', () => {
       });
       try {
         await collect(await pool.exec('true'));
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        // The next request must come on a new connection (a new handshake), once the idle one has closed.
+        await eventually('the idle connection to close', () => pool.stats().connections === 0);
         await collect(await pool.exec('true'));
       } finally {
         crypto.bindingAvailable = saved;
@@ -72,17 +70,10 @@ describe('ssh connection extras', () => {
   });
 
   describe('re-keying', function () {
-    let rekeying: SshdServer | undefined;
-    before(async function () {
-      needThrowawayUser(this);
-      rekeying = await startSshd({ config: ['RekeyLimit 64K'] });
-    });
-    after(async () => {
-      await rekeying?.stop();
-    });
+    const rekeying = useOwnSshd({ throwawayUser: true, config: ['RekeyLimit 64K'] });
 
     it('keeps trusting the same host key when the server re-keys mid-stream', async () => {
-      const server = rekeying as SshdServer;
+      const server = rekeying;
       const pool = new SshPool(endpointFor(server, { privateKey: server.clientKey }));
       const lease = await pool.exec('head -c 2000000 /dev/zero');
       let bytes = 0;

@@ -5,14 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { collect, fakeServerPerTest, recordingLog, rejection } from './helpers';
-
-async function waitFor(condition: () => boolean, what: string, limitMs = 15_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { eventually } from '../support';
 
 describe('ssh pool: frozen connections', function () {
   this.timeout(30_000);
@@ -31,7 +24,7 @@ describe('ssh pool: frozen connections', function () {
     // The held channel learns why its connection went: the server stopped answering.
     assert.equal(held.connectionError()?.code, 'ETIMEDOUT');
     assert.ok(log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
-    await waitFor(() => pool.stats().channels === 0, 'the slots to be free');
+    await eventually('the slots to be free', () => pool.stats().channels === 0);
     assert.equal(pool.stats().connections, 1);
   });
 
@@ -59,7 +52,7 @@ describe('ssh pool: frozen connections', function () {
     const pool = poolFor(log);
     const held = await pool.exec('hold');
     held.channel.close();
-    await waitFor(() => pool.stats().channels === 0, 'the server to confirm the close');
+    await eventually('the server to confirm the close', () => pool.stats().channels === 0);
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
     assert.equal(fake().connectionCount(), 1, 'the live connection was kept');
     assert.ok(!log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));
@@ -69,7 +62,7 @@ describe('ssh pool: frozen connections', function () {
     const log = recordingLog();
     const pool = poolFor(log);
     for (let i = 0; i < 3; i += 1) (await pool.sftp()).release();
-    await waitFor(() => pool.stats().channels === 0, 'the sessions to close');
+    await eventually('the sessions to close', () => pool.stats().channels === 0);
     assert.deepEqual(await collect(await pool.exec('echo')), { stdout: 'ok', stderr: '', code: 0 });
     assert.equal(fake().connectionCount(), 1);
     assert.ok(!log.debugs.some((line) => /gave no sign of life/.test(line)), log.debugs.join('\n'));

@@ -9,15 +9,8 @@ import type { SFTPWrapper } from 'ssh2';
 import type { TransferError } from '../../src/errors';
 import { SshPool, type SftpLease, type SshPoolOptions } from '../../src/ssh';
 import { startFakeServer, type FakeServer } from '../harness';
+import { eventually } from '../support';
 import { collect, endpointFor, holdOrOk, trackTimers } from './helpers';
-
-async function waitFor(condition: () => boolean, what: string, limitMs = 10_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Resolves with the first loss `lease` reports. */
 function lossOf(lease: SftpLease): Promise<TransferError> {
@@ -82,7 +75,7 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     assert.equal(own.shared, undefined);
     assert.equal(sessions.length, 2);
     own.release();
-    await waitFor(() => sessions[1].closed && pool.stats().channels === 1, 'the own session to close');
+    await eventually('the own session to close', () => sessions[1].closed && pool.stats().channels === 1);
   });
 
   it('lets at most maxSharedSftpJobs jobs use it at once: the next waits in the queue for a release', async function () {
@@ -110,8 +103,8 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     const waiting = pool.exec('ok');
     assert.equal(pool.stats().queued, 1, 'the kept session must count against the cap');
     assert.equal(pool.stats().channels, 2);
-    // Still in use: it keeps its slot.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Still in use: it keeps its slot (the pool hands out slots as requests and releases come, on no timer).
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(pool.stats().queued, 1);
     shared.release();
     // A shared request that comes meanwhile does not take the slot the command waits for.
@@ -120,7 +113,7 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     const lease = await waiting;
     assert.equal(late, undefined);
     assert.equal((await collect(lease)).stdout, 'ok');
-    await waitFor(() => sessions[0].closed, 'the unused kept session to close');
+    await eventually('the unused kept session to close', () => sessions[0].closed);
     held.channel.close();
     // The shared request opens a new one once a slot is free.
     const again = await lateRequest;
@@ -140,7 +133,7 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
       assert.match(error.message, /SFTP session/);
     }
     assert.equal(a.connectionError()?.code, 'ECONNRESET');
-    await waitFor(() => pool.stats().channels === 0, 'the slot to free');
+    await eventually('the slot to free', () => pool.stats().channels === 0);
     a.release();
     b.release();
     const c = await pool.sftp({ shared: true });
@@ -159,7 +152,7 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     const lost = lossOf(b);
     (a.discard as () => void)();
     assert.equal((await lost).code, 'ECONNRESET');
-    await waitFor(() => sessions[0].closed, 'the server to see it closed');
+    await eventually('the server to see it closed', () => sessions[0].closed);
     const c = await pool.sftp({ shared: true });
     assert.notEqual(c.sftp, a.sftp);
     assert.deepEqual(pool.sharedSftp(), { sessions: 1, jobs: 1 }, 'c alone is on the new session');
@@ -174,15 +167,17 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     const lost = lossOf(a);
     await pool.close();
     assert.equal((await lost).code, 'EABORTED');
-    await waitFor(() => sessions[0].closed, 'the server to see the session closed');
+    await eventually('the server to see the session closed', () => sessions[0].closed);
 
     const idle = poolFor({ idleCloseMs: 200 });
+    const timers = trackTimers();
     const b = await idle.sftp({ shared: true });
-    // In use, it keeps the connection open past the idle time.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // In use, it keeps the connection open past the idle time: no idle close is armed while a job is on it.
+    const armed = (await timers.stop()).filter((stack) => stack.includes('armIdleClose'));
+    assert.deepEqual(armed, [], 'an idle close was armed while the kept session was in use');
     assert.equal(idle.stats().connections, 1);
     b.release();
-    await waitFor(() => idle.stats().connections === 0 && sessions[1].closed, 'the idle connection and its kept session to close');
+    await eventually('the idle connection and its kept session to close', () => idle.stats().connections === 0 && sessions[1].closed);
     assert.deepEqual(idle.sharedSftp(), { sessions: 0, jobs: 0 });
   });
 
@@ -196,7 +191,7 @@ describe('ssh pool: the SFTP session a connection keeps for small jobs', functio
     await assert.rejects(aborted, (error: TransferError) => error.code === 'EABORTED');
     const first = await pool.sftp({ shared: true });
     first.release();
-    await waitFor(() => pool.sharedSftp().sessions === 1, 'the kept session');
+    await eventually('the kept session', () => pool.sharedSftp().sessions === 1);
     assert.equal(sessions.length, 1, 'the session opened for the aborted request was not kept for the next');
 
     const sftp = first.sftp;

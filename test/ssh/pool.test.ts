@@ -3,14 +3,8 @@ import * as net from 'node:net';
 import { needThrowawayUser, sharedSshd, startFakeServer, startSilentServer, startSshd, type SshdServer } from '../harness';
 import { SshPool, type PoolState } from '../../src/ssh';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+import { eventually } from '../support';
+import { freePort } from '../support/node-red-process';
 
 
 describe('ssh pool', function () {
@@ -74,7 +68,7 @@ describe('ssh pool', function () {
       execStarted = true;
       return collect(execLease);
     });
-    await waitFor(() => pool.stats().queued === 1, 'the exec to queue');
+    await eventually('the exec to queue', () => pool.stats().queued === 1);
     assert.equal(execStarted, false);
     lease.release();
     lease.release();
@@ -101,8 +95,8 @@ describe('ssh pool', function () {
     const states: PoolState[] = [];
     const pool = new SshPool(keyAuth(), { idleCloseMs: 100 }, { onState: (state) => states.push(state) });
     await collect(await pool.exec('true'));
-    await waitFor(() => pool.stats().connections === 0, 'the idle close');
-    await waitFor(() => states.includes('idle'), 'the idle state');
+    await eventually('the idle close', () => pool.stats().connections === 0);
+    await eventually('the idle state', () => states.includes('idle'));
     assert.equal((await collect(await pool.exec('echo again'))).stdout, 'again\n');
     assert.deepEqual(states.slice(0, 2), ['connecting', 'connected']);
     await pool.close();
@@ -114,7 +108,7 @@ describe('ssh pool', function () {
     const first = await pool.exec('cat');
     const controller = new AbortController();
     const queued = pool.exec('echo never', { signal: controller.signal });
-    await waitFor(() => pool.stats().queued === 1, 'the request to queue');
+    await eventually('the request to queue', () => pool.stats().queued === 1);
     controller.abort();
     assert.equal((await rejection(queued)).code, 'EABORTED');
     assert.equal(pool.stats().queued, 0);
@@ -130,7 +124,7 @@ describe('ssh pool', function () {
       const pool = new SshPool(endpointFor({ ...silent, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }));
       const controller = new AbortController();
       const pending = pool.exec('true', { signal: controller.signal });
-      await waitFor(() => silent.connectionCount() === 1, 'the TCP connection');
+      await eventually('the TCP connection', () => silent.connectionCount() === 1);
       controller.abort();
       assert.equal((await rejection(pending)).code, 'EABORTED');
       await pool.close();
@@ -144,7 +138,7 @@ describe('ssh pool', function () {
     const running = await pool.exec('sleep 30');
     const ended = collect(running);
     const queued = rejection(pool.exec('echo never'));
-    await waitFor(() => pool.stats().queued === 1, 'the request to queue');
+    await eventually('the request to queue', () => pool.stats().queued === 1);
     await pool.close();
     assert.equal((await queued).code, 'EABORTED');
     await ended;
@@ -213,7 +207,7 @@ describe('ssh pool', function () {
       await own.kill();
       await ended;
       assert.equal(lease.connectionError()?.code, 'ECONNRESET');
-      await waitFor(() => pool.stats().connections === 0, 'the pool to notice');
+      await eventually('the pool to notice', () => pool.stats().connections === 0);
       assert.ok(states.includes('error'));
       // A request while the server is down fails, and starts the back-off...
       assert.equal((await rejection(pool.exec('true'))).code, 'ECONNREFUSED');
@@ -224,12 +218,7 @@ describe('ssh pool', function () {
     });
 
     it('fails with ECONNREFUSED on a closed port, then waits out the back-off before the next attempt', async () => {
-      const port = await new Promise<number>((resolve) => {
-        const probe = net.createServer().listen(0, '127.0.0.1', () => {
-          const { port: free } = probe.address() as net.AddressInfo;
-          probe.close(() => resolve(free));
-        });
-      });
+      const port = await freePort();
       const log = recordingLog();
       const pool = new SshPool(
         endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
@@ -255,12 +244,7 @@ describe('ssh pool', function () {
     });
 
     it('aborts a request that waits out the back-off', async () => {
-      const port = await new Promise<number>((resolve) => {
-        const probe = net.createServer().listen(0, '127.0.0.1', () => {
-          const { port: free } = probe.address() as net.AddressInfo;
-          probe.close(() => resolve(free));
-        });
-      });
+      const port = await freePort();
       const pool = new SshPool(
         endpointFor({ host: '127.0.0.1', port, username: 'nobody', hostKeyFingerprints: ['SHA256:x'] }, { password: 'x' }),
         { reconnectBaseMs: 60_000 },
@@ -268,7 +252,7 @@ describe('ssh pool', function () {
       assert.equal((await rejection(pool.exec('true'))).code, 'ECONNREFUSED');
       const controller = new AbortController();
       const waiting = rejection(pool.exec('true', { signal: controller.signal }));
-      await waitFor(() => pool.stats().queued === 1, 'the request to wait');
+      await eventually('the request to wait', () => pool.stats().queued === 1);
       controller.abort();
       assert.equal((await waiting).code, 'EABORTED');
       const closing = rejection(pool.exec('true'));

@@ -1,16 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { makeTempDir, needThrowawayUser, sharedSshd, startSshd, type SshdServer } from '../harness';
+import { makeTempDir, startSshd } from '../harness';
+import { useSharedSshd } from '../support';
 import { testConnection } from '../../src/ssh';
 import { endpointFor } from './helpers';
 
 describe('ssh testConnection', function () {
-  let server: SshdServer;
-  before(async function () {
-    needThrowawayUser(this);
-    server = await sharedSshd();
-  });
+  const server = useSharedSshd({ throwawayUser: true });
 
   it('reports a healthy server: reached, authenticated, version, key, scp and sftp', async () => {
     const report = await testConnection(endpointFor(server, { password: server.password }));

@@ -9,6 +9,7 @@ import http from 'http';
 import net from 'net';
 import path from 'path';
 import { onCleanup } from '../harness/cleanup';
+import { eventually } from './eventually';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -174,31 +175,21 @@ export async function launchNodeRed(options: LaunchOptions): Promise<NodeRedProc
     const before = startedCount();
     const answer = await request('POST', '/flows', flow, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' });
     if (answer.status !== 204 && answer.status !== 200) throw new Error(`POST /flows: ${answer.status} ${answer.body}`);
-    await waitFor('the deployed flows to start', () => startedCount() > before, 30_000, () => output);
+    await eventually('the deployed flows to start', () => startedCount() > before, { limitMs: 30_000, everyMs: 100, context: () => `Node-RED said:\n${output}` });
   };
 
   try {
-    await waitFor(
+    await eventually(
       `\`${path.basename(node)} ${options.args.join(' ')}\` to start Node-RED`,
       () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Node-RED exited (${child.exitCode ?? child.signalCode}):\n${output}`);
         return startedCount() > 0;
       },
-      options.startLimitMs ?? 60_000,
-      () => output,
+      { limitMs: options.startLimitMs ?? 60_000, everyMs: 100, context: () => `Node-RED said:\n${output}` },
     );
   } catch (error) {
     await stop();
     throw error;
   }
   return { url, userDir, pid: child.pid ?? 0, log: () => output, request, deploy, stop };
-}
-
-/** Polls `check` every 100 ms until it returns true; after `limitMs` fails with what `context` says. */
-async function waitFor(what: string, check: () => boolean, limitMs: number, context: () => string): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${limitMs} ms; Node-RED said:\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

@@ -72,49 +72,33 @@ export function connectionNode(server: Endpoint, props: NodeDef = {}): NodeDef {
   };
 }
 
-/** An scp upload node (id `up`) taking both paths from the message, wired to `out` and `progress`. */
-export function uploadNode(props: NodeDef = {}): NodeDef {
+/** A transfer node: on tab `tab`, connection `conn`, both paths from the message, wired to `out` and `progress`; then its own defaults, then `props`. */
+function transferNode(id: string, type: string, defaults: NodeDef, props: NodeDef): NodeDef {
   return {
-    id: 'up',
-    type: 'scp upload',
+    id,
+    type,
     z: 'tab',
     connection: 'conn',
     remotePath: 'remotePath',
     remotePathType: 'msg',
     localPath: 'localPath',
     localPathType: 'msg',
-    mode: '0644',
-    preserve: false,
-    atomic: true,
     overwrite: 'overwrite',
     progress: false,
     wires: [['out'], ['progress']],
+    ...defaults,
     ...props,
   };
 }
 
+/** An scp upload node (id `up`) taking both paths from the message, wired to `out` and `progress`. */
+export function uploadNode(props: NodeDef = {}): NodeDef {
+  return transferNode('up', 'scp upload', { mode: '0644', preserve: false, atomic: true }, props);
+}
+
 /** An scp download node (id `down`) into msg.payload, paths from the message, wired to `out` and `progress`. */
 export function downloadNode(props: NodeDef = {}): NodeDef {
-  return {
-    id: 'down',
-    type: 'scp download',
-    z: 'tab',
-    connection: 'conn',
-    remotePath: 'remotePath',
-    remotePathType: 'msg',
-    target: 'payload',
-    localPath: 'localPath',
-    localPathType: 'msg',
-    recursive: false,
-    glob: false,
-    preserve: true,
-    overwrite: 'overwrite',
-    maxSize: 256,
-    maxFiles: 10000,
-    progress: false,
-    wires: [['out'], ['progress']],
-    ...props,
-  };
+  return transferNode('down', 'scp download', { target: 'payload', recursive: false, glob: false, preserve: true, maxSize: 256, maxFiles: 10000 }, props);
 }
 
 /** The tab `tab`, the `out` and `progress` collectors, and a Catch node feeding the helper node `caughtId`. */
@@ -127,4 +111,30 @@ export function collectorNodes(tabLabel: string, caughtId: string): NodeDef[] {
     { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [[caughtId]] },
     { id: caughtId, type: 'helper', z: 'tab' },
   ];
+}
+
+interface Spied {
+  getCalls(): { thisValue: unknown; args: unknown[] }[];
+}
+
+/** The calls of a spied Node method (status, warn, error, ...) made by one node (the helper spies on every node's). */
+export function callsOf(node: Record<string, unknown>, method: string): unknown[][] {
+  return (node[method] as Spied)
+    .getCalls()
+    .filter((call) => call.thisValue === node)
+    .map((call) => call.args);
+}
+
+/** What a connection node's pool reports (`poolStats()`, undefined before its first use). */
+export interface PoolStatsView {
+  connections: number;
+  channels: number;
+  queued: number;
+  maxChannelsSeen: number;
+}
+
+/** The pool statistics of connection node `id` as they are now (the node keeps its pool across tests' messages). */
+export function poolStatsOf(id = 'conn'): () => PoolStatsView | undefined {
+  const node = helper.getNode(id) as unknown as { poolStats(): PoolStatsView | undefined };
+  return () => node.poolStats();
 }

@@ -7,8 +7,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload, type ProgressEvent } from '../../src/transfer';
-import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer, unfoldUpload } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, directProvider, sq, type TestProvider } from './support';
+import { makeServerDir, makeTempDir, runAsUser, unfoldUpload } from '../harness';
+import { bufferDownload, context, useSharedPool, sq, directoryDownload } from './support';
+import { useFakeExecServer } from '../support';
 
 const BIG = 50 * 1024 * 1024;
 
@@ -84,15 +85,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const local = await makeTempDir('abort-down');
       const controller = new AbortController();
       await assert.rejects(
-        download(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), {
-          remotePath: `${dir.relative}/big.bin`,
-          target: { kind: 'directory', path: local },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(shared.channels, { transport, signal: controller.signal, onProgress: abortAfter(controller, 5 * 1024 * 1024) }), directoryDownload(`${dir.relative}/big.bin`, local, { overwrite: 'overwrite' })),
         (error: TransferError) => error.code === 'EABORTED',
       );
       assert.deepEqual(await fs.readdir(local), []);
@@ -138,39 +131,34 @@ for (const transport of ['scp', 'sftp'] as const) {
   });
 }
 
+/** Nothing was written into the target or next to it. */
+async function assertNothingLanded({ outer, local }: { outer: string; local: string }): Promise<void> {
+  assert.deepEqual(await fs.readdir(outer), ['target']);
+  assert.deepEqual(await fs.readdir(local), []);
+}
+
+/** An empty local `target` directory alone in a fresh parent, to see that nothing lands next to it. */
+async function targetInParent(prefix: string): Promise<{ outer: string; local: string }> {
+  const outer = await makeTempDir(prefix);
+  const local = join(outer, 'target');
+  await fs.mkdir(local);
+  return { outer, local };
+}
+
 describe('transfer: stalls, deadlines and broken servers (fake server)', function () {
-  let fake: FakeServer;
-  let channels: TestProvider;
-  let behaviour: (request: FakeExecRequest) => void;
+  const { channels, script } = useFakeExecServer();
 
-  before(async function () {
-    fake = await startFakeServer((request) => behaviour(request));
-    channels = await directProvider(fake);
-  });
-  after(async () => {
-    await channels?.close();
-    await fake?.close();
-  });
-
-  const downloadRequest = (path: string) => ({
-    remotePath: 'data.bin',
-    target: { kind: 'directory' as const, path },
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite' as const,
-    limits: DEFAULT_LIMITS,
-  });
+  const downloadRequest = (path: string) => directoryDownload('data.bin', path, { overwrite: 'overwrite' });
 
   it('a server that stops answering fails the job with ETIMEDOUT after the idle timeout', async function () {
-    behaviour = () => undefined; // accepts the channel, never says a word
+    script.behaviour = () => undefined; // accepts the channel, never says a word
     const local = await makeTempDir('stall');
     await assert.rejects(download(context(channels, { idleTimeoutMs: 300 }), downloadRequest(local)), (error: TransferError) => error.code === 'ETIMEDOUT');
     assert.deepEqual(await fs.readdir(local), []);
   });
 
   it('a job over its deadline fails with ETIMEDOUT even while the server trickles data', async function () {
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => {
         channel.write('C0644 1000000 data.bin\n');
         const timer = setInterval(() => {
@@ -189,7 +177,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
   });
 
   it('short data then EOF: EPROTO and no partial file', async function () {
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => {
         channel.write('C0644 1000 data.bin\n');
         channel.once('data', () => {
@@ -205,41 +193,35 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
   });
 
   it('a traversal name from the server is refused and nothing lands outside the target', async function () {
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => channel.write('D0755 0 ..\n'));
     };
-    const outer = await makeTempDir('traversal');
-    const local = join(outer, 'target');
-    await fs.mkdir(local);
+    const { outer, local } = await targetInParent('traversal');
     await assert.rejects(
       download(context(channels), { ...downloadRequest(local), recursive: true }),
       (error: TransferError) => error.code === 'EPROTO' && !error.message.includes('\n'),
     );
-    assert.deepEqual(await fs.readdir(outer), ['target']);
-    assert.deepEqual(await fs.readdir(local), []);
+    await assertNothingLanded({ outer, local });
   });
 
   it("with transport 'auto' a hostile first record is the error, not a cue to retry over SFTP", async function () {
     const commands: string[] = [];
-    behaviour = ({ command, channel }) => {
+    script.behaviour = ({ command, channel }) => {
       commands.push(command);
       channel.once('data', () => channel.write('C0644 5 ../escape\n'));
     };
-    const outer = await makeTempDir('auto-hostile');
-    const local = join(outer, 'target');
-    await fs.mkdir(local);
+    const { outer, local } = await targetInParent('auto-hostile');
     await assert.rejects(
       download(context(channels, { transport: 'auto' }), downloadRequest(local)),
       (error: TransferError) => error.code === 'EPROTO' && /escape/.test(error.message),
     );
     assert.equal(commands.length, 1, 'one scp exec, no fallback');
-    assert.deepEqual(await fs.readdir(outer), ['target']);
-    assert.deepEqual(await fs.readdir(local), []);
+    await assertNothingLanded({ outer, local });
   });
 
   it('an upload whose server refuses the data midway leaves no temporary file behind (rm after failure)', async function () {
     const seen: string[] = [];
-    behaviour = ({ command, channel }) => {
+    script.behaviour = ({ command, channel }) => {
       seen.push(command);
       if (command.startsWith('printf')) {
         // The probe: the target directory exists, the file does not.
@@ -285,7 +267,7 @@ describe('transfer: stalls, deadlines and broken servers (fake server)', functio
     this.timeout(30_000);
     const floodBytes = 512 * 1024 * 1024;
     let pushed = 0;
-    behaviour = ({ command, channel }) => {
+    script.behaviour = ({ command, channel }) => {
       if (command.startsWith('printf')) channel.write('SCP-PROBE:dn\n');
       if ((command.startsWith('printf') && !unfoldUpload(command)) || command.startsWith('rm -f')) {
         channel.exit(0);

@@ -13,17 +13,9 @@ import { upload, type UploadRequest } from '../../src/transfer';
 import { makeTempDir, startFakeServer, type FakeExecRequest, type FakeServer } from '../harness';
 import { runLocally } from '../faults/support';
 import { context, directProvider, type TestProvider } from './support';
+import { eventually } from '../support';
 
 const { STATUS_CODE } = utils.sftp;
-
-/** Resolves once `dir` holds an entry matching `pattern`; the test's own timeout bounds the wait. */
-async function appears(dir: string, pattern: RegExp): Promise<string> {
-  for (;;) {
-    const found = (await fs.readdir(dir)).find((name) => pattern.test(name));
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function twoFiles(root: string): UploadRequest {
   return {
@@ -85,7 +77,7 @@ describe('transfer: a temporary name the server created before it answered is re
     channels = await directProvider(fake as FakeServer);
     const job = upload(context(channels, { transport, signal: controller.signal }), twoFiles(root));
     const failed = assert.rejects(job, (error: TransferError) => error.code === 'EABORTED');
-    await appears(root, pattern);
+    await eventually(`an entry matching ${pattern} in ${root}`, async () => (await fs.readdir(root)).some((name) => pattern.test(name)));
     controller.abort();
     await failed;
     assert.deepStrictEqual(await fs.readdir(root), [], 'the temporary name the server created was not removed');

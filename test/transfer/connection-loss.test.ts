@@ -8,9 +8,10 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import type { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
-import { download, upload, type ProgressEvent } from '../../src/transfer';
+import { download, upload } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, sq } from './support';
+import { context, poolProvider, sq, directoryDownload } from './support';
+import { killAt } from './support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: the server dies mid-transfer (${transport})`, function () {
@@ -27,30 +28,12 @@ for (const transport of ['scp', 'sftp'] as const) {
       await server?.stop().catch(() => undefined);
     });
 
-    function killAt(bytes: number): (event: ProgressEvent) => void {
-      let killed = false;
-      return (event) => {
-        if (!killed && event.type === 'bytes' && event.fileBytes >= bytes) {
-          killed = true;
-          void server.kill();
-        }
-      };
-    }
-
     it('download: ECONNRESET, local directory left empty', async function () {
       const dir = await makeServerDir(server, 'lost-down');
       await runAsUser(server, `head -c ${64 * 1024 * 1024} /dev/zero > ${sq(`${dir.relative}/big.bin`)}`);
       const local = await makeTempDir('lost-down');
       await assert.rejects(
-        download(context(channels, { transport, idleTimeoutMs: 3_000, onProgress: killAt(2 * 1024 * 1024) }), {
-          remotePath: `${dir.relative}/big.bin`,
-          target: { kind: 'directory', path: local },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(channels, { transport, idleTimeoutMs: 3_000, onProgress: killAt(server, 2 * 1024 * 1024) }), directoryDownload(`${dir.relative}/big.bin`, local, { overwrite: 'overwrite' })),
         (error: TransferError) => {
           assert.equal(error.code, 'ECONNRESET', error.message);
           return true;
@@ -62,7 +45,7 @@ for (const transport of ['scp', 'sftp'] as const) {
     it('upload: ECONNRESET, no hang', async function () {
       const dir = await makeServerDir(server, 'lost-up');
       await assert.rejects(
-        upload(context(channels, { transport, idleTimeoutMs: 3_000, onProgress: killAt(2 * 1024 * 1024) }), {
+        upload(context(channels, { transport, idleTimeoutMs: 3_000, onProgress: killAt(server, 2 * 1024 * 1024) }), {
           sources: [{ kind: 'buffer', data: Buffer.alloc(64 * 1024 * 1024, 1), name: 'big.bin' }],
           remotePath: dir.relative,
           preserve: false,

@@ -12,9 +12,10 @@ import { TransferError } from '../../src/errors';
 import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand } from '../../src/scp';
 import { SftpSession } from '../../src/sftp';
 import { download, upload } from '../../src/transfer';
-import { type FakeExecRequest, type FakeServer, makeServerDir, makeTempDir, runAsUser, startFakeServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import { makeBigFile } from './memory-support';
-import { DEFAULT_LIMITS, context, directProvider, sq, useSharedPool, type TestProvider } from './support';
+import { context, sq, useSharedPool, directoryDownload } from './support';
+import { useFakeExecServer } from '../support';
 
 const SIZE = 64 * 1024 * 1024;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,25 +111,14 @@ describe('transfer: data path buffers (64 MiB, varied content, slow reader)', fu
 });
 
 describe('transfer: a server flooding past the window faster than the download takes it (fake server)', function () {
-  let fake: FakeServer;
-  let channels: TestProvider;
-  let behaviour: (request: FakeExecRequest) => void;
-
-  before(async function () {
-    fake = await startFakeServer((request) => behaviour(request));
-    channels = await directProvider(fake);
-  });
-  after(async () => {
-    await channels?.close();
-    await fake?.close();
-  });
+  const { channels, script } = useFakeExecServer();
 
   it('is cut off with EPROTO and memory stays bounded (the inbox pauses, the unread data is watched)', async function () {
     this.timeout(60_000);
     const announced = 1024 * 1024 * 1024;
     let pushed = 0;
     let closed = false;
-    behaviour = ({ channel }) => {
+    script.behaviour = ({ channel }) => {
       channel.once('data', () => {
         channel.write(Buffer.from(`C0644 ${announced} data.bin\n`));
         channel.once('data', () => {
@@ -152,15 +142,7 @@ describe('transfer: a server flooding past the window faster than the download t
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
     try {
       await assert.rejects(
-        download(context(channels, { idleTimeoutMs: 20_000 }), {
-          remotePath: 'data.bin',
-          target: { kind: 'directory', path: target },
-          recursive: false,
-          glob: false,
-          preserve: false,
-          overwrite: 'overwrite',
-          limits: DEFAULT_LIMITS,
-        }),
+        download(context(channels, { idleTimeoutMs: 20_000 }), directoryDownload('data.bin', target, { overwrite: 'overwrite' })),
         (error: TransferError) => error.code === 'EPROTO' && /flow control/.test(error.message),
       );
     } finally {

@@ -6,10 +6,9 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { download, type DownloadRequest, type TransferResult } from '../../src/transfer';
-import { TransferError } from '../../src/errors';
+import { download, type DownloadRequest } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
+import { DEFAULT_LIMITS, context, useSharedPool, sq, directoryDownload, transferFailure } from './support';
 
 const MTIME = 1_500_000_000;
 
@@ -24,22 +23,12 @@ async function localEntries(dir: string, prefix = ''): Promise<string[]> {
   return found.sort();
 }
 
-async function failure(promise: Promise<TransferResult>): Promise<TransferError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof TransferError, `expected a TransferError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the download to fail');
-}
-
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: download walker rules over ${transport}`, function () {
     const shared = useSharedPool();
 
     function treeRequest(remotePath: string, target: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
-      return { remotePath, target: { kind: 'directory', path: target }, recursive: true, glob: false, preserve: false, overwrite: 'fail', limits: DEFAULT_LIMITS, ...extra };
+      return directoryDownload(remotePath, target, { recursive: true, ...extra });
     }
 
     it('a tree with an unreadable file and an unreadable directory: everything else arrives, then EACCES', async function () {
@@ -57,7 +46,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       );
       try {
         const back = await makeTempDir(`walk-partial-${transport}`);
-        const error = await failure(download(context(shared.channels, { transport }), treeRequest(tree, back)));
+        const error = await transferFailure(download(context(shared.channels, { transport }), treeRequest(tree, back)));
         assert.equal(error.code, 'EACCES', error.message);
         assert.ok(error.message.includes('127.0.0.1'), error.message);
         // complete files only, nothing of the unreadable directory, no temporary file
@@ -73,7 +62,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const tree = `${remote.relative}/tree`;
       await runAsUser(shared.server, `mkdir -p ${sq(tree)} && echo a > ${sq(tree)}/a.txt && mkfifo ${sq(tree)}/pipe && echo z > ${sq(tree)}/z.txt`);
       const back = await makeTempDir(`walk-fifo-${transport}`);
-      const error = await failure(download(context(shared.channels, { transport }), treeRequest(tree, back)));
+      const error = await transferFailure(download(context(shared.channels, { transport }), treeRequest(tree, back)));
       assert.equal(error.code, 'EPROTO', error.message);
       assert.match(error.message, /not a regular file/);
       assert.match(error.message, /pipe/);
@@ -88,7 +77,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       );
       const back = await makeTempDir(`walk-glob-${transport}`);
       const request = { ...treeRequest(`${remote.relative}/*.log`, back), recursive: false, glob: true };
-      const error = await failure(download(context(shared.channels, { transport }), request));
+      const error = await transferFailure(download(context(shared.channels, { transport }), request));
       assert.equal(error.code, 'EACCES', error.message);
       assert.match(error.message, /b\.log/);
       assert.deepEqual(await localEntries(back), ['a.log', 'c.log']);
@@ -99,7 +88,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       await runAsUser(shared.server, `cd ${sq(remote.relative)} && echo a > a.x && mkdir b.x && echo c > c.x`);
       const back = await makeTempDir(`walk-globdir-${transport}`);
       const request = { ...treeRequest(`${remote.relative}/*.x`, back), recursive: false, glob: true };
-      const error = await failure(download(context(shared.channels, { transport }), request));
+      const error = await transferFailure(download(context(shared.channels, { transport }), request));
       assert.equal(error.code, 'EISDIR', error.message);
       assert.deepEqual(await localEntries(back), ['a.x', 'c.x']);
     });
@@ -122,7 +111,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.equal((await fs.stat(join(back, 'b.bin'))).size, 300);
       // fetching both goes over it
       const again = await makeTempDir(`walk-total-over-${transport}`);
-      const error = await failure(download(context(shared.channels, { transport }), { ...request, target: { kind: 'directory', path: again } }));
+      const error = await transferFailure(download(context(shared.channels, { transport }), { ...request, target: { kind: 'directory', path: again } }));
       assert.equal(error.code, 'ETOOBIG', error.message);
       assert.match(error.message, /more than the limit of 500 bytes/);
     });
@@ -154,7 +143,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const back = await makeTempDir(`walk-placement-fails-${transport}`);
       await fs.mkdir(join(back, 'tree', 'f07'), { recursive: true });
       const events: { type: string; index?: number }[] = [];
-      const error = await failure(download(context(shared.channels, { transport, onProgress: (event) => events.push(event) }), treeRequest(tree, back, { overwrite: 'overwrite' })));
+      const error = await transferFailure(download(context(shared.channels, { transport, onProgress: (event) => events.push(event) }), treeRequest(tree, back, { overwrite: 'overwrite' })));
       assert.equal(error.code, 'EISDIR');
       assert.ok(error.message.includes(join(back, 'tree', 'f07')), error.message);
       const before = order.slice(0, order.indexOf('f07'));
@@ -173,7 +162,7 @@ for (const transport of ['scp', 'sftp'] as const) {
         events.push(event);
         if (event.type === 'fileEnd' && event.index === 9) controller.abort();
       };
-      const error = await failure(download(context(shared.channels, { transport, onProgress, signal: controller.signal }), treeRequest(tree, back, { overwrite: 'overwrite' })));
+      const error = await transferFailure(download(context(shared.channels, { transport, onProgress, signal: controller.signal }), treeRequest(tree, back, { overwrite: 'overwrite' })));
       assert.equal(error.code, 'EABORTED');
       // Nothing is placed once the job is stopped, however much arrived already.
       assert.deepEqual(await localEntries(back), ['tree/', ...order.slice(0, 10).map((name) => `tree/${name}`)].sort());

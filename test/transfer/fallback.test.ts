@@ -9,11 +9,12 @@ import * as assert from 'node:assert/strict';
 import { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, upload, type DownloadRequest, type TransportChoice, type UploadRequest } from '../../src/transfer';
-import { type FakeExecHandler, type SshdServer, makeServerDir, runAsUser, startSshd, unfoldUpload } from '../harness';
+import { type FakeExecHandler, makeServerDir, runAsUser, unfoldUpload } from '../harness';
 import { ServerSide } from '../hostile/server-side';
 import { type ScriptedSftp, listedTree, startScriptedSftp } from '../hostile/sftp-server';
-import { DEFAULT_LIMITS, bufferDownload, context, poolProvider } from './support';
+import { DEFAULT_LIMITS, bufferDownload, context, usePoolTo } from './support';
 import { poolForFake } from '../hostile/support';
+import { useOwnSshd } from '../support';
 
 const CONTENT = Buffer.from('over scp\n');
 const BANNER = 'Welcome to the server! Unauthorised access prohibited.\n';
@@ -172,17 +173,8 @@ describe('transfer: auto falls back to SFTP only on proof that there is no scp',
 });
 
 describe('transfer: an SFTP-only account on the real sshd (ForceCommand internal-sftp)', function () {
-  let sshd: SshdServer;
-  let pool: SshPool;
-
-  before(async function () {
-    sshd = await startSshd({ config: ['ForceCommand internal-sftp'] });
-    pool = poolProvider(sshd);
-  });
-  after(async () => {
-    await pool?.close();
-    await sshd?.stop();
-  });
+  const sshd = useOwnSshd({ config: ['ForceCommand internal-sftp'] });
+  const pool = usePoolTo(sshd);
 
   it("'auto' falls back to SFTP; 'scp' says the server has no usable scp, for downloads as for uploads", async function () {
     const dir = await makeServerDir(sshd, 'sftp-only');

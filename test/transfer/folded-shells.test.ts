@@ -17,6 +17,7 @@ import type { LoneUpload } from '../../src/transfer/walk/lone-upload';
 import { PLACED_MARKER, STOP_RECORD, foldedUploadCommand } from '../../src/transfer/scp/folded-upload';
 import { PROBE_MARKER } from '../../src/transfer/scp/shell-scripts';
 import { makeTempDir } from '../harness';
+import { eventually } from '../support';
 
 const SHELLS: { label: string; argv: string[] }[] = [
   { label: 'dash', argv: ['/bin/dash', '-c'] },
@@ -102,7 +103,8 @@ for (const shell of SHELLS) {
       await run.source.ready();
       const stdin = (run.source as unknown as { stdin: NodeJS.WritableStream }).stdin;
       stdin.write(Buffer.from('C0644 100 f\n'));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // scp -t creates the temporary once it has read the record: from then on the data is half sent.
+      await eventually('scp -t to create the temporary', async () => (await fs.readdir(dir)).length === 1);
       stdin.write(Buffer.alloc(10, 0x61));
       stdin.write(STOP_RECORD);
       stdin.end();

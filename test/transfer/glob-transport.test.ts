@@ -6,12 +6,12 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { SshPool } from '../../src/ssh';
 import type { ChannelProvider } from '../../src/ssh/types';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
-import { type SshdServer, makeServerDir, makeTempDir, runAsUser, startSshd } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, poolProvider, sq, useSharedPool } from './support';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { bufferDownload, context, sq, useSharedPool, directoryDownload, usePoolTo } from './support';
+import { useOwnSshd } from '../support';
 
 const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat', 'log 1', 'log_1', 'log-1', 'back\\slash.txt', 'backslash.txt', 'café.txt'];
 
@@ -28,15 +28,7 @@ for (const transport of ['scp', 'sftp'] as const) {
 
     /** A glob download of `pattern` in the test directory into the local directory `local`. */
     function globRequest(pattern: string, local: string, recursive: boolean) {
-      return {
-        remotePath: `${dir.relative}/${pattern}`,
-        target: { kind: 'directory' as const, path: local },
-        recursive,
-        glob: true,
-        preserve: false,
-        overwrite: 'fail' as const,
-        limits: DEFAULT_LIMITS,
-      };
+      return directoryDownload(`${dir.relative}/${pattern}`, local, { recursive, glob: true });
     }
 
     async function globInto(pattern: string, recursive = false): Promise<string[]> {
@@ -142,17 +134,8 @@ function counting(inner: ChannelProvider): ChannelProvider & { execs: number; sf
 }
 
 describe('transfer: transport choice against an SFTP-only account (ForceCommand internal-sftp)', function () {
-  let server: SshdServer;
-  let pool: SshPool;
-
-  before(async function () {
-    server = await startSshd({ config: ['ForceCommand internal-sftp'] });
-    pool = poolProvider(server);
-  });
-  after(async () => {
-    await pool?.close();
-    await server?.stop();
-  });
+  const server = useOwnSshd({ config: ['ForceCommand internal-sftp'] });
+  const pool = usePoolTo(server);
 
   it("'auto' falls back to SFTP for uploads and downloads, and later jobs go straight to SFTP", async function () {
     const channels = counting(pool);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, sq, useSharedPool } from './support';
+import { context, sq, useSharedPool, directoryDownload } from './support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: local safety of downloads over ${transport}`, function () {
@@ -22,15 +22,8 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.equal(made.code, 0, made.stderr);
     });
 
-    const request = (path: string, recursive: boolean, overwrite: 'overwrite' | 'skip' | 'fail' = 'overwrite') => ({
-      remotePath: `${dir.relative}/${recursive ? 'tree' : 'victim'}`,
-      target: { kind: 'directory' as const, path },
-      recursive,
-      glob: false,
-      preserve: false,
-      overwrite,
-      limits: DEFAULT_LIMITS,
-    });
+    const request = (path: string, recursive: boolean, overwrite: 'overwrite' | 'skip' | 'fail' = 'overwrite') =>
+      directoryDownload(`${dir.relative}/${recursive ? 'tree' : 'victim'}`, path, { recursive, overwrite });
 
     for (const overwrite of ['overwrite', 'skip'] as const) {
       it(`a symlink where the file would land is refused (EINVAL, saying so) and its target untouched (${overwrite})`, async function () {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, sq } from './support';
+import { DEFAULT_LIMITS, bufferDownload, context, useSharedPool, sq, directoryDownload } from './support';
 
 const NAMES = ['with space', "quo'te", 'dq"uote', '$(touch pwned-names)', 'semi;colon', '-leading-dash', 'ünïcödé ✓ 日本', '`id`', 'a*b?[c]', '~tilde', '{a,b}', 'amp&pipe|gt>'];
 const NEWLINE_NAME = 'new\nline';
@@ -47,15 +47,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const made = await runAsUser(shared.server, `mkdir ${sq(`${dir.relative}/t`)} && ${script}`);
       assert.equal(made.code, 0, made.stderr);
       const local = await makeTempDir('names-down');
-      const result = await download(context(shared.channels, { transport }), {
-        remotePath: `${dir.relative}/t`,
-        target: { kind: 'directory', path: local },
-        recursive: true,
-        glob: false,
-        preserve: false,
-        overwrite: 'fail',
-        limits: DEFAULT_LIMITS,
-      });
+      const result = await download(context(shared.channels, { transport }), directoryDownload(`${dir.relative}/t`, local, { recursive: true }));
       assert.equal(result.files.length, NAMES.length);
       assert.deepEqual((await fs.readdir(join(local, 't'))).sort(), [...NAMES].sort());
       for (const name of NAMES) assert.equal(await fs.readFile(join(local, 't', name), 'utf8'), name);

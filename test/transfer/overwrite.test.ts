@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { TransferError } from '../../src/errors';
 import { download, upload, type OverwritePolicy } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
+import { context, useSharedPool, sq, directoryDownload } from './support';
 
 for (const transport of ['scp', 'sftp'] as const) {
   describe(`transfer: overwrite policies over ${transport}`, function () {
@@ -80,15 +80,7 @@ for (const transport of ['scp', 'sftp'] as const) {
         const local = await makeTempDir('ow-down');
         await fs.mkdir(join(local, 'd'));
         await fs.writeFile(join(local, 'd', 'exists.txt'), 'old');
-        const request = {
-          remotePath: `${dir.relative}/d`,
-          target: { kind: 'directory' as const, path: local },
-          recursive: true,
-          glob: false,
-          preserve: false,
-          overwrite,
-          limits: DEFAULT_LIMITS,
-        };
+        const request = directoryDownload(`${dir.relative}/d`, local, { recursive: true, overwrite });
         if (overwrite === 'fail') {
           await assert.rejects(download(context(shared.channels, { transport }), request), (error: TransferError) => {
             assert.equal(error.code, 'EEXIST');

@@ -6,20 +6,9 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { download, type DownloadRequest, type PullRecord, type TransferResult } from '../../src/transfer';
-import { TransferError } from '../../src/errors';
+import { download, type DownloadRequest, type PullRecord } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, sq } from './support';
-
-async function failure(promise: Promise<TransferResult>): Promise<TransferError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof TransferError, `expected a TransferError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the download to fail');
-}
+import { DEFAULT_LIMITS, context, useSharedPool, sq, directoryDownload, transferFailure } from './support';
 
 /** A record of earlier pulls kept in memory (the node keeps it in a file). */
 function memoryRecord(): PullRecord & { entries: Map<string, { size: number; mtime: number }> } {
@@ -39,7 +28,7 @@ for (const transport of ['scp', 'sftp'] as const) {
     }
 
     function globRequest(remotePath: string, target: string, extra: Partial<DownloadRequest> = {}): DownloadRequest {
-      return { remotePath, target: { kind: 'directory', path: target }, recursive: false, glob: true, preserve: false, overwrite: 'overwrite', limits: DEFAULT_LIMITS, ...extra };
+      return directoryDownload(remotePath, target, { glob: true, overwrite: 'overwrite', ...extra });
     }
 
     it('delete: each remote file is removed once its local copy is complete; the result says removed', async function () {
@@ -82,7 +71,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       await runAsUser(shared.server, `cd ${sq(remote.relative)} && printf a > a.log && printf b > b.log && printf c > c.log && chmod 000 c.log`);
       const local = await makeTempDir(`pull-never-${transport}`);
       await fs.writeFile(join(local, 'b.log'), 'old');
-      const error = await failure(download(context(shared.channels, { transport }), globRequest(`${remote.relative}/*.log`, local, { overwrite: 'skip', afterAction: { kind: 'delete' } })));
+      const error = await transferFailure(download(context(shared.channels, { transport }), globRequest(`${remote.relative}/*.log`, local, { overwrite: 'skip', afterAction: { kind: 'delete' } })));
       assert.equal(error.code, 'EACCES', error.message);
       // a.log fetched and deleted; b.log skipped (local kept) and still remote; c.log unreadable and still remote
       assert.deepEqual(await remoteNames(remote.relative), ['b.log', 'c.log']);
@@ -97,7 +86,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const remote = await makeServerDir(shared.server, `pull-denied-${transport}`);
       await runAsUser(shared.server, `cd ${sq(remote.relative)} && mkdir ro && printf data > ro/x.log && chmod 555 ro`);
       const local = await makeTempDir(`pull-denied-${transport}`);
-      const error = await failure(download(context(shared.channels, { transport }), globRequest(`${remote.relative}/ro/*.log`, local, { afterAction: { kind: 'delete' } })));
+      const error = await transferFailure(download(context(shared.channels, { transport }), globRequest(`${remote.relative}/ro/*.log`, local, { afterAction: { kind: 'delete' } })));
       assert.equal(error.code, 'EACCES', error.message);
       assert.match(error.message, /x\.log/);
       assert.equal(await fs.readFile(join(local, 'x.log'), 'utf8'), 'data');
@@ -143,7 +132,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const remote = await makeServerDir(shared.server, `pull-mkdir-${transport}`);
       await runAsUser(shared.server, `printf x > ${sq(remote.relative)}/x.txt`);
       const local = join(await makeTempDir(`pull-mkdir-${transport}`), 'new', 'deeper');
-      const refused = await failure(download(context(shared.channels, { transport }), globRequest(`${remote.relative}/*.txt`, local)));
+      const refused = await transferFailure(download(context(shared.channels, { transport }), globRequest(`${remote.relative}/*.txt`, local)));
       assert.equal(refused.code, 'ENOENT', refused.message);
       await download(context(shared.channels, { transport }), globRequest(`${remote.relative}/*.txt`, local, { createDirectory: true }));
       assert.equal(await fs.readFile(join(local, 'x.txt'), 'utf8'), 'x');

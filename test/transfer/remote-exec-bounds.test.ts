@@ -11,6 +11,8 @@ import { Job } from '../../src/transfer/job/job';
 import { commandLimitMs, runRemote } from '../../src/transfer/scp/remote-exec';
 import { probeRemote } from '../../src/transfer/scp/shell-scripts';
 import { TransferError } from '../../src/errors';
+import { eventually } from '../support';
+import { poolForFake } from '../hostile/support';
 
 const IDLE_MS = 1000;
 
@@ -46,14 +48,6 @@ async function failure(promise: Promise<unknown>): Promise<TransferError> {
   throw new Error('the command succeeded');
 }
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('transfer: remote helper commands are bounded', function () {
   this.timeout(40_000);
   let fake: FakeServer;
@@ -69,15 +63,7 @@ describe('transfer: remote helper commands are bounded', function () {
         channel.end();
       }
     });
-    pool = new SshPool({
-      host: fake.host,
-      port: fake.port,
-      username: 'tester',
-      auth: { password: fake.password },
-      hostKey: { kind: 'fingerprint', fingerprints: fake.hostKeyFingerprints },
-      readyTimeoutMs: 10_000,
-      keepaliveIntervalMs: 0,
-    });
+    pool = poolForFake(fake);
   });
   after(async function () {
     await pool?.close();
@@ -92,14 +78,14 @@ describe('transfer: remote helper commands are bounded', function () {
     assert.match(error.message, /more output than a remote command prints/);
     assert.equal(error.path, '/srv/target');
     assert.ok(error.host?.includes(fake.host), error.host);
-    await waitFor(() => pool.stats().channels === 0, 'the slot to be free');
+    await eventually('the slot to be free', () => pool.stats().channels === 0);
   });
 
   it('a command that floods stderr ends with EPROTO', async function () {
     const error = await failure(runRemote(newJob(), Buffer.from('stderr-flood'), '/srv/target'));
     assert.equal(error.code, 'EPROTO');
     assert.match(error.message, /more error output/);
-    await waitFor(() => pool.stats().channels === 0, 'the slot to be free');
+    await eventually('the slot to be free', () => pool.stats().channels === 0);
   });
 
   it('a probe the server answers one byte at a time, for ever, ends with ETIMEDOUT at the command limit', async function () {
@@ -109,7 +95,7 @@ describe('transfer: remote helper commands are bounded', function () {
     // The trickle kept the idle timer ("gave no sign of life") alive: the overall limit ended it.
     assert.match(error.message, new RegExp(`did not finish within ${commandLimitMs(job)} ms`));
     assert.equal(error.path, '/srv/a');
-    await waitFor(() => pool.stats().channels === 0, 'the slot to be free');
+    await eventually('the slot to be free', () => pool.stats().channels === 0);
   });
 
   it('a well-behaved command still returns its output', async function () {

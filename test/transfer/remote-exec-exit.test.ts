@@ -15,6 +15,7 @@ import { Job } from '../../src/transfer/job/job';
 import { finishRemoteDirectories, moveStagedFiles } from '../../src/transfer/scp/shell-scripts';
 import { type FakeServer, startFakeServer } from '../harness';
 import { context } from './support';
+import { poolForFake } from '../hostile/support';
 
 /** Forwards 127.0.0.1:<port> to `target`; server-to-client bytes go out in one write once the server pauses. */
 async function startBurstProxy(target: { host: string; port: number }, quietMs: number): Promise<{ port: number; close(): void }> {
@@ -64,15 +65,8 @@ describe('transfer: exit status of helper commands answered in one packet burst'
       channel.end();
     });
     proxy = await startBurstProxy(fake, 150);
-    pool = new SshPool({
-      host: fake.host,
-      port: proxy.port,
-      username: 'tester',
-      auth: { privateKey: fake.clientKey },
-      hostKey: { kind: 'fingerprint', fingerprints: fake.hostKeyFingerprints },
-      readyTimeoutMs: 20_000,
-      keepaliveIntervalMs: 0,
-    });
+    // through the proxy: every packet of the server arrives in bursts
+    pool = poolForFake({ ...fake, port: proxy.port });
   });
   after(async () => {
     await pool?.close();

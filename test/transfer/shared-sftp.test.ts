@@ -12,18 +12,11 @@ import type { TransferError } from '../../src/errors';
 import type { SftpLease, SshPool, SshPoolOptions } from '../../src/ssh';
 import { download, upload, type TransferContext, type UploadSource } from '../../src/transfer';
 import { type SshdServer, makeServerDir, makeTempDir, serverPath, startSshd } from '../harness';
-import { DEFAULT_LIMITS, bufferDownload, context, poolProvider, randomData } from './support';
+import { bufferDownload, context, poolProvider, randomData, directoryDownload } from './support';
+import { eventually } from '../support';
 
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 const KIB = 1024;
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, limitMs = 15_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A sized stream source that sends 32 KiB, then waits for `release()` before the rest. */
 function stalledSource(size: number): { data: Buffer; source: UploadSource; release(): void } {
@@ -117,21 +110,13 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     await put(ctx, `${dir.relative}/big`, { kind: 'buffer', data: big });
     assert.deepEqual(await serverFile(`${dir.relative}/big`), big);
     const local = await makeTempDir('kept-reuse');
-    await download(ctx, {
-      remotePath: dir.relative,
-      target: { kind: 'directory', path: local },
-      recursive: true,
-      glob: false,
-      preserve: false,
-      overwrite: 'overwrite',
-      limits: DEFAULT_LIMITS,
-    });
+    await download(ctx, directoryDownload(dir.relative, local, { recursive: true, overwrite: 'overwrite' }));
     assert.deepEqual(await fs.readFile(join(local, dir.relative.split('/').pop() as string, 'f3')), files[3]);
     const copy = await download(ctx, bufferDownload(`${dir.relative}/big`, 4 * 1024 * KIB));
     assert.deepEqual(copy.files[0].data, big);
     const all = (await sessionsStarted()).slice(before);
     assert.equal(all.length, 4, 'the big upload, the recursive download and the big download each have a session of their own');
-    await waitFor(() => pool.stats().channels === 1, 'their sessions to close');
+    await eventually('their sessions to close', () => pool.stats().channels === 1);
     assert.deepEqual(pool.sharedSftp(), { sessions: 1, jobs: 0 });
   });
 
@@ -171,11 +156,11 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     );
     const bigJob = put(ctx, `${dir.relative}/big`, big.source);
     // Both have written their first piece into their temporaries.
-    await waitFor(async () => (await openFilesUnder(keptPid, dir.absolute)).length === 1, 'the small job to open its temporary');
-    await waitFor(async () => (await sessionsStarted()).length >= 2 && (await fs.readdir(dir.absolute)).length === 3, 'the big job to start');
+    await eventually('the small job to open its temporary', async () => (await openFilesUnder(keptPid, dir.absolute)).length === 1);
+    await eventually('the big job to start', async () => (await sessionsStarted()).length >= 2 && (await fs.readdir(dir.absolute)).length === 3);
 
     process.kill(keptPid, 'SIGKILL');
-    await waitFor(() => pool.sharedSftp().sessions === 0, 'the pool to learn that the kept session is gone');
+    await eventually('the pool to learn that the kept session is gone', () => pool.sharedSftp().sessions === 0);
     small.release();
     big.release();
     const error = await smallJob;
@@ -202,7 +187,7 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     const controller = new AbortController();
     const stopped = put(sftpContext(pool, { signal: controller.signal }), `${dir.relative}/stopped`, stalled.source);
     stopped.catch(() => undefined);
-    await waitFor(async () => (await openFilesUnder(keptPid, dir.absolute)).length === 1, 'the job to open its temporary');
+    await eventually('the job to open its temporary', async () => (await openFilesUnder(keptPid, dir.absolute)).length === 1);
     const files = Array.from({ length: 5 }, () => randomData(4 * KIB));
     const others = Promise.all(files.map((data, i) => put(ctx, `${dir.relative}/o${i}`, { kind: 'buffer', data })));
     controller.abort();
@@ -210,7 +195,7 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     await others;
     for (const [i, data] of files.entries()) assert.deepEqual(await serverFile(`${dir.relative}/o${i}`), data);
     assert.deepEqual((await fs.readdir(dir.absolute)).sort(), ['o0', 'o1', 'o2', 'o3', 'o4', 'warm']);
-    await waitFor(async () => (await openFilesUnder(keptPid, dir.absolute)).length === 0, 'the stopped job’s file to be closed');
+    await eventually('the stopped job’s file to be closed', async () => (await openFilesUnder(keptPid, dir.absolute)).length === 0);
     stalled.release();
 
     await put(ctx, `${dir.relative}/next`, { kind: 'buffer', data: randomData(10) });
@@ -225,13 +210,13 @@ describe('transfer over SFTP: small jobs share the session their connection keep
     const [keptPid] = (await sessionsStarted()).slice(-1);
     assert.doesNotThrow(() => process.kill(keptPid, 0), 'the kept session’s process is running');
     await pool.close();
-    await waitFor(() => {
+    await eventually('the sftp-server process to exit', () => {
       try {
         process.kill(keptPid, 0);
         return false;
       } catch {
         return true;
       }
-    }, 'the sftp-server process to exit');
+    });
   });
 });

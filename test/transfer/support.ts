@@ -3,20 +3,22 @@
  * the server's filesystem. The provider is the real SshPool when it works; until then (and as a
  * fallback while the ssh layer is being written) a minimal provider over one ssh2 Client.
  */
+import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import { Client, type Algorithms, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { TransferError } from '../../src/errors';
 import { SshPool, type SshPoolOptions } from '../../src/ssh';
 import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
-import type { DownloadRequest, TransferContext } from '../../src/transfer/types';
+import type { DownloadRequest, ProgressEvent, TransferContext } from '../../src/transfer/types';
 import { type SshdServer, sharedSshd } from '../harness';
+import { lateBound } from '../support/late';
 
 export interface TestProvider extends ChannelProvider {
   close(): Promise<void>;
 }
 
 /** The real pool (src/ssh) to the harness's server, key auth, host key pinned by fingerprint. */
-export function poolProvider(server: SshdServer, algorithms?: Algorithms, options: Partial<SshPoolOptions> = {}): SshPool {
+export function poolProvider(server: { host: string; port: number; username: string; clientKey: string; hostKeyFingerprints: string[] }, algorithms?: Algorithms, options: Partial<SshPoolOptions> = {}): SshPool {
   return new SshPool(
     {
       host: server.host,
@@ -113,14 +115,45 @@ export const DEFAULT_LIMITS = {
 
 /** A plain single-file download of `remotePath` into a buffer of at most `maxBytes` (no glob, no preserve, overwrite). */
 export function bufferDownload(remotePath: string, maxBytes: number): DownloadRequest {
+  return { ...directoryDownload(remotePath, '', { overwrite: 'overwrite' }), target: { kind: 'buffer', maxBytes } };
+}
+
+/**
+ * A download of `remotePath` into the local directory `path`: one file, no glob, no preserve, overwrite
+ * 'fail', DEFAULT_LIMITS, unless `options` says otherwise.
+ */
+export function directoryDownload(remotePath: string, path: string, options: Partial<Omit<DownloadRequest, 'remotePath' | 'target'>> = {}): DownloadRequest {
   return {
     remotePath,
-    target: { kind: 'buffer', maxBytes },
+    target: { kind: 'directory', path },
     recursive: false,
     glob: false,
     preserve: false,
-    overwrite: 'overwrite',
+    overwrite: 'fail',
     limits: DEFAULT_LIMITS,
+    ...options,
+  };
+}
+
+/** Awaits a transfer that must fail and returns its TransferError (anything else fails the test). */
+export async function transferFailure(promise: Promise<unknown>): Promise<TransferError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof TransferError, `expected a TransferError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the transfer to fail');
+}
+
+/** A progress listener that kills `server` (SIGKILL, sessions too) once a file has moved `bytes`. */
+export function killAt(server: Pick<SshdServer, 'kill'>, bytes: number): (event: ProgressEvent) => void {
+  let killed = false;
+  return (event) => {
+    if (!killed && event.type === 'bytes' && event.fileBytes >= bytes) {
+      killed = true;
+      void server.kill();
+    }
   };
 }
 
@@ -128,6 +161,19 @@ export function bufferDownload(remotePath: string, maxBytes: number): DownloadRe
 export interface SharedPool {
   server: SshdServer;
   channels: SshPool;
+}
+
+/** A real pool to `server` (a fixture's stand-in is fine) for the enclosing describe: made in `before`, closed in `after`. */
+export function usePoolTo(server: SshdServer): SshPool {
+  const pool = lateBound<SshPool>('the pool');
+  before(function () {
+    pool.set(poolProvider(server));
+  });
+  after(async function () {
+    await pool.current()?.close();
+    pool.set(undefined);
+  });
+  return pool.value;
 }
 
 /**

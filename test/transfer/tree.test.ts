@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { download, upload } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { DEFAULT_LIMITS, context, useSharedPool, randomData, sha256, sq } from './support';
+import { context, useSharedPool, randomData, sha256, sq, directoryDownload } from './support';
 import { describeLocal, describeRemote, makeLocalTree } from './tree-support';
 
 for (const transport of ['scp', 'sftp'] as const) {
@@ -34,15 +34,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       assert.deepEqual(remoteView, localView);
 
       const back = await makeTempDir('tree-down');
-      const down = await download(context(shared.channels, { transport }), {
-        remotePath: `${remote.relative}/tree`,
-        target: { kind: 'directory', path: back },
-        recursive: true,
-        glob: false,
-        preserve: true,
-        overwrite: 'fail',
-        limits: DEFAULT_LIMITS,
-      });
+      const down = await download(context(shared.channels, { transport }), directoryDownload(`${remote.relative}/tree`, back, { recursive: true, preserve: true }));
       assert.equal(down.files.length, files.size);
       assert.deepEqual(await describeLocal(join(back, 'tree')), localView);
       for (const [rel, data] of files) assert.equal(sha256(await fs.readFile(join(back, 'tree', rel))), sha256(data), rel);
@@ -126,15 +118,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const remote = await makeServerDir(shared.server, `single-${transport}`);
       await runAsUser(shared.server, `printf 'hello' > ${sq(`${remote.relative}/hello.txt`)} && chmod 604 ${sq(`${remote.relative}/hello.txt`)}`);
       const local = await makeTempDir('single-down');
-      const result = await download(context(shared.channels, { transport }), {
-        remotePath: `${remote.relative}/hello.txt`,
-        target: { kind: 'directory', path: local },
-        recursive: false,
-        glob: false,
-        preserve: true,
-        overwrite: 'fail',
-        limits: DEFAULT_LIMITS,
-      });
+      const result = await download(context(shared.channels, { transport }), directoryDownload(`${remote.relative}/hello.txt`, local, { preserve: true }));
       assert.equal(result.files[0].localPath, join(local, 'hello.txt'));
       assert.equal(await fs.readFile(join(local, 'hello.txt'), 'utf8'), 'hello');
       assert.equal((await fs.stat(join(local, 'hello.txt'))).mode & 0o777, 0o604);
@@ -167,15 +151,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const remote = await makeServerDir(shared.server, `suid-${transport}`);
       await runAsUser(shared.server, `cd ${sq(remote.relative)} && mkdir d && chmod 1777 d && printf x > d/f && chmod 6755 d/f`);
       const local = await makeTempDir('suid');
-      await download(context(shared.channels, { transport }), {
-        remotePath: `${remote.relative}/d`,
-        target: { kind: 'directory', path: local },
-        recursive: true,
-        glob: false,
-        preserve: true,
-        overwrite: 'fail',
-        limits: DEFAULT_LIMITS,
-      });
+      await download(context(shared.channels, { transport }), directoryDownload(`${remote.relative}/d`, local, { recursive: true, preserve: true }));
       assert.equal((await fs.stat(join(local, 'd'))).mode & 0o7777, 0o777);
       assert.equal((await fs.stat(join(local, 'd', 'f'))).mode & 0o7777, 0o755);
     });

@@ -17,6 +17,7 @@ import { foldedProbeCount, makeServerDir, makeTempDir, startFakeServer, unfoldUp
 import { ServerSide } from '../hostile/server-side';
 import { context, poolProvider, randomData, useSharedPool } from './support';
 import { stallingStream } from './upload-safety-support';
+import { eventually } from '../support';
 
 const ROUNDS = 20;
 const { STATUS_CODE } = utils.sftp;
@@ -38,13 +39,10 @@ function openDescriptors(): string[] {
  * bounded, until at most `atMost` descriptors (satisfying `which`) are open. A leak never closes.
  */
 async function settledDescriptors(atMost: number, which: (target: string) => boolean = () => true): Promise<string[]> {
-  const until = Date.now() + 3000;
-  let open = openDescriptors().filter(which);
-  while (open.length > atMost && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    open = openDescriptors().filter(which);
-  }
-  return open;
+  const settled = (): boolean => openDescriptors().filter(which).length <= atMost;
+  // Past the bound the caller's assertion names what stayed open.
+  await eventually(`at most ${atMost} descriptors open`, settled, { limitMs: 3000, everyMs: 50 }).catch(() => undefined);
+  return openDescriptors().filter(which);
 }
 
 /** No descriptor on `source` and no more descriptors in all than `before`. */
@@ -72,15 +70,6 @@ async function failsWith(promise: Promise<unknown>, code: string): Promise<void>
   });
 }
 
-async function readLine(side: ServerSide): Promise<string> {
-  let line = '';
-  for (;;) {
-    const byte = (await side.take(1)).toString('latin1');
-    if (byte === '\n') return line;
-    line += byte;
-  }
-}
-
 type ScpFault = 'fatal' | 'eof' | 'stall';
 
 /** Answers the probe ("nothing there"), cleanup commands (success), and `scp -t` with the current fault. */
@@ -101,7 +90,7 @@ async function startFaultyScpServer(fault: { kind: ScpFault }): Promise<FakeServ
       return;
     }
     await side.send('\0');
-    const record = await readLine(side);
+    const record = await side.takeLine();
     if (!record.startsWith('C')) throw new Error(`expected a C record, got ${record}`);
     if (fault.kind === 'fatal') {
       await side.send('\x02scp: fatal trouble on the server\n');

@@ -1,0 +1,14 @@
+/**
+ * A deterministic pseudo-random source (mulberry32: small, fast, good enough to spread cases), so a
+ * property test that fails can be reproduced from the seed it prints.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
