@@ -26,6 +26,7 @@ import { removeLeftoversOverScp } from './scp/shell-scripts';
 import { removeLeftoversOverSftp } from './sftp/sftp-channel';
 import { linkStateFor } from './link/link-state';
 import { verifyUploads } from './link/verify-upload';
+import { resumeDownload, resumeUpload } from './link/resume';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
@@ -85,6 +86,8 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     }
     plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644, { followSymlinks: request.followSymlinks === true });
     const skipped = plan.skipped;
+    const resumed = await resumeUpload(job, request, plan, remote, firstTransport(ctx), shown);
+    if (resumed) return { ...resumed, skipped };
     const verified = async (result: TransferResult): Promise<TransferResult> => {
       await verifyUploads(job);
       return { ...result, skipped };
@@ -119,6 +122,8 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     job.link = linkStateFor(request.link, job.host);
     await sweepLeftovers(job, sweepHook(ctx));
     await checkDownloadTarget(job, request);
+    const resumed = await resumeDownload(job, request, remote, firstTransport(ctx), shown);
+    if (resumed) return resumed;
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
     const downloadOverSftp = async (): Promise<TransferResult> =>

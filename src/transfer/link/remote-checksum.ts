@@ -13,14 +13,15 @@ const SHA256_HEX = /^([0-9a-fA-F]{64})(?:\s|$)/;
 /** A checksum reads at least this fast on the slowest device we expect (bounds the command's run time). */
 const SLOWEST_HASH_BYTES_PER_SECOND = 4 * 1024 * 1024;
 
-/** A path word the checksum programs cannot take for an option: a relative name starting with "-" gets "./". */
-function pathWord(remote: Buffer): Buffer {
+/** A path word no program can take for an option: a relative name starting with "-" gets "./". */
+export function pathWord(remote: Buffer): Buffer {
   const safe = remote[0] === 0x2d ? Buffer.concat([Buffer.from('./'), remote]) : remote;
   return quoteForShellBytes(safe);
 }
 
-export function sha256Command(remote: Buffer): Buffer {
-  const path = pathWord(remote);
+/** The command printing the sha256 of `remote`, or of its input when `remote` is undefined. */
+export function sha256Command(remote?: Buffer): Buffer {
+  const path = remote === undefined ? Buffer.alloc(0) : pathWord(remote);
   const parts: (string | Buffer)[] = [
     'if command -v sha256sum >/dev/null 2>&1; then sha256sum ', path,
     '; elif command -v shasum >/dev/null 2>&1; then shasum -a 256 ', path,
