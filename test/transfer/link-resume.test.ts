@@ -12,7 +12,7 @@ import type { SshPool } from '../../src/ssh';
 import { FileLeftoverJournal, download, upload, type DownloadRequest, type TransferContext, type UploadRequest } from '../../src/transfer';
 import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, skipOrFail, startSshd } from '../harness';
 import { makeBigFile, sha256File } from './memory-support';
-import { killUserSessions } from './resume-support';
+import { killUserSessions } from './link-support';
 import { DEFAULT_LIMITS, poolProvider, sq } from './support';
 
 const MIB = 1024 * 1024;

@@ -18,6 +18,7 @@ import type { DownloadTransport } from '../../src/transfer/plan/download-transpo
 import type { ProgressEvent } from '../../src/transfer/types';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import { makeBigFile } from './memory-support';
+import { busiestSecond } from './link-support';
 import { DEFAULT_LIMITS, context, sq, useSharedPool } from './support';
 
 const MIB = 1024 * 1024;
@@ -36,17 +37,6 @@ function recorder(): { onProgress: (event: ProgressEvent) => void; samples: { t:
   };
 }
 
-/** The most bytes any one-second window of the samples carries. */
-export function busiestSecond(samples: { t: number; bytes: number }[]): number {
-  let most = 0;
-  let end = 0;
-  for (let start = 0; start < samples.length; start += 1) {
-    while (end + 1 < samples.length && samples[end + 1].t - samples[start].t <= 1000) end += 1;
-    most = Math.max(most, samples[end].bytes - samples[start].bytes);
-  }
-  return most;
-}
-
 describe('transfer: bandwidth limit (issue 18)', function () {
   this.timeout(120_000);
   const shared = useSharedPool();
@@ -56,6 +46,9 @@ describe('transfer: bandwidth limit (issue 18)', function () {
   before(async function () {
     local = await makeTempDir('link-throttle');
     digest = await makeBigFile(join(local, 'twenty.bin'), SIZE);
+    // The timed copies start on a connected pool: the band is for the copy, not for a handshake.
+    const warm = await makeServerDir(shared.server, 'throttle-warm');
+    await upload(context(shared.channels), { sources: [{ kind: 'buffer', data: Buffer.from('warm') }], remotePath: `${warm.relative}/w`, preserve: false, atomic: true, overwrite: 'overwrite' });
   });
   after(async () => {
     if (local) await fs.rm(local, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 /**
- * Cutting a transfer the way a dropped link does: the session processes a server runs for the test user
+ * Support for the link tests and bench/links.ts. Measuring smoothness: the busiest second of recorded
+ * progress. Cutting a transfer the way a dropped link does: the session processes a server runs for the test user
  * (OpenSSH's unprivileged "sshd: user@notty" child and what runs under it) are SIGKILLed by pid, found
  * below the listener of that one server, so no other server's sessions are touched.
  */
@@ -35,4 +36,15 @@ export function killUserSessions(server: SshdServer): number {
     }
   }
   return under.length;
+}
+
+/** The most bytes any one-second window of (time, bytes so far) samples carries. */
+export function busiestSecond(samples: { t: number; bytes: number }[]): number {
+  let most = 0;
+  let end = 0;
+  for (let start = 0; start < samples.length; start += 1) {
+    while (end + 1 < samples.length && samples[end + 1].t - samples[start].t <= 1000) end += 1;
+    most = Math.max(most, samples[end].bytes - samples[start].bytes);
+  }
+  return most;
 }
