@@ -119,6 +119,21 @@ describe('transfer: resume after a cut (issue 18)', function () {
       await fs.rm(target);
     });
 
+    it(`${transport}: a part nobody came back for is removed by a later job once older than its age limit`, async () => {
+      const source = join(local, `orphan-${transport}.bin`);
+      await makeBigFile(source, SMALL);
+      const remote = await makeServerDir(server, `resume-orphan-${transport}`);
+      await assert.rejects(upload(ctx(transport, 0.5, SMALL), uploadRequest(source, `${remote.relative}/orphan.bin`)));
+      const kept = await runAsUser(server, `ls -A ${sq(remote.relative)}`);
+      assert.match(kept.stdout.toString(), /^\.orphan\.bin\.scp-[0-9a-f]{16}\.part$/mu, 'the cut left its part');
+      assert.equal((await journal.parts()).length, 1);
+      // Another job, for another file, with an age limit the part is past.
+      await upload(ctx(transport), { ...uploadRequest(source, `${remote.relative}/other.bin`), link: { resume: { maxAgeMs: 0 } } });
+      const after = await runAsUser(server, `ls -A ${sq(remote.relative)}`);
+      assert.equal(after.stdout.toString(), 'other.bin\n');
+      assert.equal((await journal.parts()).length, 0);
+    });
+
     it(`${transport}: a source changed between the tries, or a part too old, starts from zero`, async () => {
       const source = join(local, `small-${transport}.bin`);
       await makeBigFile(source, SMALL);
