@@ -333,10 +333,13 @@ export class SftpSession {
    * waiting for it. `write` must copy what it keeps: the buffers are a small ring reused for every
    * request (fresh 256 KiB buffers per request would pile up as garbage that only a full collection
    * frees, tens of MiB of resident memory). A file that ends early fails (EPROTO). `from`: read the bytes
-   * from this offset to `size` only (a resumed download, the tail of a kept part).
+   * from this offset to `size` only (a resumed download, the tail of a kept part). `aheadBytes`: at most
+   * this much requested ahead of `write` (a bandwidth limit: the link then never carries a burst of the window).
    */
-  async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>, from = 0): Promise<void> {
-    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape(sftpMaxReadLen(this.sftp));
+  async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>, from = 0, aheadBytes?: number): Promise<void> {
+    const shape = requestShape(sftpMaxReadLen(this.sftp));
+    const REQUEST_BYTES = aheadBytes === undefined ? shape.bytes : Math.max(4096, Math.min(shape.bytes, aheadBytes));
+    const WINDOW = aheadBytes === undefined ? shape.window : Math.max(1, Math.min(shape.window, Math.floor(aheadBytes / REQUEST_BYTES)));
     const free: Buffer[] = [];
     for (let i = 0; i < Math.min(WINDOW, Math.ceil((size - from) / REQUEST_BYTES)); i += 1) free.push(Buffer.allocUnsafe(REQUEST_BYTES));
     let nextOffset = from;

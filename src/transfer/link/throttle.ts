@@ -10,16 +10,24 @@ import type { Job } from '../job';
 const BUCKET_SECONDS = 1 / 20;
 /** Pieces never get smaller than this, whatever the limit (a packet's worth of payload). */
 const MIN_PIECE_BYTES = 1024;
+/** Reads ahead never get smaller than this (a few requests' worth). */
+const MIN_AHEAD_BYTES = 64 * 1024;
 
 export class TokenBucket {
   /** the largest number of bytes to move before asking again */
   readonly piece: number;
+  /**
+   * how much a download may ask for ahead of the pace: a quarter of a second, so that the link never carries
+   * a burst of a whole read window, yet a high round-trip time still leaves requests enough in flight
+   */
+  readonly ahead: number;
   private tokens: number;
   private last = performance.now();
 
   constructor(readonly bytesPerSecond: number) {
     this.piece = Math.max(MIN_PIECE_BYTES, Math.floor(bytesPerSecond * BUCKET_SECONDS));
     this.tokens = this.piece;
+    this.ahead = Math.max(MIN_AHEAD_BYTES, Math.floor(bytesPerSecond / 4));
   }
 
   /** Resolves once `n` bytes (at most `piece`) may go; rejects with the job's error when it stops. */

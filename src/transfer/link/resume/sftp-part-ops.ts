@@ -50,7 +50,7 @@ class SftpPartOps implements PartOps {
     const handle = await this.session.open(path, 'r');
     let read = false;
     try {
-      await this.session.readAll(handle, path, size, write, from);
+      await this.session.readAll(handle, path, size, write, from, this.job.link?.bucket?.ahead);
       read = true;
     } finally {
       const closing = this.session.close(handle, path).catch(() => undefined);
