@@ -3,7 +3,7 @@
  * the dialog and overridable per message by `msg.scp.limitKiBps`, `msg.scp.verify`, `msg.scp.resume`
  * (only these keys of msg.scp are read: a result a node before left there changes nothing).
  */
-import type { LinkOptions } from '../transfer/types';
+import type { LinkOptions } from '../transfer';
 import { cleanText } from '../text';
 import { InputError } from './input-error';
 import type { NodeMessage } from './red-types';

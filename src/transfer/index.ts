@@ -27,6 +27,7 @@ import { removeLeftoversOverSftp } from './sftp/sftp-channel';
 import { linkStateFor } from './link/link-state';
 import { verifyUploads } from './link/verify-upload';
 import { resumeDownload, resumeUpload } from './link/resume';
+import { sweepOldParts } from './link/resume/sweep-parts';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
@@ -52,6 +53,12 @@ function firstTransport(ctx: TransferContext): TransportUsed {
 /** How the transport a job starts with removes what earlier jobs left behind. */
 function sweepHook(ctx: TransferContext): RemoveLeftovers<Job> {
   return firstTransport(ctx) === 'sftp' ? removeLeftoversOverSftp : removeLeftoversOverScp;
+}
+
+/** What earlier jobs on the server left: their temporaries, and kept parts past their age (link/resume/). */
+async function sweep(job: Job, ctx: TransferContext): Promise<void> {
+  await sweepLeftovers(job, sweepHook(ctx));
+  await sweepOldParts(job, sweepHook(ctx)).catch(() => undefined);
 }
 
 function checkPolicy(overwrite: OverwritePolicy, host: string): void {
@@ -80,7 +87,7 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     job.remotePathGiven(remote);
     shown = showRemote(remote);
     job.link = linkStateFor(request.link, job.host);
-    await sweepLeftovers(job, sweepHook(ctx));
+    await sweep(job, ctx);
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
@@ -120,7 +127,7 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     job.remotePathGiven(remote);
     shown = showRemote(remote);
     job.link = linkStateFor(request.link, job.host);
-    await sweepLeftovers(job, sweepHook(ctx));
+    await sweep(job, ctx);
     await checkDownloadTarget(job, request);
     const resumed = await resumeDownload(job, request, remote, firstTransport(ctx), shown);
     if (resumed) return resumed;

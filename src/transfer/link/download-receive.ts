@@ -5,8 +5,8 @@
  * is discarded and nothing reaches the final path.
  */
 import { createHash } from 'crypto';
-import type { Job } from '../job';
-import type { DownloadTransport } from '../plan/download-transport';
+import type { Job } from '../job/job';
+import type { DownloadTransport } from '../walk/download-transport';
 import { mismatch, remoteSha256 } from './remote-checksum';
 
 export type Write = (chunk: Buffer) => void | Promise<void>;

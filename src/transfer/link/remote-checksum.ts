@@ -4,8 +4,8 @@
  * over an exec channel with the path quoted as every other remote path (src/scp/quote.ts).
  */
 import { TransferError } from '../../errors';
-import { quoteForShellBytes } from '../../scp';
-import type { Job } from '../job';
+import { quoteForShellBytes } from '../../shell-quote';
+import type { Job } from '../job/job';
 import { showRemote } from '../remote-path';
 import { runRemote } from '../scp/remote-exec';
 

@@ -4,7 +4,7 @@
  * beyond what is there become a debt paid by waiting, which keeps the long-run rate exact. One bucket per
  * job: every file of the job shares the limit, as `scp -l` limits the whole command.
  */
-import type { Job } from '../job';
+import type { Job } from '../job/job';
 
 /** The bucket's size: this fraction of a second of bytes (and the largest piece handed out at once). */
 const BUCKET_SECONDS = 1 / 20;

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'crypto';
 import { Readable } from 'stream';
-import type { Job } from '../job';
-import { localChunks } from '../local/sources';
+import type { Job } from '../job/job';
+import { localChunks } from '../local/local-content';
 import { remoteText } from '../remote-path';
 
 /** Without a limit (verify only) pieces are as the source gives them, up to this. */

@@ -3,8 +3,8 @@
  * taken from the bytes as they were sent. A file that differs is removed (it is not the file the user
  * sent) and the job fails with ECHECKSUM.
  */
-import { quoteForShellBytes } from '../../scp';
-import type { Job } from '../job';
+import { quoteForShellBytes } from '../../shell-quote';
+import type { Job } from '../job/job';
 import { runRemote } from '../scp/remote-exec';
 import { mismatch, remoteSha256 } from './remote-checksum';
 

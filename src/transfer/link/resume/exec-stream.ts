@@ -7,9 +7,9 @@
 import { TransferError } from '../../../errors';
 import { codeForServerMessage } from '../../../scp';
 import { cleanText } from '../../../text';
-import type { Job } from '../../job';
-import { closeChannelQuietly, openScpChannel } from '../../scp/channel';
-import { watchConnection } from '../../watch-connection';
+import type { Job } from '../../job/job';
+import { closeChannelQuietly, openScpChannel } from '../../scp/scp-channel';
+import { watchConnection } from '../../job/watch-connection';
 
 const MAX_STDERR = 8 * 1024;
 

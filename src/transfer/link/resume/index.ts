@@ -3,8 +3,8 @@
  * (a local file uploaded, or a remote file downloaded to a local file). Anything else (payloads, trees,
  * patterns) runs as without the option. SFTP transfers resume with offsets; SCP ones with shell commands.
  */
-import type { Job } from '../../job';
-import type { UploadPlan } from '../../local/sources';
+import type { Job } from '../../job/job';
+import type { UploadPlan } from '../../walk/upload-plan';
 import type { DownloadRequest, TransferResult, TransportUsed, UploadRequest } from '../../types';
 import type { PartOps } from './part-ops';
 import { resumableDownload } from './resume-download';

@@ -3,8 +3,8 @@
  * direction, device, source and target; kept when a transfer fails, forgotten once used or dropped.
  */
 import { createHash } from 'crypto';
-import type { Job } from '../../job';
-import type { Leftover, PartMark } from '../../leftovers';
+import type { Job } from '../../job/job';
+import type { Leftover, PartMark } from '../../leftovers/journal';
 
 export function resumeKey(direction: 'upload' | 'download', device: string, source: string | Buffer, target: string | Buffer): string {
   const hash = createHash('sha256').update(`${direction}\0${device}\0`);

@@ -3,8 +3,8 @@ import { createHash } from 'crypto';
 import { TransferError } from '../../../errors';
 import type { SftpSession } from '../../../sftp';
 import type { SftpLease } from '../../../ssh/types';
-import type { Job } from '../../job';
-import { openSftp, sftpPath } from '../../sftp/session';
+import type { Job } from '../../job/job';
+import { openSftp, sftpPath } from '../../sftp/sftp-channel';
 import type { PartOps, RemoteStat } from './part-ops';
 
 export async function sftpPartOps(job: Job, shown: string): Promise<PartOps> {

@@ -3,7 +3,7 @@
  * `head -c`, `cat >>`, `mv`, `chmod`; GNU and BusyBox alike), every path quoted as all remote paths are.
  */
 import { TransferError } from '../../../errors';
-import type { Job } from '../../job';
+import type { Job } from '../../job/job';
 import { showRemote } from '../../remote-path';
 import { runRemote } from '../../scp/remote-exec';
 import { pathWord, sha256Command } from '../remote-checksum';
