@@ -1,5 +1,5 @@
 /**
- * Support for the link tests and bench/links.ts. Measuring smoothness: the busiest second of recorded
+ * Support for the link tests and bench/transfer-links.ts. Measuring smoothness: the busiest second of recorded
  * progress. Cutting a transfer the way a dropped link does: the session processes a server runs for the test user
  * (OpenSSH's unprivileged "sshd: user@notty" child and what runs under it) are SIGKILLed by pid, found
  * below the listener of that one server, so no other server's sessions are touched.
