@@ -25,6 +25,7 @@ export const INPUT_ERROR_KEYS = [
   'noNewPath',
   'badNewPath',
   'badListOption',
+  'badLimit',
 ] as const;
 
 export type InputErrorKey = (typeof INPUT_ERROR_KEYS)[number];

@@ -22,12 +22,13 @@ import { InputError } from './input-error';
 import { JobRunner, type JobOutput, type PreparedJob } from './job-runner';
 import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
 import { describeResult } from './result';
+import { linkOptionsFrom, type LinkDef } from './link-options';
 import { pullCounts, withPullRecord, type PullDef } from './download-pull';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
 
-interface DownloadDef extends NodeDef, PullDef {
+interface DownloadDef extends NodeDef, PullDef, LinkDef {
   connection: string;
   remotePath?: string;
   remotePathType?: string;
@@ -173,6 +174,8 @@ export = function register(RED: NodeAPI): void {
           maxDepth: MAX_DEPTH,
         },
       };
+      const link = linkOptionsFrom(def, msg);
+      if (link) request.link = link;
       /** One file (or a tree to disk): one message. */
       const single = async (ctx: TransferContext, pull: DownloadRequest): Promise<JobOutput> => {
         const result = await download(ctx, pull);

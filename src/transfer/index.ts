@@ -24,6 +24,10 @@ import { planUpload, type UploadPlan } from './walk/upload-plan';
 import { sweepLeftovers, type RemoveLeftovers } from './leftovers/sweep';
 import { removeLeftoversOverScp } from './scp/shell-scripts';
 import { removeLeftoversOverSftp } from './sftp/sftp-channel';
+import { linkStateFor } from './link/link-state';
+import { verifyUploads } from './link/verify-upload';
+import { resumeDownload, resumeUpload } from './link/resume';
+import { sweepOldParts } from './link/resume/sweep-parts';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
@@ -51,6 +55,12 @@ function sweepHook(ctx: TransferContext): RemoveLeftovers<Job> {
   return firstTransport(ctx) === 'sftp' ? removeLeftoversOverSftp : removeLeftoversOverScp;
 }
 
+/** What earlier jobs on the server left: their temporaries, and kept parts past their age (link/resume/). */
+async function sweep(job: Job, ctx: TransferContext): Promise<void> {
+  await sweepLeftovers(job, sweepHook(ctx));
+  await sweepOldParts(job, sweepHook(ctx)).catch(() => undefined);
+}
+
 function checkPolicy(overwrite: OverwritePolicy, host: string): void {
   if (overwrite !== 'overwrite' && overwrite !== 'skip' && overwrite !== 'fail') {
     throw new TransferError('EINVAL', 'overwrite must be "overwrite", "skip" or "fail"', { host });
@@ -76,23 +86,30 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, sweepHook(ctx));
+    job.link = linkStateFor(request.link, job.host);
+    await sweep(job, ctx);
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
     plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644, { followSymlinks: request.followSymlinks === true });
     const skipped = plan.skipped;
+    const resumed = await resumeUpload(job, request, plan, remote, firstTransport(ctx), shown);
+    if (resumed) return { ...resumed, skipped };
+    const verified = async (result: TransferResult): Promise<TransferResult> => {
+      await verifyUploads(job);
+      return { ...result, skipped };
+    };
     const uploadOverSftp = async (uploadPlan: UploadPlan): Promise<TransferResult> =>
       overSftp(await runUpload(job, request, uploadPlan, remote, SftpUploadTransport.forPlan(job, uploadPlan)), job, showRemote(remote));
-    if (firstTransport(ctx) === 'sftp') return { ...(await uploadOverSftp(plan)), skipped };
+    if (firstTransport(ctx) === 'sftp') return await verified(await uploadOverSftp(plan));
     const result = await runUpload(job, request, plan, remote, new ScpUploadTransport(job));
     if (result !== 'unavailable') {
       if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
-      return { ...result, skipped };
+      return await verified(result);
     }
     if (ctx.transport !== 'auto') throw noScp(job, shown);
     remembered.set(ctx.channels, 'sftp');
-    return { ...(await uploadOverSftp(plan)), skipped };
+    return await verified(await uploadOverSftp(plan));
   } catch (error) {
     throw job.normalise(error, shown);
   } finally {
@@ -109,8 +126,11 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, sweepHook(ctx));
+    job.link = linkStateFor(request.link, job.host);
+    await sweep(job, ctx);
     await checkDownloadTarget(job, request);
+    const resumed = await resumeDownload(job, request, remote, firstTransport(ctx), shown);
+    if (resumed) return resumed;
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
     const downloadOverSftp = async (): Promise<TransferResult> =>

@@ -26,6 +26,23 @@ export interface TransferContext {
   debug?: (message: string) => void;
 }
 
+// ------------------------------------------------------------------------------------------ link options
+
+/** Per-transfer options for slow, metered or unreliable links (src/transfer/link/). */
+export interface LinkOptions {
+  /** bandwidth limit in KiB/s (as `scp -l`, in KiB rather than Kbit): smooth over a second; 0 or absent = none */
+  limitKiBps?: number;
+  /** compare a sha256 of each whole file on both sides after the copy (ECHECKSUM when they differ) */
+  verify?: boolean;
+  /** keep an interrupted file's temporary and continue it next time (see link/resume/) */
+  resume?: ResumeOptions;
+}
+
+export interface ResumeOptions {
+  /** a kept part older than this is dropped instead of continued (default 24 h) */
+  maxAgeMs?: number;
+}
+
 // ---------------------------------------------------------------------------------------------- upload
 
 export type UploadSource =
@@ -57,6 +74,7 @@ export interface UploadRequest {
    * the result's `skipped`); a local path named in `sources` is always followed
    */
   followSymlinks?: boolean;
+  link?: LinkOptions;
 }
 
 // -------------------------------------------------------------------------------------------- download
@@ -107,6 +125,7 @@ export interface DownloadRequest {
    * record of earlier pulls is skipped; every file fetched is written into the record
    */
   onlyChanged?: { record?: PullRecord };
+  link?: LinkOptions;
 }
 
 /** The remote file is kept, deleted, or moved into `directory` (created when missing, never overwriting). */
@@ -142,6 +161,8 @@ export interface TransferredFile {
   movedTo?: string;
   /** the after-action failed for this file (its local copy stays) */
   afterError?: { code: string; message: string };
+  /** with verify: the sha256 (hex) both sides agreed on */
+  sha256?: string;
 }
 
 export interface TransferResult {
@@ -156,6 +177,8 @@ export interface TransferResult {
   rate: number;
   /** uploads: local directory entries left out (symlinks not followed, FIFOs, sockets, devices) */
   skipped?: { localPath: string; reason: 'symlink' | 'special' }[];
+  /** with resume: the byte offset a kept part let this transfer start at (0: from the start) */
+  resumedFrom?: number;
 }
 
 // -------------------------------------------------------------------------------------------- progress

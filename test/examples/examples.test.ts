@@ -315,6 +315,33 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
     },
   },
 
+  'Resumable firmware push with progress.json': {
+    it: 'the image goes up verified (its sha256 in the result), with progress to 100 %, from the start when there is no part',
+    async run({ server, flow, credentials }) {
+      const dir = await makeServerDir(server, 'example-firmware');
+      const remoteFile = `${dir.absolute}/firmware.bin`;
+      const localFile = path.join(await makeTempDir('example-firmware-local'), 'firmware.bin');
+      const image = crypto.randomBytes(6 * 1024 * 1024 + 5);
+      fs.writeFileSync(localFile, image);
+      const sha = crypto.createHash('sha256').update(image).digest('hex');
+      rewrite(flow, 'firmware', 'localPath', localFile);
+      rewrite(flow, 'firmware', 'remotePath', remoteFile);
+      await load(flow, credentials);
+      const done = watchNode(flow, 'done');
+      const progress = watchNode(flow, 'progress');
+      const errors = watchNode(flow, 'error');
+      clicked(flow, 'firmware');
+      const [msg] = await done.wait();
+      const scp = msg.scp as { bytes: number; resumedFrom?: number; files: Array<{ sha256?: string }> };
+      assert.deepStrictEqual([scp.bytes, scp.resumedFrom, scp.files[0]?.sha256], [image.length, 0, sha]);
+      assert.strictEqual((await onServer(server, `sha256sum '${remoteFile}'`)).split(' ')[0], sha);
+      assert.strictEqual((await onServer(server, `ls -A '${dir.absolute}'`)).trim(), 'firmware.bin', 'no part is left');
+      const last = progress.messages[progress.messages.length - 1].payload as { percent: number };
+      assert.strictEqual(last.percent, 100);
+      assert.strictEqual(errors.messages.length, 0);
+    },
+  },
+
   'Route errors by code.json': {
     it: 'a missing file takes the ENOENT output, a refused key the EAUTH/EHOSTKEY one, a closed port the unreachable one',
     async run({ server, flow, credentials }) {

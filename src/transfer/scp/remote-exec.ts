@@ -42,7 +42,7 @@ export function commandLimitMs(job: Job): number {
  * command gives no sign of life for the idle timeout or runs past commandLimitMs (ETIMEDOUT), prints more
  * than a helper command can (EPROTO), or its channel or connection fails.
  */
-export async function runRemote(job: Job, command: Buffer, path?: string): Promise<ExecOutcome> {
+export async function runRemote(job: Job, command: Buffer, path?: string, limit?: { totalMs: number; idleMs: number }): Promise<ExecOutcome> {
   job.checkActive(path);
   let lease;
   try {
@@ -52,7 +52,9 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     throw job.normalise(error, path, 'ECONNRESET');
   }
   const channel: ClientChannel = lease.channel;
-  const limitMs = commandLimitMs(job);
+  // A checksum of a big file runs longer than a helper and prints nothing until it is done: its caller says how long.
+  const limitMs = limit?.totalMs ?? commandLimitMs(job);
+  const idleMs = limit?.idleMs ?? job.idleTimeoutMs;
   const overLimit = (): TransferError =>
     new TransferError('ETIMEDOUT', `a remote command did not finish within ${limitMs} ms`, { host: job.host, path });
   return new Promise<ExecOutcome>((resolve, reject) => {
@@ -85,8 +87,8 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     const armIdle = (): void => {
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = setTimeout(() => {
-        finish(new TransferError('ETIMEDOUT', `remote command gave no sign of life for ${job.idleTimeoutMs} ms`, { host: job.host, path }));
-      }, job.idleTimeoutMs);
+        finish(new TransferError('ETIMEDOUT', `remote command gave no sign of life for ${idleMs} ms`, { host: job.host, path }));
+      }, idleMs);
     };
     const tooMuch = (what: string, cap: number): TransferError =>
       new TransferError('EPROTO', `the server sent more ${what} than a remote command prints`, { host: job.host, path, detail: `over ${cap} bytes` });

@@ -185,7 +185,8 @@ class SftpEntries implements DownloadTransport {
     const { path, size, handle } = this.take('file');
     let read = false;
     try {
-      await this.session.readAll(handle, path, size, write);
+      // With a bandwidth limit only a quarter of a second is asked for ahead of the pace (link/throttle.ts).
+      await this.session.readAll(handle, path, size, write, 0, this.job.link?.bucket?.ahead);
       read = true;
     } finally {
       // After a failure (a stalled server) the close is sent but not awaited: no second timeout.

@@ -18,6 +18,7 @@ import { downloadCaps, type DownloadCaps } from './download-target';
 import type { DownloadTransport, OpenedDownload, RemoteEntry, Unavailable } from './download-transport';
 import { AfterActions, isUnchanged } from './pull-policy';
 import { readRefused } from './refusal';
+import { receiveFile, type Write } from '../link/download-receive';
 
 export type DownloadSelection =
   /** one file with this name */
@@ -218,9 +219,10 @@ class DownloadWalk {
       size: entry.size,
       ...(entry.times ? { times: entry.times } : {}),
     };
+    const receive = (write: Write): Promise<void> => receiveFile(this.job, transport, remote, remotePath, entry.size, write);
     if (this.mayPlaceLater(entry.size)) {
       this.fetchedBytes += entry.size;
-      const content = await receiveWhole(transport, entry.size, this.job, remotePath);
+      const content = await receiveWhole(receive, entry.size, this.job, remotePath);
       await this.later.add(entry.size, async () => {
         const place = await prepareFile(this.job, this.request, incoming, content, this.placements);
         return async () => {
@@ -239,7 +241,7 @@ class DownloadWalk {
       {
         pump: (write) => {
           this.fetchedBytes += entry.size;
-          return transport.receive(write);
+          return receive(write);
         },
         skip: () => transport.skip('file exists, skipped'),
       },
@@ -287,10 +289,10 @@ class DownloadWalk {
 }
 
 /** A small file's exact content, received into memory (the chunks are views the transport reuses). */
-async function receiveWhole(transport: DownloadTransport, size: number, job: Job, remotePath: string): Promise<Buffer> {
+async function receiveWhole(receive: (write: Write) => Promise<void>, size: number, job: Job, remotePath: string): Promise<Buffer> {
   const content = Buffer.allocUnsafe(size);
   let filled = 0;
-  await transport.receive((chunk) => {
+  await receive((chunk) => {
     if (filled + chunk.length > size) throw new TransferError('EPROTO', 'the server sent more data than it announced', { host: job.host, path: remotePath });
     filled += chunk.copy(content, filled);
   });

@@ -34,6 +34,7 @@ import {
 } from './upload-layout';
 import { adoptLoneTarget, loneUpload } from './lone-upload';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, Unavailable, UploadTransport } from './upload-transport';
+import { shapedContent } from '../link/upload-content';
 
 /** What the walk has put on the server so far. */
 interface Progress {
@@ -176,7 +177,7 @@ async function walk(job: Job, request: UploadRequest, transport: UploadTransport
         await transport.sendFile({
           step,
           file,
-          content,
+          content: shapedContent(job, content, file.localPath, step.finalPath),
           ...(request.preserve && file.times ? { times: file.times } : {}),
           exclusive: request.atomic || request.overwrite === 'fail',
           accepted: () => {
