@@ -3,13 +3,12 @@
  * PoolOptions. Pure functions without Node-RED, shared by the config node and its "Test connection"
  * endpoint so both read a form the same way.
  */
-import type { CompressionAlgorithm } from 'ssh2';
-import type { ProxyConfig } from '../ssh/types';
 import os from 'os';
 import path from 'path';
 import type { Algorithms } from 'ssh2';
 import { TransferError } from '../errors';
-import type { AuthConfig, HostKeyPolicy, PoolOptions, SshEndpoint } from '../ssh/types';
+import { COMPRESSION_ALGORITHMS } from '../ssh';
+import type { AuthConfig, HostKeyPolicy, PoolOptions, ProxyConfig, SshEndpoint } from '../ssh/types';
 import type { TransportChoice } from '../transfer';
 
 export type HostKeyPolicyName = 'tofu' | 'fingerprint' | 'known_hosts' | 'any';
@@ -72,9 +71,6 @@ export const DEFAULTS = {
   socks5Port: 1080,
   httpProxyPort: 3128,
 } as const;
-
-/** What `ssh -C` asks for: OpenSSH's delayed zlib first, plain zlib for older servers, none if neither. */
-export const COMPRESSION_ALGORITHMS: CompressionAlgorithm[] = ['zlib@openssh.com', 'zlib', 'none'];
 
 /** The ssh2 algorithm lists a user may override; anything else in the JSON is a mistake worth reporting. */
 const ALGORITHM_KEYS = ['kex', 'cipher', 'serverHostKey', 'hmac', 'compress'] as const;

@@ -3,7 +3,8 @@ import assert from 'assert';
 import os from 'os';
 import path from 'path';
 import { TransferError } from '../../src/errors';
-import { COMPRESSION_ALGORITHMS, endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
+import { COMPRESSION_ALGORITHMS } from '../../src/ssh';
+import { endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
 
 const STORE = '/tmp/store.json';
 
