@@ -239,6 +239,37 @@ export function proxyOf(settings: ConnectionSettings, credentials: ConnectionCre
   return proxy;
 }
 
+/** The same value written two ways ("22" and 22, "[::1]" and "::1", a blank port and its default) compares equal. */
+function sameWayPort(value: number | string | undefined, fallback: number): string {
+  const text = String(value ?? '').trim();
+  if (text === '') return String(fallback);
+  return Number.isNaN(Number(text)) ? text : String(Number(text));
+}
+
+function sameWayHost(value: string | undefined): string {
+  return (value?.trim() ?? '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+}
+
+/**
+ * Where a connection's secrets go: the device (host, port, user, jump host) and the proxy. "Test connection"
+ * sends the stored secrets only to the deployed node's destination, so a host or proxy typed in the dialog
+ * cannot be sent them (HTTP Basic would hand the proxy password to any host in clear text).
+ */
+export function destinationOf(settings: ConnectionSettings): string {
+  const kind = settings.proxyType ?? 'none';
+  const proxy =
+    kind === 'none'
+      ? ['none']
+      : [kind, sameWayHost(settings.proxyHost), sameWayPort(settings.proxyPort, kind === 'socks5' ? DEFAULTS.socks5Port : DEFAULTS.httpProxyPort), settings.proxyUsername?.trim() ?? ''];
+  return JSON.stringify([
+    sameWayHost(settings.host),
+    sameWayPort(settings.port, DEFAULTS.port),
+    settings.username?.trim() ?? '',
+    settings.jumpHost?.trim() ?? '',
+    ...proxy,
+  ]);
+}
+
 export function poolOptionsOf(settings: ConnectionSettings): Partial<PoolOptions> {
   return {
     maxChannelsPerConnection: parseCount(settings.maxChannels, DEFAULTS.maxChannels, 1, 64, 'channels per connection'),
