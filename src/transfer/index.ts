@@ -19,6 +19,8 @@ import { openSftpDownload } from './sftp/sftp-download';
 import { SftpUploadTransport } from './sftp/sftp-upload';
 import { checkDownloadTarget } from './walk/download-target';
 import { runDownload } from './walk/download-walk';
+import { downloadWhenStable } from './walk/settle';
+import { downloadClaimed } from './claim/claims';
 import { runUpload } from './walk/upload-walk';
 import { planUpload, type UploadPlan } from './walk/upload-plan';
 import { sweepLeftovers, type RemoveLeftovers } from './leftovers/sweep';
@@ -118,7 +120,15 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
   }
 }
 
-export async function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+/**
+ * Copies the remote path into the target; with "stable size" a first look at the selection comes first
+ * (walk/settle.ts); with a claim, each file is first renamed into this instance's claim folder (claim/claims.ts).
+ */
+export function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+  return downloadClaimed(ctx, request, (c, r) => downloadWhenStable(c, r, downloadOnce));
+}
+
+async function downloadOnce(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
   const job = new Job(ctx);
   let shown: string | undefined;
   try {
