@@ -3,12 +3,9 @@
  * into msg.payload, a local file or a local directory. With several files into the payload, one message
  * per file goes out carrying msg.parts, so a join node can put the set back together.
  */
-import { download } from '../transfer';
 import { createHash } from 'crypto';
 import os from 'os';
-import { INSTANCE_ID } from '../transfer/claim/claims';
-import { MAX_STABLE_INTERVAL_MS } from '../transfer/walk/settle';
-import { downloadSeveralIntoMemory, type MemoryResult } from '../transfer/local/into-memory';
+import { INSTANCE_ID, MAX_STABLE_INTERVAL_MS, download, downloadSeveralIntoMemory, type MemoryResult } from '../transfer';
 import type {
   AfterAction,
   DownloadRequest,

@@ -8,10 +8,9 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { download, upload, type AfterAction, type DownloadRequest, type ProgressEvent, type PullRecord, type TransferResult } from '../../src/transfer';
+import { download, downloadSeveralIntoMemory, upload, type AfterAction, type DownloadRequest, type ProgressEvent, type PullRecord, type TransferResult } from '../../src/transfer';
 import { isRoot } from '../harness';
 import { sq } from '../transfer/support';
-import { downloadSeveralIntoMemory } from '../../src/transfer/local/into-memory';
 import type { Outcome } from './outcome';
 import { type Row, type RowEnv, downloadRequest, failsWith, names, succeeds, uploadRequest } from './row';
 

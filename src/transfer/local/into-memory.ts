@@ -8,14 +8,18 @@
 import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
-import { download } from '../index';
 import type { DownloadRequest, TransferContext, TransferResult, TransferredFile } from '../types';
 
 /** A file of several downloaded into memory, with its key for msg.parts. */
 export type MemoryFile = TransferredFile & { key: string };
 export type MemoryResult = Omit<TransferResult, 'files'> & { files: MemoryFile[] };
 
-export async function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<MemoryResult> {
+/** `download` is the engine's (index.ts passes it in: this folder does not import the entry point). */
+export async function severalIntoMemory(
+  download: (ctx: TransferContext, request: DownloadRequest) => Promise<TransferResult>,
+  ctx: TransferContext,
+  request: DownloadRequest,
+): Promise<MemoryResult> {
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'scp-download-'));
   try {
     const result = await download(ctx, { ...request, target: { kind: 'directory', path: scratch }, preserve: false, overwrite: 'overwrite', createDirectory: false });
