@@ -55,7 +55,10 @@ export async function downloadClaimed(ctx: TransferContext, request: DownloadReq
     const folder = join(root, `${claim.instance}~${Math.floor(Date.now() / 1000)}~${randomBytes(4).toString('hex')}`);
     await ops.makeFolder(folder);
     try {
-      const names = look.files.map((file) => file.remotePath.slice(file.remotePath.lastIndexOf('/') + 1));
+      // Each instance starts at a random place in the list: instances pulling at once mostly claim different files.
+      const listed = look.files.map((file) => file.remotePath.slice(file.remotePath.lastIndexOf('/') + 1));
+      const start = listed.length > 0 ? randomBytes(4).readUInt32BE(0) % listed.length : 0;
+      const names = [...listed.slice(start), ...listed.slice(0, start)];
       const won = await ops.claim(dir, folder, names);
       if (!won.includes(true)) return { transport: look.transport, files: [], directories: [], bytes: 0, durationMs: 0, rate: 0 };
       const result = await once(ctx, { ...plain, remotePath: join(folder, pattern) });
