@@ -155,10 +155,6 @@ export class SftpSession {
     return this.call<void>(path, 'cannot set the remote mode or times', (done) => this.sftp.setstat(path, attrs, (e) => done(e)), 'EACCES');
   }
 
-  rmdir(path: string): Promise<void> {
-    return this.call<void>(path, 'cannot remove the remote directory', (done) => this.sftp.rmdir(path, (e) => done(e)), 'EACCES');
-  }
-
   unlink(path: string): Promise<void> {
     return this.call<void>(path, 'cannot remove the remote file', (done) => this.sftp.unlink(path, (e) => done(e)), 'EACCES');
   }
