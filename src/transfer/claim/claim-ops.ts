@@ -2,9 +2,11 @@
  * The four remote steps of a claim, over the transport the pull uses: make a folder, rename files into it
  * (the server's atomic rename decides who owns a file), list the claim folders, and put a folder's files back
  * (never over a name that exists again) and remove it. Over SFTP these are SFTP requests; over SCP-only
- * servers POSIX shell commands (`mv`, `ln`, `rm`, `rmdir`, globbing; no `stat` or `find` needed).
+ * servers POSIX shell commands (`mv`, `ln`, `rm`, `rmdir`, globbing with the shell options reset as for a
+ * download's pattern; no `stat` or `find` needed).
  */
 import { TransferError } from '../../errors';
+import { NEUTRAL_SHELL } from '../../scp/glob-command';
 import { quoteForShellBytes } from '../../shell-quote';
 import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
@@ -123,7 +125,7 @@ class ShellClaimOps implements ClaimOps {
 
   async folders(root: string): Promise<string[]> {
     const script = Buffer.concat([
-      bytes('r='),
+      bytes(`${NEUTRAL_SHELL}; r=`),
       quote(root),
       bytes(`; printf '${MARKER}'; if [ -d "$r" ]; then for c in "$r"/* "$r"/.[!.]* "$r"/..?*; do [ -d "$c" ] && printf '%s/' "\${c##*/}"; done; fi; echo`),
     ]);
@@ -133,7 +135,7 @@ class ShellClaimOps implements ClaimOps {
   async release(folder: string, dir: string): Promise<void> {
     // `ln` creates the name only while it is free: a file that has a new namesake stays claimed (tried again later).
     const script = Buffer.concat([
-      bytes('f='),
+      bytes(`${NEUTRAL_SHELL}; f=`),
       quote(folder),
       bytes('; d='),
       quote(dir),
