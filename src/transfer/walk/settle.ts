@@ -39,7 +39,15 @@ export async function surveyWalk(job: Job, request: DownloadRequest, plan: Downl
   const files: TransferredFile[] = [];
   for (;;) {
     job.checkActive();
-    const entry = await transport.next();
+    let entry;
+    try {
+      entry = await transport.next();
+    } catch (error) {
+      // Over SCP the files the server could not send (gone since the pattern was expanded: another instance
+      // claimed them) surface at the end of the stream: what was seen before stands.
+      if (files.length > 0 && error instanceof TransferError && (error.code === 'ENOENT' || error.code === 'EACCES')) break;
+      throw error;
+    }
     if (entry === null) break;
     if (entry.kind === 'leave') open.pop();
     else if (entry.kind === 'failed') continue;
