@@ -26,6 +26,10 @@ export const INPUT_ERROR_KEYS = [
   'badNewPath',
   'badListOption',
   'badLimit',
+  'badMinimumAge',
+  'badStableInterval',
+  'badClaimTimeout',
+  'badClaimId',
 ] as const;
 
 export type InputErrorKey = (typeof INPUT_ERROR_KEYS)[number];

@@ -19,6 +19,9 @@ import { openSftpDownload } from './sftp/sftp-download';
 import { SftpUploadTransport } from './sftp/sftp-upload';
 import { checkDownloadTarget } from './walk/download-target';
 import { runDownload } from './walk/download-walk';
+import { downloadWhenStable } from './walk/settle';
+import { downloadClaimed } from './claim/claims';
+import { severalIntoMemory, type MemoryResult } from './local/into-memory';
 import { runUpload } from './walk/upload-walk';
 import { planUpload, type UploadPlan } from './walk/upload-plan';
 import { sweepLeftovers, type RemoveLeftovers } from './leftovers/sweep';
@@ -31,6 +34,9 @@ import { sweepOldParts } from './link/resume/sweep-parts';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
+export { INSTANCE_ID } from './claim/claims';
+export { MAX_STABLE_INTERVAL_MS } from './walk/settle';
+export type { MemoryFile, MemoryResult } from './local/into-memory';
 export type { Leftover, LeftoverJournal } from './leftovers/journal';
 export { FileLeftoverJournal, leftoverJournalFor } from './leftovers/journal-file';
 export { FilePullRecord, MAX_PULL_RECORD_ENTRIES } from './pull-record/pull-record-file';
@@ -118,7 +124,15 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
   }
 }
 
-export async function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+/**
+ * Copies the remote path into the target; with "stable size" a first look at the selection comes first
+ * (walk/settle.ts); with a claim, each file is first renamed into this instance's claim folder (claim/claims.ts).
+ */
+export function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+  return downloadClaimed(ctx, request, (c, r) => downloadWhenStable(c, r, downloadOnce));
+}
+
+async function downloadOnce(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
   const job = new Job(ctx);
   let shown: string | undefined;
   try {
@@ -157,4 +171,9 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
   } finally {
     job.dispose();
   }
+}
+
+/** Several files into memory (the node's msg.payload with a glob or a tree): see local/into-memory.ts. */
+export function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<MemoryResult> {
+  return severalIntoMemory(download, ctx, request);
 }

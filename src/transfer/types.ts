@@ -126,7 +126,26 @@ export interface DownloadRequest {
    */
   onlyChanged?: { record?: PullRecord };
   link?: LinkOptions;
+  /**
+   * Leave files that may still be written (plan/settle.ts): one modified in the last `minimumAgeSeconds`
+   * (its mtime against this machine's clock), or, with `stableIntervalMs`, one whose size or mtime changed
+   * between a first look at the selection and the fetch that interval later. Skipped, listed with a reason.
+   */
+  settle?: { minimumAgeSeconds?: number; stableIntervalMs?: number };
+  /**
+   * Several Node-RED instances pulling one folder (claim/claims.ts): each file is first renamed into a claim
+   * folder of this instance, and only the files whose rename succeeded are fetched. A claim folder older than
+   * `timeoutSeconds` (its instance died) has its files put back. Needs a glob and delete or move after the pull.
+   */
+  claim?: { instance: string; timeoutSeconds: number };
+  /** Internal (set by download()): walk the selection without fetching anything, for its sizes and times. */
+  survey?: boolean;
+  /** Internal (set by download()): what the first look saw, by remote path; a file that differs is skipped. */
+  firstSight?: ReadonlyMap<string, { size: number; mtime: number | undefined }>;
 }
+
+/** Why a download left a remote file alone without an error (besides the overwrite policy and `unchanged`). */
+export type PassedOverReason = 'minimumAge' | 'notStable';
 
 /** The remote file is kept, deleted, or moved into `directory` (created when missing, never overwriting). */
 export type AfterAction = { kind: 'keep' } | { kind: 'delete' } | { kind: 'move'; directory: string };
@@ -155,6 +174,8 @@ export interface TransferredFile {
   transferred: boolean;
   /** skipped because its size and mtime equal those of the local copy or of the last pull */
   unchanged?: boolean;
+  /** skipped as possibly still being written: modified too recently, or changed between two looks */
+  skipped?: PassedOverReason;
   /** after-action delete: the remote file is gone */
   removed?: boolean;
   /** after-action move: where the remote file is now */

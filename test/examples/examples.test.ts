@@ -190,7 +190,11 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
     it: 'the matching files arrive in the folder (created) and are deleted on the server; the others stay',
     async run({ server, flow, credentials }) {
       const dir = await makeServerDir(server, 'example-pull-delete');
-      await onServer(server, `cd '${dir.absolute}' && printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && printf open > partial.tmp`);
+      // a.csv and b.csv are old; c.csv was written just now, so "Minimum age" (60 s) leaves it for a later pull.
+      await onServer(
+        server,
+        `cd '${dir.absolute}' && printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && touch -d @1600000000 a.csv b.csv && printf 'c,3\\n' > c.csv && printf open > partial.tmp`,
+      );
       const local = path.join(await makeTempDir('example-pull-delete-local'), 'new-folder');
       assert.strictEqual(named(flow, 'every 15 minutes').repeat, '900', 'the schedule is every 15 minutes');
       rewrite(flow, 'every 15 minutes', 'remotePath', `${dir.absolute}/*.csv`);
@@ -200,17 +204,18 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
       const errors = watchNode(flow, 'error');
       clicked(flow, 'every 15 minutes');
       const [msg] = await pulled.wait();
-      const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean }> }).files;
+      const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean; skipped?: string }> }).files;
       assert.deepStrictEqual(
-        files.map((file) => [file.remotePath, file.removed]),
+        files.map((file) => [file.remotePath, file.removed, file.skipped]),
         [
-          [`${dir.absolute}/a.csv`, true],
-          [`${dir.absolute}/b.csv`, true],
+          [`${dir.absolute}/a.csv`, true, undefined],
+          [`${dir.absolute}/b.csv`, true, undefined],
+          [`${dir.absolute}/c.csv`, undefined, 'minimumAge'],
         ],
       );
       assert.deepStrictEqual(fs.readdirSync(local).sort(), ['a.csv', 'b.csv']);
       assert.strictEqual(fs.readFileSync(path.join(local, 'b.csv'), 'utf8'), 'b,2\n');
-      assert.strictEqual(await onServer(server, `ls -A '${dir.absolute}'`), 'partial.tmp\n');
+      assert.strictEqual(await onServer(server, `ls -A '${dir.absolute}'`), 'c.csv\npartial.tmp\n');
       assert.deepStrictEqual(errors.messages, []);
     },
   },
