@@ -11,6 +11,7 @@ import { remote, MAX_ENTRIES_CAP, type ListOptions, type RemoteEntry } from '../
 import { InputError } from '../../src/nodes/input-error';
 import { remoteRequestOf } from '../../src/nodes/remote-input';
 import type { ChannelProvider } from '../../src/ssh/types';
+import { forgetTransport, knowsTransport, learnTransport } from '../../src/transfer';
 
 const BASE: ListOptions = { recursive: false, maxDepth: 1, maxEntries: 100 };
 
@@ -87,5 +88,15 @@ describe('remote toolbox: pure parts', () => {
       remote({ channels, transport: 'sftp', idleTimeoutMs: 1000 }, { operation: 'list', path: Buffer.from('d'), options: { ...BASE, maxEntries: 5_000_000 } }),
       (error: TransferError) => error.code === 'EINVAL' && /entry limit must be at most 1000000/.test(error.message),
     );
+  });
+
+  it('remembers what auto learned in one place for transfers and the toolbox; forgetTransport clears both', () => {
+    const never = (): never => assert.fail('unused');
+    const channels: ChannelProvider = { label: 'h:22', exec: never, sftp: never };
+    learnTransport(channels, 'noScp');
+    learnTransport(channels, 'noSftp');
+    assert.ok(knowsTransport(channels, 'noScp') && knowsTransport(channels, 'noSftp'));
+    forgetTransport(channels);
+    assert.ok(!knowsTransport(channels, 'noScp') && !knowsTransport(channels, 'noSftp'));
   });
 });

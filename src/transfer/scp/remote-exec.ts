@@ -1,7 +1,8 @@
 /**
  * Runs the small shell commands the SCP transport needs around the protocol itself (the scripts are in
- * shell-scripts.ts): one exec channel per command, bounded output, a bounded wait, and the batching that
- * keeps every command under the server's argument cap.
+ * shell-scripts.ts) and the remote toolbox's commands (src/remote/shell-run.ts, stdout streamed as
+ * records): one exec channel per command, bounded output, a bounded wait, and the batching that keeps
+ * every command under the server's argument cap.
  */
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../../errors';
