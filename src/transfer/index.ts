@@ -39,7 +39,7 @@ export { Glob, matchGlob } from '../glob';
 export { Job } from './job/job';
 export { joinRemote, remotePathOf, showRemote, splitRemote, stripTrailingSlashes } from './remote-path';
 export { openSftp, sftpPath } from './sftp/sftp-channel';
-export { MAX_COMMAND_BYTES, batchCommands, runRemote, type StdoutStream } from './scp/remote-exec';
+export { batchCommands, runRemote, type StdoutStream } from './scp/remote-exec';
 export { forgetTransport, knowsTransport, learnTransport } from './transport-memory';
 
 const NEWLINE = 0x0a;
