@@ -10,7 +10,6 @@
  * walker (walk/upload-walk.ts, walk/download-walk.ts), which carries the job out the same way over both.
  */
 import { TransferError } from '../errors';
-import type { ChannelProvider } from '../ssh/types';
 import { Job } from './job/job';
 import { remotePathOf, showRemote, splitRemote } from './remote-path';
 import { openScpDownload } from './scp/scp-download';
@@ -31,6 +30,7 @@ import { linkStateFor } from './link/link-state';
 import { verifyUploads } from './link/verify-upload';
 import { resumeDownload, resumeUpload } from './link/resume';
 import { sweepOldParts } from './link/resume/sweep-parts';
+import { knowsTransport, learnTransport } from './transport-memory';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
@@ -41,19 +41,19 @@ export type { Leftover, LeftoverJournal } from './leftovers/journal';
 export { FileLeftoverJournal, leftoverJournalFor } from './leftovers/journal-file';
 export { FilePullRecord, MAX_PULL_RECORD_ENTRIES } from './pull-record/pull-record-file';
 export { Glob, matchGlob } from '../glob';
+// What the remote toolbox (src/remote) builds on: it imports nothing past this file.
+export { Job } from './job/job';
+export { joinRemote, remotePathOf, showRemote, splitRemote, stripTrailingSlashes } from './remote-path';
+export { openSftp, sftpPath } from './sftp/sftp-channel';
+export { batchCommands, runRemote, type StdoutStream } from './scp/remote-exec';
+export { forgetTransport, knowsTransport, learnTransport } from './transport-memory';
 
-const remembered = new WeakMap<ChannelProvider, TransportUsed>();
 const NEWLINE = 0x0a;
-
-/** Forgets what 'auto' learned about a provider (e.g. after the connection's settings changed). */
-export function forgetTransport(channels: ChannelProvider): void {
-  remembered.delete(channels);
-}
 
 function firstTransport(ctx: TransferContext): TransportUsed {
   if (ctx.transport === 'sftp') return 'sftp';
   if (ctx.transport === 'scp') return 'scp';
-  return remembered.get(ctx.channels) ?? 'scp';
+  return knowsTransport(ctx.channels, 'noScp') ? 'sftp' : 'scp';
 }
 
 /** How the transport a job starts with removes what earlier jobs left behind. */
@@ -109,12 +109,9 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
       overSftp(await runUpload(job, request, uploadPlan, remote, SftpUploadTransport.forPlan(job, uploadPlan)), job, showRemote(remote));
     if (firstTransport(ctx) === 'sftp') return await verified(await uploadOverSftp(plan));
     const result = await runUpload(job, request, plan, remote, new ScpUploadTransport(job));
-    if (result !== 'unavailable') {
-      if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
-      return await verified(result);
-    }
+    if (result !== 'unavailable') return await verified(result);
     if (ctx.transport !== 'auto') throw noScp(job, shown);
-    remembered.set(ctx.channels, 'sftp');
+    learnTransport(ctx.channels, 'noScp');
     return await verified(await uploadOverSftp(plan));
   } catch (error) {
     throw job.normalise(error, shown);
@@ -159,12 +156,9 @@ async function downloadOnce(ctx: TransferContext, request: DownloadRequest): Pro
       });
     }
     const result = await runDownload(job, request, remote, (plan) => openScpDownload(job, request, plan));
-    if (result !== 'unavailable') {
-      if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
-      return result;
-    }
+    if (result !== 'unavailable') return result;
     if (ctx.transport !== 'auto') throw noScp(job, shown);
-    remembered.set(ctx.channels, 'sftp');
+    learnTransport(ctx.channels, 'noScp');
     return await downloadOverSftp();
   } catch (error) {
     throw job.normalise(error, shown);
