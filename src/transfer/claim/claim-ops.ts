@@ -6,8 +6,7 @@
  * download's pattern; no `stat` or `find` needed).
  */
 import { TransferError } from '../../errors';
-import { NEUTRAL_SHELL } from '../../scp/glob-command';
-import { quoteForShellBytes } from '../../shell-quote';
+import { NEUTRAL_SHELL, quoteForShellBytes } from '../../shell-quote';
 import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import type { Job } from '../job/job';
