@@ -4,17 +4,28 @@
  * hop being the only one Node-RED opens itself).
  */
 import * as net from 'node:net';
-import type { ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { TransferError } from '../errors';
 import { cleanText } from '../text';
-import type { ConnectObserver, SshConnection } from './connection';
 import { openProxyTunnel } from './proxy';
 import type { SshEndpoint } from './types';
 
-export interface FirstHop {
+/** What the first hop needs of the jump host's connection (an SshConnection; named here so this file need not import it). */
+export interface JumpConnection {
+  readonly client: Client;
+  readonly where: string;
+  end(): Promise<void>;
+}
+
+/** The part of connection.ts's ConnectObserver that the first hop fills in. */
+interface ReachObserver {
+  reached?: boolean;
+}
+
+export interface FirstHop<J extends JumpConnection> {
   socket: net.Socket | ClientChannel;
   /** the jump host's connection the socket is a channel of (ended with the connection on top) */
-  jump?: SshConnection;
+  jump?: J;
 }
 
 type Ssh2Error = Error & { reason?: unknown };
@@ -25,11 +36,11 @@ export function readyTimeoutOf(endpoint: SshEndpoint): number {
 }
 
 /** Opens the first hop; a TCP socket is returned still connecting (its errors surface through ssh2). */
-export async function openFirstHop(
+export async function openFirstHop<J extends JumpConnection>(
   endpoint: SshEndpoint,
-  options: { signal?: AbortSignal; observer?: ConnectObserver },
-  openJump: (jumpEndpoint: SshEndpoint) => Promise<SshConnection>,
-): Promise<FirstHop> {
+  options: { signal?: AbortSignal; observer?: ReachObserver },
+  openJump: (jumpEndpoint: SshEndpoint) => Promise<J>,
+): Promise<FirstHop<J>> {
   const reached = (): void => {
     if (options.observer) options.observer.reached = true;
   };
@@ -64,7 +75,7 @@ export async function openFirstHop(
 }
 
 /** Opens a direct-tcpip channel from the jump host to the target, to carry the target's SSH stream. */
-function forwardThrough(jump: SshConnection, endpoint: SshEndpoint): Promise<ClientChannel> {
+function forwardThrough(jump: JumpConnection, endpoint: SshEndpoint): Promise<ClientChannel> {
   const target = `${endpoint.host}:${endpoint.port}`;
   return new Promise((resolve, reject) => {
     const failed = (error: Ssh2Error): TransferError => {

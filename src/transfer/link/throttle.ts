@@ -4,7 +4,13 @@
  * beyond what is there become a debt paid by waiting, which keeps the long-run rate exact. One bucket per
  * job: every file of the job shares the limit, as `scp -l` limits the whole command.
  */
-import type { Job } from '../job/job';
+import type { TransferError } from '../../errors';
+
+/** What waiting for bytes needs of a job (a Job; named here so that the job's link state can hold a bucket without a loop of imports). */
+export interface StoppableJob {
+  readonly signal: AbortSignal;
+  stopError(path?: string): TransferError;
+}
 
 /** The bucket's size: this fraction of a second of bytes (and the largest piece handed out at once). */
 const BUCKET_SECONDS = 1 / 20;
@@ -31,7 +37,7 @@ export class TokenBucket {
   }
 
   /** Resolves once `n` bytes (at most `piece`) may go; rejects with the job's error when it stops. */
-  take(n: number, job: Job): Promise<void> {
+  take(n: number, job: StoppableJob): Promise<void> {
     const now = performance.now();
     this.tokens = Math.min(this.piece, this.tokens + ((now - this.last) * this.bytesPerSecond) / 1000);
     this.last = now;

@@ -9,7 +9,7 @@ import type { ClientChannel } from 'ssh2';
 import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job/job';
-import type { DownloadPlan } from '../walk/download-walk';
+import type { DownloadPlan } from '../walk/download-target';
 import type { AfterOutcome, DownloadTransport, FetchedState, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { afterActionError, changedAfterFetch } from '../walk/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';

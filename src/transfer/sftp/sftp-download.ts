@@ -12,7 +12,7 @@ import type { SftpSession } from '../../sftp';
 import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
 import type { Job } from '../job/job';
-import type { DownloadPlan } from '../walk/download-walk';
+import type { DownloadPlan } from '../walk/download-target';
 import type { AfterOutcome, DownloadTransport, FetchedState, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { sftpAfterAction } from './sftp-after-action';
 import { readRefused } from '../walk/refusal';

@@ -5,6 +5,7 @@ import { TransferError } from '../../errors';
 import type { Job } from '../job/job';
 import { inspectLocal, localError } from '../local/local-files';
 import { DEFAULT_MAX_DIRECTORIES, type DownloadRequest } from '../types';
+import type { Glob } from '../../glob';
 
 /** Checks the request against its target before anything is opened. */
 export async function checkDownloadTarget(job: Job, request: DownloadRequest): Promise<void> {
@@ -79,4 +80,25 @@ export function downloadCaps(request: DownloadRequest): DownloadCaps {
     maxFileBytes: fileCap(request),
     maxTotalBytes: target.kind === 'buffer' ? Math.min(limits.maxTotalBytes, target.maxBytes) : limits.maxTotalBytes,
   };
+}
+
+/** What a download selects in the remote directory (made by planDownload in download-walk.ts). */
+export type DownloadSelection =
+  /** one file with this name */
+  | { kind: 'exact'; name: string }
+  /** recursive: one file or directory tree with this name */
+  | { kind: 'tree'; name: string }
+  /** the entries of `dir` whose names match (directories only with recursive) */
+  | { kind: 'glob'; pattern: string; glob: Glob };
+
+export interface DownloadPlan {
+  remote: Buffer;
+  /** the remote path for messages */
+  shown: string;
+  /** the remote directory the selection is made in, and the last component (a name or a pattern) */
+  dir: Buffer;
+  base: Buffer;
+  /** made from `base` decoded as UTF-8: a transport refuses a base that is not valid UTF-8 first */
+  select: DownloadSelection;
+  caps: DownloadCaps;
 }

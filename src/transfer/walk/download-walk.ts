@@ -14,32 +14,14 @@ import { PlacementSet, finishDirectory, placeFile, prepareFile, type OpenDirecto
 import { PlaceLater } from '../local/place-later';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
 import type { DownloadRequest, TransferResult, TransferredFile } from '../types';
-import { downloadCaps, type DownloadCaps } from './download-target';
+import { downloadCaps, type DownloadPlan, type DownloadSelection } from './download-target';
 import type { DownloadTransport, OpenedDownload, RemoteEntry, Unavailable } from './download-transport';
 import { AfterActions, isUnchanged } from './pull-policy';
 import { readRefused } from './refusal';
 import { receiveFile, type Write } from '../link/download-receive';
 import { passOverReason, surveyWalk } from './settle';
 
-export type DownloadSelection =
-  /** one file with this name */
-  | { kind: 'exact'; name: string }
-  /** recursive: one file or directory tree with this name */
-  | { kind: 'tree'; name: string }
-  /** the entries of `dir` whose names match (directories only with recursive) */
-  | { kind: 'glob'; pattern: string; glob: Glob };
-
-export interface DownloadPlan {
-  remote: Buffer;
-  /** the remote path for messages */
-  shown: string;
-  /** the remote directory the selection is made in, and the last component (a name or a pattern) */
-  dir: Buffer;
-  base: Buffer;
-  /** made from `base` decoded as UTF-8: a transport refuses a base that is not valid UTF-8 first */
-  select: DownloadSelection;
-  caps: DownloadCaps;
-}
+export type { DownloadPlan, DownloadSelection };
 
 /** Opens a transport for the plan (openScpDownload, openSftpDownload). */
 export type OpenDownload = (plan: DownloadPlan) => Promise<OpenedDownload>;

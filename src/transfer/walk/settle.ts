@@ -10,7 +10,7 @@ import { TransferError } from '../../errors';
 import type { Job } from '../job/job';
 import { remoteText, joinRemote, showRemote } from '../remote-path';
 import type { DownloadRequest, PassedOverReason, TransferContext, TransferResult, TransferredFile } from '../types';
-import type { DownloadPlan } from './download-walk';
+import type { DownloadPlan } from './download-target';
 import type { DownloadTransport } from './download-transport';
 
 /** The longest wait between the two looks: a bound on every wait (the node refuses more). */
