@@ -57,6 +57,14 @@ export class ScriptedPeer {
   }
 }
 
+/** A peer whose server has already sent `reply` and, with `exitCode`, exited with it: the script of most tests. */
+export function peerReplying(reply: string | Buffer, exitCode?: number): ScriptedPeer {
+  const peer = new ScriptedPeer();
+  peer.send(reply);
+  if (exitCode !== undefined) peer.exit(exitCode);
+  return peer;
+}
+
 /** No raw control character (C0, DEL, C1) and no bidi override in the text. */
 export function hasRawControls(text: string): boolean {
   // eslint-disable-next-line no-control-regex
