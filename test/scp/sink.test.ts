@@ -71,6 +71,16 @@ function endless(head: string, fill: string): { stream: Readable; pulled: () => 
   return { stream, pulled: () => pulled };
 }
 
+/** A sink for /remote/x that has read the file record `head`, which the server follows with `fill` for ever. */
+async function fileRecordBeforeFlood(head: string, fill: string): Promise<{ sink: ScpSink; source: ReturnType<typeof endless> }> {
+  const peer = new ScriptedPeer();
+  const source = endless(head, fill);
+  source.stream.pipe(peer.fromServer);
+  const sink = makeSink(peer, { kind: 'exact', name: 'x' });
+  assert.strictEqual((await sink.next())?.type, 'file');
+  return { sink, source };
+}
+
 describe('ScpSink (download state machine)', () => {
   describe('happy paths', () => {
     it('receives one file, acking each step, and ends cleanly on exit 0', async () => {
@@ -475,11 +485,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('fails on endless data beyond the size, reading only what it needs (EPROTO)', async () => {
-      const peer = new ScriptedPeer();
-      const source = endless('C0644 5 x\n', 'A');
-      source.stream.pipe(peer.fromServer);
-      const sink = makeSink(peer, { kind: 'exact', name: 'x' });
-      assert.strictEqual((await sink.next())?.type, 'file');
+      const { sink, source } = await fileRecordBeforeFlood('C0644 5 x\n', 'A');
       let written = 0;
       await rejectsWith(
         sink.receive((chunk) => {
@@ -494,11 +500,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('keeps the channel paused while nobody reads (a flood is not buffered)', async () => {
-      const peer = new ScriptedPeer();
-      const source = endless('C0644 1 x\n', 'B');
-      source.stream.pipe(peer.fromServer);
-      const sink = makeSink(peer, { kind: 'exact', name: 'x' });
-      assert.strictEqual((await sink.next())?.type, 'file');
+      const { sink, source } = await fileRecordBeforeFlood('C0644 1 x\n', 'B');
       // Give the flood many turns of the event loop to push data that nobody asked for.
       for (let i = 0; i < 50; i += 1) await new Promise((resolve) => setImmediate(resolve));
       assert.ok(source.pulled() < 256 * 1024, `pulled ${source.pulled()} bytes`);
