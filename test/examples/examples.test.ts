@@ -84,6 +84,19 @@ function clicked(flow: Flow, injectName: string): void {
   helper.getNode(named(flow, injectName).id).receive({});
 }
 
+/**
+ * Loads the flow, clicks the inject node `injectName` and waits for the first message at the debug node
+ * `debugName`; `errors` holds what the flow's "error" debug node received.
+ */
+async function firstMessageAfterClick(flow: Flow, credentials: Record<string, string>, injectName: string, debugName: string): Promise<{ msg: Msg; errors: Seen }> {
+  await load(flow, credentials);
+  const debug = watchNode(flow, debugName);
+  const errors = watchNode(flow, 'error');
+  clicked(flow, injectName);
+  const [msg] = await debug.wait();
+  return { msg, errors };
+}
+
 async function onServer(server: SshdServer, command: string): Promise<string> {
   const result = await runAsUser(server, command);
   assert.strictEqual(result.code, 0, `${command}: ${result.stderr.toString()}`);
@@ -121,11 +134,7 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
       const dir = await makeServerDir(server, 'example-roundtrip');
       const remoteFile = `${dir.absolute}/example.txt`;
       rewrite(flow, 'some text', 'remotePath', remoteFile);
-      await load(flow, credentials);
-      const downloaded = watchNode(flow, 'downloaded');
-      const errors = watchNode(flow, 'error');
-      clicked(flow, 'some text');
-      const [msg] = await downloaded.wait();
+      const { msg, errors } = await firstMessageAfterClick(flow, credentials, 'some text', 'downloaded');
       assert.strictEqual(msg.payload, 'Hello from Node-RED');
       assert.strictEqual(await onServer(server, `cat '${remoteFile}'`), 'Hello from Node-RED');
       assert.deepStrictEqual(errors.messages, []);
@@ -195,11 +204,7 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
       assert.strictEqual(named(flow, 'every 15 minutes').repeat, '900', 'the schedule is every 15 minutes');
       rewrite(flow, 'every 15 minutes', 'remotePath', `${dir.absolute}/*.csv`);
       rewrite(flow, 'every 15 minutes', 'localPath', local);
-      await load(flow, credentials);
-      const pulled = watchNode(flow, 'pulled and deleted');
-      const errors = watchNode(flow, 'error');
-      clicked(flow, 'every 15 minutes');
-      const [msg] = await pulled.wait();
+      const { msg, errors } = await firstMessageAfterClick(flow, credentials, 'every 15 minutes', 'pulled and deleted');
       const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean }> }).files;
       assert.deepStrictEqual(
         files.map((file) => [file.remotePath, file.removed]),
