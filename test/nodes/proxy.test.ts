@@ -7,7 +7,7 @@
 import assert from 'assert';
 import crypto from 'crypto';
 import { makeServerDir, needThrowawayUser, runAsUser, startDante, startSshd, startTinyproxy, type ProxyServer, type SshdServer } from '../harness';
-import { startedProxy } from '../support/proxies';
+import { startedProxy } from '../support';
 import { connectionDef, downloadDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed, type Msg } from './support';
 
 const PROXY_SECRET = `proxy-SECRET-${crypto.randomBytes(6).toString('hex')}`;

@@ -12,7 +12,7 @@ import type { SshPool } from '../../src/ssh';
 import { type SshdServer, generateTestKey, isRoot, makeServerDir, makeTempDir, runAsUser, sharedSshd, skipOrFail, startDropbear, startSshd } from '../harness';
 import { context, poolProvider } from '../transfer/support';
 import { busyboxPath, pathWithoutStat } from './local-shell';
-import { useSshdWithPool } from '../support/pools';
+import { useSshdWithPool } from '../support';
 
 const TREE =
   "mkdir -p d/sub && printf 12345 > d/a.txt && chmod 640 d/a.txt && printf x > 'd/new\nline' && ln -s a.txt d/link && printf z > d/sub/z && " +

@@ -8,7 +8,7 @@ import { SshPool } from '../../src/ssh';
 import type { HostKeyPolicy } from '../../src/ssh/types';
 import { startAuthRecorder } from './auth-recorder';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
-import { useSshdPerTest } from '../support/per-test-sshd';
+import { useSshdPerTest } from '../support';
 
 const run = promisify(execFile);
 

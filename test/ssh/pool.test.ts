@@ -3,9 +3,8 @@ import * as net from 'node:net';
 import { needThrowawayUser, sharedSshd, startFakeServer, startSilentServer, type SshdServer } from '../harness';
 import { SshPool, type PoolState } from '../../src/ssh';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
-import { eventually } from '../support';
+import { eventually, useSshdPerTest } from '../support';
 import { freePort } from '../support/node-red-process';
-import { useSshdPerTest } from '../support/per-test-sshd';
 
 
 describe('ssh pool', function () {

@@ -13,7 +13,7 @@ import { makeServerDir, needThrowawayUser, runAsUser, sharedSshd, startDante, st
 import { freePort } from '../harness/server-process';
 import { bufferDownload, context, sha256, sq } from '../transfer/support';
 import { endpointFor, rejection } from './helpers';
-import { startedProxy } from '../support/proxies';
+import { startedProxy } from '../support';
 
 const PROXY_PASSWORD = `proxy-secret-${crypto.randomBytes(4).toString('hex')}`;
 const HTTP_USER = 'flowproxy';
