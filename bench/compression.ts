@@ -6,7 +6,7 @@
  * Run: npm run build && npm run build:test && node .test-build/bench/compression.js
  */
 import * as crypto from 'node:crypto';
-import { COMPRESSION_ALGORITHMS } from '../src/nodes/endpoint';
+import { COMPRESSION_ALGORITHMS } from '../src/ssh';
 import { upload } from '../src/transfer';
 import { logText, makeServerDir, startSshd, startThrottledRelay } from '../test/harness';
 import { runCleanupsSync } from '../test/harness/cleanup';

@@ -26,6 +26,8 @@ export const TRANSFER_ERROR_CODES = [
   'EPROXY', // the proxy refused to connect to the device (its rules, its reply code)
   'EPROXYAUTH', // the proxy refused the proxy user name/password, or wants credentials that were not given
   'EINVAL', // the message or the configuration is not usable (empty path, NUL byte, a name too long, bad payload)
+  'ECHECKSUM', // verify: the sha256 of the copy differs from the source's (or could not be computed remotely)
+  'ECHANGED', // a file changed while it was copied: a local source while sent, a remote file while fetched (then kept)
 ] as const;
 
 export type TransferErrorCode = (typeof TRANSFER_ERROR_CODES)[number];

@@ -37,3 +37,17 @@ export function quoteForShell(path: string): string {
   refuseUnusable(Buffer.from(path, 'utf8'), path);
   return `'${path.split("'").join("'\\''")}'`;
 }
+
+/**
+ * Shell state that changes what a pattern expands to, reset for this command: the C locale (so `?` and
+ * brackets match bytes in bash and zsh too, as in dash and ash), globbing on, bash's GLOBIGNORE and
+ * options (dotglob, nocaseglob, failglob: a ~/.bashrc may set them), zsh's defaults plus NULL_GLOB (zsh
+ * otherwise fails a word that matches nothing).
+ */
+export const NEUTRAL_SHELL = [
+  'LC_ALL=C',
+  'set +f',
+  'unset GLOBIGNORE',
+  '[ -z "${BASH_VERSION-}" ] || shopt -u dotglob nocaseglob nocasematch failglob nullglob',
+  '[ -z "${ZSH_VERSION-}" ] || setopt NULL_GLOB NO_GLOB_DOTS CASE_GLOB NO_EXTENDED_GLOB',
+].join('; ');

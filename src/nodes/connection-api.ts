@@ -46,6 +46,8 @@ export interface ScpConnectionNode extends NodeInstance {
   readonly hostKeyUnverified: boolean;
   /** "user@host:port", for messages (never a secret) */
   readonly label: string;
+  /** where the deployed node's secrets go (endpoint.ts destinationOf): "Test connection" compares the dialog's with it */
+  readonly destination: string;
   /** The endpoint this node connects to; `visited` holds the connection ids already on the jump chain. */
   endpointFor(visited: string[]): SshEndpoint;
   /** The counters of every device's pool added up, or undefined before the first connection was asked for. */

@@ -3,13 +3,12 @@
  * PoolOptions. Pure functions without Node-RED, shared by the config node and its "Test connection"
  * endpoint so both read a form the same way.
  */
-import type { CompressionAlgorithm } from 'ssh2';
-import type { ProxyConfig } from '../ssh/types';
 import os from 'os';
 import path from 'path';
 import type { Algorithms } from 'ssh2';
 import { TransferError } from '../errors';
-import type { AuthConfig, HostKeyPolicy, PoolOptions, SshEndpoint } from '../ssh/types';
+import { COMPRESSION_ALGORITHMS } from '../ssh';
+import type { AuthConfig, HostKeyPolicy, PoolOptions, ProxyConfig, SshEndpoint } from '../ssh/types';
 import type { TransportChoice } from '../transfer';
 
 export type HostKeyPolicyName = 'tofu' | 'fingerprint' | 'known_hosts' | 'any';
@@ -72,9 +71,6 @@ export const DEFAULTS = {
   socks5Port: 1080,
   httpProxyPort: 3128,
 } as const;
-
-/** What `ssh -C` asks for: OpenSSH's delayed zlib first, plain zlib for older servers, none if neither. */
-export const COMPRESSION_ALGORITHMS: CompressionAlgorithm[] = ['zlib@openssh.com', 'zlib', 'none'];
 
 /** The ssh2 algorithm lists a user may override; anything else in the JSON is a mistake worth reporting. */
 const ALGORITHM_KEYS = ['kex', 'cipher', 'serverHostKey', 'hmac', 'compress'] as const;
@@ -241,6 +237,37 @@ export function proxyOf(settings: ConnectionSettings, credentials: ConnectionCre
     proxy.password = credentials.proxyPassword ?? '';
   }
   return proxy;
+}
+
+/** The same value written two ways ("22" and 22, "[::1]" and "::1", a blank port and its default) compares equal. */
+function sameWayPort(value: number | string | undefined, fallback: number): string {
+  const text = String(value ?? '').trim();
+  if (text === '') return String(fallback);
+  return Number.isNaN(Number(text)) ? text : String(Number(text));
+}
+
+function sameWayHost(value: string | undefined): string {
+  return (value?.trim() ?? '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+}
+
+/**
+ * Where a connection's secrets go: the device (host, port, user, jump host) and the proxy. "Test connection"
+ * sends the stored secrets only to the deployed node's destination, so a host or proxy typed in the dialog
+ * cannot be sent them (HTTP Basic would hand the proxy password to any host in clear text).
+ */
+export function destinationOf(settings: ConnectionSettings): string {
+  const kind = settings.proxyType ?? 'none';
+  const proxy =
+    kind === 'none'
+      ? ['none']
+      : [kind, sameWayHost(settings.proxyHost), sameWayPort(settings.proxyPort, kind === 'socks5' ? DEFAULTS.socks5Port : DEFAULTS.httpProxyPort), settings.proxyUsername?.trim() ?? ''];
+  return JSON.stringify([
+    sameWayHost(settings.host),
+    sameWayPort(settings.port, DEFAULTS.port),
+    settings.username?.trim() ?? '',
+    settings.jumpHost?.trim() ?? '',
+    ...proxy,
+  ]);
 }
 
 export function poolOptionsOf(settings: ConnectionSettings): Partial<PoolOptions> {

@@ -25,6 +25,11 @@ export const INPUT_ERROR_KEYS = [
   'noNewPath',
   'badNewPath',
   'badListOption',
+  'badLimit',
+  'badMinimumAge',
+  'badStableInterval',
+  'badClaimTimeout',
+  'badClaimId',
 ] as const;
 
 export type InputErrorKey = (typeof INPUT_ERROR_KEYS)[number];

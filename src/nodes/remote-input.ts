@@ -3,8 +3,9 @@
  * list options, from the node's settings and the message. Pure (no Node-RED): a bad value is an
  * InputError naming what was given.
  */
-import { ENTRY_TYPES, REMOTE_OPERATIONS, type EntryType, type ListOptions, type RemoteOperation, type RemoteRequest, type SortKey } from '../remote';
+import { ENTRY_TYPES, MAX_ENTRIES_CAP, REMOTE_OPERATIONS, type EntryType, type ListOptions, type RemoteOperation, type RemoteRequest, type SortKey } from '../remote';
 import { cleanText } from '../text';
+import { splitRemote } from '../transfer';
 import { InputError } from './input-error';
 import { describeValueType, remotePathFrom } from './message-input';
 
@@ -65,6 +66,12 @@ function number(value: unknown, fallback: number | undefined, what: string): num
   return parsed;
 }
 
+function entryLimit(value: unknown): number {
+  const limit = number(value, 10_000, 'the entry limit') || 10_000;
+  if (limit > MAX_ENTRIES_CAP) throw new InputError('badListOption', `the entry limit must be at most ${MAX_ENTRIES_CAP}`, { detail: `the entry limit = ${cleanText(String(value), 50)}` });
+  return limit;
+}
+
 function modeFrom(def: RemoteDef, msg: Record<string, unknown>): number {
   const given = (def.mode ?? '').trim();
   const value: unknown = given !== '' ? given : msg.mode;
@@ -84,7 +91,7 @@ function listOptionsFrom(def: RemoteDef, msg: Record<string, unknown>): ListOpti
   return {
     recursive: def.recursive === true,
     maxDepth: number(def.maxDepth, 8, 'the depth limit') || 8,
-    maxEntries: number(def.maxEntries, 10_000, 'the entry limit') || 10_000,
+    maxEntries: entryLimit(def.maxEntries),
     ...(pattern ? { pattern } : {}),
     ...(types.length > 0 ? { types } : {}),
     ...(minAge ? { minAgeSeconds: minAge } : {}),
@@ -97,12 +104,7 @@ function listOptionsFrom(def: RemoteDef, msg: Record<string, unknown>): ListOpti
 function renamePairs(from: Buffer[], to: Buffer[]): { from: Buffer; to: Buffer }[] {
   const only = to.length === 1 ? to[0] : undefined;
   if (only && only[only.length - 1] === SLASH) {
-    return from.map((path) => {
-      let end = path.length;
-      while (end > 1 && path[end - 1] === SLASH) end -= 1;
-      const base = path.subarray(path.lastIndexOf(SLASH, end - 1) + 1, end);
-      return { from: path, to: Buffer.concat([only, base]) };
-    });
+    return from.map((path) => ({ from: path, to: Buffer.concat([only, splitRemote(path).base]) }));
   }
   if (to.length !== from.length) {
     throw new InputError('badNewPath', 'give one new path per path, or one directory ending in "/"', { detail: `${from.length} paths, ${to.length} new paths` });

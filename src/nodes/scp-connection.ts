@@ -13,6 +13,7 @@ import { leftoverJournalFor } from '../transfer';
 import type { PoolOptions, SshEndpoint, SshWarning } from '../ssh/types';
 import { DeviceError, deviceFor, deviceLabel } from './device';
 import {
+  destinationOf,
   endpointOf,
   idleTimeoutMsOf,
   maxDevicesOf,
@@ -116,6 +117,7 @@ export = function register(RED: NodeAPI): void {
       transferTimeoutMs: { get: () => transferTimeoutMs, enumerable: true },
       hostKeyUnverified: { value: def.hostKeyPolicy === 'any', enumerable: true },
       label: { value: label, enumerable: true },
+      destination: { value: destinationOf(settings), enumerable: true },
     });
 
     node.endpointFor = (visited: string[]): SshEndpoint =>
@@ -219,16 +221,23 @@ export = function register(RED: NodeAPI): void {
   });
 
   /**
-   * "Test connection": the dialog posts its current values. Secrets typed in the dialog are used; a blank
-   * or placeholder secret means "the stored one". The reply is the ConnectionReport, which holds no secret.
+   * "Test connection": the dialog posts its current values. Secrets typed in the dialog are used. A blank or
+   * placeholder secret means "the stored one" only while the dialog names the deployed node's destination
+   * (host, port, user, jump host, proxy): the stored secrets never go anywhere else. Elsewhere a placeholder
+   * is refused with EINVAL (type the secret again) and a blank is no secret. The reply is the
+   * ConnectionReport, which holds no secret.
    */
   RED.httpAdmin.post('/scp-connection/:id/test', RED.auth.needsPermission('scp-connection.write'), (req: RequestLike, res: ResponseLike) => {
     const body = (req.body ?? {}) as ConnectionSettings & { credentials?: ConnectionCredentials };
     const id = req.params.id;
-    const stored = (RED.nodes.getCredentials(id) ?? {}) as ConnectionCredentials;
+    const deployed = RED.nodes.getNode(id);
+    const sameDestination = isScpConnectionNode(deployed) && deployed.destination === destinationOf(body);
+    const stored = (sameDestination ? (RED.nodes.getCredentials(id) ?? {}) : {}) as ConnectionCredentials;
     const credentials: ConnectionCredentials = {};
+    let storedElsewhere = false;
     for (const name of SECRET_NAMES) {
       const typed = body.credentials?.[name];
+      if (typed === STORED_SECRET_PLACEHOLDER && !sameDestination) storedElsewhere = true;
       const value = typed === undefined || typed === '' || typed === STORED_SECRET_PLACEHOLDER ? stored[name] : typed;
       if (typeof value === 'string' && value !== '') credentials[name] = value;
     }
@@ -238,6 +247,10 @@ export = function register(RED: NodeAPI): void {
       const known = isTransferError(error) ? error : new TransferError('EINVAL', 'the test could not run');
       res.json({ reached: false, authenticated: false, scp: null, sftp: null, error: { code: known.code, message: known.message } });
     };
+    if (storedElsewhere) {
+      fail(new TransferError('EINVAL', RED._('scp-connection.errors.secretsStayWithDeployed')));
+      return;
+    }
     let endpoint: SshEndpoint;
     try {
       endpoint = buildEndpoint(settings, credentials, [id], true);

@@ -3,17 +3,15 @@
  * into msg.payload, a local file or a local directory. With several files into the payload, one message
  * per file goes out carrying msg.parts, so a join node can put the set back together.
  */
-import { promises as fs } from 'fs';
+import { createHash } from 'crypto';
 import os from 'os';
-import path from 'path';
-import { download } from '../transfer';
+import { INSTANCE_ID, MAX_STABLE_INTERVAL_MS, download, downloadSeveralIntoMemory, type MemoryResult } from '../transfer';
 import type {
   AfterAction,
   DownloadRequest,
   DownloadTarget,
   OverwritePolicy,
   TransferContext,
-  TransferResult,
   TransferredFile,
 } from '../transfer';
 import { isScpConnectionNode } from './connection-api';
@@ -22,12 +20,13 @@ import { InputError } from './input-error';
 import { JobRunner, type JobOutput, type PreparedJob } from './job-runner';
 import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
 import { describeResult } from './result';
+import { linkOptionsFrom, type LinkDef } from './link-options';
 import { pullCounts, withPullRecord, type PullDef } from './download-pull';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
 
-interface DownloadDef extends NodeDef, PullDef {
+interface DownloadDef extends NodeDef, PullDef, LinkDef {
   connection: string;
   remotePath?: string;
   remotePathType?: string;
@@ -45,25 +44,70 @@ interface DownloadDef extends NodeDef, PullDef {
   createDirectory?: boolean;
   /** several files into msg.payload: msg.parts of type object keyed by file name (else an array) */
   partsAsObject?: boolean;
+  /** skip files modified in the last N seconds */
+  minimumAge?: number | string;
+  /** look twice, N seconds apart; skip files that changed */
+  stableInterval?: number | string;
+  /** rename each file into a claim folder of this instance before fetching it (several Node-RED, one folder) */
+  claim?: boolean;
+  /** seconds after which a claim folder of a dead instance is released */
+  claimTimeout?: number | string;
+  /** this instance's id in claim folder names (default: host name and user directory) */
+  claimId?: string;
 }
 
-/** A file of several downloaded into msg.payload, with its key for msg.parts. */
-type PayloadFile = TransferredFile & { key: string };
-type PayloadResult = Omit<TransferResult, 'files'> & { files: PayloadFile[] };
+type PayloadResult = MemoryResult;
 
 const MIB = 1024 * 1024;
 const MAX_DEPTH = 64;
 const DEFAULT_MAX_SIZE_MIB = 256;
 const DEFAULT_MAX_FILES = 10000;
+const DEFAULT_CLAIM_TIMEOUT_S = 3600;
 
-function positiveNumber(value: unknown, fallback: number, key: 'badMaxSize' | 'badMaxFiles', allowZero: boolean): number {
+const NUMBER_WHAT = {
+  badClaimTimeout: 'the claim timeout',
+  badMaxSize: 'the size limit',
+  badMaxFiles: 'the file limit',
+  badMinimumAge: 'the minimum age',
+  badStableInterval: 'the stable size interval',
+} as const;
+
+function positiveNumber(value: unknown, fallback: number, key: keyof typeof NUMBER_WHAT, allowZero: boolean, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined || value === null || value === '') return fallback;
   const number = Number(value);
-  if (!Number.isFinite(number) || number < 0 || (!allowZero && number === 0)) {
-    const what = key === 'badMaxSize' ? 'the size limit' : 'the file limit';
+  if (!Number.isFinite(number) || number < 0 || number > max || (!allowZero && number === 0)) {
+    const what = NUMBER_WHAT[key];
     throw new InputError(key, `${what} must be a positive number`, { detail: cleanText(String(value), 100) });
   }
   return number;
+}
+
+/**
+ * "Minimum age" and "stable size" (seconds), from msg.minimumAge / msg.stableInterval when the message
+ * has them, else from the node; 0 or empty is off.
+ */
+function settleFor(def: DownloadDef, msg: NodeMessage): DownloadRequest['settle'] {
+  const minimumAge = positiveNumber(msg.minimumAge ?? def.minimumAge, 0, 'badMinimumAge', true);
+  const stable = positiveNumber(msg.stableInterval ?? def.stableInterval, 0, 'badStableInterval', true, MAX_STABLE_INTERVAL_MS / 1000);
+  if (minimumAge === 0 && stable === 0) return undefined;
+  return { minimumAgeSeconds: minimumAge, stableIntervalMs: Math.round(stable * 1000) };
+}
+
+/**
+ * Claims: this Node-RED's instance id (the node's, else one made of the host name and the user directory,
+ * so two Node-RED on one host differ) and the timeout after which a dead instance's claims are released.
+ */
+function claimFor(RED: NodeAPI, def: DownloadDef, remotePath: string): DownloadRequest['claim'] {
+  if (def.claim !== true) return undefined;
+  const timeoutSeconds = positiveNumber(def.claimTimeout, DEFAULT_CLAIM_TIMEOUT_S, 'badClaimTimeout', false);
+  const given = (def.claimId ?? '').trim();
+  if (given !== '' && !INSTANCE_ID.test(given)) {
+    throw new InputError('badClaimId', 'the instance id may hold only letters, digits, ".", "_" and "-"', { path: remotePath, detail: cleanText(given, 100) });
+  }
+  const userDir = RED.settings.userDir ?? '';
+  const host = os.hostname().replace(/[^A-Za-z0-9.-]/gu, '').slice(0, 40) || 'node-red';
+  const instance = given || `${host}-${createHash('sha256').update(userDir).digest('hex').slice(0, 8)}`;
+  return { instance, timeoutSeconds };
 }
 
 /** The after-action of one message; a move needs a directory (EINVAL otherwise). */
@@ -84,27 +128,6 @@ function describeFile(msg: NodeMessage, file: TransferredFile): void {
   msg.size = file.size;
   msg.mode = file.mode;
   if (file.mtime !== undefined) msg.mtime = file.mtime;
-}
-
-/**
- * Several files into msg.payload: the engine's memory target holds one file, so the set goes to a private
- * temporary directory (same size caps, counted in total) and is read back; the directory is always removed.
- * Each file's `key` is its path below the requested directory (its name, unless the download is recursive).
- */
-async function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<PayloadResult> {
-  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'scp-download-'));
-  try {
-    const result = await download(ctx, { ...request, target: { kind: 'directory', path: scratch }, preserve: false, overwrite: 'overwrite', createDirectory: false });
-    const files: PayloadFile[] = [];
-    for (const file of result.files) {
-      const { localPath, ...rest } = file;
-      const key = localPath === undefined ? path.posix.basename(file.remotePath) : path.relative(scratch, localPath).split(path.sep).join('/');
-      files.push({ ...rest, key, data: localPath === undefined ? Buffer.alloc(0) : await fs.readFile(localPath) });
-    }
-    return { ...result, files, directories: [] };
-  } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
-  }
 }
 
 export = function register(RED: NodeAPI): void {
@@ -164,6 +187,8 @@ export = function register(RED: NodeAPI): void {
         overwrite: def.overwrite ?? 'overwrite',
         createDirectory: def.createDirectory === true,
         afterAction: await afterActionFor(RED, node, def, msg, remotePath),
+        settle: settleFor(def, msg),
+        claim: claimFor(RED, def, remotePath),
         ...(remote.bytes ? { remotePathBytes: remote.bytes } : {}),
         limits: {
           maxFileBytes: sizeCap,
@@ -173,6 +198,8 @@ export = function register(RED: NodeAPI): void {
           maxDepth: MAX_DEPTH,
         },
       };
+      const link = linkOptionsFrom(def, msg);
+      if (link) request.link = link;
       /** One file (or a tree to disk): one message. */
       const single = async (ctx: TransferContext, pull: DownloadRequest): Promise<JobOutput> => {
         const result = await download(ctx, pull);

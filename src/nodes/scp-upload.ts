@@ -11,9 +11,10 @@ import { InputError } from './input-error';
 import { JobRunner, type PreparedJob } from './job-runner';
 import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
 import { describeResult } from './result';
+import { linkOptionsFrom, type LinkDef } from './link-options';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
-interface UploadDef extends NodeDef {
+interface UploadDef extends NodeDef, LinkDef {
   connection: string;
   remotePath?: string;
   remotePathType?: string;
@@ -84,6 +85,8 @@ export = function register(RED: NodeAPI): void {
         defaultMode: parseInt(modeText, 8),
         followSymlinks: def.followSymlinks === true,
       };
+      const link = linkOptionsFrom(def, msg);
+      if (link) request.link = link;
       if (remote.bytes) request.remotePathBytes = remote.bytes;
       return {
         remotePath: remote.text,

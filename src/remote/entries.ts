@@ -8,13 +8,19 @@
 import { TransferError } from '../errors';
 import { Glob } from '../glob';
 import { cleanText, isValidUtf8 } from '../text';
-import { joinRemote, showRemote } from '../transfer/remote-path';
+import { joinRemote, showRemote } from '../transfer';
 import type { EntryType, ListOptions, RemoteEntry, RemoteName } from './types';
 
 /** NAME_MAX of every common file system: a longer name is no real file's. */
 export const MAX_NAME_BYTES = 255;
-/** What SFTP (version 3) can carry as an mtime: a real server's times fit, a hostile one's may not. */
+/**
+ * The modification times an entry may have: SFTP (version 3) carries an unsigned 32-bit time (a file
+ * dated before 1970 arrives wrapped, as the server's sftp-server sent it); `stat %Y` over the shell gives
+ * a real negative for one. A time outside about 1833..2106 is no real file's: a hostile number.
+ */
 const MAX_MTIME = 2 ** 32 - 1;
+const MIN_MTIME = -(2 ** 32);
+const UNKNOWN_TIME_KEY = MIN_MTIME - 1;
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -75,7 +81,7 @@ export function makeEntry(dir: Buffer, name: Buffer, attributes: RawAttributes, 
   if (size === undefined) throw hostile(host, path, 'a size that is not a whole number of bytes', String(attributes.size));
   let mtime: number | null = null;
   if (attributes.mtime !== null) {
-    const seconds = wholeNumber(attributes.mtime, 0, MAX_MTIME);
+    const seconds = wholeNumber(attributes.mtime, MIN_MTIME, MAX_MTIME);
     if (seconds === undefined) throw hostile(host, path, 'a modification time out of range', String(attributes.mtime));
     mtime = seconds;
   }
@@ -110,7 +116,8 @@ export function entryFilter(options: ListOptions, host: string, nowSeconds: numb
 export function sortAndLimit(entries: RemoteEntry[], options: ListOptions): RemoteEntry[] {
   const byPath = (a: RemoteEntry, b: RemoteEntry): number => Buffer.compare(bytesOf(a.path), bytesOf(b.path));
   const sort = options.sort ?? { by: 'name', descending: false };
-  const key = (entry: RemoteEntry): number => (sort.by === 'size' ? entry.size : (entry.mtime ?? -1));
+  // An unknown time sorts before every known one, pre-1970 ones too.
+  const key = (entry: RemoteEntry): number => (sort.by === 'size' ? entry.size : (entry.mtime ?? UNKNOWN_TIME_KEY));
   // Equal times or sizes keep the name order (ascending) either way, so a limit cuts predictably.
   const direction = sort.descending ? -1 : 1;
   const sorted = [...entries].sort((a, b) => (sort.by === 'name' ? direction * byPath(a, b) : direction * (key(a) - key(b)) || byPath(a, b)));

@@ -6,32 +6,21 @@
  * over the shell where there is one. Never imports Node-RED.
  */
 import { TransferError } from '../errors';
-import type { ChannelProvider } from '../ssh/types';
-import { Job } from '../transfer/job/job';
-import { remotePathOf, showRemote } from '../transfer/remote-path';
-import type { TransportUsed } from '../transfer/types';
+import { Job, knowsTransport, learnTransport, remotePathOf, showRemote, stripTrailingSlashes, type TransportUsed } from '../transfer';
 import { isValidUtf8 } from '../text';
 import { entryFilter, sortAndLimit } from './entries';
 import { checkOutcomes, isPartialFailure, type Outcome } from './outcomes';
 import { sftpList, sftpMutate, sftpStat } from './sftp-remote';
 import { shellList, shellMutate, shellStat } from './shell-remote';
-import { DEFAULT_MAX_ENTRIES, MAX_DEPTH_CAP, type ListOptions, type RemoteContext, type RemoteEntry, type RemoteRequest, type RemoteResult } from './types';
+import { DEFAULT_MAX_ENTRIES, MAX_DEPTH_CAP, MAX_ENTRIES_CAP, type ListOptions, type RemoteContext, type RemoteEntry, type RemoteRequest, type RemoteResult } from './types';
 
 export * from './types';
 export { isPartialFailure, type PartialFailure } from './outcomes';
 
-const remembered = new WeakMap<ChannelProvider, TransportUsed>();
-const SLASH = 0x2f;
 
 /** True for the pool's error when the server has no SFTP subsystem (OpenSSH without `Subsystem sftp`). */
 function sftpRefused(error: unknown): boolean {
   return error instanceof TransferError && error.code === 'EPROTO' && /subsystem/i.test(`${error.detail ?? ''} ${error.summary}`);
-}
-
-function withoutTrailingSlashes(path: Buffer): Buffer {
-  let end = path.length;
-  while (end > 1 && path[end - 1] === SLASH) end -= 1;
-  return path.subarray(0, end);
 }
 
 function pathsOf(request: RemoteRequest): Buffer[] {
@@ -56,12 +45,15 @@ function checkRequest(request: RemoteRequest, host: string): void {
   }
 }
 
-function listOptions(options: ListOptions): ListOptions {
+function listOptions(options: ListOptions, host: string): ListOptions {
+  if (Number.isFinite(options.maxEntries) && options.maxEntries > MAX_ENTRIES_CAP) {
+    throw new TransferError('EINVAL', `the entry limit must be at most ${MAX_ENTRIES_CAP}`, { host, detail: String(options.maxEntries) });
+  }
   const whole = (value: number, fallback: number, max: number): number => (Number.isFinite(value) && value >= 1 ? Math.min(Math.floor(value), max) : fallback);
   return {
     ...options,
     maxDepth: options.recursive ? whole(options.maxDepth, MAX_DEPTH_CAP, MAX_DEPTH_CAP) : 1,
-    maxEntries: whole(options.maxEntries, DEFAULT_MAX_ENTRIES, Number.MAX_SAFE_INTEGER),
+    maxEntries: whole(options.maxEntries, DEFAULT_MAX_ENTRIES, MAX_ENTRIES_CAP),
   };
 }
 
@@ -70,8 +62,8 @@ async function run(job: Job, transport: TransportUsed, request: RemoteRequest, a
   const durationMs = (): number => Math.max(0, Date.now() - started);
   switch (request.operation) {
     case 'list': {
-      const options = listOptions(request.options);
-      const root = withoutTrailingSlashes(request.path);
+      const options = listOptions(request.options, job.host);
+      const root = stripTrailingSlashes(request.path);
       const keep = entryFilter(options, job.host, Math.floor(Date.now() / 1000));
       let listed: RemoteEntry[];
       let skipped: { path: string; reason: 'notUtf8' }[] = [];
@@ -110,12 +102,12 @@ export async function remote(ctx: RemoteContext, request: RemoteRequest): Promis
     if (ctx.transport === 'scp') return await run(job, 'scp', request, false);
     if (ctx.transport === 'sftp') return await run(job, 'sftp', request, false);
     // SFTP names paths as UTF-8: a path that is not goes over the shell.
-    if (remembered.get(ctx.channels) === 'scp' || !pathsOf(request).every(isValidUtf8)) return await run(job, 'scp', request, true);
+    if (knowsTransport(ctx.channels, 'noSftp') || !pathsOf(request).every(isValidUtf8)) return await run(job, 'scp', request, true);
     try {
       return await run(job, 'sftp', request, true);
     } catch (error) {
       if (!sftpRefused(error)) throw error;
-      remembered.set(ctx.channels, 'scp');
+      learnTransport(ctx.channels, 'noSftp');
       return await run(job, 'scp', request, true);
     }
   } catch (error) {

@@ -4,8 +4,7 @@
  * of the first failure; the error carries every outcome, so the node can list them for a Catch node.
  */
 import { TransferError, type TransferErrorCode } from '../errors';
-import type { Job } from '../transfer/job/job';
-import { showRemote } from '../transfer/remote-path';
+import { type Job, showRemote } from '../transfer';
 import { nameOf } from './entries';
 import type { PathOutcome } from './types';
 
@@ -14,7 +13,7 @@ export type Outcome =
   | { path: Buffer; to?: Buffer; done: 'deleted' | 'renamed' | 'created' | 'existed' | 'removed' | 'changed' }
   | { path: Buffer; to?: Buffer; error: TransferError };
 
-/** Requests for this many paths are in flight at once (SFTP), a command's worth (shell). */
+/** SFTP requests for this many paths are in flight at once (the shell batches by command length instead). */
 const IN_FLIGHT = 32;
 
 export function failure(job: Job, path: Buffer, code?: TransferErrorCode, summary?: string, error?: TransferError, to?: Buffer): Outcome {

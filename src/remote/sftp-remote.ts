@@ -7,18 +7,12 @@ import type { Stats } from 'ssh2';
 import { TransferError } from '../errors';
 import type { SftpSession } from '../sftp';
 import { cleanText } from '../text';
-import type { Job } from '../transfer/job/job';
-import { showRemote, splitRemote } from '../transfer/remote-path';
-import { openSftp, sftpPath } from '../transfer/sftp/sftp-channel';
+import { type Job, openSftp, sftpPath, showRemote, splitRemote } from '../transfer';
 import { checkName, isDotEntry, makeEntry, tooManyEntries, typeOfMode } from './entries';
 import { failure, inBatches, type Outcome } from './outcomes';
 import type { ListOptions, RemoteEntry, RemoteRequest } from './types';
 
 type Mutation = Exclude<RemoteRequest, { operation: 'list' } | { operation: 'stat' }>;
-
-function statsTime(stats: Stats): unknown {
-  return stats.mtime;
-}
 
 /** The raw listing (before filters): every entry down to the depth cap, bounded by the entry cap. */
 export async function sftpList(job: Job, root: Buffer, options: ListOptions): Promise<{ entries: RemoteEntry[]; skipped: { path: string; reason: 'notUtf8' }[] }> {
@@ -53,7 +47,7 @@ export async function sftpList(job: Job, root: Buffer, options: ListOptions): Pr
           }
           checkName(name, job.host, dir);
           const attrs = item.attrs as Stats;
-          const made = makeEntry(dir, name, { mode: attrs.mode, size: attrs.size, mtime: statsTime(attrs) }, job.host);
+          const made = makeEntry(dir, name, { mode: attrs.mode, size: attrs.size, mtime: attrs.mtime }, job.host);
           entries.push(made.entry);
           if (entries.length > options.maxEntries) throw tooManyEntries(job.host, root, options.maxEntries);
           if (options.recursive && depth < options.maxDepth && made.entry.type === 'directory') next.push(made.path);
@@ -74,7 +68,7 @@ export async function sftpStat(job: Job, path: Buffer): Promise<RemoteEntry | nu
     const stats = await session.lstat(sftpPath(path, job));
     if (!stats) return null;
     const { dir, base } = splitRemote(path);
-    return makeEntry(dir, base, { mode: stats.mode, size: stats.size, mtime: statsTime(stats) }, job.host).entry;
+    return makeEntry(dir, base, { mode: stats.mode, size: stats.size, mtime: stats.mtime }, job.host).entry;
   } finally {
     lease.release();
   }

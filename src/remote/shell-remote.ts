@@ -1,29 +1,33 @@
 /**
- * The remote toolbox over shell commands (src/remote/shell-scripts.ts): the records read back into
+ * The remote toolbox over shell commands (src/remote/remote-scripts.ts): the records read back into
  * entries and outcomes. A reply that does not follow the record grammar is a protocol error (EPROTO).
  */
 import { TransferError } from '../errors';
 import { codeForServerMessage, definitelyNoScp } from '../scp';
-import type { Job } from '../transfer/job/job';
-import { showRemote, splitRemote } from '../transfer/remote-path';
+import { cleanText } from '../text';
+import { type Job, batchCommands, showRemote, splitRemote } from '../transfer';
 import { checkName, isDotEntry, makeEntry, tooManyEntries } from './entries';
 import { failure, type Outcome } from './outcomes';
+import { CHANGE_SUFFIX, OUTCOME_LETTERS, changeCall, changeFunction, changePrefix, listCommand, statCommand } from './remote-scripts';
 import { type RecordReader, runRecords } from './shell-run';
-import { OUTCOME_LETTERS, changeCommand, changeFunction, changeOverhead, listCommand, statCommand } from './shell-scripts';
 import type { ListOptions, RemoteEntry, RemoteRequest } from './types';
 
 type Mutation = Exclude<RemoteRequest, { operation: 'list' } | { operation: 'stat' }>;
 
-const KIND = { D: 0x44, N: 0x4e, S: 0x53, L: 0x4c, A: 0x41, X: 0x58, R: 0x52, E: 0x45 } as const;
+const KIND = { D: 0x44, N: 0x4e, S: 0x53, T: 0x54, L: 0x4c, A: 0x41, X: 0x58, R: 0x52, E: 0x45 } as const;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
-/** A command is one argument to the remote `sh -c`; Linux caps one argument at 128 KiB. */
-const MAX_COMMAND_BYTES = 60 * 1024;
-/** Per entry, the most a listing prints: its path twice (candidate, stat line) and the numbers. */
-const BYTES_PER_ENTRY = 2 * 4096 + 128;
+/**
+ * Per entry, the most a listing prints: its path four times (candidate, stat line, and for a directory
+ * its D and maybe A record) and the numbers, its share of a T record among them.
+ */
+const BYTES_PER_ENTRY = 4 * 4096 + 128;
+/** Server text in an error's detail: cleaned (no control characters reach a log) and short. */
+const MAX_DETAIL = 512;
 
-function protocolError(job: Job, path: Buffer, what: string, detail?: string): TransferError {
-  return new TransferError('EPROTO', `the server gave an unexpected reply to ${what}`, { host: job.host, path: showRemote(path), ...(detail ? { detail } : {}) });
+function protocolError(job: Job, path: Buffer, what: string, detail?: string | Buffer): TransferError {
+  const shown = detail === undefined ? '' : cleanText(detail, MAX_DETAIL);
+  return new TransferError('EPROTO', `the server gave an unexpected reply to ${what}`, { host: job.host, path: showRemote(path), ...(shown ? { detail: shown } : {}) });
 }
 
 /** `ls -l`'s mode string (`drwxr-sr-x`) as st_mode bits; undefined when it is not one. */
@@ -64,14 +68,21 @@ class ListingReader implements RecordReader {
   private dir: Buffer | undefined;
   private candidates: Buffer[] = [];
   private lRecords = 0;
+  /** every candidate so far: the entry cap counts them as they come, before any stat */
+  private candidateCount = 0;
+  /** the last stat block: how many candidates it was for, how many lines it had */
+  private lastBlock = { asked: 0, answered: 0 };
   ended = false;
   rootState: 'missing' | 'notDirectory' | undefined;
+  /** stat failed as a whole (it could not run, or answered for none): the exit status */
+  statFailure: number | undefined;
 
   constructor(
     private readonly job: Job,
     private readonly root: Buffer,
     /** stat of one path: the candidate is the path itself, not a name in a directory */
     private readonly single: boolean,
+    private readonly maxEntries: number,
     private readonly onEntry: (entry: RemoteEntry, path: Buffer) => void,
   ) {}
 
@@ -89,10 +100,14 @@ class ListingReader implements RecordReader {
         this.candidates = [];
         return;
       case KIND.N:
+        this.candidateCount += 1;
+        if (this.candidateCount > this.maxEntries) throw tooManyEntries(this.job.host, this.root, this.maxEntries);
         this.candidates.push(Buffer.from(body));
         return;
       case KIND.S:
         return this.statBlock(body);
+      case KIND.T:
+        return this.statStatus(body.toString('latin1'));
       case KIND.L:
         return this.lsRecord(body.toString('latin1'));
       case KIND.A:
@@ -104,7 +119,7 @@ class ListingReader implements RecordReader {
         this.ended = true;
         return;
       default:
-        throw protocolError(this.job, this.root, 'a file listing', `a record of kind ${record.subarray(0, 1).toString('latin1')}`);
+        throw protocolError(this.job, this.root, 'a file listing', Buffer.concat([Buffer.from('a record of kind '), record.subarray(0, 1)]));
     }
   }
 
@@ -137,6 +152,7 @@ class ListingReader implements RecordReader {
   private statBlock(block: Buffer): void {
     if (this.tierLetter !== 's') throw protocolError(this.job, this.root, 'a file listing', 'stat output from a server without stat');
     let at = 0;
+    let answered = 0;
     for (const candidate of this.candidates) {
       const fields: string[] = [];
       let cursor = at;
@@ -152,9 +168,23 @@ class ListingReader implements RecordReader {
       const [mode, size, mtime] = fields as [string, string, string];
       this.emit(candidate, { mode: wholeOrNaN(mode, /^[0-9a-f]{1,8}$/, 16), size: wholeOrNaN(size, /^\d{1,20}$/), mtime: wholeOrNaN(mtime, /^-?\d{1,20}$/) });
       at = end + 1;
+      answered += 1;
     }
     if (at !== block.length) throw protocolError(this.job, this.root, 'a file listing', `stat printed ${block.length - at} bytes it was not asked for`);
+    this.lastBlock = { asked: this.candidates.length, answered };
     this.candidates = [];
+  }
+
+  /**
+   * stat's exit status after its block. 1 is stat's own "some name failed" (one vanished since the shell
+   * saw it); anything else (126: the argument list too long, 127: gone, a signal) or no line at all for
+   * names that existed a moment ago means the block says nothing about them: never a silent empty listing.
+   */
+  private statStatus(text: string): void {
+    if (this.tierLetter !== 's' || !/^\d{1,3}$/.test(text)) throw protocolError(this.job, this.root, 'a file listing', `a stat status ${text}`);
+    const status = Number(text);
+    if (status === 0) return;
+    if (status !== 1 || (this.lastBlock.answered === 0 && this.lastBlock.asked > 0)) this.statFailure ??= status;
   }
 
   /** The fallback's `L<perm> <size> <mtime|->` for the next candidate, or `L-` when it is gone. */
@@ -170,7 +200,7 @@ class ListingReader implements RecordReader {
     const [perm = '', size = '', time = ''] = text.split(' ');
     if (text === '-' || perm === '') return;
     const mode = modeOfPermissionString(perm);
-    if (mode === undefined) throw protocolError(this.job, this.root, 'a file listing', `a mode ${perm.slice(0, 20)}`);
+    if (mode === undefined) throw protocolError(this.job, this.root, 'a file listing', `a mode ${cleanText(perm, 20)}`);
     const sized = (mode & 0o170000) === 0o100000 || (mode & 0o170000) === 0o120000 || (mode & 0o170000) === 0o040000;
     // `date -r` follows a symlink: its own time is unknown here.
     const link = (mode & 0o170000) === 0o120000;
@@ -180,35 +210,50 @@ class ListingReader implements RecordReader {
 
 /** The server ran no command of ours: no shell (an SFTP-only account), or something else printed instead. */
 function noShell(job: Job, path: Buffer, outcome: { exitCode: number | null; stderr: string; stdoutHead: string }): TransferError {
-  const detail = outcome.stderr || outcome.stdoutHead;
+  const detail = cleanText(outcome.stderr || outcome.stdoutHead, MAX_DETAIL);
   const summary = definitelyNoScp(outcome.exitCode, detail) ? 'the server runs no commands (use transport "sftp" or "auto")' : 'the server gave an unexpected reply to a remote command';
   return new TransferError('EPROTO', summary, { host: job.host, path: showRemote(path), ...(detail ? { detail } : {}) });
 }
 
+/** stat failed as a whole in some directory: the listing would be missing entries without saying so. */
+function statFailed(job: Job, path: Buffer, status: number, stderr: string): TransferError {
+  return new TransferError('EPROTO', 'stat could not describe the entries of the remote directory', {
+    host: job.host,
+    path: showRemote(path),
+    detail: cleanText(`stat exited with status ${status}${stderr ? `: ${stderr}` : ''}`, MAX_DETAIL),
+  });
+}
+
 export async function shellList(job: Job, root: Buffer, options: ListOptions): Promise<RemoteEntry[]> {
   const entries: RemoteEntry[] = [];
-  const reader = new ListingReader(job, root, false, (entry) => {
+  const reader = new ListingReader(job, root, false, options.maxEntries, (entry) => {
     entries.push(entry);
     if (entries.length > options.maxEntries) throw tooManyEntries(job.host, root, options.maxEntries);
   });
   const depth = options.recursive ? options.maxDepth : 1;
-  const outcome = await runRecords(job, listCommand(root, depth), showRemote(root), reader, { maxBytes: (options.maxEntries + 16) * BYTES_PER_ENTRY });
+  // More output than the allowed entries can print is more entries than allowed: ETOOBIG, as over SFTP.
+  const outcome = await runRecords(job, listCommand(root, depth), showRemote(root), reader, {
+    maxBytes: (options.maxEntries + 16) * BYTES_PER_ENTRY,
+    tooMuch: () => tooManyEntries(job.host, root, options.maxEntries),
+  });
   if (reader.rootState === 'missing') throw new TransferError('ENOENT', 'the remote directory does not exist', { host: job.host, path: showRemote(root) });
   if (reader.rootState === 'notDirectory') throw new TransferError('ENOTDIR', 'the remote path is not a directory', { host: job.host, path: showRemote(root) });
   if (!outcome.sawMarker) throw noShell(job, root, outcome);
   if (!reader.ended) throw protocolError(job, root, 'a file listing', outcome.stderr || 'it ended early');
+  if (reader.statFailure !== undefined) throw statFailed(job, root, reader.statFailure, outcome.stderr);
   return entries;
 }
 
 export async function shellStat(job: Job, path: Buffer): Promise<RemoteEntry | null> {
   let found: RemoteEntry | null = null;
-  const reader = new ListingReader(job, path, true, (entry) => {
+  const reader = new ListingReader(job, path, true, 1, (entry) => {
     if (found) throw protocolError(job, path, 'a file test', 'two entries for one path');
     found = entry;
   });
   const outcome = await runRecords(job, statCommand(path), showRemote(path), reader, { maxBytes: 4 * BYTES_PER_ENTRY });
   if (!outcome.sawMarker) throw noShell(job, path, outcome);
   if (!reader.ended) throw protocolError(job, path, 'a file test', outcome.stderr || 'it ended early');
+  if (reader.statFailure !== undefined) throw statFailed(job, path, reader.statFailure, outcome.stderr);
   return found;
 }
 
@@ -228,7 +273,7 @@ class OutcomeReader implements RecordReader {
 
   record(record: Buffer): void {
     if (this.ended || (record[0] !== KIND.R && record[0] !== KIND.E) || (record[0] === KIND.R && record.length < 2)) {
-      throw protocolError(this.job, this.path, 'a change', record.subarray(0, 40).toString('latin1'));
+      throw protocolError(this.job, this.path, 'a change', record.subarray(0, 40));
     }
     if (record[0] === KIND.E) {
       this.ended = true;
@@ -236,7 +281,7 @@ class OutcomeReader implements RecordReader {
     }
     const letter = String.fromCharCode(record[1] as number);
     if (!Object.values(OUTCOME_LETTERS).includes(letter as never) || record.length > 4096 + 2) {
-      throw protocolError(this.job, this.path, 'a change', record.subarray(0, 40).toString('latin1'));
+      throw protocolError(this.job, this.path, 'a change', record.subarray(0, 40));
     }
     this.letters.push({ letter, text: record.subarray(2).toString('utf8') });
   }
@@ -267,10 +312,10 @@ function outcomeOf(job: Job, operation: Mutation['operation'], args: Buffer[], a
     case OUTCOME_LETTERS.notDirectory:
       return fail('ENOTDIR', 'not a directory');
     default: {
-      const detail = answer.text.trim();
+      const detail = cleanText(answer.text.trim(), MAX_DETAIL);
       // rmdir(2) says ENOTEMPTY; the documented code for "something is in the way" is EEXIST.
       if (operation === 'rmdir' && /not empty/i.test(detail)) return fail('EEXIST', 'the directory is not empty');
-      return failure(job, path, undefined, undefined, new TransferError(codeForServerMessage(detail), SUMMARIES[operation], { host: job.host, path: showRemote(path), detail: detail.slice(0, 512) }), to);
+      return failure(job, path, undefined, undefined, new TransferError(codeForServerMessage(detail), SUMMARIES[operation], { host: job.host, path: showRemote(path), detail }), to);
     }
   }
 }
@@ -282,25 +327,17 @@ export async function shellMutate(job: Job, request: Mutation): Promise<Outcome[
       ? changeFunction('rename', { overwrite: request.overwrite })
       : changeFunction(request.operation, request.operation === 'mkdir' ? { parents: request.parents } : request.operation === 'chmod' ? { mode: request.mode } : {});
   const calls: Buffer[][] = request.operation === 'rename' ? request.pairs.map((pair) => [pair.from, pair.to]) : request.paths.map((path) => [path]);
-  const overhead = changeOverhead(fn);
   const outcomes: Outcome[] = [];
-  for (let start = 0; start < calls.length; ) {
-    let end = start;
-    let length = overhead;
-    while (end < calls.length) {
-      const size = (calls[end] as Buffer[]).reduce((sum, arg) => sum + arg.length * 4 + 8, 4);
-      if (end > start && length + size > MAX_COMMAND_BYTES) break;
-      length += size;
-      end += 1;
-    }
-    const batch = calls.slice(start, end);
+  let start = 0;
+  for (const { command, count } of batchCommands(changePrefix(fn), calls.map(changeCall), CHANGE_SUFFIX)) {
+    const batch = calls.slice(start, start + count);
+    start += count;
     const first = (batch[0] as Buffer[])[0] as Buffer;
     const reader = new OutcomeReader(job, first);
-    const outcome = await runRecords(job, changeCommand(fn, batch), showRemote(first), reader, { maxBytes: batch.length * 8192 + 4096 });
+    const outcome = await runRecords(job, command, showRemote(first), reader, { maxBytes: batch.length * 8192 + 4096 });
     if (!outcome.sawMarker) throw noShell(job, first, outcome);
     if (!reader.ended || reader.letters.length !== batch.length) throw protocolError(job, first, 'a change', outcome.stderr || `${reader.letters.length} answers for ${batch.length} paths`);
     batch.forEach((args, index) => outcomes.push(outcomeOf(job, request.operation, args, reader.letters[index] as { letter: string; text: string })));
-    start = end;
   }
   return outcomes;
 }

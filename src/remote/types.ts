@@ -4,7 +4,7 @@
  * (a POSIX server names files with bytes); results give text where the bytes are valid UTF-8, the bytes
  * themselves (a Buffer) where they are not, so a name can be handed back to any node unchanged.
  */
-import type { TransferContext, TransportUsed } from '../transfer/types';
+import type { TransferContext, TransportUsed } from '../transfer';
 
 export type RemoteOperation = 'list' | 'stat' | 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'chmod';
 export const REMOTE_OPERATIONS: readonly RemoteOperation[] = ['list', 'stat', 'delete', 'rename', 'mkdir', 'rmdir', 'chmod'];
@@ -50,6 +50,8 @@ export interface ListOptions {
 
 /** The defaults a hostile server is bounded by. */
 export const DEFAULT_MAX_ENTRIES = 10_000;
+/** The highest entry limit a request may set: a listing is held in memory whole. */
+export const MAX_ENTRIES_CAP = 1_000_000;
 export const MAX_DEPTH_CAP = 64;
 
 export type RemoteRequest =

@@ -4,22 +4,8 @@
  * the same way as the matcher, keeps the names the pattern really matches, and hands them to `scp -f`.
  */
 import type { Glob } from '../glob';
-import { quoteForShellBytes } from '../shell-quote';
+import { NEUTRAL_SHELL, quoteForShellBytes } from '../shell-quote';
 import { commandPrefix } from './scp-command';
-
-/**
- * Shell state that changes what a pattern expands to, reset for this command: the C locale (so `?` and
- * brackets match bytes in bash and zsh too, as in dash and ash), globbing on, bash's GLOBIGNORE and
- * options (dotglob, nocaseglob, failglob: a ~/.bashrc may set them), zsh's defaults plus NULL_GLOB (zsh
- * otherwise fails a word that matches nothing).
- */
-export const NEUTRAL_SHELL = [
-  'LC_ALL=C',
-  'set +f',
-  'unset GLOBIGNORE',
-  '[ -z "${BASH_VERSION-}" ] || shopt -u dotglob nocaseglob nocasematch failglob nullglob',
-  '[ -z "${ZSH_VERSION-}" ] || setopt NULL_GLOB NO_GLOB_DOTS CASE_GLOB NO_EXTENDED_GLOB',
-].join('; ');
 
 /** What runs on the matched paths: `command "$@"` (e.g. `exec scp -f --`); `program` is looked up first when nothing matched. */
 export interface GlobRun {

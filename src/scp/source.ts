@@ -162,7 +162,7 @@ export class ScpSource extends ScpSession {
   /**
    * [T] C, then exactly `size` bytes with back-pressure, the trailing \0 in the same write as the last
    * chunk, then the server's final reply. `{ ok: false }` when the server refused the file (\x01); a local
-   * source that yields more or fewer than `size` bytes throws EPROTO and ends the session (the server is
+   * source that yields more or fewer than `size` bytes throws ECHANGED and ends the session (the server is
    * mid-file and can not be resynchronised).
    */
   async sendFile(file: ScpSourceFile): Promise<ScpStepResult> {
@@ -245,7 +245,7 @@ export class ScpSource extends ScpSession {
       return bytes;
     };
     const changedSize = (how: string): TransferError =>
-      this.fail(this.error('EPROTO', `the local source changed size: ${what} ${how} than the announced ${size} bytes`));
+      this.fail(this.error('ECHANGED', 'the local source changed size while it was sent', `${what} ${how} than the announced ${size} bytes`));
 
     /** After the announced size, the source must end: anything more means it changed under us. */
     const expectEnd = async (): Promise<void> => {
@@ -291,7 +291,7 @@ export class ScpSource extends ScpSession {
    */
   private async sendFilled(content: SelfReadingContent, size: number, what: string, onBytes?: (n: number) => void): Promise<void> {
     const changedSize = (how: string): TransferError =>
-      this.fail(this.error('EPROTO', `the local source changed size: ${what} ${how} than the announced ${size} bytes`));
+      this.fail(this.error('ECHANGED', 'the local source changed size while it was sent', `${what} ${how} than the announced ${size} bytes`));
     const read = async (buffer: Buffer, length: number): Promise<number> => {
       let got = 0;
       try {

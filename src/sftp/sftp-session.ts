@@ -263,11 +263,12 @@ export class SftpSession {
 
   /**
    * Writes a stream of chunks at increasing offsets, with up to WINDOW requests in flight; `next`
-   * yields the chunks (awaited, so the source is read only as fast as the server takes it).
+   * yields the chunks (awaited, so the source is read only as fast as the server takes it). `from`: the
+   * offset of the first byte (a resumed upload); resolves with the offset after the last.
    */
-  async writeAll(handle: Buffer, path: string, chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void): Promise<number> {
+  async writeAll(handle: Buffer, path: string, chunks: AsyncIterable<Buffer>, onBytes: (n: number) => void, from = 0): Promise<number> {
     const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape(sftpMaxWriteLen(this.sftp));
-    let offset = 0;
+    let offset = from;
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     const send = (piece: Buffer, position: number): void => {
@@ -331,13 +332,17 @@ export class SftpSession {
    * Reads exactly `size` bytes with several requests in flight, handing them to `write` in order and
    * waiting for it. `write` must copy what it keeps: the buffers are a small ring reused for every
    * request (fresh 256 KiB buffers per request would pile up as garbage that only a full collection
-   * frees, tens of MiB of resident memory). A file that ends early fails (EPROTO).
+   * frees, tens of MiB of resident memory). A file that ends early fails (EPROTO). `from`: read the bytes
+   * from this offset to `size` only (a resumed download, the tail of a kept part). `aheadBytes`: at most
+   * this much requested ahead of `write` (a bandwidth limit: the link then never carries a burst of the window).
    */
-  async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>): Promise<void> {
-    const { bytes: REQUEST_BYTES, window: WINDOW } = requestShape(sftpMaxReadLen(this.sftp));
+  async readAll(handle: Buffer, path: string, size: number, write: (chunk: Buffer) => void | Promise<void>, from = 0, aheadBytes?: number): Promise<void> {
+    const shape = requestShape(sftpMaxReadLen(this.sftp));
+    const REQUEST_BYTES = aheadBytes === undefined ? shape.bytes : Math.max(4096, Math.min(shape.bytes, aheadBytes));
+    const WINDOW = aheadBytes === undefined ? shape.window : Math.max(1, Math.min(shape.window, Math.floor(aheadBytes / REQUEST_BYTES)));
     const free: Buffer[] = [];
-    for (let i = 0; i < Math.min(WINDOW, Math.ceil(size / REQUEST_BYTES)); i += 1) free.push(Buffer.allocUnsafe(REQUEST_BYTES));
-    let nextOffset = 0;
+    for (let i = 0; i < Math.min(WINDOW, Math.ceil((size - from) / REQUEST_BYTES)); i += 1) free.push(Buffer.allocUnsafe(REQUEST_BYTES));
+    let nextOffset = from;
     let delivered = 0;
     const pending: { offset: number; buffer: Buffer; promise: Promise<Buffer> }[] = [];
     const request = (buffer: Buffer, at: number, offset: number, length: number): Promise<Buffer> =>
@@ -379,8 +384,8 @@ export class SftpSession {
       free.push(head.buffer);
       fill();
     }
-    if (delivered !== size) {
-      throw new TransferError('EPROTO', `read ${delivered} of ${size} bytes`, { host: this.ctx.host, path });
+    if (delivered !== size - from) {
+      throw new TransferError('EPROTO', `read ${delivered} of ${size - from} bytes`, { host: this.ctx.host, path });
     }
   }
 }

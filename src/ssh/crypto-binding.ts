@@ -33,3 +33,19 @@ export function bindingMissingWarning(nodeVersion: string, ssh2: string): SshWar
   }
   return { code: 'cryptoBindingMissing', values: {} };
 }
+
+/**
+ * The English of the binding warnings. src/ssh cannot use Node-RED's i18n, so a hook that logs the message as
+ * given (tests, bench, a caller outside Node-RED) gets this; the nodes translate the code from their catalogs,
+ * whose en-US text this repeats word for word (test/ssh/crypto-binding.test.ts keeps the two equal).
+ */
+const BINDING_WARNINGS_ENGLISH: Record<string, string> = {
+  cryptoBindingMissing: "ssh2's native crypto binding is not available: transfers will be much slower (reinstall ssh2 where python3, make and a C++ compiler are present)",
+  cryptoBindingUnsupported:
+    "ssh2 __ssh2__'s native crypto binding does not build on Node.js __node__: ssh2 encrypts through Node's own crypto instead, about as fast with AES-GCM (chosen first with OpenSSH), slower with chacha20-poly1305 or AES-CTR. Node.js 24 LTS runs the binding.",
+};
+
+/** The warning's English with its values filled in. */
+export function bindingWarningEnglish(warning: SshWarning): string {
+  return (BINDING_WARNINGS_ENGLISH[warning.code] ?? warning.code).replace(/__(\w+)__/g, (_all, name: string) => warning.values[name] ?? '');
+}

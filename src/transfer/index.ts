@@ -10,7 +10,6 @@
  * walker (walk/upload-walk.ts, walk/download-walk.ts), which carries the job out the same way over both.
  */
 import { TransferError } from '../errors';
-import type { ChannelProvider } from '../ssh/types';
 import { Job } from './job/job';
 import { remotePathOf, showRemote, splitRemote } from './remote-path';
 import { openScpDownload } from './scp/scp-download';
@@ -19,36 +18,53 @@ import { openSftpDownload } from './sftp/sftp-download';
 import { SftpUploadTransport } from './sftp/sftp-upload';
 import { checkDownloadTarget } from './walk/download-target';
 import { runDownload } from './walk/download-walk';
+import { downloadWhenStable } from './walk/settle';
+import { downloadClaimed } from './claim/claims';
+import { severalIntoMemory, type MemoryResult } from './local/into-memory';
 import { runUpload } from './walk/upload-walk';
 import { planUpload, type UploadPlan } from './walk/upload-plan';
 import { sweepLeftovers, type RemoveLeftovers } from './leftovers/sweep';
 import { removeLeftoversOverScp } from './scp/shell-scripts';
 import { removeLeftoversOverSftp } from './sftp/sftp-channel';
+import { linkStateFor } from './link/link-state';
+import { verifyUploads } from './link/verify-upload';
+import { resumeDownload, resumeUpload } from './link/resume';
+import { sweepOldParts } from './link/resume/sweep-parts';
+import { knowsTransport, learnTransport } from './transport-memory';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
+export { INSTANCE_ID } from './claim/claims';
+export { MAX_STABLE_INTERVAL_MS } from './walk/settle';
+export type { MemoryFile, MemoryResult } from './local/into-memory';
 export type { Leftover, LeftoverJournal } from './leftovers/journal';
 export { FileLeftoverJournal, leftoverJournalFor } from './leftovers/journal-file';
 export { FilePullRecord, MAX_PULL_RECORD_ENTRIES } from './pull-record/pull-record-file';
 export { Glob, matchGlob } from '../glob';
+// What the remote toolbox (src/remote) builds on: it imports nothing past this file.
+export { Job } from './job/job';
+export { joinRemote, remotePathOf, showRemote, splitRemote, stripTrailingSlashes } from './remote-path';
+export { openSftp, sftpPath } from './sftp/sftp-channel';
+export { batchCommands, runRemote, type StdoutStream } from './scp/remote-exec';
+export { forgetTransport, knowsTransport, learnTransport } from './transport-memory';
 
-const remembered = new WeakMap<ChannelProvider, TransportUsed>();
 const NEWLINE = 0x0a;
-
-/** Forgets what 'auto' learned about a provider (e.g. after the connection's settings changed). */
-export function forgetTransport(channels: ChannelProvider): void {
-  remembered.delete(channels);
-}
 
 function firstTransport(ctx: TransferContext): TransportUsed {
   if (ctx.transport === 'sftp') return 'sftp';
   if (ctx.transport === 'scp') return 'scp';
-  return remembered.get(ctx.channels) ?? 'scp';
+  return knowsTransport(ctx.channels, 'noScp') ? 'sftp' : 'scp';
 }
 
 /** How the transport a job starts with removes what earlier jobs left behind. */
 function sweepHook(ctx: TransferContext): RemoveLeftovers<Job> {
   return firstTransport(ctx) === 'sftp' ? removeLeftoversOverSftp : removeLeftoversOverScp;
+}
+
+/** What earlier jobs on the server left: their temporaries, and kept parts past their age (link/resume/). */
+async function sweep(job: Job, ctx: TransferContext): Promise<void> {
+  await sweepLeftovers(job, sweepHook(ctx));
+  await sweepOldParts(job, sweepHook(ctx)).catch(() => undefined);
 }
 
 function checkPolicy(overwrite: OverwritePolicy, host: string): void {
@@ -76,23 +92,27 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, sweepHook(ctx));
+    job.link = linkStateFor(request.link, job.host);
+    await sweep(job, ctx);
     if (!Array.isArray(request.sources) || request.sources.length === 0) {
       throw new TransferError('EINVAL', 'nothing to upload', { host: job.host, path: shown });
     }
     plan = await planUpload(job, request.sources, request.defaultMode ?? 0o644, { followSymlinks: request.followSymlinks === true });
     const skipped = plan.skipped;
+    const resumed = await resumeUpload(job, request, plan, remote, firstTransport(ctx), shown);
+    if (resumed) return { ...resumed, skipped };
+    const verified = async (result: TransferResult): Promise<TransferResult> => {
+      await verifyUploads(job);
+      return { ...result, skipped };
+    };
     const uploadOverSftp = async (uploadPlan: UploadPlan): Promise<TransferResult> =>
       overSftp(await runUpload(job, request, uploadPlan, remote, SftpUploadTransport.forPlan(job, uploadPlan)), job, showRemote(remote));
-    if (firstTransport(ctx) === 'sftp') return { ...(await uploadOverSftp(plan)), skipped };
+    if (firstTransport(ctx) === 'sftp') return await verified(await uploadOverSftp(plan));
     const result = await runUpload(job, request, plan, remote, new ScpUploadTransport(job));
-    if (result !== 'unavailable') {
-      if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
-      return { ...result, skipped };
-    }
+    if (result !== 'unavailable') return await verified(result);
     if (ctx.transport !== 'auto') throw noScp(job, shown);
-    remembered.set(ctx.channels, 'sftp');
-    return { ...(await uploadOverSftp(plan)), skipped };
+    learnTransport(ctx.channels, 'noScp');
+    return await verified(await uploadOverSftp(plan));
   } catch (error) {
     throw job.normalise(error, shown);
   } finally {
@@ -101,7 +121,15 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
   }
 }
 
-export async function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+/**
+ * Copies the remote path into the target; with "stable size" a first look at the selection comes first
+ * (walk/settle.ts); with a claim, each file is first renamed into this instance's claim folder (claim/claims.ts).
+ */
+export function download(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
+  return downloadClaimed(ctx, request, (c, r) => downloadWhenStable(c, r, downloadOnce));
+}
+
+async function downloadOnce(ctx: TransferContext, request: DownloadRequest): Promise<TransferResult> {
   const job = new Job(ctx);
   let shown: string | undefined;
   try {
@@ -109,8 +137,11 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
     const remote = remotePathOf(request, job.host);
     job.remotePathGiven(remote);
     shown = showRemote(remote);
-    await sweepLeftovers(job, sweepHook(ctx));
+    job.link = linkStateFor(request.link, job.host);
+    await sweep(job, ctx);
     await checkDownloadTarget(job, request);
+    const resumed = await resumeDownload(job, request, remote, firstTransport(ctx), shown);
+    if (resumed) return resumed;
     // An SCP record is one line, so a file whose own name holds a newline can only come over SFTP.
     const scpCannotNameIt = !request.glob && splitRemote(remote).base.includes(NEWLINE);
     const downloadOverSftp = async (): Promise<TransferResult> =>
@@ -125,16 +156,18 @@ export async function download(ctx: TransferContext, request: DownloadRequest): 
       });
     }
     const result = await runDownload(job, request, remote, (plan) => openScpDownload(job, request, plan));
-    if (result !== 'unavailable') {
-      if (ctx.transport === 'auto') remembered.set(ctx.channels, 'scp');
-      return result;
-    }
+    if (result !== 'unavailable') return result;
     if (ctx.transport !== 'auto') throw noScp(job, shown);
-    remembered.set(ctx.channels, 'sftp');
+    learnTransport(ctx.channels, 'noScp');
     return await downloadOverSftp();
   } catch (error) {
     throw job.normalise(error, shown);
   } finally {
     job.dispose();
   }
+}
+
+/** Several files into memory (the node's msg.payload with a glob or a tree): see local/into-memory.ts. */
+export function downloadSeveralIntoMemory(ctx: TransferContext, request: DownloadRequest): Promise<MemoryResult> {
+  return severalIntoMemory(download, ctx, request);
 }

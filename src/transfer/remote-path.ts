@@ -25,7 +25,8 @@ export function remoteText(path: Buffer): string {
   return isValidUtf8(path) ? path.toString('utf8') : cleanText(path, 4096);
 }
 
-function stripTrailingSlashes(path: Buffer): Buffer {
+/** The path without its trailing slashes (`/` stays `/`). */
+export function stripTrailingSlashes(path: Buffer): Buffer {
   let end = path.length;
   while (end > 1 && path[end - 1] === SLASH) end -= 1;
   return path.subarray(0, end);

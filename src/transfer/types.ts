@@ -26,6 +26,23 @@ export interface TransferContext {
   debug?: (message: string) => void;
 }
 
+// ------------------------------------------------------------------------------------------ link options
+
+/** Per-transfer options for slow, metered or unreliable links (src/transfer/link/). */
+export interface LinkOptions {
+  /** bandwidth limit in KiB/s (as `scp -l`, in KiB rather than Kbit): smooth over a second; 0 or absent = none */
+  limitKiBps?: number;
+  /** compare a sha256 of each whole file on both sides after the copy (ECHECKSUM when they differ) */
+  verify?: boolean;
+  /** keep an interrupted file's temporary and continue it next time (see link/resume/) */
+  resume?: ResumeOptions;
+}
+
+export interface ResumeOptions {
+  /** a kept part older than this is dropped instead of continued (default 24 h) */
+  maxAgeMs?: number;
+}
+
 // ---------------------------------------------------------------------------------------------- upload
 
 export type UploadSource =
@@ -57,6 +74,7 @@ export interface UploadRequest {
    * the result's `skipped`); a local path named in `sources` is always followed
    */
   followSymlinks?: boolean;
+  link?: LinkOptions;
 }
 
 // -------------------------------------------------------------------------------------------- download
@@ -107,7 +125,27 @@ export interface DownloadRequest {
    * record of earlier pulls is skipped; every file fetched is written into the record
    */
   onlyChanged?: { record?: PullRecord };
+  link?: LinkOptions;
+  /**
+   * Leave files that may still be written (plan/settle.ts): one modified in the last `minimumAgeSeconds`
+   * (its mtime against this machine's clock), or, with `stableIntervalMs`, one whose size or mtime changed
+   * between a first look at the selection and the fetch that interval later. Skipped, listed with a reason.
+   */
+  settle?: { minimumAgeSeconds?: number; stableIntervalMs?: number };
+  /**
+   * Several Node-RED instances pulling one folder (claim/claims.ts): each file is first renamed into a claim
+   * folder of this instance, and only the files whose rename succeeded are fetched. A claim folder older than
+   * `timeoutSeconds` (its instance died) has its files put back. Needs a glob and delete or move after the pull.
+   */
+  claim?: { instance: string; timeoutSeconds: number };
+  /** Internal (set by download()): walk the selection without fetching anything, for its sizes and times. */
+  survey?: boolean;
+  /** Internal (set by download()): what the first look saw, by remote path; a file that differs is skipped. */
+  firstSight?: ReadonlyMap<string, { size: number; mtime: number | undefined }>;
 }
+
+/** Why a download left a remote file alone without an error (besides the overwrite policy and `unchanged`). */
+export type PassedOverReason = 'minimumAge' | 'notStable';
 
 /** The remote file is kept, deleted, or moved into `directory` (created when missing, never overwriting). */
 export type AfterAction = { kind: 'keep' } | { kind: 'delete' } | { kind: 'move'; directory: string };
@@ -136,12 +174,16 @@ export interface TransferredFile {
   transferred: boolean;
   /** skipped because its size and mtime equal those of the local copy or of the last pull */
   unchanged?: boolean;
+  /** skipped as possibly still being written: modified too recently, or changed between two looks */
+  skipped?: PassedOverReason;
   /** after-action delete: the remote file is gone */
   removed?: boolean;
   /** after-action move: where the remote file is now */
   movedTo?: string;
   /** the after-action failed for this file (its local copy stays) */
   afterError?: { code: string; message: string };
+  /** with verify: the sha256 (hex) both sides agreed on */
+  sha256?: string;
 }
 
 export interface TransferResult {
@@ -156,6 +198,8 @@ export interface TransferResult {
   rate: number;
   /** uploads: local directory entries left out (symlinks not followed, FIFOs, sockets, devices) */
   skipped?: { localPath: string; reason: 'symlink' | 'special' }[];
+  /** with resume: the byte offset a kept part let this transfer start at (0: from the start) */
+  resumedFrom?: number;
 }
 
 // -------------------------------------------------------------------------------------------- progress

@@ -14,7 +14,9 @@ import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, skipOrF
 import { poolProvider, useSharedPool } from '../transfer/support';
 import { DOWNLOAD_ROWS } from './download-rows';
 import { type Outcome, type Places, collect } from './outcome';
+import { PULL_ROWS } from './pull-rows';
 import { type Row, downloadRequest, envFor, failsWith, uploadRequest } from './row';
+import { LINK_ROWS } from './link-rows';
 import { UPLOAD_ROWS } from './upload-rows';
 import { describeRemoteRows } from './remote-rows';
 import { killAt } from '../transfer/support';
@@ -68,7 +70,7 @@ describe('conformance: one behaviour, the same outcome over SCP and SFTP (real s
   this.timeout(120_000);
   const shared = useSharedPool();
 
-  for (const row of [...UPLOAD_ROWS, ...DOWNLOAD_ROWS]) {
+  for (const row of [...UPLOAD_ROWS, ...DOWNLOAD_ROWS, ...LINK_ROWS, ...PULL_ROWS]) {
     if (row.awaits) {
       // Not skipped: proves the row still fails, so the mark goes as soon as the work it awaits lands.
       it(`${row.name} [still wrong, awaits ${row.awaits}]`, async function () {

@@ -25,6 +25,8 @@ export interface Outcome {
     directories: string[];
     bytes: number;
     skipped: string[];
+    /** resume: where the copy started */
+    resumedFrom?: number;
   };
   error?: { code: string; message: string };
 }
@@ -144,11 +146,14 @@ export function describeResult(result: TransferResult, places: Places, withTimes
         ...(file.removed ? ['removed'] : []),
         ...(file.movedTo !== undefined ? [`movedTo=${show(file.movedTo)}`] : []),
         ...(file.afterError ? [`afterError=${file.afterError.code}`] : []),
+        // verify: the sha256 both sides agreed on
+        ...(file.sha256 !== undefined ? [`sha256=${file.sha256}`] : []),
       ].join(' '),
     ),
     directories: result.directories.map(show),
     bytes: result.bytes,
     skipped: (result.skipped ?? []).map((entry) => `${show(entry.localPath)} ${entry.reason}`),
+    ...(result.resumedFrom !== undefined ? { resumedFrom: result.resumedFrom } : {}),
   };
 }
 

@@ -199,23 +199,28 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
     it: 'the matching files arrive in the folder (created) and are deleted on the server; the others stay',
     async run({ server, flow, credentials }) {
       const dir = await makeServerDir(server, 'example-pull-delete');
-      await onServer(server, `cd '${dir.absolute}' && printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && printf open > partial.tmp`);
+      // a.csv and b.csv are old; c.csv was written just now, so "Minimum age" (60 s) leaves it for a later pull.
+      await onServer(
+        server,
+        `cd '${dir.absolute}' && printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && touch -d @1600000000 a.csv b.csv && printf 'c,3\\n' > c.csv && printf open > partial.tmp`,
+      );
       const local = path.join(await makeTempDir('example-pull-delete-local'), 'new-folder');
       assert.strictEqual(named(flow, 'every 15 minutes').repeat, '900', 'the schedule is every 15 minutes');
       rewrite(flow, 'every 15 minutes', 'remotePath', `${dir.absolute}/*.csv`);
       rewrite(flow, 'every 15 minutes', 'localPath', local);
       const { msg, errors } = await firstMessageAfterClick(flow, credentials, 'every 15 minutes', 'pulled and deleted');
-      const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean }> }).files;
+      const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean; skipped?: string }> }).files;
       assert.deepStrictEqual(
-        files.map((file) => [file.remotePath, file.removed]),
+        files.map((file) => [file.remotePath, file.removed, file.skipped]),
         [
-          [`${dir.absolute}/a.csv`, true],
-          [`${dir.absolute}/b.csv`, true],
+          [`${dir.absolute}/a.csv`, true, undefined],
+          [`${dir.absolute}/b.csv`, true, undefined],
+          [`${dir.absolute}/c.csv`, undefined, 'minimumAge'],
         ],
       );
       assert.deepStrictEqual(fs.readdirSync(local).sort(), ['a.csv', 'b.csv']);
       assert.strictEqual(fs.readFileSync(path.join(local, 'b.csv'), 'utf8'), 'b,2\n');
-      assert.strictEqual(await onServer(server, `ls -A '${dir.absolute}'`), 'partial.tmp\n');
+      assert.strictEqual(await onServer(server, `ls -A '${dir.absolute}'`), 'c.csv\npartial.tmp\n');
       assert.deepStrictEqual(errors.messages, []);
     },
   },
@@ -317,6 +322,33 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
       await new Promise((resolve) => setImmediate(resolve));
       assert.strictEqual(debugStatus[debugStatus.length - 1]?.text, '100', 'the debug node shows the percent under itself');
       assert.match(downloadStatus[downloadStatus.length - 1]?.text ?? '', /✓ 8(\.0)? MiB/, JSON.stringify(downloadStatus));
+    },
+  },
+
+  'Resumable firmware push with progress.json': {
+    it: 'the image goes up verified (its sha256 in the result), with progress to 100 %, from the start when there is no part',
+    async run({ server, flow, credentials }) {
+      const dir = await makeServerDir(server, 'example-firmware');
+      const remoteFile = `${dir.absolute}/firmware.bin`;
+      const localFile = path.join(await makeTempDir('example-firmware-local'), 'firmware.bin');
+      const image = crypto.randomBytes(6 * 1024 * 1024 + 5);
+      fs.writeFileSync(localFile, image);
+      const sha = crypto.createHash('sha256').update(image).digest('hex');
+      rewrite(flow, 'firmware', 'localPath', localFile);
+      rewrite(flow, 'firmware', 'remotePath', remoteFile);
+      await load(flow, credentials);
+      const done = watchNode(flow, 'done');
+      const progress = watchNode(flow, 'progress');
+      const errors = watchNode(flow, 'error');
+      clicked(flow, 'firmware');
+      const [msg] = await done.wait();
+      const scp = msg.scp as { bytes: number; resumedFrom?: number; files: Array<{ sha256?: string }> };
+      assert.deepStrictEqual([scp.bytes, scp.resumedFrom, scp.files[0]?.sha256], [image.length, 0, sha]);
+      assert.strictEqual((await onServer(server, `sha256sum '${remoteFile}'`)).split(' ')[0], sha);
+      assert.strictEqual((await onServer(server, `ls -A '${dir.absolute}'`)).trim(), 'firmware.bin', 'no part is left');
+      const last = progress.messages[progress.messages.length - 1].payload as { percent: number };
+      assert.strictEqual(last.percent, 100);
+      assert.strictEqual(errors.messages.length, 0);
     },
   },
 

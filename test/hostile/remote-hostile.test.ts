@@ -136,7 +136,12 @@ const SHELL_ROWS: (Row & { script: Script })[] = [
   { name: "the name '..'", script: { out: once(MARK, block('/srv/d', [{ name: '..', meta: '41ed 4096 1700000000' }]), END) }, code: 'EPROTO', message: /the name '\.\.'/ },
   { name: 'a name outside the directory listed', script: { out: once(MARK, rec('D/srv/d'), rec('N/etc/passwd'), rec(`S${FILE} /etc/passwd\n`), END) }, code: 'EPROTO', message: /outside its directory/ },
   { name: 'a 4 KiB name', script: { out: once(MARK, block('/srv/d', [{ name: 'n'.repeat(4096), meta: FILE }]), END) }, code: 'EPROTO', message: /longer than 255 bytes/ },
-  { name: 'an mtime of -1', script: { out: once(MARK, block('/srv/d', [{ name: 'f', meta: '81a4 1 -1' }]), END) }, code: 'EPROTO', message: /modification time out of range/ },
+  {
+    name: 'an mtime of -1 (a real file dated 1969): the entry, with its time',
+    script: { out: once(MARK, block('/srv/d', [{ name: 'f', meta: '81a4 1 -1' }]), rec('T0'), END) },
+    check: (result) => assert.deepEqual(result.entries?.map((entry) => entry.mtime), [-1]),
+  },
+  { name: 'an mtime before 1833', script: { out: once(MARK, block('/srv/d', [{ name: 'f', meta: '81a4 1 -4294967297' }]), END) }, code: 'EPROTO', message: /modification time out of range/ },
   { name: 'an mtime of 2^63', script: { out: once(MARK, block('/srv/d', [{ name: 'f', meta: '81a4 1 9223372036854775808' }]), END) }, code: 'EPROTO', message: /modification time out of range/ },
   { name: 'a size that is not a number', script: { out: once(MARK, block('/srv/d', [{ name: 'f', meta: '81a4 12abc 1700000000' }]), END) }, code: 'EPROTO', message: /a size that is not a whole number/ },
   { name: 'a mode that is not a mode', script: { out: once(MARK, block('/srv/d', [{ name: 'f', meta: 'zzzz 1 1700000000' }]), END) }, code: 'EPROTO', message: /a mode that is not a file mode/ },
@@ -154,8 +159,61 @@ const SHELL_ROWS: (Row & { script: Script })[] = [
         for (let i = 0; ; i += 1) yield rec(`N/srv/d/${'x'.repeat(200)}${i}`);
       },
     },
+    code: 'ETOOBIG',
+    message: /more than 50 entries/,
+  },
+  {
+    name: 'directory records for ever (bytes past the cap, no entry)',
+    script: {
+      out: function* () {
+        yield MARK;
+        for (;;) yield rec(`D/srv/d/${'x'.repeat(4000)}`);
+      },
+    },
+    code: 'ETOOBIG',
+    message: /more than 50 entries/,
+  },
+  {
+    name: 'a record without a NUL for ever',
+    request: { ...LIST, options: { ...(LIST as Extract<RemoteRequest, { operation: 'list' }>).options, maxEntries: 100_000 } } as RemoteRequest,
+    script: {
+      out: function* () {
+        yield Buffer.concat([MARK, Buffer.from('N/srv/d/')]);
+        for (;;) yield Buffer.alloc(8192, 0x61);
+      },
+    },
     code: 'EPROTO',
-    message: /printed more than a listing/,
+    message: /a record longer than any/,
+  },
+  {
+    name: 'stat could not run (an argument list too long): no silent empty listing',
+    script: { out: once(MARK, rec('D/srv/d'), rec('N/srv/d/a'), rec('N/srv/d/b'), rec('S'), rec('T126'), END) },
+    code: 'EPROTO',
+    message: /stat could not describe the entries.*status 126/,
+  },
+  {
+    name: 'stat failed for every name that existed: no silent empty listing',
+    script: { out: once(MARK, rec('D/srv/d'), rec('N/srv/d/a'), rec('S'), rec('T1'), END) },
+    code: 'EPROTO',
+    message: /stat could not describe the entries.*status 1/,
+  },
+  {
+    name: 'stat failed for one name of two (it vanished): the other',
+    script: { out: once(MARK, rec('D/srv/d'), rec('N/srv/d/a'), rec('N/srv/d/b'), rec(`S${FILE} /srv/d/b\n`), rec('T1'), END) },
+    check: (result) => assert.deepEqual(result.entries?.map((entry) => entry.name), ['b']),
+  },
+  {
+    name: "a change's error text with control characters: cleaned",
+    request: { operation: 'delete', paths: [Buffer.from('/srv/a')] },
+    script: { out: once(MARK, rec('Rf\u001b[2J\u001b]0;owned\u0007rm: Permission denied\n'), END) },
+    code: 'EACCES',
+    message: /Permission denied/,
+  },
+  {
+    name: 'an ls mode with control characters: cleaned',
+    script: { out: once(Buffer.from('SCP-REMOTE:l\0'), rec('D/srv/d'), rec('N/srv/d/a'), rec('L\u001b[2Jxx 1 1'), END) },
+    code: 'EPROTO',
+    message: /a mode/,
   },
   {
     name: 'a billion entries (directory blocks for ever)',

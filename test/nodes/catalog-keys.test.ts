@@ -87,7 +87,7 @@ function editorKeys(): Map<string, string[]> {
     for (const match of html.matchAll(/data-i18n="([^"]+)"/g)) {
       for (const part of match[1].split(';')) found.push(part.replace(/^\[[^\]]+\]/, ''));
     }
-    for (const match of html.matchAll(/['"](scp-(?:connection|upload|download)\.[\w.]+)['"]/g)) {
+    for (const match of html.matchAll(/['"](scp-(?:connection|upload|download|remote)\.[\w.]+)['"]/g)) {
       const key = match[1];
       if (!key.endsWith('.')) found.push(key);
       // A key built from a prefix: the report's trust texts and the validation messages are expanded from

@@ -3,7 +3,8 @@ import assert from 'assert';
 import os from 'os';
 import path from 'path';
 import { TransferError } from '../../src/errors';
-import { COMPRESSION_ALGORITHMS, endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
+import { COMPRESSION_ALGORITHMS } from '../../src/ssh';
+import { destinationOf, endpointOf, normaliseLineEndings, parseAlgorithms, poolOptionsOf, idleTimeoutMsOf, transferTimeoutMsOf } from '../../src/nodes/endpoint';
 
 const STORE = '/tmp/store.json';
 
@@ -140,6 +141,16 @@ describe('nodes: connection settings → endpoint', function () {
       compress: COMPRESSION_ALGORITHMS,
     });
     assert.deepStrictEqual(endpointOf({ ...base, compression: true, algorithms: '{"compress": ["none"]}' }, {}, STORE).algorithms, { compress: ['none'] });
+  });
+
+  it('destination: the same one written another way is equal; another host, port, user, jump host or proxy is not', function () {
+    const deployed = { host: 'Device.example', port: '22', username: 'pi', proxyType: 'http' as const, proxyHost: '10.0.0.9', proxyPort: 3128, proxyUsername: 'u' };
+    const written = { host: ' device.example ', port: 22, username: 'pi', proxyType: 'http' as const, proxyHost: '[10.0.0.9]', proxyPort: '', proxyUsername: 'u', hostKeyPolicy: 'any' as const };
+    assert.strictEqual(destinationOf(written), destinationOf(deployed));
+    assert.strictEqual(destinationOf({ host: 'h', username: 'u', proxyHost: 'ignored' }), destinationOf({ host: 'h', port: '', username: 'u', proxyType: 'none' }));
+    for (const changed of [{ host: 'other' }, { port: 2222 }, { username: 'root' }, { jumpHost: 'j1' }, { proxyType: 'socks5' as const }, { proxyHost: '10.0.0.10' }, { proxyPort: 8080 }, { proxyUsername: 'v' }]) {
+      assert.notStrictEqual(destinationOf({ ...deployed, ...changed }), destinationOf(deployed), JSON.stringify(changed));
+    }
   });
 
   it('normalises CRLF and CR line endings to LF', function () {

@@ -77,7 +77,8 @@ describe('nodes: directories, raw-byte names, jump hosts (real sshd)', function 
     const response = await helper
       .request()
       .post('/scp-connection/conn/test')
-      .send({ ...connectionDef(server), jumpHost: 'conn', credentials: { password: '__PWRD__' } })
+      // (typed: another jump host is another destination, where the stored password is not used)
+      .send({ ...connectionDef(server), jumpHost: 'conn', credentials: { password: server.password } })
       .expect(200);
     const report = response.body as { reached: boolean; error?: { code: string; message: string } };
     assert.strictEqual(report.reached, false);

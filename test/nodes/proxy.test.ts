@@ -2,16 +2,56 @@
  * The proxy and compression settings of the scp-connection node, end to end in Node-RED: a fleet connection
  * whose devices (msg.host) all go through a SOCKS5 proxy with a login, an HTTP CONNECT proxy with Basic auth
  * and compression on, the proxy password kept as a credential (never in an error, a log or a report), wrong
- * proxy credentials caught as EPROXYAUTH, and "Test connection" going through the proxy and naming it.
+ * proxy credentials caught as EPROXYAUTH, and "Test connection" going through the proxy and naming it — and
+ * never sending the stored secrets to a host or proxy typed in the dialog.
  */
 import assert from 'assert';
 import crypto from 'crypto';
+import net from 'net';
 import { makeServerDir, needThrowawayUser, runAsUser, startDante, startSshd, startTinyproxy, type ProxyServer, type SshdServer } from '../harness';
 import { startedProxy } from '../support';
 import { connectionDef, downloadDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed, type Msg } from './support';
 
 const PROXY_SECRET = `proxy-SECRET-${crypto.randomBytes(6).toString('hex')}`;
 const PROXY_USER = 'flows';
+
+/** A stranger's "proxy": it records what each connection sends first and answers 502. */
+async function recordingProxy(): Promise<{ port: number; received: string[]; acceptedBeforeProbe(): Promise<number>; close(): Promise<void> }> {
+  const received: string[] = [];
+  const clientPorts: number[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    clientPorts.push(socket.remotePort ?? 0);
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.once('data', (chunk: Buffer) => {
+      received.push(chunk.toString('latin1'));
+      socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    received,
+    // A connection opened earlier was queued earlier: once our probe is accepted, every earlier one has been.
+    async acceptedBeforeProbe() {
+      const probe = net.connect({ host: '127.0.0.1', port });
+      probe.on('error', () => undefined);
+      await new Promise((resolve) => probe.once('connect', resolve));
+      const own = probe.localPort ?? -1;
+      while (!clientPorts.includes(own)) await new Promise((resolve) => setImmediate(resolve));
+      probe.destroy();
+      return clientPorts.indexOf(own);
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 describe('nodes: scp-connection through a proxy, with compression', function () {
   this.timeout(60_000);
@@ -84,6 +124,39 @@ describe('nodes: scp-connection through a proxy, with compression', function () 
     assert.strictEqual(report.error, undefined, JSON.stringify(report));
     assert.strictEqual(report.authenticated, true, 'the stored proxy password was used');
     assert.strictEqual(report.proxy, `HTTP proxy 127.0.0.1:${tiny.port}`);
+  });
+
+  it('Test connection sends the stored secrets only to the deployed destination: another proxy gets no proxy password', async function () {
+    await loadFlow([httpConnection(), uploadDef()], { conn: { password: server.password, proxyPassword: PROXY_SECRET } });
+    const stranger = await recordingProxy();
+    try {
+      const test = async (settings: Msg, credentials: Msg): Promise<{ reached: boolean; error?: { code: string; message: string } }> =>
+        (await helper.request().post('/scp-connection/conn/test').send({ ...httpConnection(settings), credentials }).expect(200)).body as {
+          reached: boolean;
+          error?: { code: string; message: string };
+        };
+      const placeholders = { password: '__PWRD__', proxyPassword: '__PWRD__' };
+      // Another proxy port, another device, another user: the stored secrets are refused there, before any connection.
+      for (const changed of [{ proxyPort: String(stranger.port) }, { host: '127.0.0.2' }, { username: 'someone-else' }]) {
+        const report = await test(changed, placeholders);
+        assert.strictEqual(report.error?.code, 'EINVAL', JSON.stringify({ changed, report }));
+        assert.strictEqual(report.error?.message, 'scp-connection.errors.secretsStayWithDeployed');
+        assert.strictEqual(report.reached, false);
+      }
+      assert.strictEqual(await stranger.acceptedBeforeProbe(), 0, 'nothing reached the other proxy');
+      // The SSH password typed, the proxy password left blank: the other proxy hears the user name and no password.
+      const report = await test({ proxyPort: String(stranger.port) }, { password: server.password, proxyPassword: '' });
+      assert.strictEqual(report.error?.code, 'EPROXY', JSON.stringify(report));
+      assert.strictEqual(stranger.received.length, 1);
+      const authorization = /^Proxy-Authorization: Basic (\S+)\r$/m.exec(stranger.received[0] ?? '')?.[1];
+      assert.strictEqual(Buffer.from(authorization ?? '', 'base64').toString(), `${PROXY_USER}:`, stranger.received[0]);
+      assert.ok(!stranger.received[0]?.includes(Buffer.from(PROXY_SECRET).toString('base64').slice(0, 12)));
+      // The deployed destination, written another way (port as a number, host in brackets), still uses them.
+      const same = await test({ host: '[127.0.0.1]', port: server.port, proxyPort: tiny.port }, placeholders);
+      assert.strictEqual(same.error, undefined, JSON.stringify(same));
+    } finally {
+      await stranger.close();
+    }
   });
 
   it('wrong proxy credentials are EPROXYAUTH, and no error, log or report shows the password', async function () {

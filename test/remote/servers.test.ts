@@ -178,3 +178,55 @@ describe('remote toolbox: a name that is not UTF-8 (real sshd with SFTP)', funct
     assert.deepEqual(gone.outcomes?.map((o) => ('done' in o ? o.done : o.error.code)), ['deleted']);
   });
 });
+
+describe('remote toolbox: a directory of 40000 names, and a file from before 1970 (real sshd)', function () {
+  this.timeout(300_000);
+  let server: SshdServer;
+  let pool: SshPool;
+  let dir: string;
+  const COUNT = 40_000;
+  // 40000 paths of about 100 bytes: 4 MB, twice what one command line (ARG_MAX) holds on Linux.
+  const LONG = 'x'.repeat(70);
+  before(async () => {
+    server = await sharedSshd();
+    pool = poolProvider(server);
+    dir = (await makeServerDir(server, 'many')).relative;
+    const made = await runAsUser(server, `cd '${dir}' && mkdir big && cd big && i=0; while [ $i -lt ${COUNT} ]; do : > "f$i-${LONG}"; i=$((i+1)); done; printf 12345 > f0-${LONG}`);
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(async () => pool?.close());
+
+  const list = (transport: 'scp' | 'sftp', maxEntries: number): ReturnType<typeof remote> =>
+    remote(context(pool, { transport }), { operation: 'list', path: Buffer.from(`${dir}/big`), options: { recursive: false, maxDepth: 1, maxEntries } });
+
+  it('lists every name over the shell (stat in batches), the same entries as SFTP', async () => {
+    const shell = await list('scp', 50_000);
+    assert.equal(shell.transport, 'scp');
+    assert.equal(shell.listed, COUNT);
+    assert.equal(shell.entries?.length, COUNT);
+    const names = new Set(shell.entries?.map((entry) => String(entry.name)));
+    for (let i = 0; i < COUNT; i += 1) assert.ok(names.has(`f${i}-${LONG}`), `f${i} listed`);
+    assert.deepEqual(
+      shell.entries?.filter((entry) => entry.size > 0).map((entry) => `${String(entry.name)} ${entry.type} ${entry.size}`),
+      [`f0-${LONG} file 5`],
+    );
+    const sftp = await list('sftp', 50_000);
+    const key = (entries: RemoteEntry[] | undefined): string[] => (entries ?? []).map((entry) => `${String(entry.path)} ${entry.type} ${entry.size} ${entry.mode} ${entry.mtime}`);
+    assert.deepEqual(key(shell.entries), key(sftp.entries));
+  });
+
+  it('fails with ETOOBIG over both transports when the names pass the entry limit', async () => {
+    for (const transport of ['scp', 'sftp'] as const) {
+      await assert.rejects(list(transport, 10_000), (error: Error & { code?: string }) => error.code === 'ETOOBIG' && /more than 10000 entries/.test(error.message), transport);
+    }
+  });
+
+  it('gives a file dated before 1970 its negative time over the shell', async () => {
+    const made = await runAsUser(server, `cd '${dir}' && mkdir old && printf x > old/f && touch -d @-86400 old/f`);
+    assert.equal(made.code, 0, made.stderr);
+    const shell = await remote(context(pool, { transport: 'scp' }), { operation: 'list', path: Buffer.from(`${dir}/old`), options: { recursive: false, maxDepth: 1, maxEntries: 10 } });
+    assert.deepEqual(shell.entries?.map((entry) => `${String(entry.name)} ${entry.mtime}`), ['f -86400']);
+    const stat = await remote(context(pool, { transport: 'scp' }), { operation: 'stat', path: Buffer.from(`${dir}/old/f`) });
+    assert.equal(stat.entries?.[0]?.mtime, -86400);
+  });
+});

@@ -7,7 +7,11 @@ import * as assert from 'node:assert/strict';
 import { TransferError } from '../../src/errors';
 import { entryFilter, makeEntry, sortAndLimit } from '../../src/remote/entries';
 import { modeOfPermissionString } from '../../src/remote/shell-remote';
-import type { ListOptions, RemoteEntry } from '../../src/remote';
+import { remote, MAX_ENTRIES_CAP, type ListOptions, type RemoteEntry } from '../../src/remote';
+import { InputError } from '../../src/nodes/input-error';
+import { remoteRequestOf } from '../../src/nodes/remote-input';
+import type { ChannelProvider } from '../../src/ssh/types';
+import { forgetTransport, knowsTransport, learnTransport } from '../../src/transfer';
 
 const BASE: ListOptions = { recursive: false, maxDepth: 1, maxEntries: 100 };
 
@@ -58,9 +62,41 @@ describe('remote toolbox: pure parts', () => {
     assert.ok(refused({ mode: 0o100644, size: 2 ** 60, mtime: 0 }));
     assert.ok(refused({ mode: 0o100644, size: Number.NaN, mtime: 0 }));
     assert.ok(refused({ mode: 0o100644, size: 1, mtime: 2 ** 32 }));
+    assert.ok(refused({ mode: 0o100644, size: 1, mtime: -(2 ** 32) - 1 }));
+    // A real file dated before 1970 (stat %Y over the shell): its time, not a refusal.
+    assert.equal(makeEntry(dir, Buffer.from('x'), { mode: 0o100644, size: 1, mtime: -86400 }, 'h').entry.mtime, -86400);
     assert.ok(refused({ mode: 0x10000, size: 1, mtime: 0 }));
     const made = makeEntry(dir, Buffer.from([0x66, 0xff]), { mode: 0o100644, size: 1, mtime: null }, 'h');
     assert.ok(Buffer.isBuffer(made.entry.name) && made.entry.name.equals(Buffer.from([0x66, 0xff])));
     assert.equal(made.entry.mtime, null);
+  });
+
+  it('sorts an unknown time before every known one, a pre-1970 time too', () => {
+    const entries = [entry('old', 1, -86400), entry('unknown', 1, null), entry('new', 1, 5)];
+    assert.deepEqual(sortAndLimit(entries, { ...BASE, sort: { by: 'mtime', descending: false } }).map((e) => e.name), ['unknown', 'old', 'new']);
+  });
+
+  it('refuses an entry limit past MAX_ENTRIES_CAP: in the node (badListOption) and in the engine (EINVAL)', async () => {
+    assert.equal(MAX_ENTRIES_CAP, 1_000_000);
+    const request = (maxEntries: number): ReturnType<typeof remoteRequestOf> => remoteRequestOf({ operation: 'list', maxEntries }, {}, 'list', [Buffer.from('d')], undefined);
+    assert.deepEqual((request(MAX_ENTRIES_CAP) as { options: ListOptions }).options.maxEntries, MAX_ENTRIES_CAP);
+    assert.throws(() => request(MAX_ENTRIES_CAP + 1), (error: InputError) => error instanceof InputError && error.messageKey === 'badListOption' && /at most 1000000/.test(error.message));
+    // Refused before any channel is asked for: the provider is never used.
+    const never = (): never => assert.fail('no channel for a refused request');
+    const channels: ChannelProvider = { label: 'h:22', exec: never, sftp: never };
+    await assert.rejects(
+      remote({ channels, transport: 'sftp', idleTimeoutMs: 1000 }, { operation: 'list', path: Buffer.from('d'), options: { ...BASE, maxEntries: 5_000_000 } }),
+      (error: TransferError) => error.code === 'EINVAL' && /entry limit must be at most 1000000/.test(error.message),
+    );
+  });
+
+  it('remembers what auto learned in one place for transfers and the toolbox; forgetTransport clears both', () => {
+    const never = (): never => assert.fail('unused');
+    const channels: ChannelProvider = { label: 'h:22', exec: never, sftp: never };
+    learnTransport(channels, 'noScp');
+    learnTransport(channels, 'noSftp');
+    assert.ok(knowsTransport(channels, 'noScp') && knowsTransport(channels, 'noSftp'));
+    forgetTransport(channels);
+    assert.ok(!knowsTransport(channels, 'noScp') && !knowsTransport(channels, 'noSftp'));
   });
 });

@@ -162,13 +162,13 @@ describe('SCP data path: reused buffers', () => {
     ['fewer', Buffer.alloc(3 * 1024 * 1024 + 5, 1), 3 * 1024 * 1024 + 9],
     ['more', Buffer.alloc(1024 * 1024 + 1, 2), 1024 * 1024],
   ] as const) {
-    it(`ScpSource: a self-reading content with ${how} bytes than announced -> EPROTO "changed size", no trailer, content released`, async () => {
+    it(`ScpSource: a self-reading content with ${how} bytes than announced -> ECHANGED "changed size", no trailer, content released`, async () => {
       const peer = new ScriptedPeer();
       peer.send('\0\0');
       const source = new ScpSource(peer.streams, { host: PEER_HOST, path: '/x', idleTimeoutMs: 5000 });
       await source.ready();
       const content = selfReading(data, 100_000);
-      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size, content }), 'EPROTO', new RegExp(`changed size.*${how}`));
+      await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size, content }), 'ECHANGED', new RegExp(`changed size.*${how}`));
       const sent = await peer.sessionEnded();
       const header = `C0644 ${size} x\n`;
       assert.strictEqual(sent.subarray(0, header.length).toString('latin1'), header);

@@ -77,7 +77,7 @@ describe('ScpSource (upload state machine)', () => {
       secondPeer.send('\0');
       await assert.rejects(
         second.sendFile({ name: 'grew', mode: 0o644, size: 0, content: Readable.from([Buffer.from('x')]) }),
-        (error: TransferError) => error.code === 'EPROTO' && /more bytes/.test(error.message),
+        (error: TransferError) => error.code === 'ECHANGED' && /more bytes/.test(error.message),
       );
     });
 
@@ -253,23 +253,23 @@ describe('ScpSource (upload state machine)', () => {
   });
 
   describe('failures', () => {
-    it('a Readable with fewer bytes than announced -> EPROTO "changed size", session over', async () => {
+    it('a Readable with fewer bytes than announced -> ECHANGED "changed size", session over', async () => {
       const { peer, source } = await sourceAnswering('\0');
       await rejectsWith(
         source.sendFile({ name: 'x', mode: 0o644, size: 10, content: Readable.from([Buffer.from('abc')]) }),
-        'EPROTO',
+        'ECHANGED',
         /changed size.*fewer/,
       );
       const sent = (await peer.sessionEnded()).toString('latin1');
       assert.strictEqual(sent, 'C0644 10 x\nabc', 'no trailer may follow short data');
-      await rejectsWith(source.sendFile({ name: 'y', mode: 0o644, size: 0, content: Buffer.alloc(0) }), 'EPROTO');
+      await rejectsWith(source.sendFile({ name: 'y', mode: 0o644, size: 0, content: Buffer.alloc(0) }), 'ECHANGED');
     });
 
-    it('a Readable with more bytes than announced -> EPROTO "changed size", no trailer sent', async () => {
+    it('a Readable with more bytes than announced -> ECHANGED "changed size", no trailer sent', async () => {
       const { peer, source } = await sourceAnswering('\0');
       await rejectsWith(
         source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Readable.from([Buffer.from('abc'), Buffer.from('d')]) }),
-        'EPROTO',
+        'ECHANGED',
         /changed size.*more/,
       );
       assert.ok(!(await peer.sessionEnded()).includes(0), 'no trailer may have been sent');

@@ -6,8 +6,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
-import { SshPool } from '../../src/ssh';
-import { COMPRESSION_ALGORITHMS } from '../../src/nodes/endpoint';
+import { COMPRESSION_ALGORITHMS, SshPool } from '../../src/ssh';
 import { download, upload } from '../../src/transfer';
 import { logText, makeServerDir, runAsUser, sharedSshd, startThrottledRelay, type SshdServer, type ThrottledRelay } from '../harness';
 import { bufferDownload, context, poolProvider, sha256, sq } from '../transfer/support';

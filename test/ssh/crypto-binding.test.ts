@@ -6,7 +6,7 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { bindingMissingWarning } from '../../src/ssh/crypto-binding';
+import { bindingMissingWarning, bindingWarningEnglish } from '../../src/ssh/crypto-binding';
 
 const LOCALES = path.resolve(__dirname, '..', '..', '..', 'locales');
 
@@ -36,5 +36,14 @@ describe('ssh: the warning for a missing crypto binding', function () {
       const unsupported = warnings.cryptoBindingUnsupported;
       assert.ok(unsupported.includes('__ssh2__') && unsupported.includes('__node__'), `${language}: cryptoBindingUnsupported names ssh2's and Node's versions`);
     }
+  });
+  it("the engine's English (logged outside Node-RED) is the en-US catalog's text, values filled in", function () {
+    const english = (JSON.parse(fs.readFileSync(path.join(LOCALES, 'en-US', 'scp-connection.json'), 'utf8')) as Record<string, { warnings: Record<string, string> }>)['scp-connection']
+      .warnings;
+    assert.strictEqual(bindingWarningEnglish({ code: 'cryptoBindingMissing', values: {} }), english.cryptoBindingMissing);
+    assert.strictEqual(
+      bindingWarningEnglish({ code: 'cryptoBindingUnsupported', values: { node: '26.1.0', ssh2: '1.17.0' } }),
+      english.cryptoBindingUnsupported?.replace('__ssh2__', '1.17.0').replace('__node__', '26.1.0'),
+    );
   });
 });

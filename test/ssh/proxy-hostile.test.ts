@@ -2,12 +2,14 @@
  * Proxies that misbehave (scripted TCP servers: the real ones are in proxy.test.ts): wrong versions,
  * silence, a close mid-handshake, a header without end, an unknown address type. Each fails with its code
  * within the connection deadline and leaves nothing open; and a reply that shares its TCP segment with the
- * SSH server's greeting loses no byte of it.
+ * SSH server's greeting loses no byte of it. A device host that cannot be sent fails with EINVAL before any
+ * socket opens, and an IPv6 zone reaches an HTTP proxy as RFC 6874 writes it ("%25").
  */
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { SshPool } from '../../src/ssh';
 import { SshConnection } from '../../src/ssh/connection';
+import { openProxyTunnel } from '../../src/ssh/proxy';
 import type { ProxyConfig } from '../../src/ssh/types';
 import { needThrowawayUser, sharedSshd, type SshdServer } from '../harness';
 import { endpointFor, rejection } from './helpers';
@@ -16,6 +18,8 @@ interface ScriptedProxy {
   port: number;
   /** connections the proxy accepted */
   accepted: () => number;
+  /** the client ports of the connections it accepted, in order */
+  clientPorts: () => number[];
   /** sockets the script saw closed by the client */
   closedByClient: () => number;
   close(): Promise<void>;
@@ -25,9 +29,11 @@ interface ScriptedProxy {
 async function scriptedProxy(script: (socket: net.Socket) => void): Promise<ScriptedProxy> {
   let closed = 0;
   let accepted = 0;
+  const clientPorts: number[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     accepted += 1;
+    clientPorts.push(socket.remotePort ?? 0);
     sockets.add(socket);
     socket.on('error', () => undefined);
     // (a socket nobody reads from never learns that the other side closed it)
@@ -41,6 +47,7 @@ async function scriptedProxy(script: (socket: net.Socket) => void): Promise<Scri
   return {
     port: (server.address() as net.AddressInfo).port,
     accepted: () => accepted,
+    clientPorts: () => [...clientPorts],
     closedByClient: () => closed,
     close: () =>
       new Promise((resolve) => {
@@ -48,6 +55,20 @@ async function scriptedProxy(script: (socket: net.Socket) => void): Promise<Scri
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * How many connections the proxy accepted before one of our own: a socket opened earlier was queued
+ * earlier, so once our probe is accepted every earlier one has been too.
+ */
+async function acceptedBeforeProbe(proxy: ScriptedProxy): Promise<number> {
+  const probe = net.connect({ host: '127.0.0.1', port: proxy.port });
+  probe.on('error', () => undefined);
+  await new Promise((resolve) => probe.once('connect', resolve));
+  const port = probe.localPort;
+  while (!proxy.clientPorts().includes(port ?? -1)) await new Promise((resolve) => setImmediate(resolve));
+  probe.destroy();
+  return proxy.clientPorts().indexOf(port ?? -1);
 }
 
 /** Reads the SOCKS5 greeting and answers `reply`; then, for the CONNECT, `connectReply` (if any). */
@@ -139,6 +160,52 @@ describe('ssh: hostile proxies', function () {
         const error = await rejection(SshConnection.open(endpointFor({ ...sshd, host, port: 2222 }, { privateKey: sshd.clientKey }, undefined, { proxy: { kind: 'socks5', host: '127.0.0.1', port: proxy.port } })));
         assert.equal(error.code, 'ECONNREFUSED', 'SOCKS reply 5: the device refused');
         assert.deepEqual([...(requests.pop() ?? [])], [5, 1, 0, ...address, 0x08, 0xae], host);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  const unsendable: { kind: ProxyConfig['kind']; host: string }[] = [
+    { kind: 'http', host: 'device\r\nX-Injected: 1' },
+    { kind: 'http', host: 'two words' },
+    { kind: 'http', host: 'name%with-percent' },
+    { kind: 'http', host: 'fe80::1%eth 0' },
+    { kind: 'http', host: 'not:an:address' },
+    { kind: 'socks5', host: 'd'.repeat(256) },
+  ];
+  for (const { kind, host } of unsendable) {
+    it(`${kind}: a device host that cannot be sent (${JSON.stringify(host.slice(0, 24))}) is EINVAL before any socket opens`, async function () {
+      const proxy = await scriptedProxy((socket) => socket.resume());
+      try {
+        const error = await rejection(openProxyTunnel({ kind, host: '127.0.0.1', port: proxy.port }, { host, port: 22 }, { deadlineMs: 5_000 }));
+        assert.equal(error.code, 'EINVAL', error.message);
+        assert.equal(await acceptedBeforeProbe(proxy), 0, 'no connection reached the proxy');
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
+
+  it('HTTP CONNECT brackets an IPv6 device and writes its zone "%" as "%25" (RFC 6874)', async function () {
+    const requests: string[] = [];
+    const proxy = await scriptedProxy((socket) =>
+      socket.once('data', (chunk: Buffer) => {
+        requests.push(chunk.toString('latin1'));
+        socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+      }),
+    );
+    try {
+      const expected: [string, string][] = [
+        ['fe80::1%eth0', '[fe80::1%25eth0]:2222'],
+        ['fd00::1:2', '[fd00::1:2]:2222'],
+        ['10.1.2.3', '10.1.2.3:2222'],
+        ['device.example', 'device.example:2222'],
+      ];
+      for (const [host, authority] of expected) {
+        const error = await rejection(openProxyTunnel({ kind: 'http', host: '127.0.0.1', port: proxy.port }, { host, port: 2222 }, { deadlineMs: 5_000 }));
+        assert.equal(error.code, 'EPROXY', error.message);
+        assert.equal(requests.pop(), `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`, host);
       }
     } finally {
       await proxy.close();

@@ -3,7 +3,7 @@
  * must not break the pool, so every call is guarded.
  */
 import type { TransferError } from '../../errors';
-import { bindingMissingWarning, cryptoBindingAvailable, ssh2Version } from '../crypto-binding';
+import { bindingMissingWarning, bindingWarningEnglish, cryptoBindingAvailable, ssh2Version } from '../crypto-binding';
 import { ssh2ShapeProblems, warnSsh2Changed } from '../ssh2-internals';
 import type { PoolState, SshWarning, WarnFunction } from '../types';
 
@@ -11,13 +11,6 @@ export interface PoolHooks {
   onState?(state: PoolState, detail?: TransferError): void;
   log?: { warn: WarnFunction; debug?(msg: string): void };
 }
-
-/** The English texts of the binding warnings, for hooks that log the message as given (the nodes translate the code). */
-const ENGLISH = {
-  cryptoBindingMissing: "ssh2's native crypto binding is not installed: transfers will be much slower (reinstall ssh2 with build tools available)",
-  cryptoBindingUnsupported:
-    "ssh2 __ssh2__'s native crypto binding does not build on Node.js __node__: ssh2 encrypts through Node's own crypto instead, about as fast with AES-GCM (chosen first with OpenSSH), slower with chacha20-poly1305 or AES-CTR. Node.js 24 LTS runs the binding.",
-};
 
 export class PoolReporter {
   private installChecked = false;
@@ -43,7 +36,7 @@ export class PoolReporter {
     this.ssh2Shape(ssh2ShapeProblems());
     if (!cryptoBindingAvailable()) {
       const warning = bindingMissingWarning(process.version, ssh2Version());
-      this.warn(ENGLISH[warning.code as keyof typeof ENGLISH].replace(/__(\w+)__/g, (_all, name: string) => warning.values[name] ?? ''), warning);
+      this.warn(bindingWarningEnglish(warning), warning);
     }
   }
 

@@ -8,10 +8,10 @@ import * as net from 'node:net';
 import { codeFromSocketError, TransferError } from '../../errors';
 import { cleanText } from '../../text';
 import type { ProxyConfig } from '../types';
-import { httpConnectHandshake } from './http-connect';
+import { prepareHttpConnect } from './http-connect';
 import { HandshakeReader } from './reader';
-import { socks5Handshake } from './socks5';
-import { proxyLabel, type ProxyTarget } from './target';
+import { prepareSocks5 } from './socks5';
+import { proxyLabel, type ProxyHandshake, type ProxyTarget } from './target';
 
 export { proxyLabel, type ProxyTarget } from './target';
 
@@ -26,6 +26,14 @@ export function openProxyTunnel(proxy: ProxyConfig, target: ProxyTarget, options
   const where = proxyLabel(proxy);
   const proxyWhere = `${proxy.host}:${proxy.port}`;
   return new Promise((resolve, reject) => {
+    // What cannot be sent (a host name with a line break, an over-long SOCKS name) fails before a socket opens.
+    let handshake: ProxyHandshake;
+    try {
+      handshake = proxy.kind === 'socks5' ? prepareSocks5(proxy, target) : prepareHttpConnect(proxy, target);
+    } catch (error) {
+      reject(error);
+      return;
+    }
     let settled = false;
     let connected = false;
     const socket = net.connect({ host: proxy.host, port: proxy.port });
@@ -70,8 +78,7 @@ export function openProxyTunnel(proxy: ProxyConfig, target: ProxyTarget, options
     }
     socket.once('connect', () => {
       connected = true;
-      const handshake = proxy.kind === 'socks5' ? socks5Handshake : httpConnectHandshake;
-      handshake(socket, reader, proxy, target).then(
+      handshake(socket, reader).then(
         () => finish(),
         (error: unknown) => {
           finish(

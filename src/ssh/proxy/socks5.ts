@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { TransferError } from '../../errors';
 import type { ProxyConfig } from '../types';
 import type { HandshakeReader } from './reader';
-import { proxyLabel, type ProxyTarget } from './target';
+import { proxyLabel, type ProxyHandshake, type ProxyTarget } from './target';
 
 const VERSION = 5;
 const METHOD_NONE = 0x00;
@@ -29,14 +29,29 @@ const REPLIES: Record<number, { code: TransferError['code']; meaning: string }> 
   8: { code: 'EPROXY', meaning: 'address type not supported' },
 };
 
-/** Runs the handshake on a socket already connected to the proxy; resolves once the tunnel stands. */
-export async function socks5Handshake(socket: net.Socket, reader: HandshakeReader, proxy: ProxyConfig, target: ProxyTarget): Promise<void> {
+/**
+ * Checks and encodes the device's address and the credentials before any socket opens (a name that cannot
+ * be sent is EINVAL at once); the handshake it returns runs on a socket already connected to the proxy.
+ */
+export function prepareSocks5(proxy: ProxyConfig, target: ProxyTarget): ProxyHandshake {
+  const address = encodeAddress(target.host);
+  const credentials = proxy.username !== undefined ? encodeCredentials(proxy.username, proxy.password ?? '') : undefined;
+  return (socket, reader) => socks5Handshake(socket, reader, proxy, target, address, credentials);
+}
+
+/** Runs the handshake; resolves once the tunnel stands. */
+async function socks5Handshake(
+  socket: net.Socket,
+  reader: HandshakeReader,
+  proxy: ProxyConfig,
+  target: ProxyTarget,
+  address: Buffer,
+  credentials: Buffer | undefined,
+): Promise<void> {
   const where = proxyLabel(proxy);
   const deviceWhere = `${target.host}:${target.port}`;
   const broken = (what: string): TransferError =>
     new TransferError('EPROTO', `${where} does not speak SOCKS5`, { host: `${proxy.host}:${proxy.port}`, detail: what });
-  const address = encodeAddress(target.host);
-  const credentials = proxy.username !== undefined ? encodeCredentials(proxy.username, proxy.password ?? '') : undefined;
 
   socket.write(Buffer.from(credentials ? [VERSION, 2, METHOD_NONE, METHOD_PASSWORD] : [VERSION, 1, METHOD_NONE]));
   const choice = await reader.bytes(2);

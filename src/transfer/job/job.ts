@@ -7,6 +7,7 @@ import { TransferError, isTransferError, meaningOfErrno, systemError } from '../
 import type { ChannelProvider } from '../../ssh/types';
 import { JobTemporaries } from '../leftovers/journal';
 import type { ProgressEvent, TransferContext, TransferResult, TransferredFile, TransportUsed } from '../types';
+import type { LinkState } from '../link/link-state';
 
 /** 'bytes' progress events are emitted at most once per this many bytes or milliseconds per file. */
 const PROGRESS_BYTES_STEP = 64 * 1024;
@@ -37,6 +38,8 @@ export class Job {
   readonly directories: string[] = [];
   bytes = 0;
   totalSize: number | undefined;
+  /** bandwidth limit, verify and resume of this job (src/transfer/link/), when any is on */
+  link: LinkState | undefined;
   private fileIndex = 0;
   private dropDotSlash = false;
   private current: { path: string; size: number; bytes: number; lastBytes: number; lastTime: number } | undefined;
@@ -158,6 +161,8 @@ export class Job {
     const current = this.current;
     if (current && current.path === progressPath && current.bytes !== current.lastBytes) this.emitBytes(current, Date.now());
     this.current = undefined;
+    const sha256 = this.link?.checksumOf(file.remotePath);
+    if (sha256 !== undefined) file = { ...file, sha256 };
     const shown = this.asGiven(file.remotePath);
     this.files.push(shown === file.remotePath ? file : { ...file, remotePath: shown });
     this.emit({ type: 'fileEnd', path: progressPath, size: file.size, index: this.fileIndex, transferred: file.transferred });
@@ -182,6 +187,7 @@ export class Job {
       bytes: this.bytes,
       durationMs,
       rate: durationMs > 0 ? Math.round((this.bytes * 1000) / durationMs) : this.bytes,
+      ...(this.link?.resumedFrom !== undefined ? { resumedFrom: this.link.resumedFrom } : {}),
     };
   }
 }

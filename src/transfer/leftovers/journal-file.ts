@@ -19,6 +19,9 @@ import fs, { promises as fsp } from 'fs';
 import path from 'path';
 import { MAX_LEFTOVER_PATH, isValidLeftover, type Leftover, type LeftoverJournal } from './journal';
 
+/** The base64 of a part's mark at most (a key of 64 hex digits and four numbers). */
+const PART_MARK_LINE_BYTES = 256;
+
 /** Names kept per server; beyond this the oldest ones no job uses are dropped. */
 export const MAX_LEFTOVERS = 2_000;
 /** The first line of the file. */
@@ -26,19 +29,31 @@ export const JOURNAL_HEADER = 'scp-leftovers 2';
 /** The log is rewritten once it would hold more lines than twice its names plus this. */
 const COMPACT_SLACK = 64;
 /** The longest line: sign, kind, space, the base64 of the longest path, newline. */
-const MAX_LINE_BYTES = Math.ceil(MAX_LEFTOVER_PATH / 3) * 4 + 16;
+const MAX_LINE_BYTES = Math.ceil(MAX_LEFTOVER_PATH / 3) * 4 + 16 + PART_MARK_LINE_BYTES;
 /** A file larger than this is not read (the longest log compaction allows, of the longest paths). */
 const MAX_FILE_BYTES = (2 * MAX_LEFTOVERS + COMPACT_SLACK + 1) * MAX_LINE_BYTES;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/u;
-const LINE = /^([+-])(file|staging) ([A-Za-z0-9+/]*={0,2})$/u;
+/** A kept part's line carries its mark (JSON, base64) after the path. */
+const LINE = /^([+-])(file|staging|part) ([A-Za-z0-9+/]*={0,2})(?: ([A-Za-z0-9+/]*={0,2}))?$/u;
 
 function keyOf(item: Leftover): string {
   return `${item.kind}:${item.path.toString('latin1')}`;
 }
 
 function lineOf(sign: '+' | '-', item: Leftover): string {
-  return `${sign}${item.kind} ${item.path.toString('base64')}\n`;
+  const mark = sign === '+' && item.part ? ` ${Buffer.from(JSON.stringify(item.part)).toString('base64')}` : '';
+  return `${sign}${item.kind} ${item.path.toString('base64')}${mark}\n`;
+}
+
+/** The mark of a '+part' line, or undefined when it is not one (the line is then refused). */
+function markOf(text: string | undefined): Leftover['part'] {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as Leftover['part'];
+  } catch {
+    return undefined;
+  }
 }
 
 interface Parsed {
@@ -69,8 +84,11 @@ function parseLog(text: string): Parsed {
   for (const line of lines.slice(1)) {
     if (line === '') continue;
     const match = LINE.exec(line);
-    const item = match ? { path: Buffer.from(match[3], 'base64'), kind: match[2] as Leftover['kind'] } : undefined;
-    if (!match || !item || !isValidLeftover(item)) {
+    const part = match && match[1] === '+' && match[2] === 'part' ? markOf(match[4]) : undefined;
+    const item: Leftover | undefined = match ? { path: Buffer.from(match[3], 'base64'), kind: match[2] as Leftover['kind'], ...(part ? { part } : {}) } : undefined;
+    // A '-part' line names the part alone: what it forgets needs no mark.
+    const checked = item && match?.[1] === '-' && item.kind === 'part' ? { ...item, part: { key: '0'.repeat(64), side: 'local' as const, size: 0, mtime: 0, since: 0 } } : item;
+    if (!match || !item || !checked || !isValidLeftover(checked)) {
       refused += 1;
       continue;
     }
@@ -137,11 +155,16 @@ export class FileLeftoverJournal implements LeftoverJournal {
     await this.load();
     const orphans: Leftover[] = [];
     for (const [key, item] of this.entries) {
-      if (this.inUse.has(key)) continue;
+      if (this.inUse.has(key) || item.kind === 'part') continue;
       this.inUse.add(key);
       orphans.push(item);
     }
     return orphans;
+  }
+
+  async parts(): Promise<Leftover[]> {
+    await this.load();
+    return [...this.entries.values()].filter((item) => item.kind === 'part');
   }
 
   private load(): Promise<void> {

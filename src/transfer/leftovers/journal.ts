@@ -9,10 +9,38 @@ import { endsWithSlash, splitRemote } from '../remote-path';
 import { isOurTemporaryName } from './temp-name';
 
 export interface Leftover {
-  /** the remote path as raw bytes */
+  /** the remote path as raw bytes (a 'part' on the local side: the local path) */
   path: Buffer;
-  /** a temporary file, or a staging directory (removed with its contents) */
-  kind: 'file' | 'staging';
+  /**
+   * a temporary file, or a staging directory (removed with its contents), or a part kept on purpose for a
+   * resumed transfer (link/resume/): never swept as an orphan, dropped by the resume once too old or unusable
+   */
+  kind: 'file' | 'staging' | 'part';
+  /** for a 'part': what it belongs to */
+  part?: PartMark;
+}
+
+/** What a kept part is the beginning of: the next message for the same source and target may continue it. */
+export interface PartMark {
+  /** hex sha256 of direction, device, source and target (link/resume/resume-key.ts) */
+  key: string;
+  /** where the part is: on the server (uploads) or here (downloads) */
+  side: 'remote' | 'local';
+  /** the source's size and mtime (ms) when the part was begun: a changed source starts over */
+  size: number;
+  mtime: number;
+  /** when the part was last written (ms since the epoch) */
+  since: number;
+}
+
+function isPartMark(mark: PartMark | undefined): boolean {
+  return (
+    mark !== undefined &&
+    typeof mark.key === 'string' &&
+    /^[0-9a-f]{64}$/u.test(mark.key) &&
+    (mark.side === 'remote' || mark.side === 'local') &&
+    [mark.size, mark.mtime, mark.since].every((n) => Number.isSafeInteger(n) && n >= 0)
+  );
 }
 
 /**
@@ -26,8 +54,10 @@ export interface LeftoverJournal {
   forget(items: Leftover[]): Promise<void>;
   /** Their job ended without removing them: they stay recorded, free for the next sweep. */
   release(items: Leftover[]): void;
-  /** Recorded names no running job uses, now marked in use by the caller (forget or release them). */
+  /** Recorded names no running job uses, now marked in use by the caller (forget or release them); never parts. */
   takeOrphans(): Promise<Leftover[]>;
+  /** The kept parts (resume); a journal without this keeps none, and resume starts over every time. */
+  parts?(): Promise<Leftover[]>;
 }
 
 /** Longer paths (beyond Linux's PATH_MAX) are not recorded, so the journal stays small. */
@@ -35,10 +65,11 @@ export const MAX_LEFTOVER_PATH = 4096;
 
 /** Only our own temporary names may be recorded or removed: a bad record must never name a user's path. */
 export function isValidLeftover(item: Leftover): boolean {
-  if (item.kind !== 'file' && item.kind !== 'staging') return false;
+  if (item.kind !== 'file' && item.kind !== 'staging' && item.kind !== 'part') return false;
+  if (item.kind === 'part' && !isPartMark(item.part)) return false;
   if (item.path.length === 0 || item.path.length > MAX_LEFTOVER_PATH) return false;
   if (item.path.includes(0) || endsWithSlash(item.path)) return false;
-  return isOurTemporaryName(splitRemote(item.path).base, item.kind);
+  return isOurTemporaryName(splitRemote(item.path).base, item.kind === 'part' ? 'file' : item.kind);
 }
 
 /** One job's share of the journal: what it recorded and has not yet seen gone. */

@@ -1,7 +1,8 @@
 /**
  * Runs the small shell commands the SCP transport needs around the protocol itself (the scripts are in
- * shell-scripts.ts): one exec channel per command, bounded output, a bounded wait, and the batching that
- * keeps every command under the server's argument cap.
+ * shell-scripts.ts) and the remote toolbox's commands (src/remote/shell-run.ts, stdout streamed as
+ * records): one exec channel per command, bounded output, a bounded wait, and the batching that keeps
+ * every command under the server's argument cap.
  */
 import type { ClientChannel } from 'ssh2';
 import { TransferError } from '../../errors';
@@ -9,7 +10,18 @@ import { cleanText } from '../../text';
 import { CLEANUP_TIMEOUT_MS, type Job } from '../job/job';
 import { watchConnection } from '../job/watch-connection';
 
-/** One command's output (stdout capped, stderr a cleaned tail). */
+/**
+ * Stdout handed on as it arrives instead of collected (a listing of any length, read as records): the
+ * caller's own cap and its error for a command that prints past it.
+ */
+export interface StdoutStream {
+  maxBytes: number;
+  tooMuch: () => TransferError;
+  /** one chunk; throwing stops the command with that error */
+  onData: (chunk: Buffer) => void;
+}
+
+/** One command's output (stdout capped, or empty when streamed; stderr a cleaned tail). */
 export interface ExecOutcome {
   exitCode: number | null;
   stdout: Buffer;
@@ -42,7 +54,13 @@ export function commandLimitMs(job: Job): number {
  * command gives no sign of life for the idle timeout or runs past commandLimitMs (ETIMEDOUT), prints more
  * than a helper command can (EPROTO), or its channel or connection fails.
  */
-export async function runRemote(job: Job, command: Buffer, path?: string): Promise<ExecOutcome> {
+export async function runRemote(
+  job: Job,
+  command: Buffer,
+  path?: string,
+  limit?: { totalMs: number; idleMs: number },
+  stream?: StdoutStream,
+): Promise<ExecOutcome> {
   job.checkActive(path);
   let lease;
   try {
@@ -52,7 +70,9 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     throw job.normalise(error, path, 'ECONNRESET');
   }
   const channel: ClientChannel = lease.channel;
-  const limitMs = commandLimitMs(job);
+  // A checksum of a big file runs longer than a helper and prints nothing until it is done: its caller says how long.
+  const limitMs = limit?.totalMs ?? commandLimitMs(job);
+  const idleMs = limit?.idleMs ?? job.idleTimeoutMs;
   const overLimit = (): TransferError =>
     new TransferError('ETIMEDOUT', `a remote command did not finish within ${limitMs} ms`, { host: job.host, path });
   return new Promise<ExecOutcome>((resolve, reject) => {
@@ -85,8 +105,8 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     const armIdle = (): void => {
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = setTimeout(() => {
-        finish(new TransferError('ETIMEDOUT', `remote command gave no sign of life for ${job.idleTimeoutMs} ms`, { host: job.host, path }));
-      }, job.idleTimeoutMs);
+        finish(new TransferError('ETIMEDOUT', `remote command gave no sign of life for ${idleMs} ms`, { host: job.host, path }));
+      }, idleMs);
     };
     const tooMuch = (what: string, cap: number): TransferError =>
       new TransferError('EPROTO', `the server sent more ${what} than a remote command prints`, { host: job.host, path, detail: `over ${cap} bytes` });
@@ -97,12 +117,23 @@ export async function runRemote(job: Job, command: Buffer, path?: string): Promi
     job.signal.addEventListener('abort', onAbort, { once: true });
     armIdle();
     channel.on('data', (chunk: Buffer) => {
+      if (settled) return;
       armIdle();
       stdoutBytes += chunk.length;
-      if (stdoutBytes > MAX_STDOUT) return finish(tooMuch('output', MAX_STDOUT));
-      stdout.push(chunk);
+      if (!stream) {
+        if (stdoutBytes > MAX_STDOUT) return finish(tooMuch('output', MAX_STDOUT));
+        stdout.push(chunk);
+        return;
+      }
+      if (stdoutBytes > stream.maxBytes) return finish(stream.tooMuch());
+      try {
+        stream.onData(chunk);
+      } catch (error) {
+        finish(job.normalise(error, path));
+      }
     });
     channel.stderr.on('data', (chunk: Buffer) => {
+      if (settled) return;
       armIdle();
       stderrBytes += chunk.length;
       if (stderrBytes > MAX_STDERR_TOTAL) return finish(tooMuch('error output', MAX_STDERR_TOTAL));

@@ -10,10 +10,10 @@ import type { ExecLease } from '../../ssh/types';
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job/job';
 import type { DownloadPlan } from '../walk/download-walk';
-import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
-import { afterActionError } from '../walk/pull-policy';
+import type { AfterOutcome, DownloadTransport, FetchedState, OpenedDownload, RemoteEntry } from '../walk/download-transport';
+import { afterActionError, changedAfterFetch } from '../walk/pull-policy';
 import { joinRemote, showRemote } from '../remote-path';
-import { afterActionRemote } from './shell-scripts';
+import { afterActionRemote } from './after-action-remote';
 import { closeChannelQuietly, openScpChannel } from './scp-channel';
 import { watchConnection } from '../job/watch-connection';
 import type { AfterAction, DownloadRequest } from '../types';
@@ -36,7 +36,8 @@ function sourceCommand(request: DownloadRequest, plan: DownloadPlan): Buffer {
 const ANSWERS_AHEAD = 32;
 
 function mayAnswerAhead(request: DownloadRequest): boolean {
-  return request.overwrite !== 'skip' && request.onlyChanged === undefined;
+  // (a survey and "minimum age"/"stable size" decline files too)
+  return request.overwrite !== 'skip' && request.onlyChanged === undefined && request.settle === undefined && request.survey !== true;
 }
 
 /** The sink's records as the walker's entries. */
@@ -85,10 +86,10 @@ class ScpEntries implements DownloadTransport {
   }
 
   /** One shell command per directory (batched like the renames), after the `scp -f` channel is closed. */
-  async afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[]): Promise<AfterOutcome[]> {
+  async afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[], fetched: FetchedState[]): Promise<AfterOutcome[]> {
     closeChannelQuietly(this.channel);
     const destination = action.kind === 'move' ? Buffer.from(action.directory, 'utf8') : undefined;
-    const paths = names.map((name) => ({ path: joinRemote(dir, name), name }));
+    const paths = names.map((name, index) => ({ path: joinRemote(dir, name), name, ...fetched[index] }));
     const { outcomes, stderr } = await afterActionRemote(
       this.job,
       destination ? { kind: 'move', destination } : { kind: 'delete' },
@@ -98,6 +99,8 @@ class ScpEntries implements DownloadTransport {
     return outcomes.map((outcome, index): AfterOutcome => {
       const name = names[index];
       if (outcome === 'failed') return { error: afterActionError(this.job, action, dir, name, failureIn(stderr, name)) };
+      if (outcome === 'changed') return { error: changedAfterFetch(this.job, dir, name) };
+      if (typeof outcome === 'object') return { error: changedAfterFetch(this.job, dir, name, outcome.keptAs) };
       if (!destination) return { removed: true };
       const moved = outcome === 0 ? name : Buffer.concat([name, Buffer.from(`.${outcome}`)]);
       return { movedTo: joinRemote(destination, moved) };

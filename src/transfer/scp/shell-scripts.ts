@@ -189,7 +189,7 @@ export async function removeLeftoversOverScp(job: Job, orphans: Leftover[]): Pro
 }
 
 /** "[[CC]YY]MMDDhhmm.SS" in UTC, the POSIX `touch -t` format (run with TZ=UTC0). */
-function touchStamp(seconds: number): string {
+export function touchStamp(seconds: number): string {
   const date = new Date(Math.max(0, seconds) * 1000);
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}.${pad(date.getUTCSeconds())}`;
@@ -229,61 +229,4 @@ export async function finishRemoteDirectories(
       });
     }
   }
-}
-
-const AFTER_MARKER = 'SCP-AFTER:';
-/** Suffixes tried for a name taken in the move's directory before that file's move fails. */
-const MAX_MOVE_SUFFIX = 999;
-
-/**
- * The after-action of a pull for files of one remote directory: `rm` each, or move each into
- * `destination` (created with its parents). A move never replaces anything: `ln` creates the new name
- * only if it is free (atomically), a taken name gets the next suffix (`name.1`, `name.2`, ...); across
- * file systems, where `ln` cannot work, `mv` follows a test for the name. Per file the reply is `0,`
- * (removed), the suffix number used (moved) or `e,` (failed, the stderr says why).
- */
-export async function afterActionRemote(
-  job: Job,
-  action: { kind: 'delete' } | { kind: 'move'; destination: Buffer },
-  paths: { path: Buffer; name: Buffer }[],
-  pathForErrors: string,
-): Promise<{ outcomes: (number | 'failed')[]; stderr: string }> {
-  const free = `[ ! -e "$t" ] && [ ! -h "$t" ]`;
-  const fn =
-    action.kind === 'delete'
-      ? `a(){ if rm -f -- "$1" && [ ! -e "$1" ] && [ ! -h "$1" ]; then printf '0,'; else printf 'e,'; fi; };`
-      : `a(){ i=0; t="$d/$2"; while [ $i -le ${MAX_MOVE_SUFFIX} ]; do ` +
-        `if ${free}; then if ln -- "$1" "$t" 2>/dev/null; then rm -f -- "$1"; printf '%s,' $i; return; ` +
-        `elif ${free}; then if [ -e "$1" ] && mv -- "$1" "$t"; then printf '%s,' $i; else printf 'e,'; fi; return; fi; fi; ` +
-        `i=$((i+1)); t="$d/$2.$i"; done; echo "no free name for $2 in $d" >&2; printf 'e,'; };`;
-  const setUp =
-    action.kind === 'move'
-      ? Buffer.concat([bytes(' d='), quoteForShellBytes(action.destination), bytes('; mkdir -p -- "$d" || { echo "cannot create $d" >&2; exit 3; };')])
-      : bytes('');
-  const prefix = Buffer.concat([bytes(fn), setUp, bytes(` printf '${AFTER_MARKER}';`)]);
-  const items = paths.map((item) => Buffer.concat([bytes(' a '), quoteForShellBytes(item.path), bytes(' '), quoteForShellBytes(item.name), bytes(';')]));
-  const outcomes: (number | 'failed')[] = [];
-  let stderr = '';
-  for (const batch of batchCommands(prefix, items, bytes(' echo'))) {
-    const outcome = await runRemote(job, batch.command, pathForErrors);
-    if (outcome.stderr) stderr = outcome.stderr;
-    const reply = markedReply(outcome.stdout, AFTER_MARKER);
-    if (reply === undefined && outcome.exitCode === 3) {
-      throw new TransferError(codeForServerMessage(outcome.stderr), 'could not create the remote directory to move the files into', {
-        host: job.host,
-        path: pathForErrors,
-        detail: outcome.stderr,
-      });
-    }
-    const answers = reply?.split(',').slice(0, -1) ?? [];
-    if (reply === undefined || answers.length !== batch.count || !answers.every((answer) => /^(?:e|\d+)$/u.test(answer))) {
-      throw new TransferError('EPROTO', 'the server gave an unexpected reply to the after-action', {
-        host: job.host,
-        path: pathForErrors,
-        detail: outcome.stderr || cleanText(outcome.stdout, 200),
-      });
-    }
-    for (const answer of answers) outcomes.push(answer === 'e' ? 'failed' : Number(answer));
-  }
-  return { outcomes, stderr };
 }

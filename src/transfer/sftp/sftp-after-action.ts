@@ -7,8 +7,9 @@ import { TransferError } from '../../errors';
 import { codeForServerMessage } from '../../scp';
 import type { SftpSession } from '../../sftp';
 import type { Job } from '../job/job';
-import type { AfterOutcome } from '../walk/download-transport';
-import { afterActionError } from '../walk/pull-policy';
+import type { AfterOutcome, FetchedState } from '../walk/download-transport';
+import { afterActionError, changedAfterFetch } from '../walk/pull-policy';
+import { randomBytes } from 'crypto';
 import { joinRemote } from '../remote-path';
 import type { AfterAction } from '../types';
 import { sftpPath } from './sftp-channel';
@@ -44,25 +45,54 @@ async function moveOne(session: SftpSession, job: Job, from: string, directory: 
   throw new TransferError('EEXIST', 'no free name in the directory to move the file into', { host: job.host, path: sftpPath(joinRemote(directory, name), job) });
 }
 
+/** Whether the file at `path` still has the size and mtime (whole seconds) it was fetched with; undefined when it is gone. */
+async function stillAsFetched(session: SftpSession, path: string, fetched: FetchedState): Promise<boolean | undefined> {
+  const stats = await session.lstat(path);
+  if (!stats) return undefined;
+  if (!stats.isFile()) return false;
+  return stats.size === fetched.size && (fetched.mtime === undefined || stats.mtime === fetched.mtime);
+}
+
+/**
+ * Delete, never losing what a writer appends: the file is renamed aside first (a writer that appends by
+ * name then starts a new file), checked there, and removed, or put back under its name when it changed
+ * (left aside when that name was taken meanwhile). A file already gone counts as removed.
+ */
+async function deleteOne(session: SftpSession, job: Job, dir: Buffer, name: Buffer, fetched: FetchedState): Promise<AfterOutcome> {
+  const from = sftpPath(joinRemote(dir, name), job);
+  if (!(await session.lstat(from))) return { removed: true };
+  const aside = joinRemote(dir, Buffer.concat([name, Buffer.from(`.scp-check.${randomBytes(4).toString('hex')}`)]));
+  const asidePath = sftpPath(aside, job);
+  await session.rename(from, asidePath, false);
+  if (await stillAsFetched(session, asidePath, fetched)) {
+    await session.unlink(asidePath);
+    return { removed: true };
+  }
+  const back = await session.rename(asidePath, from, false).then(
+    () => true,
+    () => false,
+  );
+  return { error: changedAfterFetch(job, dir, name, back ? undefined : aside) };
+}
+
 export async function sftpAfterAction(
   session: SftpSession,
   job: Job,
   action: Exclude<AfterAction, { kind: 'keep' }>,
   dir: Buffer,
   names: Buffer[],
+  fetched: FetchedState[],
 ): Promise<AfterOutcome[]> {
   const destination = action.kind === 'move' ? Buffer.from(action.directory, 'utf8') : undefined;
   if (destination) await ensureRemoteDirectory(session, job, sftpPath(destination, job));
   const outcomes: AfterOutcome[] = [];
-  for (const name of names) {
+  for (const [index, name] of names.entries()) {
     job.checkActive();
     const from = sftpPath(joinRemote(dir, name), job);
     try {
-      if (destination) outcomes.push({ movedTo: await moveOne(session, job, from, destination, name) });
-      else {
-        await session.unlink(from);
-        outcomes.push({ removed: true });
-      }
+      if (!destination) outcomes.push(await deleteOne(session, job, dir, name, fetched[index]));
+      else if ((await stillAsFetched(session, from, fetched[index])) === false) outcomes.push({ error: changedAfterFetch(job, dir, name) });
+      else outcomes.push({ movedTo: await moveOne(session, job, from, destination, name) });
     } catch (error) {
       if (!(error instanceof TransferError) || !['EACCES', 'ENOENT', 'EEXIST', 'EISDIR', 'ENOTDIR'].includes(error.code)) throw error;
       const reason = error.detail ?? error.summary;

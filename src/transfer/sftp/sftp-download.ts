@@ -13,7 +13,7 @@ import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
 import type { Job } from '../job/job';
 import type { DownloadPlan } from '../walk/download-walk';
-import type { AfterOutcome, DownloadTransport, OpenedDownload, RemoteEntry } from '../walk/download-transport';
+import type { AfterOutcome, DownloadTransport, FetchedState, OpenedDownload, RemoteEntry } from '../walk/download-transport';
 import { sftpAfterAction } from './sftp-after-action';
 import { readRefused } from '../walk/refusal';
 import { joinRemote, showRemote } from '../remote-path';
@@ -185,7 +185,8 @@ class SftpEntries implements DownloadTransport {
     const { path, size, handle } = this.take('file');
     let read = false;
     try {
-      await this.session.readAll(handle, path, size, write);
+      // With a bandwidth limit only a quarter of a second is asked for ahead of the pace (link/throttle.ts).
+      await this.session.readAll(handle, path, size, write, 0, this.job.link?.bucket?.ahead);
       read = true;
     } finally {
       // After a failure (a stalled server) the close is sent but not awaited: no second timeout.
@@ -213,8 +214,8 @@ class SftpEntries implements DownloadTransport {
     if (announced?.kind === 'file') this.session.close(announced.handle, announced.path).catch(() => undefined);
   }
 
-  afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[]): Promise<AfterOutcome[]> {
-    return sftpAfterAction(this.session, this.job, action, dir, names);
+  afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[], fetched: FetchedState[]): Promise<AfterOutcome[]> {
+    return sftpAfterAction(this.session, this.job, action, dir, names, fetched);
   }
 
   connectionError(): Error | undefined {

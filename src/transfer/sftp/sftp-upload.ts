@@ -13,6 +13,7 @@ import type { UploadPlan } from '../walk/upload-plan';
 import { directoryRefused, fileRefused } from '../walk/refusal';
 import type { RemoteKind } from '../walk/upload-layout';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, SendFile, UploadSession, UploadTransport } from '../walk/upload-transport';
+import { changedDetail } from '../local/changed-source';
 import { remoteText, showRemote } from '../remote-path';
 import { SHARED_SESSION_MAX_BYTES, cleanupSession, openSftp, sftpPath, unlinkQuietly } from './sftp-channel';
 
@@ -126,7 +127,7 @@ export class SftpUploadTransport implements UploadTransport {
       // (errors name the file the user asked for, as over SCP, not its temporary name)
       const written = await session.writeAll(handle, display, localChunks(content, this.job, file.localPath), (n) => send.onBytes(n));
       if (written !== file.size) {
-        throw new TransferError('EPROTO', `the source changed size: ${written} bytes instead of ${file.size}`, { host: this.job.host, path: display });
+        throw new TransferError('ECHANGED', 'the local source changed size while it was sent', { host: this.job.host, path: display, detail: changedDetail(written > file.size ? 'more' : 'fewer', file.size) });
       }
       if (this.preserve) {
         await session.fsetstat(handle, wirePath, { mode: file.mode & 0o777, ...(send.times ? { atime: send.times.atime, mtime: send.times.mtime } : {}) });

@@ -32,6 +32,13 @@ export type RemoteEntry =
   | { kind: 'leave' }
   | { kind: 'failed'; name: string; error: TransferError };
 
+/** What a file was when it was fetched: the after-action leaves it alone when it is no longer that. */
+export interface FetchedState {
+  size: number;
+  /** seconds since the epoch, when known */
+  mtime?: number;
+}
+
 /** What became of one remote file after its local copy was placed. */
 export type AfterOutcome = { removed: true } | { movedTo: Buffer } | { error: TransferError };
 
@@ -48,8 +55,9 @@ export interface DownloadTransport {
   /**
    * The after-action for files complete locally, all in one remote directory: one outcome per file, in
    * order (over SCP one command per directory, over SFTP one request per file on the same channel).
+   * A file whose size or mtime is no longer the `fetched` one is neither deleted nor moved (ECHANGED).
    */
-  afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[]): Promise<AfterOutcome[]>;
+  afterAction(action: Exclude<AfterAction, { kind: 'keep' }>, dir: Buffer, names: Buffer[], fetched: FetchedState[]): Promise<AfterOutcome[]>;
   /** The connection's own failure, which explains (and replaces) whatever the torn-down streams said. */
   connectionError(): Error | undefined;
 }

@@ -13,11 +13,13 @@ import { ensureLocalDirectory, insideTarget } from '../local/local-files';
 import { PlacementSet, finishDirectory, placeFile, prepareFile, type OpenDirectory } from '../local/place';
 import { PlaceLater } from '../local/place-later';
 import { joinRemote, remoteText, showRemote, splitRemote } from '../remote-path';
-import type { DownloadRequest, TransferResult } from '../types';
+import type { DownloadRequest, TransferResult, TransferredFile } from '../types';
 import { downloadCaps, type DownloadCaps } from './download-target';
 import type { DownloadTransport, OpenedDownload, RemoteEntry, Unavailable } from './download-transport';
 import { AfterActions, isUnchanged } from './pull-policy';
 import { readRefused } from './refusal';
+import { receiveFile, type Write } from '../link/download-receive';
+import { passOverReason, surveyWalk } from './settle';
 
 export type DownloadSelection =
   /** one file with this name */
@@ -77,6 +79,7 @@ export async function runDownload(job: Job, request: DownloadRequest, remote: Bu
 
 /** Runs the plan over the transport; on failure removes the file in flight and throws the job's error. */
 export async function walkDownload(job: Job, request: DownloadRequest, plan: DownloadPlan, transport: DownloadTransport): Promise<TransferResult> {
+  if (request.survey) return surveyWalk(job, request, plan, transport);
   const walk = new DownloadWalk(job, request, plan, transport);
   try {
     await walk.run();
@@ -211,6 +214,8 @@ class DownloadWalk {
     const components = [...this.open.map((level) => level.name), entry.name];
     const remotePath = remoteText(remote);
     if (await this.unchanged(entry, components, remotePath)) return;
+    const passOver = passOverReason(this.request, remotePath, entry.size, entry.times?.mtime, Date.now());
+    if (passOver !== undefined) return this.passOver(entry, remotePath, { skipped: passOver }, 'file may still be written, skipped');
     const incoming = {
       components,
       remotePath,
@@ -218,9 +223,10 @@ class DownloadWalk {
       size: entry.size,
       ...(entry.times ? { times: entry.times } : {}),
     };
+    const receive = (write: Write): Promise<void> => receiveFile(this.job, transport, remote, remotePath, entry.size, write);
     if (this.mayPlaceLater(entry.size)) {
       this.fetchedBytes += entry.size;
-      const content = await receiveWhole(transport, entry.size, this.job, remotePath);
+      const content = await receiveWhole(receive, entry.size, this.job, remotePath);
       await this.later.add(entry.size, async () => {
         const place = await prepareFile(this.job, this.request, incoming, content, this.placements);
         return async () => {
@@ -239,7 +245,7 @@ class DownloadWalk {
       {
         pump: (write) => {
           this.fetchedBytes += entry.size;
-          return transport.receive(write);
+          return receive(write);
         },
         skip: () => transport.skip('file exists, skipped'),
       },
@@ -268,29 +274,35 @@ class DownloadWalk {
     const target = request.target;
     const localPath = target.kind === 'file' ? target.path : target.kind === 'directory' ? insideTarget(target.path, components, job) : undefined;
     if (!(await isUnchanged(request, remotePath, localPath, entry.size, entry.times?.mtime))) return false;
-    job.fileStart(remotePath, entry.size);
-    await this.transport.skip('file unchanged, skipped');
-    job.fileEnd(
+    await this.passOver(entry, remotePath, { unchanged: true, ...(localPath !== undefined ? { localPath } : {}) }, 'file unchanged, skipped');
+    return true;
+  }
+
+  /** A file declined on the wire and listed as not transferred, with why. */
+  private async passOver(entry: Announced<'file'>, remotePath: string, why: Partial<TransferredFile>, reason: string): Promise<void> {
+    // Results stay in the order of the walk: the small files received before it are placed first.
+    await this.later.drain();
+    this.job.fileStart(remotePath, entry.size);
+    await this.transport.skip(reason);
+    this.job.fileEnd(
       {
         remotePath,
-        ...(localPath !== undefined ? { localPath } : {}),
         size: entry.size,
         mode: entry.mode & 0o777,
         ...(entry.times ? { mtime: entry.times.mtime, atime: entry.times.atime } : {}),
         transferred: false,
-        unchanged: true,
+        ...why,
       },
       remotePath,
     );
-    return true;
   }
 }
 
 /** A small file's exact content, received into memory (the chunks are views the transport reuses). */
-async function receiveWhole(transport: DownloadTransport, size: number, job: Job, remotePath: string): Promise<Buffer> {
+async function receiveWhole(receive: (write: Write) => Promise<void>, size: number, job: Job, remotePath: string): Promise<Buffer> {
   const content = Buffer.allocUnsafe(size);
   let filled = 0;
-  await transport.receive((chunk) => {
+  await receive((chunk) => {
     if (filled + chunk.length > size) throw new TransferError('EPROTO', 'the server sent more data than it announced', { host: job.host, path: remotePath });
     filled += chunk.copy(content, filled);
   });

@@ -59,7 +59,8 @@ export class AfterActions {
     let first: TransferError | undefined;
     for (const group of this.byDirectory.values()) {
       job.checkActive();
-      const outcomes = await transport.afterAction(action, group.dir, group.names);
+      const fetched = group.files.map((file) => ({ size: file.size, ...(file.mtime !== undefined ? { mtime: file.mtime } : {}) }));
+      const outcomes = await transport.afterAction(action, group.dir, group.names, fetched);
       group.files.forEach((file, index) => {
         const outcome = outcomes[index];
         if (outcome === undefined) return;
@@ -67,7 +68,8 @@ export class AfterActions {
         else if ('movedTo' in outcome) file.movedTo = showRemote(outcome.movedTo);
         else {
           file.afterError = { code: outcome.error.code, message: outcome.error.message };
-          first ??= outcome.error;
+          // A file still being written stays for the next pull: said in its result, not a failed message.
+          if (outcome.error.code !== 'ECHANGED') first ??= outcome.error;
         }
       });
     }
@@ -93,5 +95,18 @@ export function afterActionError(
     host: job.host,
     path: showRemote(joinRemote(dir, name)),
     ...(known ? { detail: known.reason } : {}),
+  });
+}
+
+/**
+ * The remote file changed between its fetch and the after-action (a writer still appends to it): it was
+ * neither deleted nor moved, the same over both transports. `keptAs`: its name was taken meanwhile (the
+ * writer started a new file), so it stays under the name it was checked under.
+ */
+export function changedAfterFetch(job: Job, dir: Buffer, name: Buffer, keptAs?: Buffer): TransferError {
+  return new TransferError('ECHANGED', 'the remote file changed after it was fetched: it was neither deleted nor moved', {
+    host: job.host,
+    path: showRemote(joinRemote(dir, name)),
+    detail: keptAs ? `its size or modification time differs from what was fetched; kept as ${showRemote(keptAs)}` : 'its size or modification time differs from what was fetched',
   });
 }

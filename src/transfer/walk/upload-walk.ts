@@ -17,6 +17,7 @@ import type { Job } from '../job/job';
 import type { Leftover } from '../leftovers/journal';
 import { releaseContent } from '../local/local-content';
 import { uploadedFileRecord, type UploadPlan } from './upload-plan';
+import { asChangedSource, checkContentSize } from '../local/changed-source';
 import { joinRemote, remoteText, showRemote } from '../remote-path';
 import type { TransferResult, UploadRequest } from '../types';
 import {
@@ -34,6 +35,7 @@ import {
 } from './upload-layout';
 import { adoptLoneTarget, loneUpload } from './lone-upload';
 import type { DirectoryFinish, EnterDirectory, PlaceOutcome, Placement, Unavailable, UploadTransport } from './upload-transport';
+import { shapedContent } from '../link/upload-content';
 
 /** What the walk has put on the server so far. */
 interface Progress {
@@ -173,10 +175,11 @@ async function walk(job: Job, request: UploadRequest, transport: UploadTransport
       const following = request.atomic ? ahead.following(index) : undefined;
       if (following && !staging) progress.sent.push({ path: following.step.wirePath, kind: 'file' });
       try {
+        checkContentSize(job, file, content, display);
         await transport.sendFile({
           step,
           file,
-          content,
+          content: shapedContent(job, content, file.localPath, step.finalPath),
           ...(request.preserve && file.times ? { times: file.times } : {}),
           exclusive: request.atomic || request.overwrite === 'fail',
           accepted: () => {
@@ -189,7 +192,7 @@ async function walk(job: Job, request: UploadRequest, transport: UploadTransport
       } catch (error) {
         // A refusal, EOF, timeout or abort: the local file must not stay open.
         releaseContent(content);
-        throw error;
+        throw asChangedSource(error, job, file, display);
       }
       // A streamed content was read while it was sent: the files after it are read from now on.
       ahead.readFrom(index + 1);

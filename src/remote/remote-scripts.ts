@@ -4,21 +4,21 @@
  * Output is NUL-separated records, never `ls` columns holding names:
  *   `SCP-REMOTE:` then `s` (a `stat -c` that works) or `l` (none: the fallback), NUL
  *   `D<dir>`                      a directory being listed
- *   `N<path>`                     a candidate path (as the shell expanded it; may not exist)
- *   `S<lines>`                    stat tier: `stat -c '%f %s %Y %n'` of the candidates, in their order
- *                                 (a vanished one has no line: the parser knows the names, so a newline
- *                                 inside a name never misleads it)
- *   `L<perm> <size> <mtime>`      fallback tier, one per candidate: `ls -ldn`'s mode and size columns
- *                                 (the columns before the name), `date -r`'s seconds or `-`; `L-` missing
+ *   `N<path>`                     a candidate path (as the shell expanded it, and existing then)
+ *   `S<lines>`                    stat tier: `stat -c '%f %s %Y %n'` of the candidates since the last
+ *                                 block (at most STAT_BATCH of them), in their order (a vanished one has
+ *                                 no line: the parser knows the names, so a newline inside a name never
+ *                                 misleads it); then `T<status>`, stat's exit status
+ *   `L<perm> <size> <mtime>`      fallback tier, right after its candidate: `ls -ldn`'s mode and size
+ *                                 columns (the columns before the name), `date -r`'s seconds or `-`
  *   `A<dir>`                      a directory that cannot be read (EACCES)
  *   `X<letter>`                   the path of the request: n missing, t not a directory
  *   `R<letter><stderr>`           the outcome of one path of a change (see MUTATIONS)
  *   `E`                           the end: everything before it is complete
- * The stat tier costs one `stat` process per directory; the fallback (a shell without `stat`) two
- * processes per entry, and its times need `date -r` (GNU, BusyBox); without it they are unknown (null).
+ * The stat tier costs one `stat` process per STAT_BATCH entries (never one for a whole directory: an
+ * argument list too long would fail it); the fallback (a shell without `stat`) two processes per entry, and its times need `date -r` (GNU, BusyBox); without it they are unknown (null).
  */
-import { quoteForShellBytes } from '../shell-quote';
-import { NEUTRAL_SHELL } from '../scp/glob-command';
+import { NEUTRAL_SHELL, quoteForShellBytes } from '../shell-quote';
 
 export const REMOTE_MARKER = 'SCP-REMOTE:';
 
@@ -31,16 +31,24 @@ const PRELUDE =
   `${NEUTRAL_SHELL}; [ -z "\${ZSH_VERSION-}" ] || setopt SH_WORD_SPLIT; export LC_ALL; ` +
   `if stat -c %f / >/dev/null 2>&1; then S=s; else S=l; fi; printf '${REMOTE_MARKER}%s\\0' "$S"; `;
 
+/** Names one `stat` process is given: far below any argument cap (128 paths of 4 KiB are 512 KiB). */
+export const STAT_BATCH = 128;
+
+/** One batch: the `${i}` references gathered in $c expanded by eval (only numbers are spliced in). */
+const STAT_RUN = `printf S; eval "stat -c '%f %s %Y %n' -- $c"; printf '\\0T%s\\0' $?; c=; k=0; `;
+
 /**
- * `M path...`: the candidates, then what each is. In the fallback, `g` prints `ls -ldn`'s first and
- * fifth columns (mode string, size) of the words it is given; globbing is off while the line is split.
+ * `M path...`: each path that exists (a glob that matched nothing stays a word naming nothing), then what
+ * it is: in the stat tier a block per STAT_BATCH candidates, in the fallback one L record per candidate,
+ * where `g` prints `ls -ldn`'s first and fifth columns (mode string, size) of the words it is given;
+ * globbing is off while the line is split.
  */
 const META =
   `g(){ printf 'L%s %s' "$1" "$5"; }; ` +
-  `M(){ for f do printf 'N%s\\0' "$f"; done; ` +
-  `if [ "$S" = s ]; then printf S; stat -c '%f %s %Y %n' -- "$@" 2>/dev/null; printf '\\0'; ` +
-  `else for f do if [ -e "$f" ] || [ -h "$f" ]; then l=$(ls -ldn -- "$f" 2>/dev/null); t=$(date -r "$f" +%s 2>/dev/null); ` +
-  `set -f; g $l; set +f; printf ' %s\\0' "\${t:--}"; else printf 'L-\\0'; fi; done; fi; }; `;
+  `M(){ i=0; k=0; c=; for f do i=$((i+1)); if [ -e "$f" ] || [ -h "$f" ]; then printf 'N%s\\0' "$f"; ` +
+  `if [ "$S" = s ]; then c="$c \\"\\\${$i}\\""; k=$((k+1)); if [ $k -ge ${STAT_BATCH} ]; then ${STAT_RUN}fi; ` +
+  `else l=$(ls -ldn -- "$f" 2>/dev/null); t=$(date -r "$f" +%s 2>/dev/null); set -f; g $l; set +f; printf ' %s\\0' "\${t:--}"; fi; fi; done; ` +
+  `if [ $k -gt 0 ]; then ${STAT_RUN}fi; }; `;
 
 /**
  * `L dir depth`: lists `dir` (every name, dot names too, never `.` or `..`) and, below `maxDepth`, each
@@ -114,19 +122,18 @@ export function changeFunction(operation: 'delete' | 'rmdir' | 'mkdir' | 'chmod'
   }
 }
 
-/** One command for several paths (or pairs): `o p1; o p2; ...`, then the end record. */
-export function changeCommand(fn: string, calls: Buffer[][]): Buffer {
-  const parts: Buffer[] = [text(PRELUDE + fn)];
-  for (const args of calls) {
-    parts.push(text('o'));
-    for (const arg of args) parts.push(text(' '), quoteForShellBytes(arg));
-    parts.push(text('; '));
-  }
-  parts.push(text(`printf 'E\\0'`));
+/** What every change command starts with: the prelude and the change function `o`. */
+export function changePrefix(fn: string): Buffer {
+  return text(PRELUDE + fn);
+}
+
+/** One call of the change function: `o 'path'; ` (`o 'from' 'to'; ` for rename). */
+export function changeCall(args: Buffer[]): Buffer {
+  const parts: Buffer[] = [text('o')];
+  for (const arg of args) parts.push(text(' '), quoteForShellBytes(arg));
+  parts.push(text('; '));
   return Buffer.concat(parts);
 }
 
-/** The bytes every change command holds besides its calls (for batching under the command-length cap). */
-export function changeOverhead(fn: string): number {
-  return changeCommand(fn, []).length;
-}
+/** What every change command ends with: the end record. */
+export const CHANGE_SUFFIX = text(`printf 'E\\0'`);

@@ -1,0 +1,21 @@
+/**
+ * Verify for uploads: once every file is in place, the server's sha256 of each is compared with the one
+ * taken from the bytes as they were sent. A file that differs is removed (it is not the file the user
+ * sent) and the job fails with ECHECKSUM.
+ */
+import { quoteForShellBytes } from '../../shell-quote';
+import type { Job } from '../job/job';
+import { runRemote } from '../scp/remote-exec';
+import { mismatch, remoteSha256 } from './remote-checksum';
+
+export async function verifyUploads(job: Job): Promise<void> {
+  const link = job.link;
+  if (!link?.verify) return;
+  for (const { remote, sha256, size } of link.checksums.values()) {
+    const remoteSum = await remoteSha256(job, remote, size);
+    if (remoteSum === sha256) continue;
+    // The failure to report is the mismatch, whether or not the removal went through.
+    await runRemote(job, Buffer.concat([Buffer.from('rm -f -- '), quoteForShellBytes(remote)])).catch(() => undefined);
+    throw mismatch(job, remote, sha256, remoteSum, 'upload');
+  }
+}
