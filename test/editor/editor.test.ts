@@ -13,11 +13,11 @@ import fs from 'fs';
 import http from 'http';
 import path from 'path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { makeServerDir, makeTempDir, needThrowawayUser, runAsUser, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser, skipOrFail } from '../harness';
 import { requireNodeRed5, startNodeRed5 } from '../support/node-red-5';
 import { freePort, type NodeRedProcess } from '../support/node-red-process';
 import { TRANSFER_ERROR_CODES } from '../../src/errors';
-import { eventually } from '../support';
+import { eventually, useSharedSshd } from '../support';
 
 // The editor's globals exist only in the page; the functions handed to page.evaluate() run there.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -248,7 +248,7 @@ function testFlow(workspace: string): object[] {
 describe('editor in a real browser (Node-RED + Chromium)', function () {
   this.timeout(60_000);
 
-  let server: SshdServer;
+  const server = useSharedSshd({ throwawayUser: true });
   let userDir: string;
   let baseUrl: string;
   let redProcess: ChildProcess | undefined;
@@ -280,10 +280,8 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) skipOrFail(this, `Chromium at ${CHROMIUM}`);
-    needThrowawayUser(this);
     assert.ok(fs.existsSync(path.join(PACKAGE_ROOT, 'dist', 'nodes', 'scp-connection.js')), 'dist/ is missing: run `npm run build` first');
 
-    server = await sharedSshd();
     assert.ok(server.password, 'the harness user needs a password for this test');
     const keyLines = server.clientKeyEncrypted.trim().split(/\r?\n/);
     distinctiveKeyLine = keyLines[Math.floor(keyLines.length / 2)];

@@ -84,10 +84,38 @@ function clicked(flow: Flow, injectName: string): void {
   helper.getNode(named(flow, injectName).id).receive({});
 }
 
+/**
+ * Loads the flow, clicks the inject node `injectName` and waits for the first message at the debug node
+ * `debugName`; `errors` holds what the flow's "error" debug node received, `watched` what the nodes named in
+ * `alsoWatched` received (watched from before the click).
+ */
+async function firstMessageAfterClick(
+  flow: Flow,
+  credentials: Record<string, string>,
+  injectName: string,
+  debugName: string,
+  alsoWatched: string[] = [],
+): Promise<{ msg: Msg; errors: Seen; watched: Seen[] }> {
+  await load(flow, credentials);
+  const debug = watchNode(flow, debugName);
+  const watched = alsoWatched.map((name) => watchNode(flow, name));
+  const errors = watchNode(flow, 'error');
+  clicked(flow, injectName);
+  const [msg] = await debug.wait();
+  return { msg, errors, watched };
+}
+
 async function onServer(server: SshdServer, command: string): Promise<string> {
   const result = await runAsUser(server, command);
   assert.strictEqual(result.code, 0, `${command}: ${result.stderr.toString()}`);
   return result.stdout.toString();
+}
+
+/** A fresh directory on the server (`prefix` names it) in which `command` has run, as the server's user. */
+async function serverDirWith(server: SshdServer, prefix: string, command: string): Promise<{ relative: string; absolute: string }> {
+  const dir = await makeServerDir(server, prefix);
+  await onServer(server, `cd '${dir.absolute}' && ${command}`);
+  return dir;
 }
 
 /** One multipart POST with a file field (or only a text field), as a browser form or curl -F sends it. */
@@ -121,11 +149,7 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
       const dir = await makeServerDir(server, 'example-roundtrip');
       const remoteFile = `${dir.absolute}/example.txt`;
       rewrite(flow, 'some text', 'remotePath', remoteFile);
-      await load(flow, credentials);
-      const downloaded = watchNode(flow, 'downloaded');
-      const errors = watchNode(flow, 'error');
-      clicked(flow, 'some text');
-      const [msg] = await downloaded.wait();
+      const { msg, errors } = await firstMessageAfterClick(flow, credentials, 'some text', 'downloaded');
       assert.strictEqual(msg.payload, 'Hello from Node-RED');
       assert.strictEqual(await onServer(server, `cat '${remoteFile}'`), 'Hello from Node-RED');
       assert.deepStrictEqual(errors.messages, []);
@@ -135,19 +159,10 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
   'Clean up old files on a device.json': {
     it: 'the logs older than a week are listed and deleted in one message; newer logs and other files stay',
     async run({ server, flow, credentials }) {
-      const dir = await makeServerDir(server, 'example-clean-up');
-      await onServer(
-        server,
-        `cd '${dir.absolute}' && printf 1 > old1.log && printf 2 > old2.log && printf 3 > new.log && printf 4 > old.txt && touch -d @1600000000 old1.log old.txt && touch -d @1600000100 old2.log`,
-      );
+      const dir = await serverDirWith(server, 'example-clean-up', 'printf 1 > old1.log && printf 2 > old2.log && printf 3 > new.log && printf 4 > old.txt && touch -d @1600000000 old1.log old.txt && touch -d @1600000100 old2.log');
       assert.strictEqual(named(flow, 'every day').repeat, '86400', 'the schedule is daily');
       rewrite(flow, 'every day', 'remotePath', dir.absolute);
-      await load(flow, credentials);
-      const listed = watchNode(flow, 'old logs');
-      const deleted = watchNode(flow, 'deleted');
-      const errors = watchNode(flow, 'error');
-      clicked(flow, 'every day');
-      const [list] = await listed.wait();
+      const { msg: list, errors, watched: [deleted] } = await firstMessageAfterClick(flow, credentials, 'every day', 'old logs', ['deleted']);
       assert.deepStrictEqual(
         (list.payload as Array<{ name: string; mtime: number }>).map((entry) => [entry.name, entry.mtime]),
         [
@@ -189,21 +204,13 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
   'Scheduled pull that deletes what it fetched.json': {
     it: 'the matching files arrive in the folder (created) and are deleted on the server; the others stay',
     async run({ server, flow, credentials }) {
-      const dir = await makeServerDir(server, 'example-pull-delete');
       // a.csv and b.csv are old; c.csv was written just now, so "Minimum age" (60 s) leaves it for a later pull.
-      await onServer(
-        server,
-        `cd '${dir.absolute}' && printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && touch -d @1600000000 a.csv b.csv && printf 'c,3\\n' > c.csv && printf open > partial.tmp`,
-      );
+      const dir = await serverDirWith(server, 'example-pull-delete', "printf 'a,1\\n' > a.csv && printf 'b,2\\n' > b.csv && touch -d @1600000000 a.csv b.csv && printf 'c,3\\n' > c.csv && printf open > partial.tmp");
       const local = path.join(await makeTempDir('example-pull-delete-local'), 'new-folder');
       assert.strictEqual(named(flow, 'every 15 minutes').repeat, '900', 'the schedule is every 15 minutes');
       rewrite(flow, 'every 15 minutes', 'remotePath', `${dir.absolute}/*.csv`);
       rewrite(flow, 'every 15 minutes', 'localPath', local);
-      await load(flow, credentials);
-      const pulled = watchNode(flow, 'pulled and deleted');
-      const errors = watchNode(flow, 'error');
-      clicked(flow, 'every 15 minutes');
-      const [msg] = await pulled.wait();
+      const { msg, errors } = await firstMessageAfterClick(flow, credentials, 'every 15 minutes', 'pulled and deleted');
       const files = (msg.scp as { files: Array<{ remotePath: string; removed?: boolean; skipped?: string }> }).files;
       assert.deepStrictEqual(
         files.map((file) => [file.remotePath, file.removed, file.skipped]),
@@ -331,12 +338,7 @@ const RUNS: Record<string, { it: string; run(ctx: RunContext): Promise<void> }> 
       const sha = crypto.createHash('sha256').update(image).digest('hex');
       rewrite(flow, 'firmware', 'localPath', localFile);
       rewrite(flow, 'firmware', 'remotePath', remoteFile);
-      await load(flow, credentials);
-      const done = watchNode(flow, 'done');
-      const progress = watchNode(flow, 'progress');
-      const errors = watchNode(flow, 'error');
-      clicked(flow, 'firmware');
-      const [msg] = await done.wait();
+      const { msg, errors, watched: [progress] } = await firstMessageAfterClick(flow, credentials, 'firmware', 'done', ['progress']);
       const scp = msg.scp as { bytes: number; resumedFrom?: number; files: Array<{ sha256?: string }> };
       assert.deepStrictEqual([scp.bytes, scp.resumedFrom, scp.files[0]?.sha256], [image.length, 0, sha]);
       assert.strictEqual((await onServer(server, `sha256sum '${remoteFile}'`)).split(' ')[0], sha);

@@ -7,20 +7,17 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { makeTempDir } from '../harness';
+import { clickInject, debugMessage, launchChromium, openEditor, photographDebugSidebar } from '../support/editor-page';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
 import { named, prepareFleet, readExample, SHARED_CONNECTION, type FleetRun } from './support';
 
 // The editor's globals exist only in the page; the functions handed to page.evaluate() run there.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const RED: any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const $: any;
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const SCREENSHOT = process.env.SCREENSHOTS === '1' ? path.join(PACKAGE_ROOT, 'docs', 'images', 'fleet-debug.png') : undefined;
 
 describe('examples: the fleet example in the real editor (Node-RED process, Chromium)', function () {
@@ -45,24 +42,11 @@ describe('examples: the fleet example in the real editor (Node-RED process, Chro
     red = await startNodeRedProcess({ userDir: await makeTempDir('example-fleet-editor'), settings: { nodesDir: [PACKAGE_ROOT] } });
     await red.deploy(flow);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
-    await page.goto(red.url);
-    await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp download') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 60_000 });
-    const inject = named(flow, 'devices').id;
-    await page.locator(`[id="${inject}"] .red-ui-flow-node-button`).click({ timeout: 30_000 });
+    browser = await launchChromium();
+    page = await openEditor(browser, red.url, 'scp download', 800);
+    await clickInject(page, named(flow, 'devices').id);
     const debugId = named(flow, 'fleet').id;
-    const message = page.locator(`.red-ui-debug-msg-node-${debugId}`).first();
-    // The debug tab joins the sidebar a little after the editor is drawn, and the editor's start-up may still
-    // bring its info tab back after that: ask for the debug tab until the message is what it shows.
-    await page.waitForFunction(
-      (id: string) => {
-        if (RED.sidebar.containsTab('debug')) RED.sidebar.show('debug');
-        return $(`.red-ui-debug-msg-node-${id}`).is(':visible');
-      },
-      debugId,
-      { timeout: 60_000, polling: 250 },
-    );
+    const message = await debugMessage(page, debugId);
     // The array opens on a click of its header; its four lines are then shown one per row.
     await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 5_000 });
     const rows = message.locator('.red-ui-debug-msg-object-entry .red-ui-debug-msg-type-string');
@@ -71,23 +55,8 @@ describe('examples: the fleet example in the real editor (Node-RED process, Chro
     assert.deepStrictEqual(shown, fleet.expectedLines);
     for (const [file, content] of fleet.expectedFiles) assert.strictEqual(fs.readFileSync(file, 'utf8'), content, file);
 
-    if (SCREENSHOT) {
-      // A wider sidebar (dragged, as a user would) keeps each device on one line.
-      const separator = await page.locator('#red-ui-sidebar-separator').boundingBox();
-      if (separator) {
-        await page.mouse.move(separator.x + separator.width / 2, separator.y + separator.height / 2);
-        await page.mouse.down();
-        await page.mouse.move(separator.x - 300, separator.y + separator.height / 2, { steps: 8 });
-        await page.mouse.up();
-      }
-      // The sidebar from its tab bar down to the message: where a user looks for the result.
-      const clip = await page.evaluate((id: string) => {
-        const sidebar = $('#red-ui-sidebar')[0].getBoundingClientRect();
-        const shown = $(`.red-ui-debug-msg-node-${id}`)[0].getBoundingClientRect();
-        return { x: Math.round(sidebar.left), y: Math.round(sidebar.top), width: Math.round(sidebar.width), height: Math.round(shown.bottom - sidebar.top + 12) };
-      }, debugId);
-      await page.screenshot({ path: SCREENSHOT, clip, animations: 'disabled' });
-    }
+    // 300 pixels wider, the sidebar keeps each device on one line.
+    if (SCREENSHOT) await photographDebugSidebar(page, debugId, SCREENSHOT, 300);
   });
 
   it('importing more examples beside it (Import copy, as the editor offers for the existing connection) leaves one connection, used by all', async function () {

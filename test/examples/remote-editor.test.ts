@@ -6,19 +6,13 @@
  */
 import assert from 'assert';
 import path from 'path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { makeServerDir, makeTempDir, runAsUser, sharedSshd } from '../harness';
+import { clickInject, debugMessage, launchChromium, openEditor, photographDebugSidebar } from '../support/editor-page';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
 import { named, pointAt, readExample, rewrite, SHARED_CONNECTION } from './support';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const RED: any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const $: any;
-
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const SCREENSHOT = process.env.SCREENSHOTS === '1' ? path.join(PACKAGE_ROOT, 'docs', 'images', 'remote-list-debug.png') : undefined;
 const DAY = 86_400;
 
@@ -26,7 +20,6 @@ describe('examples: a remote listing in the debug sidebar (Node-RED process, Chr
   this.timeout(180_000);
   let red: NodeRedProcess | undefined;
   let browser: Browser | undefined;
-  let page: Page;
 
   after(async function () {
     await browser?.close();
@@ -54,21 +47,11 @@ describe('examples: a remote listing in the debug sidebar (Node-RED process, Chr
     red = await startNodeRedProcess({ userDir: await makeTempDir('example-remote-editor'), settings: { nodesDir: [PACKAGE_ROOT] } });
     await red.deploy(flow);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    await page.goto(red.url);
-    await page.waitForFunction(() => typeof RED !== 'undefined' && RED.nodes && RED.nodes.getType('scp remote') && $('#red-ui-header-shade').is(':hidden'), undefined, { timeout: 60_000 });
-    await page.locator(`[id="${named(flow, 'every day').id}"] .red-ui-flow-node-button`).click({ timeout: 30_000 });
+    browser = await launchChromium();
+    const page = await openEditor(browser, red.url, 'scp remote', 900);
+    await clickInject(page, named(flow, 'every day').id);
     const debugId = named(flow, 'old logs').id;
-    const message = page.locator(`.red-ui-debug-msg-node-${debugId}`).first();
-    await page.waitForFunction(
-      (id: string) => {
-        if (RED.sidebar.containsTab('debug')) RED.sidebar.show('debug');
-        return $(`.red-ui-debug-msg-node-${id}`).is(':visible');
-      },
-      debugId,
-      { timeout: 60_000, polling: 250 },
-    );
+    const message = await debugMessage(page, debugId);
     // The array opens on a click of its header, then its first entry, as a user looks into it.
     await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 5_000 });
     const entries = message.locator('.red-ui-debug-msg-object-entry .red-ui-debug-msg-object-handle');
@@ -81,20 +64,6 @@ describe('examples: a remote listing in the debug sidebar (Node-RED process, Chr
     }
     assert.ok(!text.includes('pump-02.log'), 'the log of today is not a week old');
 
-    if (SCREENSHOT) {
-      const separator = await page.locator('#red-ui-sidebar-separator').boundingBox();
-      if (separator) {
-        await page.mouse.move(separator.x + separator.width / 2, separator.y + separator.height / 2);
-        await page.mouse.down();
-        await page.mouse.move(separator.x - 250, separator.y + separator.height / 2, { steps: 8 });
-        await page.mouse.up();
-      }
-      const clip = await page.evaluate((id: string) => {
-        const sidebar = $('#red-ui-sidebar')[0].getBoundingClientRect();
-        const shown = $(`.red-ui-debug-msg-node-${id}`)[0].getBoundingClientRect();
-        return { x: Math.round(sidebar.left), y: Math.round(sidebar.top), width: Math.round(sidebar.width), height: Math.round(shown.bottom - sidebar.top + 12) };
-      }, debugId);
-      await page.screenshot({ path: SCREENSHOT, clip, animations: 'disabled' });
-    }
+    if (SCREENSHOT) await photographDebugSidebar(page, debugId, SCREENSHOT, 250);
   });
 });

@@ -50,14 +50,27 @@ function replies(...chunks: string[]): Script {
   };
 }
 
-/** Sends `head`, and after the client acks it, `body`; then waits for the client to give up. */
-function thenAfterAck(head: string, ...body: (string | Buffer)[]): Script {
+/** Sends each record only after the client's ack (its start signal first); false when the channel closed. */
+async function sendAcked(side: ServerSide, records: string[]): Promise<boolean> {
+  for (const record of records) {
+    await side.ack();
+    if (!(await side.send(record))) return false;
+  }
+  return true;
+}
+
+/** Each record after an ack, then waits for the client to give up. */
+function acked(...records: string[]): Script {
   return async (side) => {
-    await side.ack();
-    await side.send(head);
-    await side.ack();
-    for (const chunk of body) if (!(await side.send(chunk))) return;
-    await side.clientEnded();
+    if (await sendAcked(side, records)) await side.clientEnded();
+  };
+}
+
+/** Each record after an ack, then the server's scp exits 0: EOF where the client needs more. */
+function ackedThenExit(...records: string[]): Script {
+  return async (side) => {
+    await sendAcked(side, records);
+    side.exit(0);
   };
 }
 
@@ -80,13 +93,7 @@ export const HOSTILE_CASES: HostileCase[] = [
   { name: 'name with a slash a/x', request: 'glob', script: replies('C0644 4 a/x.log\nevil\0'), code: 'EPROTO' },
   { name: "name '.' (file)", request: 'exact', script: replies('C0644 4 .\nevil\0'), code: 'EPROTO' },
   { name: "D0777 0 . (CVE-2018-20685)", request: 'tree', script: replies('D0777 0 .\n'), code: 'EPROTO', auto: true },
-  { name: "name '..' inside a tree", request: 'tree', script: async (side) => {
-    await side.ack();
-    await side.send('D0755 0 data\n');
-    await side.ack();
-    await side.send('D0755 0 ..\n');
-    await side.clientEnded();
-  }, code: 'EPROTO', leaves: { data: { dir: true } } },
+  { name: "name '..' inside a tree", request: 'tree', script: acked('D0755 0 data\n', 'D0755 0 ..\n'), code: 'EPROTO', leaves: { data: { dir: true } } },
   { name: 'empty name', request: 'exact', script: replies('C0644 4 \nevil\0'), code: 'EPROTO' },
   { name: 'name longer than 255 bytes', request: 'exact', script: replies(`C0644 4 ${'n'.repeat(300)}\nevil\0`), code: 'EPROTO' },
   { name: 'name that is not UTF-8', request: 'glob', script: replies('C0644 4 \xff\xfe.log\nevil\0'), code: 'EPROTO' },
@@ -101,15 +108,7 @@ export const HOSTILE_CASES: HostileCase[] = [
   }, code: 'EPROTO', leaves: { x: { content: X } } },
   { name: 'glob: a name outside the pattern', request: 'glob', script: replies('C0644 4 .bashrc\nevil\0'), code: 'EPROTO', message: /does not match/ },
   { name: 'tree: swapped top-level name', request: 'tree', script: replies('D0755 0 other\n'), code: 'EPROTO', auto: true },
-  { name: 'tree: a second top-level entry', request: 'tree', script: async (side) => {
-    await side.ack();
-    await side.send('D0755 0 data\n');
-    await side.ack();
-    await side.send('E\n');
-    await side.ack();
-    await side.send('C0644 4 evil\nevil\0');
-    await side.clientEnded();
-  }, code: 'EPROTO', leaves: { data: { dir: true } } },
+  { name: 'tree: a second top-level entry', request: 'tree', script: acked('D0755 0 data\n', 'E\n', 'C0644 4 evil\nevil\0'), code: 'EPROTO', leaves: { data: { dir: true } } },
 
   // ---------------------------------------------------------------------------- directories for files
   { name: 'a directory where a file was requested', request: 'exact', script: replies('D0755 0 x\n'), code: 'EISDIR' },
@@ -122,54 +121,25 @@ export const HOSTILE_CASES: HostileCase[] = [
   { name: 'size over the protocol maximum', request: 'exact', script: replies('C0644 99999999999999999999999 x\n'), code: 'EPROTO' },
   // 8 GiB: over the engine rows' 1 MiB cap and over any size cap the Node-RED node test sets
   { name: 'size over the configured cap', request: 'exact', script: replies(`C0644 ${8 * 1024 * MiB} x\n`), code: 'ETOOBIG', limits: { maxFileBytes: MiB } },
-  { name: 'unknown record letter', request: 'exact', script: async (side) => {
-    await side.ack();
-    await side.send('T1 0 1 0\n');
-    await side.ack();
-    await side.send('Z0644 4 x\n');
-    await side.clientEnded();
-  }, code: 'EPROTO', auto: true },
+  { name: 'unknown record letter', request: 'exact', script: acked('T1 0 1 0\n', 'Z0644 4 x\n'), code: 'EPROTO', auto: true },
 
   // -------------------------------------------------------------------------- lying sizes, EOF, trailers
-  { name: 'short data then EOF', request: 'exact', script: async (side) => {
-    await side.ack();
-    await side.send('C0644 100 x\n');
-    await side.ack();
-    await side.send('only ten b');
-    side.exit(0);
-  }, code: 'EPROTO' },
-  { name: 'more data than announced', request: 'exact', script: thenAfterAck('C0644 4 x\n', 'good and more\0'), code: 'EPROTO' },
-  { name: 'data, then EOF without a trailer', request: 'exact', script: async (side) => {
-    await side.ack();
-    await side.send('C0644 4 x\n');
-    await side.ack();
-    await side.send('good');
-    side.exit(0);
-  }, code: 'EPROTO' },
-  { name: 'bad trailer byte', request: 'exact', script: thenAfterAck('C0644 4 x\n', 'good\x05'), code: 'EPROTO', message: /invalid byte/ },
-  { name: 'fatal \\x02 trailer with escapes', request: 'exact', script: thenAfterAck('C0644 4 x\n', `good\x02${escapesLatin1} lost\n`), code: 'EPROTO' },
+  { name: 'short data then EOF', request: 'exact', script: ackedThenExit('C0644 100 x\n', 'only ten b'), code: 'EPROTO' },
+  { name: 'more data than announced', request: 'exact', script: acked('C0644 4 x\n', 'good and more\0'), code: 'EPROTO' },
+  { name: 'data, then EOF without a trailer', request: 'exact', script: ackedThenExit('C0644 4 x\n', 'good'), code: 'EPROTO' },
+  { name: 'bad trailer byte', request: 'exact', script: acked('C0644 4 x\n', 'good\x05'), code: 'EPROTO', message: /invalid byte/ },
+  { name: 'fatal \\x02 trailer with escapes', request: 'exact', script: acked('C0644 4 x\n', `good\x02${escapesLatin1} lost\n`), code: 'EPROTO' },
 
   // ---------------------------------------------------------------------------------------- order
   { name: 'E at the top level', request: 'tree', script: replies('E\n'), code: 'EPROTO', auto: true },
-  { name: 'T followed by E', request: 'tree', script: async (side) => {
-    await side.ack();
-    await side.send('D0755 0 data\n');
-    await side.ack();
-    await side.send('T1 0 1 0\n');
-    await side.ack();
-    await side.send('E\n');
-    await side.clientEnded();
-  }, code: 'EPROTO', leaves: { data: { dir: true } } },
+  { name: 'T followed by E', request: 'tree', script: acked('D0755 0 data\n', 'T1 0 1 0\n', 'E\n'), code: 'EPROTO', leaves: { data: { dir: true } } },
   { name: 'T then EOF', request: 'exact', script: async (side) => {
-    await side.ack();
-    await side.send('T1 0 1 0\n');
+    await sendAcked(side, ['T1 0 1 0\n']);
     await side.ack();
     side.exit(0);
   }, code: 'EPROTO' },
   { name: 'EOF inside a directory', request: 'tree', script: async (side) => {
-    await side.ack();
-    await side.send('D0755 0 data\n');
-    await side.ack();
+    await sendAcked(side, ['D0755 0 data\n']);
     await sendFile(side, 'inner', X);
     side.exit(0);
   }, code: 'EPROTO', leaves: { data: { dir: true }, 'data/inner': { content: X } } },
@@ -188,8 +158,8 @@ export const HOSTILE_CASES: HostileCase[] = [
 
   // ---------------------------------------------------------------------------------------- stalls
   { name: 'stall before the first record', request: 'exact', script: replies(), code: 'ETIMEDOUT', idleTimeoutMs: STALL_TIMEOUT_MS, auto: true },
-  { name: 'stall in the middle of the data', request: 'exact', script: thenAfterAck('C0644 100 x\n', 'only some'), code: 'ETIMEDOUT', idleTimeoutMs: STALL_TIMEOUT_MS },
-  { name: 'stall before the trailer', request: 'exact', script: thenAfterAck('C0644 4 x\n', 'good'), code: 'ETIMEDOUT', idleTimeoutMs: STALL_TIMEOUT_MS },
+  { name: 'stall in the middle of the data', request: 'exact', script: acked('C0644 100 x\n', 'only some'), code: 'ETIMEDOUT', idleTimeoutMs: STALL_TIMEOUT_MS },
+  { name: 'stall before the trailer', request: 'exact', script: acked('C0644 4 x\n', 'good'), code: 'ETIMEDOUT', idleTimeoutMs: STALL_TIMEOUT_MS },
   { name: 'stall inside a control line', request: 'tree', script: replies('D0755 0 da'), code: 'ETIMEDOUT', idleTimeoutMs: STALL_TIMEOUT_MS },
 
   // ------------------------------------------------------------------------------- caps on endless trees

@@ -54,109 +54,50 @@ async function takeFile(side: ServerSide): Promise<void> {
   await side.send('\0');
 }
 
+/** The server sends `text` in place of the honest answer and waits for the client to give up. */
+function replies(text: string): Script {
+  return async (side) => {
+    await side.send(text);
+    await side.clientEnded();
+  };
+}
+
+/** The server sends `text` (on stdout, or `stderr` first on stderr) and its scp exits with `code`. */
+function repliesAndExits(text: string, code: number, stderr?: string): Script {
+  return async (side) => {
+    await side.send(text);
+    if (stderr !== undefined) await side.send(stderr, 'stderr');
+    side.exit(code);
+  };
+}
+
+/**
+ * The honest answer and a good file exchange; after the client's end, `stderr` (if any) on stderr, then the
+ * placing answer `placed` (none when empty) and the exit status `code`.
+ */
+function placingAnswer(placed: string, { code = 0, stderr }: { code?: number; stderr?: string } = {}): Script {
+  return async (side, command) => {
+    await answer(side, command);
+    await takeFile(side);
+    await side.clientEnded();
+    if (stderr !== undefined) await side.send(stderr, 'stderr');
+    if (placed) await side.send(placed);
+    side.exit(code);
+  };
+}
+
 const ROWS: Row[] = [
-  {
-    name: 'a banner line before the probe answer',
-    script: async (side) => {
-      await side.send('Welcome to the box\nSCP-PROBE:dn\n\0');
-      await side.clientEnded();
-    },
-    code: 'EPROTO',
-    message: /did not answer with the SCP protocol.*Welcome to the box/,
-  },
-  {
-    name: 'a banner glued to the probe answer',
-    script: async (side) => {
-      await side.send('WelcomeSCP-PROBE:dn\n\0');
-      await side.clientEnded();
-    },
-    code: 'EPROTO',
-    message: /did not answer with the SCP protocol.*Welcome/,
-  },
-  {
-    name: 'endless text and never the answer',
-    script: async (side) => {
-      await side.flood(Buffer.alloc(4096, 0x78), 1024 * 1024);
-    },
-    code: 'EPROTO',
-    message: /more than 16384 bytes before the answer/,
-  },
-  {
-    name: 'text and exit 0 instead of the answer',
-    script: async (side) => {
-      await side.send('I am not a shell\n');
-      side.exit(0);
-    },
-    code: 'EPROTO',
-    message: /unexpected reply to a file test.*I am not a shell/,
-  },
-  {
-    name: 'an answer with too few letters',
-    script: async (side) => {
-      await side.send('SCP-PROBE:d\n\0');
-      await side.clientEnded();
-    },
-    code: 'EPROTO',
-    message: /unexpected reply to a file test/,
-  },
-  {
-    name: 'an answer with letters that mean nothing',
-    script: async (side) => {
-      await side.send('SCP-PROBE:dq\n\0');
-      await side.clientEnded();
-    },
-    code: 'EPROTO',
-    message: /unexpected reply to a file test/,
-  },
-  {
-    name: 'an answer that lies: a directory where the file goes',
-    script: async (side) => {
-      await side.send('SCP-PROBE:dd\n\0');
-      await side.clientEnded();
-    },
-    code: 'EISDIR',
-    message: /directory is in the way/,
-  },
-  {
-    name: 'an answer that says the file exists, with overwrite "fail"',
-    overwrite: 'fail',
-    script: async (side) => {
-      await side.send('SCP-PROBE:df\n\0');
-      await side.clientEnded();
-    },
-    code: 'EEXIST',
-    message: /remote file exists/,
-  },
-  {
-    name: 'no scp after the answer (exit 127)',
-    noScp: true,
-    script: async (side) => {
-      await side.send('SCP-PROBE:dn\n');
-      await side.send('sh: 1: scp: not found\n', 'stderr');
-      side.exit(127);
-    },
-    code: 'EPROTO',
-    message: /no usable scp/,
-  },
-  {
-    name: 'the SFTP-only refusal instead of the answer',
-    noScp: true,
-    script: async (side) => {
-      await side.send('This service allows sftp connections only.\n');
-      side.exit(1);
-    },
-    code: 'EPROTO',
-    message: /no usable scp/,
-  },
-  {
-    name: "text instead of scp's first reply, after the answer",
-    script: async (side) => {
-      await side.send('SCP-PROBE:dn\nhello there\n');
-      await side.clientEnded();
-    },
-    code: 'EPROTO',
-    message: /did not answer with the SCP protocol.*hello there/,
-  },
+  { name: 'a banner line before the probe answer', script: replies('Welcome to the box\nSCP-PROBE:dn\n\0'), code: 'EPROTO', message: /did not answer with the SCP protocol.*Welcome to the box/ },
+  { name: 'a banner glued to the probe answer', script: replies('WelcomeSCP-PROBE:dn\n\0'), code: 'EPROTO', message: /did not answer with the SCP protocol.*Welcome/ },
+  { name: 'endless text and never the answer', script: async (side) => void (await side.flood(Buffer.alloc(4096, 0x78), 1024 * 1024)), code: 'EPROTO', message: /more than 16384 bytes before the answer/ },
+  { name: 'text and exit 0 instead of the answer', script: repliesAndExits('I am not a shell\n', 0), code: 'EPROTO', message: /unexpected reply to a file test.*I am not a shell/ },
+  { name: 'an answer with too few letters', script: replies('SCP-PROBE:d\n\0'), code: 'EPROTO', message: /unexpected reply to a file test/ },
+  { name: 'an answer with letters that mean nothing', script: replies('SCP-PROBE:dq\n\0'), code: 'EPROTO', message: /unexpected reply to a file test/ },
+  { name: 'an answer that lies: a directory where the file goes', script: replies('SCP-PROBE:dd\n\0'), code: 'EISDIR', message: /directory is in the way/ },
+  { name: 'an answer that says the file exists, with overwrite "fail"', overwrite: 'fail', script: replies('SCP-PROBE:df\n\0'), code: 'EEXIST', message: /remote file exists/ },
+  { name: 'no scp after the answer (exit 127)', noScp: true, script: repliesAndExits('SCP-PROBE:dn\n', 127, 'sh: 1: scp: not found\n'), code: 'EPROTO', message: /no usable scp/ },
+  { name: 'the SFTP-only refusal instead of the answer', noScp: true, script: repliesAndExits('This service allows sftp connections only.\n', 1), code: 'EPROTO', message: /no usable scp/ },
+  { name: "text instead of scp's first reply, after the answer", script: replies('SCP-PROBE:dn\nhello there\n'), code: 'EPROTO', message: /did not answer with the SCP protocol.*hello there/ },
   {
     name: 'an exit in the middle of the data',
     sent: true,
@@ -172,84 +113,15 @@ const ROWS: Row[] = [
     code: 'ECONNRESET|EPROTO',
     message: /\/srv\/dir/,
   },
-  {
-    name: 'a good exchange and no placing answer',
-    sent: true,
-    removes: true,
-    script: async (side, command) => {
-      await answer(side, command);
-      await takeFile(side);
-      await side.clientEnded();
-      side.exit(0);
-    },
-    code: 'EPROTO',
-    message: /unexpected reply to a rename.*no answer/,
-  },
-  {
-    name: 'a placing answer that means nothing',
-    sent: true,
-    removes: true,
-    script: async (side, command) => {
-      await answer(side, command);
-      await takeFile(side);
-      await side.clientEnded();
-      await side.send('SCP-PLACED:zz\n');
-      side.exit(0);
-    },
-    code: 'EPROTO',
-    message: /unexpected reply to a rename/,
-  },
-  {
-    name: 'a placing answer "nothing was there" after a good exchange',
-    sent: true,
-    script: async (side, command) => {
-      await answer(side, command);
-      await takeFile(side);
-      await side.clientEnded();
-      await side.send('SCP-PLACED:n\n');
-      side.exit(0);
-    },
-    code: 'EPROTO',
-    message: /could not move the uploaded file into place/,
-  },
-  {
-    name: 'placing refused: the file exists (overwrite "fail")',
-    overwrite: 'fail',
-    sent: true,
-    script: async (side, command) => {
-      await answer(side, command);
-      await takeFile(side);
-      await side.clientEnded();
-      await side.send('SCP-PLACED:e\n');
-      side.exit(0);
-    },
-    code: 'EEXIST',
-    message: /remote file exists.*\/srv\/dir\/f\.txt/,
-  },
-  {
-    name: 'placing refused: a directory appeared at the final path',
-    sent: true,
-    script: async (side, command) => {
-      await answer(side, command);
-      await takeFile(side);
-      await side.clientEnded();
-      await side.send('SCP-PLACED:d\n');
-      side.exit(0);
-    },
-    code: 'EISDIR',
-    message: /directory is in the way.*\/srv\/dir\/f\.txt/,
-  },
+  { name: 'a good exchange and no placing answer', sent: true, removes: true, script: placingAnswer(''), code: 'EPROTO', message: /unexpected reply to a rename.*no answer/ },
+  { name: 'a placing answer that means nothing', sent: true, removes: true, script: placingAnswer('SCP-PLACED:zz\n'), code: 'EPROTO', message: /unexpected reply to a rename/ },
+  { name: 'a placing answer "nothing was there" after a good exchange', sent: true, script: placingAnswer('SCP-PLACED:n\n'), code: 'EPROTO', message: /could not move the uploaded file into place/ },
+  { name: 'placing refused: the file exists (overwrite "fail")', overwrite: 'fail', sent: true, script: placingAnswer('SCP-PLACED:e\n'), code: 'EEXIST', message: /remote file exists.*\/srv\/dir\/f\.txt/ },
+  { name: 'placing refused: a directory appeared at the final path', sent: true, script: placingAnswer('SCP-PLACED:d\n'), code: 'EISDIR', message: /directory is in the way.*\/srv\/dir\/f\.txt/ },
   {
     name: 'scp fails at the end (exit 1) and the shell says it removed the temporary',
     sent: true,
-    script: async (side, command) => {
-      await answer(side, command);
-      await takeFile(side);
-      await side.clientEnded();
-      await side.send('scp: /srv/dir/.f.txt: close failed\n', 'stderr');
-      await side.send('SCP-PLACED:x\n');
-      side.exit(1);
-    },
+    script: placingAnswer('SCP-PLACED:x\n', { code: 1, stderr: 'scp: /srv/dir/.f.txt: close failed\n' }),
     code: 'EPROTO',
     message: /exit status 1.*close failed/,
   },
@@ -356,18 +228,7 @@ describe('hostile SCP server: replies to the folded single-file upload', functio
   }
 
   it('the honest exchange: one command, the record names the temporary, the placing answer places it', async () => {
-    const row: Row = {
-      name: 'honest',
-      code: '',
-      message: /./,
-      script: async (side, command) => {
-        await answer(side, command);
-        await takeFile(side);
-        await side.clientEnded();
-        await side.send('SCP-PLACED:0\n');
-        side.exit(0);
-      },
-    };
+    const row: Row = { name: 'honest', code: '', message: /./, script: placingAnswer('SCP-PLACED:0\n') };
     const { error, commands } = await run(row, 'scp');
     assert.strictEqual(error, undefined, error?.message);
     assert.strictEqual(commands.length, 1, JSON.stringify(commands));

@@ -13,8 +13,9 @@ import { TransferError } from '../../src/errors';
 import { remote, type RemoteRequest, type RemoteResult } from '../../src/remote';
 import type { SshPool } from '../../src/ssh';
 import { startFakeServer, type FakeServer } from '../harness';
-import { type ListEntry, type ListPiece, type ScriptedSftp, type SftpNode, listedTree, startScriptedSftp } from './sftp-server';
+import { type ListEntry, type ListPiece, type ScriptedSftp, type SftpNode, listedTree } from './sftp-server';
 import { assertCleanMessage, poolForFake } from './support';
+import { useScriptedSftpServer } from '../support';
 
 const IDLE_MS = 400;
 const LIST: RemoteRequest = { operation: 'list', path: Buffer.from('/srv/d'), options: { recursive: true, maxDepth: 8, maxEntries: 50 } };
@@ -96,16 +97,7 @@ const SFTP_ROWS: (Row & { tree: ScriptedSftp['tree'] })[] = [
 
 describe('hostile SFTP servers: the remote toolbox', function () {
   this.timeout(30_000);
-  let server: ScriptedSftp;
-  let pool: SshPool;
-  before(async () => {
-    server = await startScriptedSftp();
-    pool = poolForFake(server.fake);
-  });
-  after(async () => {
-    await pool?.close();
-    await server?.fake.close();
-  });
+  const { server, pool } = useScriptedSftpServer();
 
   for (const row of SFTP_ROWS) {
     it(`${row.name}: ${row.code ?? 'survived'}`, async () => {

@@ -4,58 +4,31 @@
  * never buffers without bound), count everything pushed, and notice when the client gave up.
  */
 import type { ServerChannel } from 'ssh2';
+import { ByteQueue } from '../support/byte-queue';
 
 export class ServerSide {
-  private received = Buffer.alloc(0);
-  private ended = false;
+  private readonly fromClient = new ByteQueue('client');
   private closed = false;
-  private waiters: (() => void)[] = [];
   /** stdout + stderr bytes that ssh2 accepted for the wire (the window allowed them) */
   pushed = 0;
 
   constructor(readonly channel: ServerChannel) {
-    channel.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.wake();
-    });
-    const end = (): void => {
-      this.ended = true;
-      this.wake();
-    };
-    channel.on('end', end);
+    channel.on('data', (chunk: Buffer) => this.fromClient.push(chunk));
+    channel.on('end', () => this.fromClient.end());
     channel.on('close', () => {
       this.closed = true;
-      end();
+      this.fromClient.end();
     });
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
-  }
-
-  private async until(test: () => boolean): Promise<void> {
-    while (!test()) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   /** The next `n` bytes from the client; throws when the client ends first (the script then stops). */
-  async take(n: number): Promise<Buffer> {
-    await this.until(() => this.received.length >= n || this.ended);
-    if (this.received.length < n) throw new Error(`client ended after ${this.received.length} of ${n} bytes`);
-    const out = Buffer.from(this.received.subarray(0, n));
-    this.received = this.received.subarray(n);
-    return out;
+  take(n: number): Promise<Buffer> {
+    return this.fromClient.take(n);
   }
 
   /** One line the client sent, without its '\n' (latin1); throws when the client ends first. */
-  async takeLine(): Promise<string> {
-    await this.until(() => this.received.includes(0x0a) || this.ended);
-    const at = this.received.indexOf(0x0a);
-    if (at < 0) throw new Error('client ended inside a line');
-    const line = this.received.subarray(0, at).toString('latin1');
-    this.received = this.received.subarray(at + 1);
-    return line;
+  takeLine(): Promise<string> {
+    return this.fromClient.takeLine('latin1');
   }
 
   /** Waits for one \0 from the client (the start signal or an acknowledgement). */
@@ -66,7 +39,7 @@ export class ServerSide {
 
   /** Resolves when the client closed its side (EOF or channel close): how a stall ends. */
   async clientEnded(): Promise<void> {
-    await this.until(() => this.ended);
+    await this.fromClient.whenEnded();
   }
 
   /**

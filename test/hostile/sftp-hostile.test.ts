@@ -65,6 +65,19 @@ function* endless(piece: (index: number) => ListEntry[]): Iterator<ListPiece> {
 const GOOD = file('good\n');
 const DATA = { data: { dir: true } } as const;
 
+/** /srv/data listed without end, piece after piece from `piece`: the listing entry cap (500) stops it. */
+function endlessListing(name: string, piece: (index: number) => ListEntry[]): SftpCase {
+  return {
+    name,
+    request: 'tree',
+    tree: listedTree({ '/srv': dir(), '/srv/data': dir({ pieces: () => endless(piece) }) }),
+    limits: { maxListingEntries: 500 },
+    code: 'ETOOBIG',
+    message: /lists more than 500 entries/,
+    leaves: DATA,
+  };
+}
+
 const CASES: SftpCase[] = [
   // ---------------------------------------------------------------------------------------- names
   { name: 'traversal name ../x', request: 'tree', tree: dataListing([{ name: '../x', node: GOOD }]), code: 'EPROTO', message: /the server listed the name '\.\.'|the server listed a name containing '\/'/, leaves: DATA },
@@ -152,24 +165,8 @@ const CASES: SftpCase[] = [
   },
 
   // ------------------------------------------------------------------------------- endless listings
-  {
-    name: 'endless listing (fresh names in every piece)',
-    request: 'tree',
-    tree: listedTree({ '/srv': dir(), '/srv/data': dir({ pieces: () => endless((i) => Array.from({ length: 50 }, (_, j) => ({ name: `f${i}-${j}`, node: GOOD }))) }) }),
-    limits: { maxListingEntries: 500 },
-    code: 'ETOOBIG',
-    message: /lists more than 500 entries/,
-    leaves: DATA,
-  },
-  {
-    name: 'endless listing of empty pieces',
-    request: 'tree',
-    tree: listedTree({ '/srv': dir(), '/srv/data': dir({ pieces: () => endless(() => []) }) }),
-    limits: { maxListingEntries: 500 },
-    code: 'ETOOBIG',
-    message: /lists more than 500 entries/,
-    leaves: DATA,
-  },
+  endlessListing('endless listing (fresh names in every piece)', (i) => Array.from({ length: 50 }, (_, j) => ({ name: `f${i}-${j}`, node: GOOD }))),
+  endlessListing('endless listing of empty pieces', () => []),
   {
     name: 'endless sibling directories (directory cap)',
     request: 'tree',

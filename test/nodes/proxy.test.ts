@@ -8,17 +8,8 @@
 import assert from 'assert';
 import crypto from 'crypto';
 import net from 'net';
-import {
-  makeServerDir,
-  needThrowawayUser,
-  runAsUser,
-  skipOrFail,
-  startDante,
-  startSshd,
-  startTinyproxy,
-  type ProxyServer,
-  type SshdServer,
-} from '../harness';
+import { makeServerDir, needThrowawayUser, runAsUser, startDante, startSshd, startTinyproxy, type ProxyServer, type SshdServer } from '../harness';
+import { startedProxy } from '../support';
 import { connectionDef, downloadDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed, type Msg } from './support';
 
 const PROXY_SECRET = `proxy-SECRET-${crypto.randomBytes(6).toString('hex')}`;
@@ -74,12 +65,8 @@ describe('nodes: scp-connection through a proxy, with compression', function () 
     needThrowawayUser(this);
     server = await startSshd({ extraAddresses: ['127.0.0.2'] });
     remote = (await makeServerDir(server, 'nodes-proxy')).absolute;
-    try {
-      dante = await startDante({ auth: 'username' });
-      tiny = await startTinyproxy({ basicAuth: { username: PROXY_USER, password: PROXY_SECRET } });
-    } catch (error) {
-      skipOrFail(this, `the proxies (dante-server, tinyproxy): ${(error as Error).message}`);
-    }
+    dante = await startedProxy(this, 'danted (dante-server)', () => startDante({ auth: 'username' }));
+    tiny = await startedProxy(this, 'tinyproxy', () => startTinyproxy({ basicAuth: { username: PROXY_USER, password: PROXY_SECRET } }));
   });
 
   after(async function () {

@@ -6,7 +6,8 @@
  */
 import assert from 'assert';
 import path from 'path';
-import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser, type SshdServer } from '../harness';
+import { useSharedSshd } from '../support';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
 import { connectionNode } from '../support/red';
 
@@ -46,12 +47,9 @@ function pullFlow(server: SshdServer, remoteFile: string): object[] {
 
 describe('nodes: only new files survive a restart of Node-RED (real Node-RED process, real sshd)', function () {
   this.timeout(120_000);
-  let server: SshdServer;
+  const server = useSharedSshd();
   let red: NodeRedProcess | undefined;
 
-  before(async function () {
-    server = await sharedSshd();
-  });
   afterEach(async function () {
     await red?.stop();
     red = undefined;

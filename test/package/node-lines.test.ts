@@ -14,7 +14,8 @@ import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
 import type { Browser } from 'playwright-core';
-import { makeServerDir, makeTempDir, sharedSshd, skipOrFail, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, skipOrFail } from '../harness';
+import { useSharedSshd } from '../support';
 import { nodeLineMajors, redJsOf, requireNodeLine, startNodeRedOn, type NodeLine, type NodeRedVersion } from '../support/node-lines';
 import type { NodeRedProcess } from '../support/node-red-process';
 import { assertRoundTrip, assertNodeTypesLoaded, repoHasSshBinding } from './checks';
@@ -35,11 +36,10 @@ const GC_CONNECTIONS = 12;
 
 describe('package matrix: the tarball on Node.js 22, 24 and 26 with Node-RED 4.1 and 5 (real sshd)', function () {
   this.timeout(240_000);
-  let server: SshdServer;
+  const server = useSharedSshd();
   let browser: Browser | undefined;
 
   before(async function () {
-    server = await sharedSshd();
     // All installs start now (two at a time), so each line's is done or running when its turn comes.
     installedPackage('machine').catch(() => undefined);
   });

@@ -12,6 +12,7 @@ import type { SshPool } from '../../src/ssh';
 import { type SshdServer, generateTestKey, isRoot, makeServerDir, makeTempDir, runAsUser, sharedSshd, skipOrFail, startDropbear, startSshd } from '../harness';
 import { context, poolProvider } from '../transfer/support';
 import { busyboxPath, pathWithoutStat } from './local-shell';
+import { useSshdWithPool } from '../support';
 
 const TREE =
   "mkdir -p d/sub && printf 12345 > d/a.txt && chmod 640 d/a.txt && printf x > 'd/new\nline' && ln -s a.txt d/link && printf z > d/sub/z && " +
@@ -41,16 +42,7 @@ async function tree(server: SshdServer, prefix: string): Promise<string> {
 
 describe('remote toolbox: OpenSSH without an SFTP subsystem (auto uses shell commands)', function () {
   this.timeout(60_000);
-  let server: SshdServer;
-  let pool: SshPool;
-  before(async () => {
-    server = await startSshd({ noSftp: true });
-    pool = poolProvider(server);
-  });
-  after(async () => {
-    await pool?.close();
-    await server?.stop();
-  });
+  const { server, pool } = useSshdWithPool(() => startSshd({ noSftp: true }));
 
   it('lists, stats and changes paths with transport auto, and remembers the fallback', async () => {
     const dir = await tree(server, 'nosftp');
@@ -78,19 +70,12 @@ for (const userland of [
 ]) {
   describe(`remote toolbox: OpenSSH running commands with ${userland.label}`, function () {
     this.timeout(60_000);
-    let server: SshdServer;
-    let pool: SshPool;
     let bin: string;
-    before(async function () {
+    const { server, pool } = useSshdWithPool(async () => {
       bin = await userland.path();
       // The server's user must reach the links (a harness temp dir is 0700; its parent is the system's /tmp).
       await fs.chmod(bin, 0o755);
-      server = await startSshd({ config: [`SetEnv PATH=${bin}`] });
-      pool = poolProvider(server);
-    });
-    after(async () => {
-      await pool?.close();
-      await server?.stop();
+      return startSshd({ config: [`SetEnv PATH=${bin}`] });
     });
 
     it('lists recursively with the same entries as the file system, and changes several paths in one command', async () => {
@@ -174,13 +159,7 @@ describe('remote toolbox: Dropbear with BusyBox as its shell and userland', func
 
 describe('remote toolbox: a name that is not UTF-8 (real sshd with SFTP)', function () {
   this.timeout(60_000);
-  let server: SshdServer;
-  let pool: SshPool;
-  before(async () => {
-    server = await sharedSshd();
-    pool = poolProvider(server);
-  });
-  after(async () => pool?.close());
+  const { server, pool } = useSshdWithPool(sharedSshd, { shared: true });
 
   it('auto lists it intact over the shell; transport sftp leaves it out and names it in skipped', async () => {
     const dir = await makeServerDir(server, 'latin1');

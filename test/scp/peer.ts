@@ -7,6 +7,7 @@ import { EventEmitter } from 'events';
 import { PassThrough } from 'stream';
 import { TransferError } from '../../src/errors';
 import type { ScpStreams } from '../../src/scp';
+import { ByteQueue } from '../support/byte-queue';
 
 export class ScriptedPeer {
   /** what the session writes (its stdin) */
@@ -15,64 +16,31 @@ export class ScriptedPeer {
   readonly fromServer = new PassThrough();
   readonly stderr = new PassThrough();
   readonly channel = new EventEmitter();
-  private received: Buffer = Buffer.alloc(0);
-  private receivedEnd = false;
-  private waiters: (() => void)[] = [];
+  private readonly fromSession = new ByteQueue('the session');
 
   constructor() {
-    this.toServer.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.wake();
-    });
-    this.toServer.on('end', () => {
-      this.receivedEnd = true;
-      this.wake();
-    });
-    this.toServer.on('close', () => {
-      this.receivedEnd = true;
-      this.wake();
-    });
+    this.toServer.on('data', (chunk: Buffer) => this.fromSession.push(chunk));
+    this.toServer.on('end', () => this.fromSession.end());
+    this.toServer.on('close', () => this.fromSession.end());
   }
 
   get streams(): ScpStreams {
     return { stdout: this.fromServer, stdin: this.toServer, stderr: this.stderr, channel: this.channel };
   }
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
-  }
-
-  private async until(test: () => boolean): Promise<void> {
-    while (!test()) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
   /** Exactly `n` bytes that the session sent (waits for them). */
-  async take(n: number): Promise<Buffer> {
-    await this.until(() => this.received.length >= n || this.receivedEnd);
-    if (this.received.length < n) throw new Error(`peer: wanted ${n} bytes, the session ended after ${this.received.length}`);
-    const out = this.received.subarray(0, n);
-    this.received = this.received.subarray(n);
-    return Buffer.from(out);
+  take(n: number): Promise<Buffer> {
+    return this.fromSession.take(n);
   }
 
   /** One line the session sent, without '\n'. */
-  async takeLine(): Promise<string> {
-    await this.until(() => this.received.includes(0x0a) || this.receivedEnd);
-    const at = this.received.indexOf(0x0a);
-    if (at < 0) throw new Error('peer: the session ended inside a line');
-    const line = this.received.subarray(0, at).toString('utf8');
-    this.received = this.received.subarray(at + 1);
-    return line;
+  takeLine(): Promise<string> {
+    return this.fromSession.takeLine('utf8');
   }
 
   /** Resolves once the session has closed its side (EOF); returns what it sent but nobody took. */
-  async sessionEnded(): Promise<Buffer> {
-    await this.until(() => this.receivedEnd);
-    return this.received;
+  sessionEnded(): Promise<Buffer> {
+    return this.fromSession.whenEnded();
   }
 
   send(bytes: Buffer | string): void {
@@ -87,6 +55,14 @@ export class ScriptedPeer {
       this.channel.emit('close', code);
     });
   }
+}
+
+/** A peer whose server has already sent `reply` and, with `exitCode`, exited with it: the script of most tests. */
+export function peerReplying(reply: string | Buffer, exitCode?: number): ScriptedPeer {
+  const peer = new ScriptedPeer();
+  peer.send(reply);
+  if (exitCode !== undefined) peer.exit(exitCode);
+  return peer;
 }
 
 /** No raw control character (C0, DEL, C1) and no bidi override in the text. */

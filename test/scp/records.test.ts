@@ -173,19 +173,20 @@ describe('scp records', () => {
   });
 
   describe('codeForServerMessage', () => {
-    const cases: [string, string][] = [
-      ['scp: /x: No such file or directory', 'ENOENT'],
-      ['scp: /root/x: Permission denied', 'EACCES'],
-      ['scp: /ro/x: Read-only file system', 'EACCES'],
-      ['scp: /tmp: Is a directory', 'EISDIR'],
-      ['scp: /etc/passwd/x: Not a directory', 'ENOTDIR'],
-      ['scp: ambiguous target', 'ENOTDIR'],
-      ['scp: /full/x: No space left on device', 'ENOSPC'],
-      ['scp: /q/x: Disk quota exceeded', 'ENOSPC'],
-      ['scp: protocol error: bad mode', 'EPROTO'],
-      ['', 'EPROTO'],
-    ];
-    for (const [text, code] of cases) {
+    /** what OpenSSH's scp says -> the code it maps to */
+    const codeOfMessage: Record<string, string> = {
+      'scp: /x: No such file or directory': 'ENOENT',
+      'scp: /root/x: Permission denied': 'EACCES',
+      'scp: /ro/x: Read-only file system': 'EACCES',
+      'scp: /tmp: Is a directory': 'EISDIR',
+      'scp: /etc/passwd/x: Not a directory': 'ENOTDIR',
+      'scp: ambiguous target': 'ENOTDIR',
+      'scp: /full/x: No space left on device': 'ENOSPC',
+      'scp: /q/x: Disk quota exceeded': 'ENOSPC',
+      'scp: protocol error: bad mode': 'EPROTO',
+      '': 'EPROTO',
+    };
+    for (const [text, code] of Object.entries(codeOfMessage)) {
       it(`maps ${JSON.stringify(text)} to ${code}`, () => {
         assert.strictEqual(codeForServerMessage(text), code);
       });

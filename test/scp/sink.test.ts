@@ -10,7 +10,7 @@ import {
   type SinkEntry,
   type SinkExpectation,
 } from '../../src/scp';
-import { PEER_HOST, ScriptedPeer, hasRawControls, rejectsWith } from './peer';
+import { PEER_HOST, ScriptedPeer, peerReplying, hasRawControls, rejectsWith } from './peer';
 
 const HOST = PEER_HOST;
 const PATH = '/remote/x';
@@ -71,12 +71,20 @@ function endless(head: string, fill: string): { stream: Readable; pulled: () => 
   return { stream, pulled: () => pulled };
 }
 
+/** A sink for /remote/x that has read the file record `head`, which the server follows with `fill` for ever. */
+async function fileRecordBeforeFlood(head: string, fill: string): Promise<{ sink: ScpSink; source: ReturnType<typeof endless> }> {
+  const peer = new ScriptedPeer();
+  const source = endless(head, fill);
+  source.stream.pipe(peer.fromServer);
+  const sink = makeSink(peer, { kind: 'exact', name: 'x' });
+  assert.strictEqual((await sink.next())?.type, 'file');
+  return { sink, source };
+}
+
 describe('ScpSink (download state machine)', () => {
   describe('happy paths', () => {
     it('receives one file, acking each step, and ends cleanly on exit 0', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0640 5 x\nhello\0');
-      peer.exit(0);
+      const peer = peerReplying('C0640 5 x\nhello\0', 0);
       const sink = makeSink(peer, { kind: 'exact', name: 'x' });
       const received = await download(sink);
       assert.deepStrictEqual(received.entries, [{ type: 'file', parents: [], name: 'x', mode: 0o640, size: 5 }]);
@@ -87,9 +95,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('with answersAhead, the start signal carries that many more \\0s, then one per record and trailer as before', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('T1 0 2 0\nC0640 5 x\nhello\0');
-      peer.exit(0);
+      const peer = peerReplying('T1 0 2 0\nC0640 5 x\nhello\0', 0);
       const sink = makeSink(peer, { kind: 'exact', name: 'x' }, { answersAhead: 4 });
       const received = await download(sink);
       assert.strictEqual(received.files.get('x')?.toString(), 'hello');
@@ -98,8 +104,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('with answersAhead, skip() is refused (EINVAL): the server already has a \\0 for that record', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0640 5 x\nhello\0');
+      const peer = peerReplying('C0640 5 x\nhello\0');
       const sink = makeSink(peer, { kind: 'exact', name: 'x' }, { answersAhead: 2 });
       assert.strictEqual((await sink.next())?.type, 'file');
       await rejectsWith(sink.skip('exists'), 'EINVAL', /ahead/);
@@ -118,17 +123,13 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('receives a zero-byte file', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 0 empty\n\0');
-      peer.exit(0);
+      const peer = peerReplying('C0644 0 empty\n\0', 0);
       const received = await download(makeSink(peer, { kind: 'exact', name: 'empty' }));
       assert.strictEqual(received.files.get('empty')?.length, 0);
     });
 
     it('passes T times on to the entry that follows', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('T1700000000 0 1600000000 0\nC0600 3 t\nabc\0');
-      peer.exit(0);
+      const peer = peerReplying('T1700000000 0 1600000000 0\nC0600 3 t\nabc\0', 0);
       const received = await download(makeSink(peer, { kind: 'exact', name: 't' }));
       assert.deepStrictEqual(received.entries[0], {
         type: 'file',
@@ -141,11 +142,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('receives a tree with D/E records, nested parents and times', async () => {
-      const peer = new ScriptedPeer();
-      peer.send(
-        'T100 0 200 0\nD0755 0 top\nC0644 2 a\nhi\0D0700 0 sub\nT300 0 400 0\nC0600 3 b\nyes\0C0644 0 e\n\0E\nE\n',
-      );
-      peer.exit(0);
+      const peer = peerReplying('T100 0 200 0\nD0755 0 top\nC0644 2 a\nhi\0D0700 0 sub\nT300 0 400 0\nC0600 3 b\nyes\0C0644 0 e\n\0E\nE\n', 0);
       const received = await download(makeSink(peer, { kind: 'tree', name: 'top' }, { recursive: true }));
       assert.deepStrictEqual(received.entries, [
         { type: 'directory', parents: [], name: 'top', mode: 0o755, times: { mtime: 100, atime: 200 } },
@@ -162,9 +159,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('receives several files matching a glob', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 1 a.log\n1\0C0644 2 b.log\n22\0');
-      peer.exit(0);
+      const peer = peerReplying('C0644 1 a.log\n1\0C0644 2 b.log\n22\0', 0);
       const received = await download(makeSink(peer, { kind: 'glob', pattern: '*.log' }));
       assert.deepStrictEqual([...received.files.keys()], ['a.log', 'b.log']);
       assert.strictEqual(received.files.get('b.log')?.toString(), '22');
@@ -194,8 +189,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('skip(): answers the C with \\x01 message, and accepts the exit status 1 that follows', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 5 x\n');
+      const peer = peerReplying('C0644 5 x\n');
       const sink = makeSink(peer, { kind: 'exact', name: 'x' });
       const entry = await sink.next();
       assert.strictEqual(entry?.type, 'file');
@@ -209,8 +203,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('skip() of a directory skips its subtree', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('D0755 0 d\n');
+      const peer = peerReplying('D0755 0 d\n');
       const sink = makeSink(peer, { kind: 'glob', pattern: '*' }, { recursive: true });
       assert.strictEqual((await sink.next())?.type, 'directory');
       await sink.skip('not wanted');
@@ -221,9 +214,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('a \\x01 trailer fails that file (mapped code), and the session goes on', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 3 a.txt\nxxx\x01scp: a.txt: Permission denied\nC0644 2 b.txt\nok\0');
-      peer.exit(1);
+      const peer = peerReplying('C0644 3 a.txt\nxxx\x01scp: a.txt: Permission denied\nC0644 2 b.txt\nok\0', 1);
       const sink = makeSink(peer, { kind: 'glob', pattern: '*.txt' });
       assert.strictEqual((await sink.next())?.type, 'file');
       await rejectsWith(sink.receive(() => undefined), 'EACCES', /Permission denied/);
@@ -240,16 +231,12 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('\\x01 texts between records (a missing file) fail with the mapped code once the server ends', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('\x01scp: /remote/x: No such file or directory\n');
-      peer.exit(1);
+      const peer = peerReplying('\x01scp: /remote/x: No such file or directory\n', 1);
       await rejectsWith(download(makeSink(peer, { kind: 'exact', name: 'x' })), 'ENOENT', /No such file/);
     });
 
     it('a glob where one match fails: the other files arrive, then the error is thrown', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('\x01scp: a.log: Permission denied\nC0644 1 b.log\nb\0');
-      peer.exit(1);
+      const peer = peerReplying('\x01scp: a.log: Permission denied\nC0644 1 b.log\nb\0', 1);
       const sink = makeSink(peer, { kind: 'glob', pattern: '*.log' });
       const received: Received = { entries: [], files: new Map() };
       await rejectsWith(download(sink, received), 'EACCES');
@@ -257,8 +244,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('a non-zero exit without any explanation fails', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 1 x\n1\0');
+      const peer = peerReplying('C0644 1 x\n1\0');
       peer.stderr.write('scp: something broke\n');
       peer.exit(3);
       await rejectsWith(download(makeSink(peer, { kind: 'exact', name: 'x' })), 'EPROTO', /exit status 3.*something broke/);
@@ -499,11 +485,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('fails on endless data beyond the size, reading only what it needs (EPROTO)', async () => {
-      const peer = new ScriptedPeer();
-      const source = endless('C0644 5 x\n', 'A');
-      source.stream.pipe(peer.fromServer);
-      const sink = makeSink(peer, { kind: 'exact', name: 'x' });
-      assert.strictEqual((await sink.next())?.type, 'file');
+      const { sink, source } = await fileRecordBeforeFlood('C0644 5 x\n', 'A');
       let written = 0;
       await rejectsWith(
         sink.receive((chunk) => {
@@ -518,11 +500,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('keeps the channel paused while nobody reads (a flood is not buffered)', async () => {
-      const peer = new ScriptedPeer();
-      const source = endless('C0644 1 x\n', 'B');
-      source.stream.pipe(peer.fromServer);
-      const sink = makeSink(peer, { kind: 'exact', name: 'x' });
-      assert.strictEqual((await sink.next())?.type, 'file');
+      const { sink, source } = await fileRecordBeforeFlood('C0644 1 x\n', 'B');
       // Give the flood many turns of the event loop to push data that nobody asked for.
       for (let i = 0; i < 50; i += 1) await new Promise((resolve) => setImmediate(resolve));
       assert.ok(source.pulled() < 256 * 1024, `pulled ${source.pulled()} bytes`);
@@ -531,8 +509,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('fires the idle timeout on a stall (ETIMEDOUT) and closes the channel', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 10 x\nabc');
+      const peer = peerReplying('C0644 10 x\nabc');
       const sink = makeSink(peer, { kind: 'exact', name: 'x' }, { idleTimeoutMs: 200 });
       assert.strictEqual((await sink.next())?.type, 'file');
       await rejectsWith(sink.receive(() => undefined), 'ETIMEDOUT', /200 ms/);
@@ -593,9 +570,7 @@ describe('ScpSink (download state machine)', () => {
     it('escapes control characters and bidi overrides in names and \\x01 texts', async () => {
       const { error } = await hostile('C0644 1 \x1b]0;pwned\x07\u202eevil\n1\0', 'EPROTO');
       assert.match(error.message, /\\x1b\]0;pwned\\x07/);
-      const peer = new ScriptedPeer();
-      peer.send(Buffer.from('\x01scp: \x1b[31mred\u202e\x9b: No such file or directory\n', 'utf8'));
-      peer.exit(1);
+      const peer = peerReplying(Buffer.from('\x01scp: \x1b[31mred\u202e\x9b: No such file or directory\n', 'utf8'), 1);
       const failure = await rejectsWith(download(makeSink(peer, { kind: 'exact', name: 'x' })), 'ENOENT');
       assert.match(failure.message, /\\x1b\[31mred\\u202e\\x9b/);
     });
@@ -607,9 +582,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('fails when the caller writer throws, and ends the session', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 3 x\nabc\0');
-      peer.exit(0);
+      const peer = peerReplying('C0644 3 x\nabc\0', 0);
       const sink = makeSink(peer, { kind: 'exact', name: 'x' });
       await sink.next();
       const failure = Object.assign(new Error('disk full'), { code: 'ENOSPC' });
@@ -624,8 +597,7 @@ describe('ScpSink (download state machine)', () => {
     });
 
     it('refuses to read the next record before the entry at hand is answered (EINVAL)', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('C0644 3 x\nabc\0');
+      const peer = peerReplying('C0644 3 x\nabc\0');
       const sink = makeSink(peer, { kind: 'exact', name: 'x' });
       await sink.next();
       await rejectsWith(sink.next(), 'EINVAL');

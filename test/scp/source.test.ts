@@ -3,7 +3,7 @@ import { getEventListeners } from 'events';
 import { PassThrough, Readable } from 'stream';
 import { TransferError } from '../../src/errors';
 import { ScpSource, isNoScpError, type ScpSessionOptions } from '../../src/scp';
-import { PEER_HOST, ScriptedPeer, rejectsWith } from './peer';
+import { PEER_HOST, ScriptedPeer, peerReplying, rejectsWith } from './peer';
 
 const HOST = PEER_HOST;
 const PATH = '/remote/target';
@@ -20,12 +20,25 @@ async function readySource(peer: ScriptedPeer, options: Partial<ScpSessionOption
   return source;
 }
 
+/** A ready source (the server's first \0 consumed) whose peer has `replies` queued: how most tests start. */
+async function sourceAnswering(replies: string, options: Partial<ScpSessionOptions> = {}): Promise<{ peer: ScriptedPeer; source: ScpSource }> {
+  const peer = new ScriptedPeer();
+  const source = await readySource(peer, options);
+  if (replies) peer.send(replies);
+  return { peer, source };
+}
+
+/** The server's scp exits with `code`, the source finishes: everything the session sent, as latin1. */
+async function allSentOnExit(peer: ScriptedPeer, source: ScpSource, code: number): Promise<string> {
+  peer.exit(code);
+  await source.finish();
+  return (await peer.sessionEnded()).toString('latin1');
+}
+
 describe('ScpSource (upload state machine)', () => {
   describe('happy paths', () => {
     it('sends one file from a Buffer: C, data with the trailing \\0, and reads every reply', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0');
+      const { peer, source } = await sourceAnswering('\0\0');
       let progress = 0;
       const result = await source.sendFile({ name: 'a b.txt', mode: 0o100640, size: 5, content: Buffer.from('hello'), onBytes: (n) => (progress += n) });
       assert.deepStrictEqual(result, { ok: true });
@@ -47,18 +60,14 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('sends a zero-byte file as C then a lone \\0', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0');
+      const { peer, source } = await sourceAnswering('\0\0');
       assert.deepStrictEqual(await source.sendFile({ name: 'empty', mode: 0o644, size: 0, content: Buffer.alloc(0) }), { ok: true });
       assert.strictEqual((await peer.take(13)).toString('latin1'), 'C0644 0 empty');
       assert.deepStrictEqual(await peer.take(2), Buffer.from('\n\0'));
     });
 
     it('sends an empty Readable announced as zero bytes, and refuses one that has bytes after all', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0');
+      const { peer, source } = await sourceAnswering('\0\0');
       assert.deepStrictEqual(await source.sendFile({ name: 'empty', mode: 0o644, size: 0, content: Readable.from([]) }), { ok: true });
       assert.strictEqual(await peer.takeLine(), 'C0644 0 empty');
       assert.deepStrictEqual(await peer.take(1), Buffer.from('\0'));
@@ -73,18 +82,14 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('sends a T record first when times are given', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0\0');
+      const { peer, source } = await sourceAnswering('\0\0\0');
       await source.sendFile({ name: 'x', mode: 0o600, size: 1, times: { mtime: 1700000000.7, atime: 5 }, content: Buffer.from('z') });
       assert.strictEqual(await peer.takeLine(), 'T1700000000 0 5 0');
       assert.strictEqual(await peer.takeLine(), 'C0600 1 x');
     });
 
     it('streams a Readable of exactly `size` bytes, with back-pressure and the \\0 in the last write', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0');
+      const { peer, source } = await sourceAnswering('\0\0');
       const size = 3 * 1024 * 1024 + 17;
       const content = Readable.from(
         (function* () {
@@ -110,23 +115,17 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('sends a directory tree: D, entries, E', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0'.repeat(7));
+      const { peer, source } = await sourceAnswering('\0'.repeat(7));
       assert.deepStrictEqual(await source.enterDirectory({ name: 'top', mode: 0o40755, times: { mtime: 1, atime: 2 } }), { ok: true });
       assert.deepStrictEqual(await source.enterDirectory({ name: 'sub', mode: 0o700 }), { ok: true });
       assert.deepStrictEqual(await source.sendFile({ name: 'f', mode: 0o644, size: 2, content: Buffer.from('ok') }), { ok: true });
       assert.deepStrictEqual(await source.leaveDirectory(), { ok: true });
       assert.deepStrictEqual(await source.leaveDirectory(), { ok: true });
-      peer.exit(0);
-      await source.finish();
-      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'T1 0 2 0\nD0755 0 top\nD0700 0 sub\nC0644 2 f\nok\0E\nE\n');
+      assert.strictEqual(await allSentOnExit(peer, source, 0), 'T1 0 2 0\nD0755 0 top\nD0700 0 sub\nC0644 2 f\nok\0E\nE\n');
     });
 
     it('a \\x01 reply to C fails that file only: no data is sent, the next file goes through', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\x01scp: /remote/target/x: Permission denied\n\0\0');
+      const { peer, source } = await sourceAnswering('\x01scp: /remote/target/x: Permission denied\n\0\0');
       const refused = await source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Buffer.from('abc') });
       assert.strictEqual(refused.ok, false);
       assert.ok(!refused.ok && refused.error.code === 'EACCES' && refused.error.message.includes(HOST));
@@ -137,25 +136,20 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('a \\x01 final reply (write failed on the server) fails that file with the mapped code', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\x01scp: /remote/target: No space left on device\n');
+      const { source } = await sourceAnswering('\0\x01scp: /remote/target: No space left on device\n');
       const result = await source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Buffer.from('abc') });
       assert.ok(!result.ok && result.error.code === 'ENOSPC');
     });
 
     it('a refused D is reported, depth unchanged (leaveDirectory then refuses, EINVAL)', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\x01scp: /remote/target/d: Not a directory\n');
+      const { source } = await sourceAnswering('\x01scp: /remote/target/d: Not a directory\n');
       const result = await source.enterDirectory({ name: 'd', mode: 0o755 });
       assert.ok(!result.ok && result.error.code === 'ENOTDIR');
       await rejectsWith(source.leaveDirectory(), 'EINVAL');
     });
 
     it('then: the next file\'s record goes with this file\'s last bytes; the next sendFile reads its answer and sends only its data', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
+      const { peer, source } = await sourceAnswering('');
       const writes: string[] = [];
       const originalWrite = peer.toServer.write.bind(peer.toServer);
       peer.toServer.write = ((chunk: Buffer, ...rest: never[]) => {
@@ -166,28 +160,20 @@ describe('ScpSource (upload state machine)', () => {
       const first = await source.sendFile({ name: 'a', mode: 0o644, size: 2, content: Buffer.from('aa'), then: { name: 'b', mode: 0o600, size: 1 } });
       assert.deepStrictEqual(first, { ok: true });
       assert.deepStrictEqual(await source.sendFile({ name: 'b', mode: 0o600, size: 1, content: Buffer.from('b') }), { ok: true });
-      peer.exit(0);
-      await source.finish();
-      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0644 2 a\naa\0C0600 1 b\nb\0');
+      assert.strictEqual(await allSentOnExit(peer, source, 0), 'C0644 2 a\naa\0C0600 1 b\nb\0');
       assert.deepStrictEqual(writes, ['C0644 2 a\n', 'aa\0C0600 1 b\n', 'b\0']);
     });
 
     it('then: with times, T and C go ahead together and both answers are read before the data', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0\0\0\0\0');
+      const { peer, source } = await sourceAnswering('\0\0\0\0\0\0');
       const times = { mtime: 7, atime: 8 };
       await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 1, times } });
       assert.deepStrictEqual(await source.sendFile({ name: 'b', mode: 0o644, size: 1, times, content: Buffer.from('2') }), { ok: true });
-      peer.exit(0);
-      await source.finish();
-      assert.strictEqual((await peer.sessionEnded()).toString('latin1'), 'C0644 1 a\n1\0T7 0 8 0\nC0644 1 b\n2\0');
+      assert.strictEqual(await allSentOnExit(peer, source, 0), 'C0644 1 a\n1\0T7 0 8 0\nC0644 1 b\n2\0');
     });
 
     it('then: a file refused in answer to its record sent ahead fails alone and none of its data is ever sent', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0\x01scp: /remote/target/b: Permission denied\n');
+      const { peer, source } = await sourceAnswering('\0\0\x01scp: /remote/target/b: Permission denied\n');
       assert.deepStrictEqual(await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 5 } }), { ok: true });
       const refused = await source.sendFile({ name: 'b', mode: 0o644, size: 5, content: Buffer.from('C0644') });
       assert.ok(!refused.ok && refused.error.code === 'EACCES');
@@ -198,26 +184,21 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('then: a \\x01 answer to this file\'s data still leaves the record sent ahead to be answered next', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\x01scp: /remote/target: No space left on device\n\0\0');
+      const { source } = await sourceAnswering('\0\x01scp: /remote/target: No space left on device\n\0\0');
       const failed = await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 1 } });
       assert.ok(!failed.ok && failed.error.code === 'ENOSPC');
       assert.deepStrictEqual(await source.sendFile({ name: 'b', mode: 0o644, size: 1, content: Buffer.from('2') }), { ok: true });
     });
 
     it('then: anything but the file announced ahead is refused (EINVAL): another file, a directory', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0\0');
+      const { source } = await sourceAnswering('\0\0');
       await source.sendFile({ name: 'a', mode: 0o644, size: 1, content: Buffer.from('1'), then: { name: 'b', mode: 0o644, size: 1 } });
       await rejectsWith(source.enterDirectory({ name: 'd', mode: 0o755 }), 'EINVAL');
       await rejectsWith(source.sendFile({ name: 'c', mode: 0o644, size: 1, content: Buffer.from('3') }), 'EINVAL', /sent ahead/);
     });
 
     it('finish() reports trailing \\x01 texts with the stderr', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
+      const { peer, source } = await sourceAnswering('');
       peer.stderr.write('warning\n');
       peer.send('\x01scp: \x1b[1mlate\n');
       peer.exit(1);
@@ -237,32 +218,26 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('"This service allows sftp connections only." -> EPROTO with noScp', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('This service allows sftp connections only.\n');
-      peer.exit(1);
+      const peer = peerReplying('This service allows sftp connections only.\n', 1);
       const error = await rejectsWith(makeSource(peer).ready(), 'EPROTO', /sftp connections only/);
       assert.ok(isNoScpError(error));
     });
 
     it('a shell banner with escape sequences -> EPROTO without noScp (no transport switch), cleaned', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('\x1b[2J\x1b]0;owned\x07Welcome!\n\0');
+      const peer = peerReplying('\x1b[2J\x1b]0;owned\x07Welcome!\n\0');
       const error = await rejectsWith(makeSource(peer).ready(), 'EPROTO', /\\x1b\[2J/);
       assert.ok(!isNoScpError(error));
     });
 
     it('"\\x01scp: ambiguous target" -> ENOTDIR, noScp false', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('\x01scp: ambiguous target\n');
-      peer.exit(1);
+      const peer = peerReplying('\x01scp: ambiguous target\n', 1);
       const error = await rejectsWith(makeSource(peer).ready(), 'ENOTDIR', /ambiguous target/);
       assert.strictEqual((error as TransferError & { noScp?: boolean }).noScp, false);
       assert.ok(!isNoScpError(error));
     });
 
     it('a \\x01 "command not found" -> noScp', async () => {
-      const peer = new ScriptedPeer();
-      peer.send('\x01bash: scp: command not found\n');
+      const peer = peerReplying('\x01bash: scp: command not found\n');
       assert.ok(isNoScpError(await rejectsWith(makeSource(peer).ready(), 'EPROTO')));
     });
 
@@ -279,9 +254,7 @@ describe('ScpSource (upload state machine)', () => {
 
   describe('failures', () => {
     it('a Readable with fewer bytes than announced -> ECHANGED "changed size", session over', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0');
+      const { peer, source } = await sourceAnswering('\0');
       await rejectsWith(
         source.sendFile({ name: 'x', mode: 0o644, size: 10, content: Readable.from([Buffer.from('abc')]) }),
         'ECHANGED',
@@ -293,9 +266,7 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('a Readable with more bytes than announced -> ECHANGED "changed size", no trailer sent', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0');
+      const { peer, source } = await sourceAnswering('\0');
       await rejectsWith(
         source.sendFile({ name: 'x', mode: 0o644, size: 3, content: Readable.from([Buffer.from('abc'), Buffer.from('d')]) }),
         'ECHANGED',
@@ -305,17 +276,14 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('a Buffer whose length is not the size -> EINVAL before anything is sent', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
+      const { peer, source } = await sourceAnswering('');
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 4, content: Buffer.from('abc') }), 'EINVAL');
       source.destroy();
       assert.strictEqual((await peer.sessionEnded()).length, 0);
     });
 
     it('a local read error maps its code (ENOENT) and ends the session', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\0');
+      const { source } = await sourceAnswering('\0');
       const content = new PassThrough();
       setImmediate(() => content.destroy(Object.assign(new Error('gone'), { code: 'ENOENT' })));
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 3, content }), 'ENOENT', /gone/);
@@ -323,39 +291,32 @@ describe('ScpSource (upload state machine)', () => {
 
     for (const name of ['', '.', '..', 'a/b', 'line\nbreak']) {
       it(`refuses to send the name ${JSON.stringify(name)} (EINVAL)`, async () => {
-        const peer = new ScriptedPeer();
-        const source = await readySource(peer);
+        const { source } = await sourceAnswering('');
         await rejectsWith(source.sendFile({ name, mode: 0o644, size: 0, content: Buffer.alloc(0) }), 'EINVAL');
         await rejectsWith(source.enterDirectory({ name, mode: 0o755 }), 'EINVAL');
       });
     }
 
     it('a \\x02 reply is fatal with the mapped code', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\x02scp: /remote/target: Permission denied\n');
+      const { source } = await sourceAnswering('\x02scp: /remote/target: Permission denied\n');
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EACCES');
       await rejectsWith(source.finish(), 'EACCES');
     });
 
     it('an invalid reply byte -> EPROTO, cleaned', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
-      peer.send('\x1b[31m');
+      const { source } = await sourceAnswering('\x1b[31m');
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EPROTO', /invalid reply/);
     });
 
     it('EOF instead of a reply -> the stderr explains (mapped code)', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
+      const { peer, source } = await sourceAnswering('');
       peer.stderr.write('scp: /remote/target/x: Permission denied\n');
       peer.exit(1);
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'EACCES', /exit status 1/);
     });
 
     it('the channel closed under a write: the server\'s stderr explains (mapped code), no hang', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer);
+      const { peer, source } = await sourceAnswering('');
       peer.stderr.write('scp: /remote/target: Permission denied\n');
       // what ssh2 does when the server closes the channel: our writable side is ended, 'close' follows
       peer.toServer.end();
@@ -368,8 +329,7 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('a stalled reply fires the idle timeout (ETIMEDOUT) and destroys the streams', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer, { idleTimeoutMs: 200 });
+      const { peer, source } = await sourceAnswering('', { idleTimeoutMs: 200 });
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 1, content: Buffer.from('1') }), 'ETIMEDOUT');
       assert.ok(peer.toServer.destroyed && peer.fromServer.destroyed);
     });
@@ -395,9 +355,7 @@ describe('ScpSource (upload state machine)', () => {
     });
 
     it('a stalled local source fires the idle timeout too', async () => {
-      const peer = new ScriptedPeer();
-      const source = await readySource(peer, { idleTimeoutMs: 200 });
-      peer.send('\0');
+      const { source } = await sourceAnswering('\0', { idleTimeoutMs: 200 });
       await rejectsWith(source.sendFile({ name: 'x', mode: 0o644, size: 5, content: new PassThrough() }), 'ETIMEDOUT', /local data/);
     });
 

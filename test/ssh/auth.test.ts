@@ -5,8 +5,31 @@ import * as path from 'node:path';
 import { generateTestKey, makeTempDir, type SshdServer } from '../harness';
 import { eventually, shiftClock, useOwnSshd, useSharedSshd } from '../support';
 import { SshPool } from '../../src/ssh';
-import { startAuthRecorder } from './auth-recorder';
+import type { AuthConfig, SshEndpoint } from '../../src/ssh/types';
+import { startAuthRecorder, type AuthRecorder, type AuthRecorderOptions } from './auth-recorder';
 import { collect, endpointFor, rejection } from './helpers';
+
+/** The error of a first command through a new pool for `endpoint`, which must have `code` (the pool is closed). */
+async function firstFailure(endpoint: SshEndpoint, code: string): Promise<Error & { code?: string }> {
+  const pool = new SshPool(endpoint);
+  try {
+    const error = await rejection(pool.exec('true'));
+    assert.equal(error.code, code);
+    return error;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** A fake server that records each login attempt, for `use`; closed after it. */
+async function withAuthRecorder(options: AuthRecorderOptions, use: (fake: AuthRecorder, endpoint: (auth: AuthConfig) => SshEndpoint) => Promise<void>): Promise<void> {
+  const fake = await startAuthRecorder(options);
+  try {
+    await use(fake, (auth) => endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, auth));
+  } finally {
+    await fake.close();
+  }
+}
 
 async function runWith(pool: SshPool, command = 'echo ok'): Promise<string> {
   try {
@@ -69,22 +92,16 @@ describe('ssh authentication', function () {
 
   it('fails with ENOENT naming the file when the key file is missing', async () => {
     const missing = path.join(await makeTempDir('ssh-auth'), 'no-such-key');
-    const pool = new SshPool(endpointFor(server, { privateKeyPath: missing }));
-    const error = await rejection(pool.exec('true'));
-    assert.equal(error.code, 'ENOENT');
+    const error = await firstFailure(endpointFor(server, { privateKeyPath: missing }), 'ENOENT');
     assert.ok(error.message.includes(missing), error.message);
-    await pool.close();
   });
 
   it('fails with EAUTH naming the file when the key file is not a key', async () => {
     const file = path.join(await makeTempDir('ssh-auth'), 'garbage-key');
     await fs.writeFile(file, 'this is not a key\n');
-    const pool = new SshPool(endpointFor(server, { privateKeyPath: file }));
-    const error = await rejection(pool.exec('true'));
-    assert.equal(error.code, 'EAUTH');
+    const error = await firstFailure(endpointFor(server, { privateKeyPath: file }), 'EAUTH');
     assert.ok(error.message.includes(file), error.message);
     assert.ok(!error.message.includes('this is not a key'), 'the file content must not appear');
-    await pool.close();
   });
 
   it('moves on from an unreachable ssh-agent to the next method, and names it when nothing else is left', async () => {
@@ -161,27 +178,18 @@ describe('ssh authentication', function () {
   });
 
   it('names every method it tried when all are refused', async () => {
-    const pool = new SshPool(endpointFor(server, { privateKey: generateTestKey().privateKey, password: 'wrong password' }));
-    const error = await rejection(pool.exec('true'));
-    assert.equal(error.code, 'EAUTH');
+    const error = await firstFailure(endpointFor(server, { privateKey: generateTestKey().privateKey, password: 'wrong password' }), 'EAUTH');
     assert.match(error.message, new RegExp(`authentication failed for ${server.username}@127\\.0\\.0\\.1:${server.port} \\(tried: publickey, password\\)`));
     assert.equal((error as { host?: string }).host, `${server.username}@127.0.0.1:${server.port}`);
     assert.ok(!error.message.includes('wrong password'));
-    await pool.close();
   });
 
   it('says so when the server accepts none of the configured methods', async () => {
-    const fake = await startAuthRecorder({ methods: ['keyboard-interactive'], password: 'pw' });
-    try {
-      const pool = new SshPool(endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'pw' }));
-      const error = await rejection(pool.exec('true'));
-      assert.equal(error.code, 'EAUTH');
+    await withAuthRecorder({ methods: ['keyboard-interactive'], password: 'pw' }, async (fake, endpoint) => {
+      const error = await firstFailure(endpoint({ password: 'pw' }), 'EAUTH');
       assert.match(error.message, /accepts none of the configured methods \(password\).*server accepts: keyboard-interactive/);
       assert.equal(fake.attempts.length, 0);
-      await pool.close();
-    } finally {
-      await fake.close();
-    }
+    });
   });
 
   describe('wrong password', () => {
@@ -228,53 +236,30 @@ describe('ssh authentication', function () {
 
   describe('keyboard-interactive (fake server: OpenSSH needs PAM for it)', () => {
     it('answers a hidden prompt with the password when only keyboard-interactive is offered', async () => {
-      const fake = await startAuthRecorder({ methods: ['keyboard-interactive'], password: 'kbd-secret' });
-      try {
-        const pool = new SshPool(
-          endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'kbd-secret', keyboardInteractive: true }),
-        );
-        assert.equal(await runWith(pool, 'hello'), 'ran hello\n');
+      await withAuthRecorder({ methods: ['keyboard-interactive'], password: 'kbd-secret' }, async (fake, endpoint) => {
+        assert.equal(await runWith(new SshPool(endpoint({ password: 'kbd-secret', keyboardInteractive: true })), 'hello'), 'ran hello\n');
         assert.deepEqual(
           fake.attempts.map((attempt) => attempt.method),
           ['keyboard-interactive'],
         );
         assert.deepEqual(fake.attempts[0].secrets, ['kbd-secret']);
-      } finally {
-        await fake.close();
-      }
+      });
     });
 
     it('never types the password into an echoed prompt', async () => {
-      const fake = await startAuthRecorder({
-        methods: ['keyboard-interactive'],
-        password: 'kbd-secret',
-        prompts: [{ prompt: 'Username: ', echo: true }],
-      });
-      try {
-        const pool = new SshPool(
-          endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'kbd-secret', keyboardInteractive: true }),
-        );
-        const error = await rejection(pool.exec('true'));
-        assert.equal(error.code, 'EAUTH');
+      const echoedPrompt: AuthRecorderOptions = { methods: ['keyboard-interactive'], password: 'kbd-secret', prompts: [{ prompt: 'Username: ', echo: true }] };
+      await withAuthRecorder(echoedPrompt, async (fake, endpoint) => {
+        const error = await firstFailure(endpoint({ password: 'kbd-secret', keyboardInteractive: true }), 'EAUTH');
         assert.match(error.message, /tried: keyboard-interactive/);
         assert.deepEqual(fake.attempts[0].secrets, ['']);
-        await pool.close();
-      } finally {
-        await fake.close();
-      }
+      });
     });
 
     it('does not use keyboard-interactive unless asked to', async () => {
-      const fake = await startAuthRecorder({ methods: ['keyboard-interactive'], password: 'kbd-secret' });
-      try {
-        const pool = new SshPool(endpointFor({ ...fake, hostKeyFingerprints: [fake.hostKeyFingerprint] }, { password: 'kbd-secret' }));
-        const error = await rejection(pool.exec('true'));
-        assert.equal(error.code, 'EAUTH');
+      await withAuthRecorder({ methods: ['keyboard-interactive'], password: 'kbd-secret' }, async (fake, endpoint) => {
+        await firstFailure(endpoint({ password: 'kbd-secret' }), 'EAUTH');
         assert.equal(fake.attempts.length, 0, 'password is skipped because the server does not offer it');
-        await pool.close();
-      } finally {
-        await fake.close();
-      }
+      });
     });
   });
 });

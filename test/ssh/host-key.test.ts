@@ -3,11 +3,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { makeTempDir, needThrowawayUser, sharedSshd, sshKeyPair, startSshd, type SshdServer } from '../harness';
+import { makeTempDir, needThrowawayUser, sharedSshd, sshKeyPair, type SshdServer } from '../harness';
 import { SshPool } from '../../src/ssh';
 import type { HostKeyPolicy } from '../../src/ssh/types';
 import { startAuthRecorder } from './auth-recorder';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
+import { useSshdPerTest } from '../support';
 
 const run = promisify(execFile);
 
@@ -141,14 +142,10 @@ describe('ssh host keys', function () {
   });
 
   describe('tofu', () => {
-    let own: SshdServer | undefined;
-    afterEach(async () => {
-      await own?.stop();
-      own = undefined;
-    });
+    const startOwnSshd = useSshdPerTest();
 
     it('stores the first key, accepts it again, and refuses a changed key on the same port', async () => {
-      own = await startSshd();
+      let own = await startOwnSshd();
       const store = path.join(dir, 'tofu', 'trusted-hosts.json');
       const policy: HostKeyPolicy = { kind: 'tofu', storeFile: store };
       assert.equal(await echoThrough(own, policy), 'trusted\n');
@@ -163,7 +160,7 @@ describe('ssh host keys', function () {
       const port = own.port;
       const firstFingerprint = own.hostKeyFingerprints[0];
       await own.stop();
-      own = await startSshd({ port });
+      own = await startOwnSshd({ port });
       assert.notEqual(own.hostKeyFingerprints[0], firstFingerprint);
       const error = await refusal(own, policy);
       assert.equal(error.code, 'EHOSTKEY');

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { needThrowawayUser, sharedSshd, startFakeServer, startSilentServer, startSshd, type SshdServer } from '../harness';
+import { needThrowawayUser, sharedSshd, startFakeServer, startSilentServer, type SshdServer } from '../harness';
 import { SshPool, type PoolState } from '../../src/ssh';
 import { collect, endpointFor, recordingLog, rejection } from './helpers';
-import { eventually } from '../support';
+import { eventually, useSshdPerTest } from '../support';
 import { freePort } from '../support/node-red-process';
 
 
@@ -192,14 +192,10 @@ describe('ssh pool', function () {
   });
 
   describe('connection failures', () => {
-    let own: SshdServer | undefined;
-    afterEach(async () => {
-      await own?.stop();
-      own = undefined;
-    });
+    const startOwnSshd = useSshdPerTest();
 
     it('reports ECONNRESET on the lease when sshd dies, and reconnects after a restart without a new pool', async () => {
-      own = await startSshd();
+      const own = await startOwnSshd();
       const states: PoolState[] = [];
       const pool = new SshPool(keyAuth(own), {}, { onState: (state) => states.push(state) });
       const lease = await pool.exec('sleep 30');

@@ -9,31 +9,14 @@ import * as crypto from 'node:crypto';
 import { testConnection, SshPool } from '../../src/ssh';
 import type { ProxyConfig, SshEndpoint } from '../../src/ssh/types';
 import { download, upload } from '../../src/transfer';
-import {
-  makeServerDir,
-  needThrowawayUser,
-  runAsUser,
-  sharedSshd,
-  skipOrFail,
-  startDante,
-  startTinyproxy,
-  type ProxyServer,
-  type SshdServer,
-} from '../harness';
+import { makeServerDir, needThrowawayUser, runAsUser, sharedSshd, startDante, startTinyproxy, type ProxyServer, type SshdServer } from '../harness';
 import { freePort } from '../harness/server-process';
 import { bufferDownload, context, sha256, sq } from '../transfer/support';
 import { endpointFor, rejection } from './helpers';
+import { startedProxy } from '../support';
 
 const PROXY_PASSWORD = `proxy-secret-${crypto.randomBytes(4).toString('hex')}`;
 const HTTP_USER = 'flowproxy';
-
-async function started(ctx: Mocha.Context, what: string, start: () => Promise<ProxyServer>): Promise<ProxyServer> {
-  try {
-    return await start();
-  } catch (error) {
-    return skipOrFail(ctx, `${what}: ${(error as Error).message}`);
-  }
-}
 
 function proxyOf(server: ProxyServer, credentials?: { username: string; password: string }): ProxyConfig {
   return { kind: server.kind, host: server.host, port: server.port, ...credentials };
@@ -54,13 +37,13 @@ describe('ssh: connections through SOCKS5 and HTTP CONNECT proxies', function ()
     sshd = await sharedSshd();
     dir = (await makeServerDir(sshd, 'proxy')).relative;
     blockedPort = await freePort();
-    dante = await started(this, 'danted (dante-server)', () => startDante({ blockPort: blockedPort }));
+    dante = await startedProxy(this, 'danted (dante-server)', () => startDante({ blockPort: blockedPort }));
     proxies.push(dante);
-    danteAuth = await started(this, 'danted (dante-server)', () => startDante({ auth: 'username' }));
+    danteAuth = await startedProxy(this, 'danted (dante-server)', () => startDante({ auth: 'username' }));
     proxies.push(danteAuth);
-    tiny = await started(this, 'tinyproxy', () => startTinyproxy({ connectPorts: [sshd.port] }));
+    tiny = await startedProxy(this, 'tinyproxy', () => startTinyproxy({ connectPorts: [sshd.port] }));
     proxies.push(tiny);
-    tinyAuth = await started(this, 'tinyproxy', () => startTinyproxy({ basicAuth: { username: HTTP_USER, password: PROXY_PASSWORD } }));
+    tinyAuth = await startedProxy(this, 'tinyproxy', () => startTinyproxy({ basicAuth: { username: HTTP_USER, password: PROXY_PASSWORD } }));
     proxies.push(tinyAuth);
   });
 

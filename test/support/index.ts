@@ -7,3 +7,7 @@ export { lateBound, type LateBound } from './late';
 export { shiftClock, type ShiftedClock } from './clock';
 export { seededRandom } from './random';
 export { useOwnSshd, useSharedSshd, useScriptedScpServer, useScriptedSftpServer, useServerDir, useFakeExecServer, type OwnSshdOptions, type ScriptedExec, type Scripted } from './servers';
+export { useSshdWithPool, type SshdWithPool } from './pools';
+export { useSshdPerTest } from './per-test-sshd';
+export { startedProxy } from './proxies';
+export { ByteQueue } from './byte-queue';
