@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { upload } from '../../src/transfer';
 import { runAsUser } from '../harness';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, failsWith, names, succeeds, uploadRequest } from './row';
+import { type Row, type RowEnv, abortingAtOneMiB, failsWith, names, succeeds, uploadRequest } from './row';
 
 const MTIME = 1_600_000_000;
 
@@ -42,6 +42,23 @@ function remoteNames(outcome: Outcome): string[] {
   return names(outcome.remote);
 }
 
+/** The expectation of a row that succeeds and leaves exactly `expected` in the remote folder. */
+function leavesRemote(...expected: string[]): (outcome: Outcome) => void {
+  return (outcome) => {
+    succeeds(outcome);
+    assert.deepEqual(remoteNames(outcome), expected);
+  };
+}
+
+/** A name with a newline, sent into a directory: the listing shows it escaped. */
+function newlineNameRow(atomic: boolean): Row {
+  return {
+    name: `upload: a name with a newline (into a directory, ${atomic ? '' : 'not '}atomic)`,
+    act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')], atomic ? {} : { atomic: false })),
+    expect: leavesRemote('two\\nlines.txt'),
+  };
+}
+
 /** An existing remote file "old.txt" (0600, "old") for the overwrite rows. */
 async function oldFile(env: RowEnv): Promise<void> {
   await env.sh("printf old > old.txt && chmod 600 old.txt");
@@ -60,18 +77,12 @@ export const UPLOAD_ROWS: Row[] = [
   {
     name: 'upload: one buffer to a new file name',
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/one.txt`, [buffer('one')])),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['one.txt']);
-    },
+    expect: leavesRemote('one.txt'),
   },
   {
     name: 'upload: one named buffer into an existing directory',
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('named', 'named.txt')], { atomic: false })),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['named.txt']);
-    },
+    expect: leavesRemote('named.txt'),
   },
   {
     name: 'upload: a local tree, preserve (modes and times), overwrite "fail"',
@@ -200,36 +211,11 @@ export const UPLOAD_ROWS: Row[] = [
       },
     },
   },
-  {
-    name: 'upload: a name with a newline (into a directory, atomic)',
-    act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')])),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['two\\nlines.txt']);
-    },
-  },
-  {
-    name: 'upload: a name with a newline (into a directory, not atomic)',
-    act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')], { atomic: false })),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['two\\nlines.txt']);
-    },
-  },
+  newlineNameRow(true),
+  newlineNameRow(false),
   {
     name: 'upload: abort mid-transfer (AbortSignal): EABORTED, nothing left',
-    act: (env) => {
-      const controller = new AbortController();
-      return upload(
-        env.ctx({
-          signal: controller.signal,
-          onProgress: (event) => {
-            if (event.type === 'bytes' && event.fileBytes >= 1024 * 1024) controller.abort();
-          },
-        }),
-        uploadRequest(env.remote.relative, [{ kind: 'buffer', data: Buffer.alloc(16 * 1024 * 1024, 3), name: 'big.bin' }]),
-      );
-    },
+    act: (env) => upload(abortingAtOneMiB(env), uploadRequest(env.remote.relative, [{ kind: 'buffer', data: Buffer.alloc(16 * 1024 * 1024, 3), name: 'big.bin' }])),
     expect: (outcome) => {
       failsWith('EABORTED')(outcome);
       assert.deepEqual(remoteNames(outcome), []);
