@@ -34,6 +34,14 @@ async function makeLocalTree(root: string): Promise<void> {
   for (const dir of ['nested/deeper', 'nested', 'empty', '']) await fs.utimes(at(dir), MTIME + 20, MTIME + 5);
 }
 
+/** A row's setup: the local tree, then `command` in the remote folder (what stands in the tree's way there). */
+function localTreeAnd(command: string): (env: RowEnv) => Promise<void> {
+  return async (env) => {
+    await makeLocalTree(env.source);
+    await env.sh(command);
+  };
+}
+
 const buffer = (text: string, name?: string) => ({ kind: 'buffer' as const, data: Buffer.from(text), ...(name ? { name } : {}) });
 const tree = (env: RowEnv) => ({ kind: 'path' as const, path: join(env.source, 'tree') });
 const TREE_FILES = ['tree/a.bin', 'tree/empty.txt', 'tree/nested/b.txt', 'tree/nested/deeper/c.bin', 'tree/run.sh'];
@@ -110,10 +118,7 @@ export const UPLOAD_ROWS: Row[] = [
   overwriteRow('fail', false, failsWith('EEXIST', '<remote>/old.txt')),
   {
     name: 'upload: a tree with overwrite "fail" where one file exists: EEXIST before anything is sent',
-    setup: async (env) => {
-      await makeLocalTree(env.source);
-      await env.sh('mkdir -p tree/nested && printf old > tree/nested/b.txt');
-    },
+    setup: localTreeAnd('mkdir -p tree/nested && printf old > tree/nested/b.txt'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)], { overwrite: 'fail' })),
     expect: failsWith('EEXIST', '<remote>/tree/nested/b.txt'),
   },
@@ -138,10 +143,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: a file in the way of a directory of the tree',
-    setup: async (env) => {
-      await makeLocalTree(env.source);
-      await env.sh('mkdir tree && printf file > tree/nested');
-    },
+    setup: localTreeAnd('mkdir tree && printf file > tree/nested'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)])),
     expect: failsWith('ENOTDIR', '<remote>/tree/nested'),
   },
@@ -165,10 +167,7 @@ export const UPLOAD_ROWS: Row[] = [
   {
     // The issue's case: SCP left only empty directories, SFTP six finished files.
     name: 'upload: permission denied mid-tree (an existing read-only subdirectory)',
-    setup: async (env) => {
-      await makeLocalTree(env.source);
-      await env.sh('mkdir -p tree/nested && chmod 555 tree/nested');
-    },
+    setup: localTreeAnd('mkdir -p tree/nested && chmod 555 tree/nested'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)])),
     restore: (env) => env.sh('chmod 755 tree/nested'),
     expect: (outcome) => {
