@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { download } from '../../src/transfer';
 import { DEFAULT_LIMITS } from '../transfer/support';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, downloadRequest, failsWith, names, succeeds } from './row';
+import { type Row, type RowEnv, abortingAtOneMiB, downloadRequest, failsWith, names, succeeds } from './row';
 
 /** A remote tree with known modes and times: tree/{a.txt 0640, run.sh 0755, nested/b.txt, nested/deeper/c.txt, empty/}. */
 async function remoteTree(env: RowEnv): Promise<void> {
@@ -50,6 +50,20 @@ function limitRow(name: string, limits: Partial<typeof DEFAULT_LIMITS> & { maxDi
     setup: remoteTree,
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/tree`, { recursive: true, limits: { ...DEFAULT_LIMITS, ...limits } })),
     expect: failsWith(code),
+  };
+}
+
+/** A recursive download of the remote tree with tree/`path` unreadable (mode 000) for the row, `mode` again after it. */
+function unreadableInTreeRow(what: string, path: string, mode: number, expect: (outcome: Outcome) => void): Row {
+  return {
+    name: `download: permission denied mid-tree (${what})`,
+    setup: async (env) => {
+      await remoteTree(env);
+      await env.sh(`chmod 000 tree/${path}`);
+    },
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/tree`, { recursive: true })),
+    restore: (env) => env.sh(`chmod ${mode.toString(8)} tree/${path}`),
+    expect,
   };
 }
 
@@ -164,29 +178,11 @@ export const DOWNLOAD_ROWS: Row[] = [
       assert.deepEqual(outcome.local, []);
     },
   },
-  {
-    name: 'download: permission denied mid-tree (an unreadable subdirectory)',
-    setup: async (env) => {
-      await remoteTree(env);
-      await env.sh('chmod 000 tree/nested');
-    },
-    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/tree`, { recursive: true })),
-    restore: (env) => env.sh('chmod 750 tree/nested'),
-    expect: (outcome) => {
-      failsWith('EACCES', '<remote>/tree/nested')(outcome);
-      assert.ok(localNames(outcome).includes('tree/a.txt'), outcome.local.join('\n'));
-    },
-  },
-  {
-    name: 'download: permission denied mid-tree (an unreadable file)',
-    setup: async (env) => {
-      await remoteTree(env);
-      await env.sh('chmod 000 tree/nested/b.txt');
-    },
-    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/tree`, { recursive: true })),
-    restore: (env) => env.sh('chmod 644 tree/nested/b.txt'),
-    expect: failsWith('EACCES', '<remote>/tree/nested/b.txt'),
-  },
+  unreadableInTreeRow('an unreadable subdirectory', 'nested', 0o750, (outcome) => {
+    failsWith('EACCES', '<remote>/tree/nested')(outcome);
+    assert.ok(localNames(outcome).includes('tree/a.txt'), outcome.local.join('\n'));
+  }),
+  unreadableInTreeRow('an unreadable file', 'nested/b.txt', 0o644, failsWith('EACCES', '<remote>/tree/nested/b.txt')),
   {
     name: 'download: disk full on this machine (a small tmpfs)',
     needsRoot: true,
@@ -224,18 +220,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   {
     name: 'download: abort mid-transfer (AbortSignal): EABORTED, nothing left',
     setup: (env) => env.sh('head -c 33554432 /dev/zero > big.bin'),
-    act: (env) => {
-      const controller = new AbortController();
-      return download(
-        env.ctx({
-          signal: controller.signal,
-          onProgress: (event) => {
-            if (event.type === 'bytes' && event.fileBytes >= 1024 * 1024) controller.abort();
-          },
-        }),
-        downloadRequest(env, `${env.remote.relative}/big.bin`),
-      );
-    },
+    act: (env) => download(abortingAtOneMiB(env), downloadRequest(env, `${env.remote.relative}/big.bin`)),
     expect: (outcome) => {
       failsWith('EABORTED')(outcome);
       assert.deepEqual(outcome.local, []);

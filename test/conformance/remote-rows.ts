@@ -77,6 +77,15 @@ function paths(lines: string[] | undefined): string[] {
   return (lines ?? []).map((line) => line.split('\t')[0] as string);
 }
 
+/** The job fails with `code`, each path's outcome as listed and, when given, `tree` left in the row's folder. */
+function failsPerPath(code: string, outcomes: string[], tree?: string[]): (outcome: RemoteOutcome) => void {
+  return (outcome) => {
+    fails(code)(outcome);
+    assert.deepEqual(outcome.outcomes, outcomes);
+    if (tree) assert.deepEqual(paths(outcome.tree), tree);
+  };
+}
+
 export const REMOTE_ROWS: RemoteRow[] = [
   {
     name: 'remote list: hostile names, a symlink, a dangling one, a dot file; types, sizes, modes, times',
@@ -142,11 +151,7 @@ export const REMOTE_ROWS: RemoteRow[] = [
     name: 'remote delete: a file, a symlink, a directory (EISDIR) and a missing path (ENOENT) in one message',
     setup: (env) => env.sh('printf 1 > f && ln -s f l && mkdir d'),
     request: (env) => ({ operation: 'delete', paths: [inDir(env, 'f'), inDir(env, 'l'), inDir(env, 'd'), inDir(env, 'none')] }),
-    expect: (outcome) => {
-      fails('EISDIR')(outcome);
-      assert.deepEqual(outcome.outcomes, ['<remote>/f deleted', '<remote>/l deleted', '<remote>/d EISDIR', '<remote>/none ENOENT']);
-      assert.deepEqual(paths(outcome.tree), ['d']);
-    },
+    expect: failsPerPath('EISDIR', ['<remote>/f deleted', '<remote>/l deleted', '<remote>/d EISDIR', '<remote>/none ENOENT'], ['d']),
   },
   {
     name: 'remote delete: in a read-only directory is EACCES, the file stays',
@@ -161,11 +166,7 @@ export const REMOTE_ROWS: RemoteRow[] = [
     name: 'remote rename: never onto an existing name (EEXIST), never onto a directory (EISDIR), a missing source ENOENT',
     setup: (env) => env.sh('printf 1 > a && printf 2 > b && printf 3 > c && mkdir dir'),
     request: (env) => ({ operation: 'rename', pairs: [{ from: inDir(env, 'a'), to: inDir(env, 'b') }, { from: inDir(env, 'c'), to: inDir(env, 'dir') }, { from: inDir(env, 'none'), to: inDir(env, 'x') }], overwrite: false }),
-    expect: (outcome) => {
-      fails('EEXIST')(outcome);
-      assert.deepEqual(outcome.outcomes, ['<remote>/a EEXIST', '<remote>/c EISDIR', '<remote>/none ENOENT']);
-      assert.deepEqual(paths(outcome.tree), ['a', 'b', 'c', 'dir']);
-    },
+    expect: failsPerPath('EEXIST', ['<remote>/a EEXIST', '<remote>/c EISDIR', '<remote>/none ENOENT'], ['a', 'b', 'c', 'dir']),
   },
   {
     name: 'remote rename: with overwrite replaces the file; a name with a newline moves into a directory',
@@ -180,29 +181,19 @@ export const REMOTE_ROWS: RemoteRow[] = [
     name: 'remote mkdir: with parents, an existing directory (existed), a file in the way (EEXIST)',
     setup: (env) => env.sh('mkdir old && : > file'),
     request: (env) => ({ operation: 'mkdir', paths: [inDir(env, 'n/e/w'), inDir(env, 'old'), inDir(env, 'file')], parents: true }),
-    expect: (outcome) => {
-      fails('EEXIST')(outcome);
-      assert.deepEqual(outcome.outcomes, ['<remote>/n/e/w created', '<remote>/old existed', '<remote>/file EEXIST']);
-      assert.deepEqual(paths(outcome.tree), ['file', 'n', 'n/e', 'n/e/w', 'old']);
-    },
+    expect: failsPerPath('EEXIST', ['<remote>/n/e/w created', '<remote>/old existed', '<remote>/file EEXIST'], ['file', 'n', 'n/e', 'n/e/w', 'old']),
   },
   {
     name: 'remote mkdir: without parents a missing parent is ENOENT; under a file ENOTDIR',
     setup: (env) => env.sh(': > file'),
     request: (env) => ({ operation: 'mkdir', paths: [inDir(env, 'no/parent'), inDir(env, 'file/sub')], parents: false }),
-    expect: (outcome) => {
-      fails('ENOENT')(outcome);
-      assert.deepEqual(outcome.outcomes, ['<remote>/no/parent ENOENT', '<remote>/file/sub ENOTDIR']);
-    },
+    expect: failsPerPath('ENOENT', ['<remote>/no/parent ENOENT', '<remote>/file/sub ENOTDIR']),
   },
   {
     name: 'remote rmdir: empty removed, not empty EEXIST, a file ENOTDIR, missing ENOENT',
     setup: (env) => env.sh('mkdir e full && : > full/f && : > file'),
     request: (env) => ({ operation: 'rmdir', paths: [inDir(env, 'e'), inDir(env, 'full'), inDir(env, 'file'), inDir(env, 'none')] }),
-    expect: (outcome) => {
-      fails('EEXIST')(outcome);
-      assert.deepEqual(outcome.outcomes, ['<remote>/e removed', '<remote>/full EEXIST', '<remote>/file ENOTDIR', '<remote>/none ENOENT']);
-    },
+    expect: failsPerPath('EEXIST', ['<remote>/e removed', '<remote>/full EEXIST', '<remote>/file ENOTDIR', '<remote>/none ENOENT']),
   },
   {
     name: 'remote chmod: several paths (setuid kept), a missing one ENOENT',

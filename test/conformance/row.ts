@@ -74,6 +74,17 @@ export function downloadRequest(env: RowEnv, remotePath: string, overrides: Part
   return directoryDownload(remotePath, env.local, { overwrite: 'overwrite', ...overrides });
 }
 
+/** The row's context with an AbortSignal that fires once a file has moved 1 MiB (the abort rows). */
+export function abortingAtOneMiB(env: RowEnv): TransferContext {
+  const controller = new AbortController();
+  return env.ctx({
+    signal: controller.signal,
+    onProgress: (event) => {
+      if (event.type === 'bytes' && event.fileBytes >= 1024 * 1024) controller.abort();
+    },
+  });
+}
+
 // ----------------------------------------------------------------------------- expectations, briefly
 
 export function succeeds(outcome: Outcome): void {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { upload } from '../../src/transfer';
 import { runAsUser } from '../harness';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, failsWith, names, succeeds, uploadRequest } from './row';
+import { type Row, type RowEnv, abortingAtOneMiB, failsWith, names, succeeds, uploadRequest } from './row';
 
 const MTIME = 1_600_000_000;
 
@@ -34,12 +34,37 @@ async function makeLocalTree(root: string): Promise<void> {
   for (const dir of ['nested/deeper', 'nested', 'empty', '']) await fs.utimes(at(dir), MTIME + 20, MTIME + 5);
 }
 
+/** A row's setup: the local tree, then `command` in the remote folder (what stands in the tree's way there). */
+function localTreeAnd(command: string): (env: RowEnv) => Promise<void> {
+  return async (env) => {
+    await makeLocalTree(env.source);
+    await env.sh(command);
+  };
+}
+
 const buffer = (text: string, name?: string) => ({ kind: 'buffer' as const, data: Buffer.from(text), ...(name ? { name } : {}) });
 const tree = (env: RowEnv) => ({ kind: 'path' as const, path: join(env.source, 'tree') });
 const TREE_FILES = ['tree/a.bin', 'tree/empty.txt', 'tree/nested/b.txt', 'tree/nested/deeper/c.bin', 'tree/run.sh'];
 
 function remoteNames(outcome: Outcome): string[] {
   return names(outcome.remote);
+}
+
+/** The expectation of a row that succeeds and leaves exactly `expected` in the remote folder. */
+function leavesRemote(...expected: string[]): (outcome: Outcome) => void {
+  return (outcome) => {
+    succeeds(outcome);
+    assert.deepEqual(remoteNames(outcome), expected);
+  };
+}
+
+/** A name with a newline, sent into a directory: the listing shows it escaped. */
+function newlineNameRow(atomic: boolean): Row {
+  return {
+    name: `upload: a name with a newline (into a directory, ${atomic ? '' : 'not '}atomic)`,
+    act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')], atomic ? {} : { atomic: false })),
+    expect: leavesRemote('two\\nlines.txt'),
+  };
 }
 
 /** An existing remote file "old.txt" (0600, "old") for the overwrite rows. */
@@ -60,18 +85,12 @@ export const UPLOAD_ROWS: Row[] = [
   {
     name: 'upload: one buffer to a new file name',
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/one.txt`, [buffer('one')])),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['one.txt']);
-    },
+    expect: leavesRemote('one.txt'),
   },
   {
     name: 'upload: one named buffer into an existing directory',
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('named', 'named.txt')], { atomic: false })),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['named.txt']);
-    },
+    expect: leavesRemote('named.txt'),
   },
   {
     name: 'upload: a local tree, preserve (modes and times), overwrite "fail"',
@@ -99,10 +118,7 @@ export const UPLOAD_ROWS: Row[] = [
   overwriteRow('fail', false, failsWith('EEXIST', '<remote>/old.txt')),
   {
     name: 'upload: a tree with overwrite "fail" where one file exists: EEXIST before anything is sent',
-    setup: async (env) => {
-      await makeLocalTree(env.source);
-      await env.sh('mkdir -p tree/nested && printf old > tree/nested/b.txt');
-    },
+    setup: localTreeAnd('mkdir -p tree/nested && printf old > tree/nested/b.txt'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)], { overwrite: 'fail' })),
     expect: failsWith('EEXIST', '<remote>/tree/nested/b.txt'),
   },
@@ -127,10 +143,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: a file in the way of a directory of the tree',
-    setup: async (env) => {
-      await makeLocalTree(env.source);
-      await env.sh('mkdir tree && printf file > tree/nested');
-    },
+    setup: localTreeAnd('mkdir tree && printf file > tree/nested'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)])),
     expect: failsWith('ENOTDIR', '<remote>/tree/nested'),
   },
@@ -154,10 +167,7 @@ export const UPLOAD_ROWS: Row[] = [
   {
     // The issue's case: SCP left only empty directories, SFTP six finished files.
     name: 'upload: permission denied mid-tree (an existing read-only subdirectory)',
-    setup: async (env) => {
-      await makeLocalTree(env.source);
-      await env.sh('mkdir -p tree/nested && chmod 555 tree/nested');
-    },
+    setup: localTreeAnd('mkdir -p tree/nested && chmod 555 tree/nested'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)])),
     restore: (env) => env.sh('chmod 755 tree/nested'),
     expect: (outcome) => {
@@ -200,36 +210,11 @@ export const UPLOAD_ROWS: Row[] = [
       },
     },
   },
-  {
-    name: 'upload: a name with a newline (into a directory, atomic)',
-    act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')])),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['two\\nlines.txt']);
-    },
-  },
-  {
-    name: 'upload: a name with a newline (into a directory, not atomic)',
-    act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')], { atomic: false })),
-    expect: (outcome) => {
-      succeeds(outcome);
-      assert.deepEqual(remoteNames(outcome), ['two\\nlines.txt']);
-    },
-  },
+  newlineNameRow(true),
+  newlineNameRow(false),
   {
     name: 'upload: abort mid-transfer (AbortSignal): EABORTED, nothing left',
-    act: (env) => {
-      const controller = new AbortController();
-      return upload(
-        env.ctx({
-          signal: controller.signal,
-          onProgress: (event) => {
-            if (event.type === 'bytes' && event.fileBytes >= 1024 * 1024) controller.abort();
-          },
-        }),
-        uploadRequest(env.remote.relative, [{ kind: 'buffer', data: Buffer.alloc(16 * 1024 * 1024, 3), name: 'big.bin' }]),
-      );
-    },
+    act: (env) => upload(abortingAtOneMiB(env), uploadRequest(env.remote.relative, [{ kind: 'buffer', data: Buffer.alloc(16 * 1024 * 1024, 3), name: 'big.bin' }])),
     expect: (outcome) => {
       failsWith('EABORTED')(outcome);
       assert.deepEqual(remoteNames(outcome), []);

@@ -10,7 +10,7 @@ import fs from 'fs';
 import path from 'path';
 import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
 import { startNodeRedProcess, type NodeRedProcess } from '../support/node-red-process';
-import { connectionNode } from '../support/red';
+import { httpPullFlow } from '../support/http-pull-flow';
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 const FILES = 500;
@@ -18,40 +18,13 @@ const FILES = 500;
 const MAX_ROUNDS = 40;
 
 function pullFlow(server: SshdServer, transport: string, pattern: string, localDir: string): object[] {
-  const z = 'c1a1000000000001';
-  return [
-    { id: z, type: 'tab', label: 'claims' },
-    connectionNode(server, { id: 'c1a10000000000c0', transport, credentials: { privateKey: server.clientKey } }),
-    { id: 'c1a1000000000002', type: 'http in', z, url: '/pull', method: 'get', upload: false, wires: [['c1a1000000000003']] },
-    {
-      id: 'c1a1000000000003',
-      type: 'scp download',
-      z,
-      connection: 'c1a10000000000c0',
-      remotePath: pattern,
-      remotePathType: 'str',
-      target: 'directory',
-      localPath: localDir,
-      localPathType: 'str',
-      glob: true,
-      afterAction: 'delete',
-      claim: true,
-      claimTimeout: 600,
-      outputs: 1,
-      wires: [['c1a1000000000004']],
-    },
-    {
-      id: 'c1a1000000000004',
-      type: 'function',
-      z,
-      func: 'msg.payload = { fetched: msg.scp.fetched };\nreturn msg;',
-      outputs: 1,
-      wires: [['c1a1000000000005']],
-    },
-    { id: 'c1a1000000000005', type: 'http response', z, statusCode: '', headers: {}, wires: [] },
-    { id: 'c1a1000000000006', type: 'catch', z, scope: null, uncaught: false, wires: [['c1a1000000000007']] },
-    { id: 'c1a1000000000007', type: 'function', z, func: 'msg.payload = { error: msg.error.code, message: msg.error.message };\nreturn msg;', outputs: 1, wires: [['c1a1000000000005']] },
-  ];
+  return httpPullFlow(server, {
+    idPrefix: 'c1a10000000000',
+    label: 'claims',
+    connection: { transport },
+    download: { remotePath: pattern, remotePathType: 'str', target: 'directory', localPath: localDir, localPathType: 'str', glob: true, afterAction: 'delete', claim: true, claimTimeout: 600 },
+    reply: 'msg.payload = { fetched: msg.scp.fetched };\nreturn msg;',
+  });
 }
 
 describe('nodes: claims, two Node-RED processes pulling one folder with delete (real Node-RED processes, real sshd)', function () {

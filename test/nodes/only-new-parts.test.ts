@@ -4,17 +4,14 @@
  * fetched files back from (an unchanged file was never written there). Over both transports.
  */
 import assert from 'assert';
-import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
+import { useSharedSshd } from '../support/servers';
 import { connectionDef, downloadDef, helper, allNodes, resultOf, send, sinks, useNodeRed, type Msg } from './support';
 
 describe('nodes: only new files, several into msg.payload (real sshd)', function () {
   this.timeout(60_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    server = await sharedSshd();
-  });
+  const server = useSharedSshd();
 
   for (const transport of ['scp', 'sftp'] as const) {
     it(`${transport}: the second pull sends only the changed file as a part; the unchanged one is listed as skipped`, async function () {

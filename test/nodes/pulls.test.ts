@@ -7,7 +7,8 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { makeServerDir, makeTempDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, makeTempDir, runAsUser } from '../harness';
+import { useSharedSshd } from '../support/servers';
 import { allNodes, connectionDef, downloadDef, errorCode, helper, nodeRedUserDir, resultOf, send, sinks, useNodeRed, type Msg } from './support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,11 +29,7 @@ function scpOf(msg: Msg): { files: FileResult[]; fetched: number; skipped: numbe
 describe('nodes: scheduled pulls (real sshd)', function () {
   this.timeout(60_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    server = await sharedSshd();
-  });
+  const server = useSharedSshd();
 
   async function load(transport: string, download: Record<string, unknown>, extra: Record<string, unknown>[] = []): Promise<void> {
     await helper.load([...allNodes, sequenceNodes], [connectionDef(server, { transport }), downloadDef(download), ...extra, ...sinks()], {

@@ -4,17 +4,14 @@
  * with its own catalog key. The engine's tests cover both transports (test/transfer/settle.test.ts).
  */
 import assert from 'assert';
-import { makeServerDir, runAsUser, sharedSshd, type SshdServer } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
+import { useSharedSshd } from '../support/servers';
 import { allNodes, connectionDef, downloadDef, errorCode, helper, resultOf, send, sinks, useNodeRed, type Msg } from './support';
 
 describe('nodes: minimum age and stable size (real sshd)', function () {
   this.timeout(60_000);
   useNodeRed();
-  let server: SshdServer;
-
-  before(async function () {
-    server = await sharedSshd();
-  });
+  const server = useSharedSshd();
 
   async function load(props: Record<string, unknown>): Promise<void> {
     await helper.load(allNodes, [connectionDef(server, { transport: 'sftp' }), downloadDef({ glob: true, ...props }), ...sinks()], { conn: { password: server.password } });

@@ -6,20 +6,9 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs, appendFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { TransferError } from '../../src/errors';
-import { upload, type ProgressEvent, type TransferResult, type UploadRequest } from '../../src/transfer';
+import { upload, type ProgressEvent, type UploadRequest } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { context, sq, useSharedPool } from './support';
-
-async function failure(promise: Promise<TransferResult>): Promise<TransferError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof TransferError, `expected a TransferError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the upload to fail');
-}
+import { context, sq, transferFailure, useSharedPool } from './support';
 
 const BIG = 8 * 1024 * 1024;
 
@@ -51,7 +40,7 @@ for (const transport of ['scp', 'sftp'] as const) {
 
     it('a /proc file (stat says 0 bytes, it has more): ECHANGED naming the local path', async function () {
       const remote = await makeServerDir(shared.server, `changed-proc-${transport}`);
-      const error = await failure(upload(context(shared.channels, { transport }), request(`${remote.relative}/status`, '/proc/self/status')));
+      const error = await transferFailure(upload(context(shared.channels, { transport }), request(`${remote.relative}/status`, '/proc/self/status')));
       assert.equal(error.code, 'ECHANGED', error.message);
       assert.equal(error.path, '/proc/self/status');
       assert.match(error.message, /changed while it was sent/);
@@ -64,7 +53,7 @@ for (const transport of ['scp', 'sftp'] as const) {
         const local = join(await makeTempDir(`changed-grow-${transport}`), 'app.log');
         await fs.writeFile(local, Buffer.alloc(BIG, 0x61));
         const ctx = context(shared.channels, { transport, onProgress: onFirstBytes(() => appendFileSync(local, 'appended line\n')) });
-        const error = await failure(upload(ctx, request(`${remote.relative}/app.log`, local, { atomic })));
+        const error = await transferFailure(upload(ctx, request(`${remote.relative}/app.log`, local, { atomic })));
         assert.equal(error.code, 'ECHANGED', error.message);
         assert.equal(error.path, local);
         if (atomic) assert.deepEqual(await remoteNames(remote.relative), []);
@@ -76,7 +65,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const local = join(await makeTempDir(`changed-shrink-${transport}`), 'app.log');
       await fs.writeFile(local, Buffer.alloc(BIG, 0x62));
       const ctx = context(shared.channels, { transport, onProgress: onFirstBytes(() => truncateSync(local, 1024)) });
-      const error = await failure(upload(ctx, request(`${remote.relative}/app.log`, local)));
+      const error = await transferFailure(upload(ctx, request(`${remote.relative}/app.log`, local)));
       assert.equal(error.code, 'ECHANGED', error.message);
       assert.equal(error.path, local);
       assert.deepEqual(await remoteNames(remote.relative), []);
@@ -87,7 +76,7 @@ for (const transport of ['scp', 'sftp'] as const) {
       const dir = await makeTempDir(`changed-dir-${transport}`);
       await fs.writeFile(join(dir, 'a.txt'), 'first');
       await fs.symlink('/proc/self/status', join(dir, 'b.status'));
-      const error = await failure(
+      const error = await transferFailure(
         upload(context(shared.channels, { transport }), { ...request(remote.relative, dir), followSymlinks: true }),
       );
       assert.equal(error.code, 'ECHANGED', error.message);

@@ -7,13 +7,12 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
 import { DEFAULT_RECORD_LIMITS, ScpSink, buildScpCommand } from '../../src/scp';
 import { SftpSession } from '../../src/sftp';
 import { download, upload } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { makeBigFile } from './memory-support';
+import { useBigFile } from './big-file';
 import { context, sq, useSharedPool, directoryDownload } from './support';
 import { useFakeExecServer } from '../support';
 
@@ -40,16 +39,7 @@ function slowDigest(): { write: (chunk: Buffer) => Promise<void>; hex: () => str
 describe('transfer: data path buffers (64 MiB, varied content, slow reader)', function () {
   this.timeout(180_000);
   const shared = useSharedPool();
-  let local: string;
-  let digest: string;
-
-  before(async function () {
-    local = await makeTempDir('data-path');
-    digest = await makeBigFile(join(local, 'big.bin'), SIZE);
-  });
-  after(async () => {
-    if (local) await fs.rm(local, { recursive: true, force: true });
-  });
+  const big = useBigFile('data-path', 'big.bin', SIZE);
 
   for (const transport of ['scp', 'sftp'] as const) {
     it(`${transport}: up from a local file and back through a slow reader, sha256-identical`, async function () {
@@ -57,7 +47,7 @@ describe('transfer: data path buffers (64 MiB, varied content, slow reader)', fu
       const remote = await makeServerDir(server, `data-path-${transport}`);
       const remoteFile = `${remote.relative}/big.bin`;
       const up = await upload(context(channels, { transport }), {
-        sources: [{ kind: 'path', path: join(local, 'big.bin') }],
+        sources: [{ kind: 'path', path: big.path }],
         remotePath: remoteFile,
         preserve: false,
         atomic: true,
@@ -65,7 +55,7 @@ describe('transfer: data path buffers (64 MiB, varied content, slow reader)', fu
       });
       assert.equal(up.bytes, SIZE);
       const onServer = await runAsUser(server, `sha256sum ${sq(remoteFile)}`);
-      assert.equal(onServer.stdout.toString().split(' ')[0], digest, 'the uploaded file differs');
+      assert.equal(onServer.stdout.toString().split(' ')[0], big.digest, 'the uploaded file differs');
 
       const reader = slowDigest();
       if (transport === 'scp') {
@@ -104,7 +94,7 @@ describe('transfer: data path buffers (64 MiB, varied content, slow reader)', fu
         }
       }
       assert.equal(reader.bytes(), SIZE);
-      assert.equal(reader.hex(), digest, 'the downloaded bytes differ');
+      assert.equal(reader.hex(), big.digest, 'the downloaded bytes differ');
       await runAsUser(server, `rm -rf ${sq(remote.relative)}`);
     });
   }

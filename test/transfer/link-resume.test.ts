@@ -8,12 +8,13 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { SshPool } from '../../src/ssh';
 import { FileLeftoverJournal, download, upload, type DownloadRequest, type TransferContext, type UploadRequest } from '../../src/transfer';
-import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, skipOrFail, startSshd } from '../harness';
+import { makeServerDir, runAsUser } from '../harness';
+import { useOwnSshd } from '../support/servers';
+import { useBigFile } from './big-file';
 import { makeBigFile, sha256File } from './memory-support';
 import { killUserSessions } from './link-support';
-import { DEFAULT_LIMITS, poolProvider, sq } from './support';
+import { DEFAULT_LIMITS, sq, usePoolTo } from './support';
 
 const MIB = 1024 * 1024;
 /**
@@ -31,24 +32,13 @@ const CUT_AT = 0.65;
 
 describe('transfer: resume after a cut (issue 18)', function () {
   this.timeout(180_000);
-  let server: SshdServer;
-  let channels: SshPool;
-  let local: string;
-  let digest: string;
+  // Killing the session processes needs the throwaway user (root); a skip here skips the big file too.
+  const server = useOwnSshd({ throwawayUser: true });
+  const channels = usePoolTo(server);
+  const big = useBigFile('link-resume', 'firmware.bin', SIZE);
   let journal: FileLeftoverJournal;
-
-  before(async function () {
-    if (!isRoot()) return skipOrFail(this, 'killing the session processes needs the throwaway user (root)');
-    server = await startSshd();
-    channels = poolProvider(server);
-    local = await makeTempDir('link-resume');
-    digest = await makeBigFile(join(local, 'firmware.bin'), SIZE);
-    journal = new FileLeftoverJournal(join(local, 'journal', 'leftovers'));
-  });
-  after(async () => {
-    await channels?.close();
-    await server?.stop();
-    if (local) await fs.rm(local, { recursive: true, force: true });
+  before(function () {
+    journal = new FileLeftoverJournal(join(big.dir, 'journal', 'leftovers'));
   });
 
   function ctx(transport: 'scp' | 'sftp', cutAt?: number, size = SIZE): TransferContext {
@@ -89,15 +79,15 @@ describe('transfer: resume after a cut (issue 18)', function () {
     it(`${transport}: a ${SIZE / MIB} MiB upload cut at 60% continues from there`, async () => {
       const remote = await makeServerDir(server, `resume-up-${transport}`);
       const remoteFile = `${remote.relative}/firmware.bin`;
-      await assert.rejects(upload(ctx(transport, CUT_AT), uploadRequest(join(local, 'firmware.bin'), remoteFile)));
+      await assert.rejects(upload(ctx(transport, CUT_AT), uploadRequest(big.path, remoteFile)));
       const between = await runAsUser(server, `ls -A ${sq(remote.relative)}`);
       assert.doesNotMatch(between.stdout.toString(), /^firmware\.bin$/mu, 'nothing at the final path after the cut');
-      const again = await upload(ctx(transport), uploadRequest(join(local, 'firmware.bin'), remoteFile));
+      const again = await upload(ctx(transport), uploadRequest(big.path, remoteFile));
       assert.ok((again.resumedFrom ?? 0) >= 0.6 * SIZE, `resumed from ${again.resumedFrom}`);
       assert.ok(again.bytes <= 0.45 * SIZE, `moved ${again.bytes} bytes the second time`);
       assert.equal(again.bytes + (again.resumedFrom ?? 0), SIZE);
       const there = await runAsUser(server, `sha256sum ${sq(remoteFile)} && ls -A ${sq(remote.relative)}`);
-      assert.equal(there.stdout.toString().slice(0, 64), digest);
+      assert.equal(there.stdout.toString().slice(0, 64), big.digest);
       assert.equal(there.stdout.toString().split('\n').filter((line) => line.includes('.part')).length, 0, 'the part is gone');
       assert.equal((await journal.parts()).length, 0, 'the journal forgot the part');
     });
@@ -107,20 +97,20 @@ describe('transfer: resume after a cut (issue 18)', function () {
       await runAsUser(server, `cp ${sq(server.home)}/${sq(`resume-up-${transport}`)}*/firmware.bin ${sq(remote.relative)}/firmware.bin 2>/dev/null || true`);
       const remoteFile = `${remote.relative}/firmware.bin`;
       const exists = await runAsUser(server, `test -f ${sq(remoteFile)}`);
-      if (exists.code !== 0) await upload(ctx(transport), { ...uploadRequest(join(local, 'firmware.bin'), remoteFile), link: {} });
-      const target = join(local, `back-${transport}.bin`);
+      if (exists.code !== 0) await upload(ctx(transport), { ...uploadRequest(big.path, remoteFile), link: {} });
+      const target = join(big.dir, `back-${transport}.bin`);
       await assert.rejects(download(ctx(transport, CUT_AT), downloadRequest(remoteFile, target)));
       await assert.rejects(fs.stat(target), 'nothing at the final path after the cut');
       const again = await download(ctx(transport), downloadRequest(remoteFile, target));
       assert.ok((again.resumedFrom ?? 0) >= 0.6 * SIZE, `resumed from ${again.resumedFrom}`);
       assert.ok(again.bytes <= 0.45 * SIZE, `moved ${again.bytes} bytes the second time`);
-      assert.equal(await sha256File(target), digest);
-      assert.deepEqual((await fs.readdir(local)).filter((name) => name.endsWith('.part')), [], 'the part is gone');
+      assert.equal(await sha256File(target), big.digest);
+      assert.deepEqual((await fs.readdir(big.dir)).filter((name) => name.endsWith('.part')), [], 'the part is gone');
       await fs.rm(target);
     });
 
     it(`${transport}: a part nobody came back for is removed by a later job once older than its age limit`, async () => {
-      const source = join(local, `orphan-${transport}.bin`);
+      const source = join(big.dir, `orphan-${transport}.bin`);
       await makeBigFile(source, SMALL);
       const remote = await makeServerDir(server, `resume-orphan-${transport}`);
       await assert.rejects(upload(ctx(transport, 0.5, SMALL), uploadRequest(source, `${remote.relative}/orphan.bin`)));
@@ -135,7 +125,7 @@ describe('transfer: resume after a cut (issue 18)', function () {
     });
 
     it(`${transport}: a source changed between the tries, or a part too old, starts from zero`, async () => {
-      const source = join(local, `small-${transport}.bin`);
+      const source = join(big.dir, `small-${transport}.bin`);
       await makeBigFile(source, SMALL);
       const remote = await makeServerDir(server, `resume-changed-${transport}`);
       const remoteFile = `${remote.relative}/small.bin`;
@@ -147,7 +137,7 @@ describe('transfer: resume after a cut (issue 18)', function () {
       assert.equal(again.resumedFrom, 0);
       assert.equal(again.bytes, SMALL);
 
-      const target = join(local, `small-back-${transport}.bin`);
+      const target = join(big.dir, `small-back-${transport}.bin`);
       await assert.rejects(download(ctx(transport, 0.5, SMALL), downloadRequest(remoteFile, target)));
       const old = await download(ctx(transport), downloadRequest(remoteFile, target, 0));
       assert.equal(old.resumedFrom, 0, 'a part older than the age limit (0 ms) is dropped');

@@ -16,8 +16,8 @@ import { shapedContent } from '../../src/transfer/link/upload-content';
 import { Job } from '../../src/transfer/job/job';
 import type { DownloadTransport } from '../../src/transfer/walk/download-transport';
 import type { ProgressEvent } from '../../src/transfer/types';
-import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { makeBigFile } from './memory-support';
+import { makeServerDir, runAsUser } from '../harness';
+import { useBigFile } from './big-file';
 import { busiestSecond } from './link-support';
 import { DEFAULT_LIMITS, context, sq, useSharedPool } from './support';
 
@@ -40,18 +40,12 @@ function recorder(): { onProgress: (event: ProgressEvent) => void; samples: { t:
 describe('transfer: bandwidth limit (issue 18)', function () {
   this.timeout(120_000);
   const shared = useSharedPool();
-  let local: string;
-  let digest: string;
+  const big = useBigFile('link-throttle', 'twenty.bin', SIZE);
 
   before(async function () {
-    local = await makeTempDir('link-throttle');
-    digest = await makeBigFile(join(local, 'twenty.bin'), SIZE);
     // The timed copies start on a connected pool: the band is for the copy, not for a handshake.
     const warm = await makeServerDir(shared.server, 'throttle-warm');
     await upload(context(shared.channels), { sources: [{ kind: 'buffer', data: Buffer.from('warm') }], remotePath: `${warm.relative}/w`, preserve: false, atomic: true, overwrite: 'overwrite' });
-  });
-  after(async () => {
-    if (local) await fs.rm(local, { recursive: true, force: true });
   });
 
   const check = (what: string, ms: number, samples: { t: number; bytes: number }[]): void => {
@@ -69,7 +63,7 @@ describe('transfer: bandwidth limit (issue 18)', function () {
       const up = recorder();
       let started = performance.now();
       const sent = await upload(context(channels, { transport, onProgress: up.onProgress }), {
-        sources: [{ kind: 'path', path: join(local, 'twenty.bin') }],
+        sources: [{ kind: 'path', path: big.path }],
         remotePath: remoteFile,
         preserve: false,
         atomic: true,
@@ -79,11 +73,11 @@ describe('transfer: bandwidth limit (issue 18)', function () {
       const upMs = performance.now() - started;
       assert.equal(sent.bytes, SIZE);
       const there = await runAsUser(server, `sha256sum ${sq(remoteFile)}`);
-      assert.equal(there.stdout.toString().slice(0, 64), digest);
+      assert.equal(there.stdout.toString().slice(0, 64), big.digest);
       check(`${transport} upload`, upMs, up.samples);
 
       const down = recorder();
-      const back = join(local, `back-${transport}.bin`);
+      const back = join(big.dir, `back-${transport}.bin`);
       started = performance.now();
       const got = await download(context(channels, { transport, onProgress: down.onProgress }), {
         remotePath: remoteFile,
@@ -97,7 +91,7 @@ describe('transfer: bandwidth limit (issue 18)', function () {
       });
       const downMs = performance.now() - started;
       assert.equal(got.bytes, SIZE);
-      assert.equal(createHash('sha256').update(await fs.readFile(back)).digest('hex'), digest);
+      assert.equal(createHash('sha256').update(await fs.readFile(back)).digest('hex'), big.digest);
       check(`${transport} download`, downMs, down.samples);
     });
   }

@@ -10,12 +10,17 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { SshPool } from '../../src/ssh';
-import { download, upload, type TransportChoice } from '../../src/transfer';
+import { download, upload, type DownloadRequest, type TransportChoice } from '../../src/transfer';
 import { sha256Command } from '../../src/transfer/link/remote-checksum';
 import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, sharedSshd, skipOrFail, startDropbear, startSshd } from '../harness';
-import { DEFAULT_LIMITS, context, poolProvider, randomData, sha256, sq } from './support';
+import { context, directoryDownload, poolProvider, randomData, sha256, sq, useSharedPool } from './support';
 
 const SIZE = 3 * 1024 * 1024 + 17;
+
+/** A download of the one file `remotePath` into `target`, overwriting, with the sha256 check on. */
+function verifiedDownload(remotePath: string, target: DownloadRequest['target']): DownloadRequest {
+  return { ...directoryDownload(remotePath, '', { overwrite: 'overwrite', link: { verify: true } }), target };
+}
 
 async function roundTrip(server: SshdServer, channels: SshPool, transport: TransportChoice, label: string): Promise<void> {
   const local = await makeTempDir(`verify-${label}`);
@@ -35,28 +40,10 @@ async function roundTrip(server: SshdServer, channels: SshPool, transport: Trans
   const there = await runAsUser(server, `sha256sum ${sq(remoteFile)}`);
   assert.equal(there.stdout.toString().slice(0, 64), digest);
   const toFile = join(local, 'back.bin');
-  const down = await download(context(channels, { transport }), {
-    remotePath: remoteFile,
-    target: { kind: 'file', path: toFile },
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite',
-    limits: DEFAULT_LIMITS,
-    link: { verify: true },
-  });
+  const down = await download(context(channels, { transport }), verifiedDownload(remoteFile, { kind: 'file', path: toFile }));
   assert.equal(down.files[0]?.sha256, digest, 'the download result carries the sha256');
   assert.equal(sha256(await fs.readFile(toFile)), digest);
-  const intoMemory = await download(context(channels, { transport }), {
-    remotePath: remoteFile,
-    target: { kind: 'buffer', maxBytes: SIZE },
-    recursive: false,
-    glob: false,
-    preserve: false,
-    overwrite: 'overwrite',
-    limits: DEFAULT_LIMITS,
-    link: { verify: true },
-  });
+  const intoMemory = await download(context(channels, { transport }), verifiedDownload(remoteFile, { kind: 'buffer', maxBytes: SIZE }));
   assert.equal(intoMemory.files[0]?.sha256, digest);
   assert.equal(sha256(intoMemory.files[0]?.data ?? Buffer.alloc(0)), digest);
   await fs.rm(local, { recursive: true, force: true });
@@ -66,16 +53,10 @@ describe('transfer: verify with sha256 (issue 18)', function () {
   this.timeout(120_000);
 
   describe('OpenSSH', () => {
-    let server: SshdServer;
-    let channels: SshPool;
-    before(async () => {
-      server = await sharedSshd();
-      channels = poolProvider(server);
-    });
-    after(async () => channels?.close());
+    const shared = useSharedPool();
     for (const transport of ['scp', 'sftp'] as const) {
       it(`${transport}: up, down to a file and into memory, the sha256 in every result`, async () => {
-        await roundTrip(server, channels, transport, `openssh-${transport}`);
+        await roundTrip(shared.server, shared.channels, transport, `openssh-${transport}`);
       });
     }
   });
@@ -138,16 +119,7 @@ describe('transfer: verify with sha256 (issue 18)', function () {
         const local = await makeTempDir('verify-liar');
         const target = join(local, 'f.bin');
         await assert.rejects(
-          download(context(channels, { transport }), {
-            remotePath: `${remote.relative}/f.bin`,
-            target: { kind: 'file', path: target },
-            recursive: false,
-            glob: false,
-            preserve: false,
-            overwrite: 'overwrite',
-            limits: DEFAULT_LIMITS,
-            link: { verify: true },
-          }),
+          download(context(channels, { transport }), verifiedDownload(`${remote.relative}/f.bin`, { kind: 'file', path: target })),
           (error: { code?: string; message?: string }) => error.code === 'ECHECKSUM' && /sha256/.test(error.message ?? ''),
         );
         assert.deepEqual(await fs.readdir(local), [], 'neither the file nor a temporary is left');
