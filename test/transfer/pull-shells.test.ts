@@ -55,6 +55,32 @@ describe('transfer: the pull scripts of issue 16 in every shell', function () {
     });
   }
 
+  for (const kind of ['delete', 'move'] as const) {
+    it(`${kind}: names find could read as its expression ('!', '(', '-') are checked, not taken as unchanged`, async function () {
+      for (const shell of all) {
+        const home = await makeTempDir('pull-shells-find');
+        // Same size as fetched; the first three were written after the fetch (newer mtime), the others not.
+        const names = ['!', '(', '-', '!same', '(same'];
+        for (const name of names) {
+          await fs.writeFile(join(home, name), 'x');
+          utimesSync(join(home, name), 1_600_000_000, name.endsWith('same') ? 1_600_000_000 : 1_700_000_000);
+        }
+        const paths = names.map((name) => ({ path: Buffer.from(name), name: Buffer.from(name), size: 1, mtime: 1_600_000_000 }));
+        const job = new Job(context(localShellProvider(shell, home), { transport: 'scp' }));
+        try {
+          const action = kind === 'delete' ? ({ kind: 'delete' } as const) : ({ kind: 'move', destination: Buffer.from('done') } as const);
+          const { outcomes, stderr } = await afterActionRemote(job, action, paths, '.');
+          assert.deepEqual(outcomes, ['changed', 'changed', 'changed', 0, 0], `${shell.label}: ${stderr}`);
+          const left = readdirSync(home).filter((name) => name !== 'done');
+          assert.deepEqual(left.sort(), ['!', '(', '-'], `${shell.label}: the changed files stay under their names, nothing set aside`);
+          if (kind === 'move') assert.deepEqual(readdirSync(join(home, 'done')).sort(), ['!same', '(same'], shell.label);
+        } finally {
+          job.dispose();
+        }
+      }
+    });
+  }
+
   it('claims: make the folder, claim (a file gone is not ours), list folders, put back and remove the folder', async function () {
     for (const shell of all) {
       const home = await makeTempDir('pull-shells-claim');
