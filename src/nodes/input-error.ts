@@ -29,6 +29,7 @@ export const INPUT_ERROR_KEYS = [
   'badMinimumAge',
   'badStableInterval',
   'badClaimTimeout',
+  'claimTimeoutNotOverStable',
   'badClaimId',
 ] as const;
 

@@ -97,9 +97,18 @@ function settleFor(def: DownloadDef, msg: NodeMessage): DownloadRequest['settle'
  * Claims: this Node-RED's instance id (the node's, else one made of the host name and the user directory,
  * so two Node-RED on one host differ) and the timeout after which a dead instance's claims are released.
  */
-function claimFor(RED: NodeAPI, def: DownloadDef, remotePath: string): DownloadRequest['claim'] {
+function claimFor(RED: NodeAPI, def: DownloadDef, remotePath: string, settle: DownloadRequest['settle']): DownloadRequest['claim'] {
   if (def.claim !== true) return undefined;
   const timeoutSeconds = positiveNumber(def.claimTimeout, DEFAULT_CLAIM_TIMEOUT_S, 'badClaimTimeout', false);
+  // The stable size wait happens while the files are claimed: a timeout not longer than it would let another
+  // instance release (and fetch) the files of a live claim during the wait.
+  const stableSeconds = (settle?.stableIntervalMs ?? 0) / 1000;
+  if (stableSeconds > 0 && timeoutSeconds <= stableSeconds) {
+    throw new InputError('claimTimeoutNotOverStable', 'the claim timeout must be longer than the stable size interval', {
+      path: remotePath,
+      detail: `${timeoutSeconds} s <= ${stableSeconds} s`,
+    });
+  }
   const given = (def.claimId ?? '').trim();
   if (given !== '' && !INSTANCE_ID.test(given)) {
     throw new InputError('badClaimId', 'the instance id may hold only letters, digits, ".", "_" and "-"', { path: remotePath, detail: cleanText(given, 100) });
@@ -178,6 +187,7 @@ export = function register(RED: NodeAPI): void {
         target = { kind: targetKind, path: value };
       }
       const severalFiles = def.recursive === true || def.glob === true;
+      const settle = settleFor(def, msg);
       const request: DownloadRequest = {
         remotePath,
         target,
@@ -187,8 +197,8 @@ export = function register(RED: NodeAPI): void {
         overwrite: def.overwrite ?? 'overwrite',
         createDirectory: def.createDirectory === true,
         afterAction: await afterActionFor(RED, node, def, msg, remotePath),
-        settle: settleFor(def, msg),
-        claim: claimFor(RED, def, remotePath),
+        settle,
+        claim: claimFor(RED, def, remotePath, settle),
         ...(remote.bytes ? { remotePathBytes: remote.bytes } : {}),
         limits: {
           maxFileBytes: sizeCap,

@@ -8,11 +8,13 @@ import * as assert from 'node:assert/strict';
 import { appendFileSync, promises as fs, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { openClaimOps } from '../../src/transfer/claim/claim-ops';
+import { downloadClaimed } from '../../src/transfer/claim/claims';
 import { Job } from '../../src/transfer/job/job';
 import { afterActionRemote } from '../../src/transfer/scp/after-action-remote';
 import { makeTempDir } from '../harness';
 import { SHELLS, busyboxPath, localShellProvider, type LocalShell } from '../remote/local-shell';
-import { context } from './support';
+import type { DownloadRequest, TransferResult } from '../../src/transfer/types';
+import { context, directoryDownload } from './support';
 
 describe('transfer: the pull scripts of issue 16 in every shell', function () {
   this.timeout(120_000);
@@ -53,6 +55,32 @@ describe('transfer: the pull scripts of issue 16 in every shell', function () {
     });
   }
 
+  for (const kind of ['delete', 'move'] as const) {
+    it(`${kind}: names find could read as its expression ('!', '(', '-') are checked, not taken as unchanged`, async function () {
+      for (const shell of all) {
+        const home = await makeTempDir('pull-shells-find');
+        // Same size as fetched; the first three were written after the fetch (newer mtime), the others not.
+        const names = ['!', '(', '-', '!same', '(same'];
+        for (const name of names) {
+          await fs.writeFile(join(home, name), 'x');
+          utimesSync(join(home, name), 1_600_000_000, name.endsWith('same') ? 1_600_000_000 : 1_700_000_000);
+        }
+        const paths = names.map((name) => ({ path: Buffer.from(name), name: Buffer.from(name), size: 1, mtime: 1_600_000_000 }));
+        const job = new Job(context(localShellProvider(shell, home), { transport: 'scp' }));
+        try {
+          const action = kind === 'delete' ? ({ kind: 'delete' } as const) : ({ kind: 'move', destination: Buffer.from('done') } as const);
+          const { outcomes, stderr } = await afterActionRemote(job, action, paths, '.');
+          assert.deepEqual(outcomes, ['changed', 'changed', 'changed', 0, 0], `${shell.label}: ${stderr}`);
+          const left = readdirSync(home).filter((name) => name !== 'done');
+          assert.deepEqual(left.sort(), ['!', '(', '-'], `${shell.label}: the changed files stay under their names, nothing set aside`);
+          if (kind === 'move') assert.deepEqual(readdirSync(join(home, 'done')).sort(), ['!same', '(same'], shell.label);
+        } finally {
+          job.dispose();
+        }
+      }
+    });
+  }
+
   it('claims: make the folder, claim (a file gone is not ours), list folders, put back and remove the folder', async function () {
     for (const shell of all) {
       const home = await makeTempDir('pull-shells-claim');
@@ -67,7 +95,7 @@ describe('transfer: the pull scripts of issue 16 in every shell', function () {
         assert.deepEqual(await ops.folders('in/.scp-claims'), ['me~1~ab'], shell.label);
         assert.deepEqual(await ops.folders('in/nowhere'), [], shell.label);
         await fs.writeFile(join(home, 'in', 'x.log'), 'a new namesake');
-        await ops.release('in/.scp-claims/me~1~ab', 'in');
+        assert.deepEqual(await ops.release('in/.scp-claims/me~1~ab', 'in'), ['x.log'], shell.label);
         // A name taken again keeps its claimed file (tried again later); the others are back, the folder stays only for it.
         assert.deepEqual(readdirSync(join(home, 'in')).sort(), ['-y.log', '.scp-claims', '.z.log', 'x.log'], shell.label);
         assert.equal(await fs.readFile(join(home, 'in', 'x.log'), 'utf8'), 'a new namesake', shell.label);
@@ -76,6 +104,39 @@ describe('transfer: the pull scripts of issue 16 in every shell', function () {
         ops.close();
         job.dispose();
       }
+    }
+  });
+
+  it('claims: a claimed file whose name a writer took meanwhile is reported (ECHANGED, where it is kept), never hidden silently', async function () {
+    for (const shell of all) {
+      const home = await makeTempDir('pull-shells-kept');
+      await fs.mkdir(join(home, 'in'));
+      for (const name of ['x.log', 'y.log']) await fs.writeFile(join(home, 'in', name), name);
+      const ctx = context(localShellProvider(shell, home), { transport: 'scp' });
+      let folder = '';
+      // The pull itself is played here (the claim steps run in the real shell): x.log changed while fetched
+      // and the writer made a new x.log by name meanwhile; y.log was fetched and deleted.
+      const once = async (_ctx: unknown, request: DownloadRequest): Promise<TransferResult> => {
+        const base = { transport: 'scp' as const, directories: [], bytes: 0, durationMs: 0, rate: 0 };
+        if (request.survey) return { ...base, files: ['x.log', 'y.log'].map((name) => ({ remotePath: `in/${name}`, size: 5, mode: 0o644, mtime: 1_600_000_000, transferred: false })) };
+        folder = request.remotePath.slice(0, request.remotePath.lastIndexOf('/'));
+        await fs.writeFile(join(home, 'in', 'x.log'), 'a new namesake');
+        await fs.rm(join(home, folder, 'y.log'));
+        return {
+          ...base,
+          files: [
+            { remotePath: `${folder}/x.log`, size: 5, mode: 0o644, transferred: false, skipped: 'notStable' },
+            { remotePath: `${folder}/y.log`, size: 5, mode: 0o644, transferred: true, removed: true },
+          ],
+        };
+      };
+      const result = await downloadClaimed(ctx, directoryDownload('in/*.log', home, { glob: true, afterAction: { kind: 'delete' }, claim: { instance: 'me', timeoutSeconds: 600 } }), once);
+      const x = result.files.find((file) => file.remotePath === 'in/x.log');
+      assert.equal(x?.afterError?.code, 'ECHANGED', shell.label);
+      assert.ok(x?.afterError?.message.includes(`${folder}/x.log`), `${shell.label}: ${x?.afterError?.message}`);
+      assert.equal(result.files.find((file) => file.remotePath === 'in/y.log')?.afterError, undefined, shell.label);
+      assert.equal(await fs.readFile(join(home, folder, 'x.log'), 'utf8'), 'x.log', `${shell.label}: the claimed file is where the message says`);
+      assert.equal(await fs.readFile(join(home, 'in', 'x.log'), 'utf8'), 'a new namesake', shell.label);
     }
   });
 });

@@ -21,8 +21,11 @@ export interface ClaimOps {
   claim(dir: string, folder: string, names: string[]): Promise<boolean[]>;
   /** The names of the folders in `root` (none when it does not exist). */
   folders(root: string): Promise<string[]>;
-  /** Puts every file of `folder` back into `dir` under its name when that name is free, then removes the folder if empty. */
-  release(folder: string, dir: string): Promise<void>;
+  /**
+   * Puts every file of `folder` back into `dir` under its name when that name is free, then removes the folder
+   * if empty. Returns the names that stayed in `folder` (their name was taken meanwhile).
+   */
+  release(folder: string, dir: string): Promise<string[]>;
   close(): void;
 }
 
@@ -74,14 +77,20 @@ class SftpClaimOps implements ClaimOps {
     return entries.filter((entry) => entry.filename !== '.' && entry.filename !== '..' && ((entry.attrs.mode ?? 0) & 0o170000) === 0o040000).map((entry) => entry.filename);
   }
 
-  async release(folder: string, dir: string): Promise<void> {
+  async release(folder: string, dir: string): Promise<string[]> {
     const entries = await this.session.readdir(folder, MAX_LISTING).catch(() => []);
+    const kept: string[] = [];
     for (const entry of entries) {
       if (entry.filename === '.' || entry.filename === '..') continue;
       this.job.checkActive();
-      await this.session.rename(`${folder}/${entry.filename}`, `${dir}/${entry.filename}`, false).catch(() => undefined);
+      const back = await this.session.rename(`${folder}/${entry.filename}`, `${dir}/${entry.filename}`, false).then(
+        () => true,
+        () => false,
+      );
+      if (!back) kept.push(entry.filename);
     }
     await this.session.rmdir(folder).catch(() => undefined);
+    return kept;
   }
 
   close(): void {
@@ -131,19 +140,24 @@ class ShellClaimOps implements ClaimOps {
     return (await this.run(script)).split('/').filter((name) => name !== '');
   }
 
-  async release(folder: string, dir: string): Promise<void> {
-    // `ln` creates the name only while it is free: a file that has a new namesake stays claimed (tried again later).
+  async release(folder: string, dir: string): Promise<string[]> {
+    // `ln` creates the name only while it is free: a file that has a new namesake stays claimed (tried again
+    // later) and is named in the reply, each name followed by `/` (a name holds no `/`).
     const script = Buffer.concat([
       bytes(`${NEUTRAL_SHELL}; f=`),
       quote(folder),
       bytes('; d='),
       quote(dir),
       bytes(
-        '; for x in "$f"/* "$f"/.[!.]* "$f"/..?*; do { [ -e "$x" ] || [ -h "$x" ]; } || continue; n=${x##*/}; ' +
-          `if ln -- "$x" "$d/$n" 2>/dev/null; then rm -f -- "$x"; fi; done; rmdir -- "$f" 2>/dev/null; printf '${MARKER}'; echo`,
+        `; printf '${MARKER}'; for x in "$f"/* "$f"/.[!.]* "$f"/..?*; do { [ -e "$x" ] || [ -h "$x" ]; } || continue; n=\${x##*/}; ` +
+          `if ln -- "$x" "$d/$n" 2>/dev/null; then rm -f -- "$x"; else printf '%s/' "$n"; fi; done; rmdir -- "$f" 2>/dev/null; echo`,
       ),
     ]);
-    await this.run(script);
+    // The reply is read as latin1 bytes: back to the UTF-8 names they are.
+    return Buffer.from(await this.run(script), 'latin1')
+      .toString('utf8')
+      .split('/')
+      .filter((name) => name !== '');
   }
 
   close(): void {
