@@ -32,8 +32,17 @@ export async function resumeUpload(job: Job, request: UploadRequest, plan: Uploa
   return withOps(job, used, shown, (ops) => resumableUpload(job, request, entry, remote, used, ops));
 }
 
+/**
+ * A pull with rules of its own (a first look or minimum age, delete/move after, only changed files) takes the
+ * ordinary walk, which applies them: the resumed path fetches one file and knows none of them.
+ */
+function pullRules(request: DownloadRequest): boolean {
+  const afterAction = request.afterAction !== undefined && request.afterAction.kind !== 'keep';
+  return request.survey === true || request.settle !== undefined || afterAction || request.onlyChanged !== undefined || request.claim !== undefined;
+}
+
 /** The download's result when it was one to resume; undefined when it runs as usual. */
 export async function resumeDownload(job: Job, request: DownloadRequest, remote: Buffer, used: TransportUsed, shown: string): Promise<TransferResult | undefined> {
-  if (!resumeOn(job) || request.target.kind !== 'file' || request.glob || request.recursive) return undefined;
+  if (!resumeOn(job) || request.target.kind !== 'file' || request.glob || request.recursive || pullRules(request)) return undefined;
   return withOps(job, used, shown, (ops) => resumableDownload(job, request, remote, used, ops));
 }
