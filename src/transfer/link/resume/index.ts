@@ -7,6 +7,7 @@ import type { Job } from '../../job/job';
 import type { UploadPlan } from '../../walk/upload-plan';
 import type { DownloadRequest, TransferResult, TransportUsed, UploadRequest } from '../../types';
 import type { PartOps } from './part-ops';
+import { releaseParts } from './kept-parts';
 import { resumableDownload } from './resume-download';
 import { resumableUpload } from './resume-upload';
 import { sftpPartOps } from './sftp-part-ops';
@@ -22,6 +23,7 @@ async function withOps<T>(job: Job, used: TransportUsed, shown: string, run: (op
     return await run(ops);
   } finally {
     ops.release();
+    releaseParts(job);
   }
 }
 
