@@ -11,13 +11,14 @@ import { releaseParts } from './kept-parts';
 import { resumableDownload } from './resume-download';
 import { resumableUpload } from './resume-upload';
 import { sftpPartOps } from './sftp-part-ops';
-import { shellPartOps } from './shell-part-ops';
+import { shellPartOps, shellPartOpsWork } from './shell-part-ops';
 
 function resumeOn(job: Job): boolean {
   return job.link?.resumeMaxAgeMs !== undefined && job.ctx.leftovers?.parts !== undefined;
 }
 
-async function withOps<T>(job: Job, used: TransportUsed, shown: string, run: (ops: PartOps) => Promise<T>): Promise<T> {
+async function withOps<T>(job: Job, used: TransportUsed, shown: string, run: (ops: PartOps) => Promise<T>): Promise<T | undefined> {
+  if (used !== 'sftp' && !(await shellPartOpsWork(job, shown))) return undefined;
   const ops = used === 'sftp' ? await sftpPartOps(job, shown) : shellPartOps(job);
   try {
     return await run(ops);
