@@ -174,12 +174,15 @@ async function walk(job: Job, request: UploadRequest, transport: UploadTransport
       // With atomic, the next file's record may go out with this file's end: it only ever names a temporary.
       const following = request.atomic ? ahead.following(index) : undefined;
       if (following && !staging) progress.sent.push({ path: following.step.wirePath, kind: 'file' });
+      // The link options' wrapper (throttle, hash) reads the content: on failure both are destroyed.
+      let shaped: Readable | Buffer | undefined;
       try {
         checkContentSize(job, file, content, display);
+        shaped = shapedContent(job, content, file.localPath, step.finalPath);
         await transport.sendFile({
           step,
           file,
-          content: shapedContent(job, content, file.localPath, step.finalPath),
+          content: shaped,
           ...(request.preserve && file.times ? { times: file.times } : {}),
           exclusive: request.atomic || request.overwrite === 'fail',
           accepted: () => {
@@ -190,7 +193,8 @@ async function walk(job: Job, request: UploadRequest, transport: UploadTransport
           ...(following ? { next: { ...following, ...(request.preserve && following.step.file.times ? { times: following.step.file.times } : {}) } } : {}),
         });
       } catch (error) {
-        // A refusal, EOF, timeout or abort: the local file must not stay open.
+        // A refusal, EOF, timeout or abort: the local file must not stay open, nor the wrapper waiting on it.
+        if (shaped !== content) releaseContent(shaped);
         releaseContent(content);
         throw asChangedSource(error, job, file, display);
       }

@@ -34,8 +34,11 @@ export async function execStream(job: Job, command: Buffer, shown: string, optio
     fail = reject;
   });
   failed.catch(() => undefined);
+  let settled = false;
   const arm = (): void => {
     clearTimeout(idle);
+    // a write finishing after the command failed must not start a timer nobody clears
+    if (settled) return;
     idle = setTimeout(() => fail(new TransferError('ETIMEDOUT', `the remote command gave no sign of life for ${job.idleTimeoutMs} ms`, { host: job.host, path: shown })), job.idleTimeoutMs);
   };
   const onAbort = (): void => fail(job.stopError(shown));
@@ -58,20 +61,34 @@ export async function execStream(job: Job, command: Buffer, shown: string, optio
   // 'close' may come while output is still waiting in the paused stream: the end of the output is its own event.
   const ended = new Promise<void>((resolve) => channel.once('end', resolve));
   let writing: Promise<void> = Promise.resolve();
+  // While `write` runs (a bandwidth limit may hold it for seconds) the channel is paused by us: that is no
+  // silence of the server, so the idle timer stops and starts anew once the bytes are written.
   channel.on('data', (chunk: Buffer) => {
     arm();
     if (!write) return;
     channel.pause();
+    clearTimeout(idle);
     writing = Promise.resolve()
       .then(() => write(chunk))
       .then(
-        () => void channel.resume(),
+        () => {
+          arm();
+          channel.resume();
+        },
         (error: unknown) => fail(error as Error),
       );
   });
+  let stopSending: () => void = () => undefined;
+  const sendingStopped = new Promise<void>((resolve) => {
+    stopSending = resolve;
+  });
+  void closed.then(() => stopSending());
   arm();
   try {
-    if (options.input) await Promise.race([send(channel, options.input, options.onSent, arm), failed]);
+    if (options.input) {
+      const hooks = { arm, pause: () => clearTimeout(idle), stopped: sendingStopped, onSent: options.onSent };
+      await Promise.race([send(channel, options.input, hooks), failed]);
+    }
     channel.end();
     await Promise.race([Promise.all([closed, ended]), failed]);
     await Promise.race([writing, failed]);
@@ -86,25 +103,67 @@ export async function execStream(job: Job, command: Buffer, shown: string, optio
       });
     }
   } catch (error) {
+    // send() may wait for a 'drain' that never comes now, and the input holds a local file open: end both.
+    stopSending();
+    endInput(options.input);
     closeChannelQuietly(channel);
     throw job.normalise(error, shown, 'ECONNRESET');
   } finally {
+    settled = true;
     clearTimeout(idle);
     stopWatching();
     job.signal.removeEventListener('abort', onAbort);
   }
 }
 
+/** Ends an input still being read (an async generator's finally closes its file), quietly. */
+function endInput(input: AsyncIterable<Buffer> | undefined): void {
+  const generator = input as Partial<AsyncGenerator<Buffer>> | undefined;
+  if (typeof generator?.return === 'function') generator.return(undefined).catch(() => undefined);
+}
+
+interface SendHooks {
+  /** (re)starts the idle timer: the server took bytes */
+  arm: () => void;
+  /** stops it while the next chunk is awaited here (read from disk, held by the bandwidth limit) */
+  pause: () => void;
+  /** resolves once the channel closed or the command failed: no 'drain' is worth waiting for then */
+  stopped: Promise<void>;
+  onSent: ((n: number) => void) | undefined;
+}
+
 async function send(
-  channel: { write(chunk: Buffer): boolean; once(event: 'drain', listener: () => void): unknown },
+  channel: { write(chunk: Buffer): boolean; once(event: 'drain', listener: () => void): unknown; removeListener(event: 'drain', listener: () => void): unknown },
   input: AsyncIterable<Buffer>,
-  onSent: ((n: number) => void) | undefined,
-  arm: () => void,
+  hooks: SendHooks,
 ): Promise<void> {
-  for await (const chunk of input) {
-    // ssh2 takes the bytes now or queues them; a full window waits for 'drain' (the server's window grows).
-    if (!channel.write(chunk)) await new Promise<void>((resolve) => channel.once('drain', resolve));
-    arm();
-    onSent?.(chunk.length);
+  let stopped = false;
+  void hooks.stopped.then(() => {
+    stopped = true;
+  });
+  const iterator = input[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      hooks.pause();
+      const next = await iterator.next();
+      hooks.arm();
+      if (next.done === true || stopped) return;
+      const chunk = next.value;
+      // ssh2 takes the bytes now or queues them; a full window waits for 'drain' (the server's window grows).
+      if (!channel.write(chunk)) {
+        let onDrain: () => void = () => undefined;
+        const drained = new Promise<void>((resolve) => {
+          onDrain = resolve;
+          channel.once('drain', onDrain);
+        });
+        await Promise.race([drained, hooks.stopped]);
+        channel.removeListener('drain', onDrain);
+        if (stopped) return;
+      }
+      hooks.arm();
+      hooks.onSent?.(chunk.length);
+    }
+  } finally {
+    await iterator.return?.();
   }
 }

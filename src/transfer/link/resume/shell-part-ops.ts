@@ -19,6 +19,19 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const STAT_LINE = /^(\d+) (\d+) ([0-9a-f]+)\s*$/u;
 
+/** Every tool the part commands use beyond POSIX (`stat -L -c`, `head -c`, `tail -c`), tried on nothing. */
+const PROBE = Buffer.from("stat -L -c '%s %Y %f' / >/dev/null && printf ab | head -c 1 >/dev/null && printf ab | tail -c +2 >/dev/null");
+
+/**
+ * Whether this server runs the part commands (GNU or BusyBox tools; not a bare BSD or Solaris userland): when
+ * it does not, the transfer runs as without resume rather than failing halfway with EPROTO.
+ */
+export async function shellPartOpsWork(job: Job, shown: string): Promise<boolean> {
+  const outcome = await runRemote(job, PROBE, shown);
+  if (outcome.exitCode !== 0) job.ctx.debug?.(`resume over SCP is off for ${job.host}: its shell lacks stat -c, head -c or tail -c (${outcome.stderr.slice(0, 100)})`);
+  return outcome.exitCode === 0;
+}
+
 export function shellPartOps(job: Job): PartOps {
   return new ShellPartOps(job);
 }
