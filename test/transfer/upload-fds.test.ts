@@ -243,7 +243,7 @@ describe('transfer: SFTP handles opened before a local source fails are closed',
     },
     {
       name: 'a local file that shrank after planning',
-      code: 'EPROTO',
+      code: 'ECHANGED',
       source: async () => ({ kind: 'path', path: await bigLocalFile() }),
     },
   ];

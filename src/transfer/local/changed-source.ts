@@ -17,7 +17,12 @@ export function changedDetail(how: 'more' | 'fewer', plannedSize: number): strin
 }
 
 function changed(job: Job, file: PlannedFile, remoteShown: string, how: 'more' | 'fewer'): TransferError {
-  return new TransferError('ECHANGED', SUMMARY, { host: job.host, path: file.localPath ?? remoteShown, detail: changedDetail(how, file.size) });
+  // Only a local file can change while it is sent; a stream or payload that delivers another size than the
+  // one it announced is the sender's fault, as before: EPROTO.
+  if (file.localPath === undefined) {
+    return new TransferError('EPROTO', 'the content is not the size it announced', { host: job.host, path: remoteShown, detail: `it delivered ${how} bytes than the announced ${file.size}` });
+  }
+  return new TransferError('ECHANGED', SUMMARY, { host: job.host, path: file.localPath, detail: changedDetail(how, file.size) });
 }
 
 /** A content read whole before it is sent must have the planned size: checked before anything goes out. */
