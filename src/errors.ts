@@ -28,6 +28,7 @@ export const TRANSFER_ERROR_CODES = [
   'EINVAL', // the message or the configuration is not usable (empty path, NUL byte, a name too long, bad payload)
   'ECHECKSUM', // verify: the sha256 of the copy differs from the source's (or could not be computed remotely)
   'ECHANGED', // a file changed while it was copied: a local source while sent, a remote file while fetched (then kept)
+  'EWORKER', // the transfer engine's thread stopped while the work ran (a bug); the next message starts it again
 ] as const;
 
 export type TransferErrorCode = (typeof TRANSFER_ERROR_CODES)[number];

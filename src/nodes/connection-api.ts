@@ -3,9 +3,10 @@
  * node with a small method API). Kept apart from the node's constructor so the flow nodes depend on the
  * interface only.
  */
+import type { EngineJob, EngineResult, JobHooks } from '../engine';
 import type { TransferError } from '../errors';
-import type { ChannelProvider, PoolState, PoolStats, SshEndpoint } from '../ssh/types';
-import type { LeftoverJournal, TransportChoice } from '../transfer';
+import type { PoolState, PoolStats, SshEndpoint } from '../ssh/types';
+import type { TransportChoice } from '../transfer';
 import type { DeviceAddress } from './device';
 import type { NodeInstance, NodeMessage } from './red-types';
 
@@ -16,20 +17,15 @@ export interface ConnectionUser {
   connectionState(state: ConnectionState, error?: TransferError): void;
 }
 
-/** A job's hold on its device's pooled connection: release it when the job (and its clean-up) ended. */
-export interface DeviceSession {
-  readonly channels: ChannelProvider;
-  /** temporary remote names to remove on this device */
-  readonly leftovers: LeftoverJournal;
-  release(): void;
-}
-
 /** The device one message goes to: the configured one, or the one msg.host/port/username name. */
 export interface Device extends DeviceAddress {
   /** "user@host:port", for messages (never a secret) */
   readonly label: string;
-  /** Holds the device's pooled connection (waits while as many other devices as allowed are busy). */
-  acquire(signal: AbortSignal): Promise<DeviceSession>;
+  /**
+   * Carries out one job on this device in the engine, over the device's pooled connection (waiting while as
+   * many other devices as allowed are busy), with the connection's transport and time limits.
+   */
+  run<Job extends EngineJob>(job: Job, hooks: JobHooks): Promise<EngineResult<Job>>;
 }
 
 export interface ScpConnectionNode extends NodeInstance {
@@ -39,9 +35,6 @@ export interface ScpConnectionNode extends NodeInstance {
    */
   deviceFor(msg: NodeMessage): Device;
   readonly transport: TransportChoice;
-  readonly idleTimeoutMs: number;
-  /** the overall limit of one transfer, 0 = none */
-  readonly transferTimeoutMs: number;
   /** true when the host-key policy is 'any': flow nodes keep that visible in their status */
   readonly hostKeyUnverified: boolean;
   /** "user@host:port", for messages (never a secret) */

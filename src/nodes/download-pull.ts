@@ -2,13 +2,13 @@
  * The scheduled-pull settings of the download node read from its definition and the message: the
  * after-action (keep, delete, move to a directory given as a typed input) and "only new or changed
  * files" with its record, one JSON file in Node-RED's user directory per connection, device and remote
- * path (msg.reset clears it before the pull). The decisions themselves are the engine's (src/transfer).
+ * path (msg.reset clears it before the pull). The engine loads and saves it; the decisions are src/transfer's.
  */
 import { createHash } from 'crypto';
 import os from 'os';
 import path from 'path';
-import { FilePullRecord } from '../transfer';
-import type { DownloadRequest, TransferResult } from '../transfer';
+import type { PullRecordOrder } from '../engine';
+import type { TransferResult } from '../transfer';
 import type { DeviceAddress } from './device';
 import type { NodeAPI, NodeMessage } from './red-types';
 
@@ -27,27 +27,10 @@ export function pullRecordFile(RED: NodeAPI, connection: string, device: DeviceA
   return path.join(userDir, 'scp-pulls', `${key}.json`);
 }
 
-/**
- * Runs `pull` with the record of earlier pulls when "only new" is on (cleared first on msg.reset), and
- * saves what the pull fetched, also when it failed part way.
- */
-export async function withPullRecord<T>(
-  RED: NodeAPI,
-  def: PullDef,
-  msg: NodeMessage,
-  device: DeviceAddress,
-  remotePath: string,
-  pull: (onlyChanged: DownloadRequest['onlyChanged']) => Promise<T>,
-): Promise<T> {
-  if (def.onlyNew !== true) return pull(undefined);
-  const file = pullRecordFile(RED, def.connection, device, remotePath);
-  if (msg.reset !== undefined && msg.reset !== false) await FilePullRecord.clear(file);
-  const record = await FilePullRecord.load(file);
-  try {
-    return await pull({ record });
-  } finally {
-    await record.save();
-  }
+/** "Only new": the record this pull reads and writes (cleared first on msg.reset), or none. */
+export function pullRecordOrder(RED: NodeAPI, def: PullDef, msg: NodeMessage, device: DeviceAddress, remotePath: string): PullRecordOrder | undefined {
+  if (def.onlyNew !== true) return undefined;
+  return { file: pullRecordFile(RED, def.connection, device, remotePath), reset: msg.reset !== undefined && msg.reset !== false };
 }
 
 /** How many files this pull fetched and how many it skipped (unchanged or existing). */

@@ -4,24 +4,26 @@
  * messages on output 2, errors turned into `done(err)` with a translated message and `err.code`, and
  * aborting everything when the node closes. The nodes themselves only read the message and shape results.
  */
+import type { EngineJob, EngineResult, JobHooks } from '../engine';
 import { TransferError } from '../errors';
-import type { TransferContext } from '../transfer';
 import type { ConnectionState, ConnectionUser, Device, ScpConnectionNode } from './connection-api';
 import { InputError } from './input-error';
 import { toNodeError, type Namespace } from './node-error';
 import { ProgressTracker, formatBytes, transferStatusText } from './progress';
 import type { DoneFunction, NodeAPI, NodeInstance, NodeMessage, NodeStatus, SendFunction } from './red-types';
-import type { DeviceAddress } from './device';
 import { deviceFields, nameDevice } from './result';
 
 /** How long 'close' waits for aborted jobs to finish before answering their messages itself. */
 const CLOSE_GRACE_MS = 10_000;
 
+/** Hands one job to the engine, for the message's device. */
+export type RunJob = <Job extends EngineJob>(job: Job) => Promise<EngineResult<Job>>;
+
 /** What a node's `prepare` returns: the job, and the remote path it is about (for progress and errors). */
 export interface PreparedJob {
   remotePath: string;
-  /** `device`: the host, port and user the message goes to (for state kept per device) */
-  execute(ctx: TransferContext, device: DeviceAddress): Promise<JobOutput>;
+  /** `device`: the host, port and user the message goes to (for state kept per device, and errors) */
+  execute(run: RunJob, device: Device): Promise<JobOutput>;
 }
 
 export interface JobOutput {
@@ -140,14 +142,9 @@ export class JobRunner implements ConnectionUser {
       host = target.label;
       const prepared = await prepare(msg);
       remotePath = prepared.remotePath;
-      const session = await target.acquire(controller.signal);
       const tracker = new ProgressTracker();
-      const ctx: TransferContext = {
-        channels: session.channels,
-        transport: this.connection.transport,
+      const hooks: JobHooks = {
         signal: controller.signal,
-        idleTimeoutMs: this.connection.idleTimeoutMs,
-        deadlineMs: this.connection.transferTimeoutMs,
         onProgress: (event) => {
           if (answered || !tracker.update(event)) return;
           const payload = tracker.payload();
@@ -156,18 +153,11 @@ export class JobRunner implements ConnectionUser {
           this.showBusy(job);
           this.sendProgress(send, msg, target, remotePath, payload);
         },
-        leftovers: session.leftovers,
         debug: (text) => this.node.debug(text),
       };
-      const execution = prepared.execute(ctx, target);
+      const execution = prepared.execute((engineJob) => target.run(engineJob, hooks), target);
       this.connection.holdOpenFor(execution);
-      let output: JobOutput;
-      try {
-        output = await execution;
-      } finally {
-        // The job and its clean-up are over: another device may have this one's slot.
-        session.release();
-      }
+      const output = await execution;
       if (answered) return;
       this.sendProgress(send, msg, target, remotePath, tracker.payload(output.bytes));
       for (const result of output.messages) this.sendResult(send, nameDevice(result, target));

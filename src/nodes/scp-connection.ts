@@ -4,13 +4,11 @@
  * state out to those nodes' status, and serves the editor's "Test connection" button. With the device
  * override on, messages may name other devices (msg.host, msg.port, msg.username): a fleet.
  */
-import { createHash } from 'crypto';
 import path from 'path';
 import os from 'os';
+import { engine, type EngineConnection, type EngineJob, type JobHooks } from '../engine';
 import { TransferError, isTransferError } from '../errors';
-import { DevicePools, SshPool, testConnection } from '../ssh';
-import { leftoverJournalFor } from '../transfer';
-import type { PoolOptions, SshEndpoint, SshWarning } from '../ssh/types';
+import type { PoolOptions, SshEndpoint } from '../ssh/types';
 import { DeviceError, deviceFor, deviceLabel } from './device';
 import {
   destinationOf,
@@ -39,13 +37,6 @@ const STORED_SECRET_PLACEHOLDER = '__PWRD__';
 const SECRET_NAMES = ['password', 'privateKey', 'passphrase', 'proxyPassword'] as const;
 /** How long closing waits for its jobs' clean-up before it closes the pool (Node-RED waits 15 s). */
 const CLOSE_WAIT_MS = 8_000;
-
-/** One journal file per server account, through the same jump hosts: `user@host:port` down the chain. */
-function serverKey(endpoint: SshEndpoint): string {
-  const chain: string[] = [];
-  for (let hop: SshEndpoint | undefined = endpoint; hop; hop = hop.jumpHost) chain.push(`${hop.username}@${hop.host}:${hop.port}`);
-  return createHash('sha256').update(chain.join(' via ')).digest('hex').slice(0, 32);
-}
 
 export = function register(RED: NodeAPI): void {
   const userDir = (): string => RED.settings.userDir ?? path.join(os.homedir(), '.node-red');
@@ -78,7 +69,8 @@ export = function register(RED: NodeAPI): void {
     const node = this as ScpConnectionNode;
     const settings: ConnectionSettings = { ...def };
     const users = new Set<ConnectionUser>();
-    let pools: DevicePools<SshPool> | undefined;
+    /** this node's pools in the engine, set up at the first job */
+    let pools: EngineConnection | undefined;
     /** the configured endpoint, built at first use (a jump host must be deployed by then) */
     let configured: SshEndpoint | undefined;
     const jobs = new Set<Promise<unknown>>();
@@ -113,8 +105,6 @@ export = function register(RED: NodeAPI): void {
 
     Object.defineProperties(node, {
       transport: { get: () => transport, enumerable: true },
-      idleTimeoutMs: { get: () => idleTimeoutMs, enumerable: true },
-      transferTimeoutMs: { get: () => transferTimeoutMs, enumerable: true },
       hostKeyUnverified: { value: def.hostKeyPolicy === 'any', enumerable: true },
       label: { value: label, enumerable: true },
       destination: { value: destinationOf(settings), enumerable: true },
@@ -123,20 +113,16 @@ export = function register(RED: NodeAPI): void {
     node.endpointFor = (visited: string[]): SshEndpoint =>
       buildEndpoint(settings, node.credentials as ConnectionCredentials, visited.includes(node.id) ? visited : [...visited, node.id]);
 
-    const devicePools = (): DevicePools<SshPool> =>
-      (pools ??= new DevicePools(
-        (endpoint) =>
-          new SshPool(endpoint, poolOptions, {
-            onState: (state, error) => fanOut(state, error),
-            // The pool's warnings (crypto binding missing, unchecked host key, ...) reach Node-RED's log translated.
-            log: {
-              warn: (_english: string, warning: SshWarning) => node.warn(RED._(`scp-connection.warnings.${warning.code}`, warning.values)),
-              debug: (text: string) => node.debug(text),
-            },
-          }),
-        maxDevices,
-        (_pool, error) => {
-          if (error) node.warn(RED._('scp-connection.warnings.closeFailed', { detail: isTransferError(error) ? error.message : String(error) }));
+    const devicePools = (): EngineConnection =>
+      (pools ??= engine().connect(
+        { poolOptions, maxDevices, leftoverDir: path.join(userDir(), 'scp-leftovers') },
+        {
+          onState: (state, error) => fanOut(state, error),
+          // The pools' warnings (crypto binding missing, unchecked host key, ...) reach Node-RED's log translated.
+          onWarning: (warning) => node.warn(RED._(`scp-connection.warnings.${warning.code}`, warning.values)),
+          onDebug: (text) => node.debug(text),
+          onCloseFailed: (detail) => node.warn(RED._('scp-connection.warnings.closeFailed', { detail })),
+          onEngineStopped: (detail) => node.warn(RED._('scp-connection.warnings.engineStopped', { detail })),
         },
       ));
 
@@ -157,12 +143,8 @@ export = function register(RED: NodeAPI): void {
       return {
         ...address,
         label: deviceLabel(address),
-        acquire: async (signal: AbortSignal) => {
-          const lease = await devicePools().acquire(endpoint, signal);
-          // One journal file per device: its leftovers are removed on that device, not on another.
-          const leftovers = leftoverJournalFor(path.join(userDir(), 'scp-leftovers', `${serverKey(endpoint)}.json`), (text) => node.debug(text));
-          return { channels: lease.pool, leftovers, release: lease.release };
-        },
+        run: <Job extends EngineJob>(job: Job, hooks: JobHooks) =>
+          devicePools().run({ endpoint, transport, idleTimeoutMs, deadlineMs: transferTimeoutMs, job }, hooks),
       };
     };
 
@@ -258,6 +240,8 @@ export = function register(RED: NodeAPI): void {
       fail(error);
       return;
     }
-    testConnection(endpoint, { inspectHostKey: true }).then((report) => res.json(report), fail);
+    engine()
+      .test(endpoint, { inspectHostKey: true })
+      .then((report) => res.json(report), fail);
   });
 };

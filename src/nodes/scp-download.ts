@@ -5,23 +5,23 @@
  */
 import { createHash } from 'crypto';
 import os from 'os';
-import { INSTANCE_ID, MAX_STABLE_INTERVAL_MS, download, downloadSeveralIntoMemory, type MemoryResult } from '../transfer';
+import { INSTANCE_ID, MAX_STABLE_INTERVAL_MS, type MemoryResult } from '../transfer';
 import type {
   AfterAction,
   DownloadRequest,
   DownloadTarget,
   OverwritePolicy,
-  TransferContext,
   TransferredFile,
 } from '../transfer';
 import { isScpConnectionNode } from './connection-api';
 import { cleanText } from '../text';
 import { InputError } from './input-error';
-import { JobRunner, type JobOutput, type PreparedJob } from './job-runner';
+import { JobRunner, type JobOutput, type PreparedJob, type RunJob } from './job-runner';
 import { describeValueType, evaluateProperty, remotePathFrom } from './message-input';
 import { describeResult } from './result';
 import { linkOptionsFrom, type LinkDef } from './link-options';
-import { pullCounts, withPullRecord, type PullDef } from './download-pull';
+import { pullCounts, pullRecordOrder, type PullDef } from './download-pull';
+import type { PullRecordOrder } from '../engine';
 import type { NodeAPI, NodeDef, NodeInstance, NodeMessage } from './red-types';
 
 type TargetKind = 'payload' | 'file' | 'directory';
@@ -211,8 +211,8 @@ export = function register(RED: NodeAPI): void {
       const link = linkOptionsFrom(def, msg);
       if (link) request.link = link;
       /** One file (or a tree to disk): one message. */
-      const single = async (ctx: TransferContext, pull: DownloadRequest): Promise<JobOutput> => {
-        const result = await download(ctx, pull);
+      const single = async (run: RunJob, pullRecord: PullRecordOrder | undefined): Promise<JobOutput> => {
+        const result = await run({ kind: 'download', request, several: false, ...(pullRecord ? { pullRecord } : {}) });
         const [first] = result.files;
         // A file skipped as unchanged has no content: the payload is null rather than an empty file.
         if (targetKind === 'payload') msg.payload = first?.unchanged === true ? null : (first?.data ?? Buffer.alloc(0));
@@ -223,8 +223,8 @@ export = function register(RED: NodeAPI): void {
         return { messages: [msg], bytes: result.bytes };
       };
       /** Several files into msg.payload: one message per file fetched. */
-      const several = async (ctx: TransferContext, pull: DownloadRequest): Promise<JobOutput> => {
-        const result = await downloadSeveralIntoMemory(ctx, pull);
+      const several = async (run: RunJob, pullRecord: PullRecordOrder | undefined): Promise<JobOutput> => {
+        const result = await run({ kind: 'download', request, several: true, ...(pullRecord ? { pullRecord } : {}) });
         // Files skipped as unchanged carry no payload: only the fetched ones become parts.
         const fetched = { ...result, files: result.files.filter((file) => file.transferred) };
         const scp = { ...describeResult(result), ...pullCounts(result) };
@@ -236,11 +236,10 @@ export = function register(RED: NodeAPI): void {
       };
       return {
         remotePath,
-        execute: (ctx, device) =>
-          withPullRecord(RED, def, msg, device, remotePath, (onlyChanged) => {
-            const pull: DownloadRequest = onlyChanged ? { ...request, onlyChanged } : request;
-            return targetKind === 'payload' && severalFiles ? several(ctx, pull) : single(ctx, pull);
-          }),
+        execute: (run, device) => {
+          const pullRecord = pullRecordOrder(RED, def, msg, device, remotePath);
+          return targetKind === 'payload' && severalFiles ? several(run, pullRecord) : single(run, pullRecord);
+        },
       };
     };
 

@@ -4,7 +4,7 @@
  * file reads the message and shapes the result: msg.payload is the entries (list), the entry or null
  * (stat), or one outcome per path (the changes, also on the message a Catch node gets).
  */
-import { isPartialFailure, remote, type RemoteEntry, type RemoteResult } from '../remote';
+import { isPartialFailure, type RemoteEntry, type RemoteResult } from '../remote';
 import { isScpConnectionNode } from './connection-api';
 import { JobRunner, type PreparedJob } from './job-runner';
 import { evaluateProperty } from './message-input';
@@ -47,10 +47,10 @@ export = function register(RED: NodeAPI): void {
       const shown = paths.texts.length === 1 ? (paths.texts[0] as string) : `${paths.texts[0] as string} (+${paths.texts.length - 1})`;
       return {
         remotePath: shown,
-        execute: async (ctx) => {
+        execute: async (run, device) => {
           let result: RemoteResult;
           try {
-            result = await remote(ctx, request);
+            result = await run({ kind: 'remote', request });
           } catch (error) {
             // The Catch node gets every path's outcome, not only the first failure.
             if (isPartialFailure(error)) msg.payload = error.outcomes;
@@ -64,7 +64,7 @@ export = function register(RED: NodeAPI): void {
           } else if (operation === 'stat') {
             const entry: RemoteEntry | null = result.entries?.[0] ?? null;
             if (!entry && def.absentIsError === true) {
-              throw new TransferError('ENOENT', 'nothing is at the remote path', { host: ctx.channels.label, path: shown });
+              throw new TransferError('ENOENT', 'nothing is at the remote path', { host: device.label, path: shown });
             }
             msg.payload = entry;
             msg.exists = entry !== null;

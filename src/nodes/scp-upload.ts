@@ -4,7 +4,6 @@
  * output 2 (optional) carries progress.
  */
 import { Readable } from 'stream';
-import { upload } from '../transfer';
 import type { OverwritePolicy, UploadRequest, UploadSource } from '../transfer';
 import { isScpConnectionNode } from './connection-api';
 import { InputError } from './input-error';
@@ -90,8 +89,8 @@ export = function register(RED: NodeAPI): void {
       if (remote.bytes) request.remotePathBytes = remote.bytes;
       return {
         remotePath: remote.text,
-        execute: async (ctx) => {
-          const result = await upload(ctx, request);
+        execute: async (run) => {
+          const result = await run({ kind: 'upload', request });
           msg.remotePath = remoteValue;
           msg.bytes = result.bytes;
           msg.scp = describeResult(result);

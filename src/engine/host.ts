@@ -1,0 +1,288 @@
+/**
+ * The engine as Node-RED's thread sees it: `engine()` is one worker thread per process, started on the
+ * first job, shared by every connection node, so that SSH crypto, buffer churn and their garbage collection
+ * never hold up the other flows. Jobs go over as plain data, a stream payload is pumped with back-pressure,
+ * results come back with their Buffers handed over (no copy), progress and pool state as messages. A payload
+ * Buffer is copied, not handed over: handing it over would empty it for every other holder (flow context, a
+ * message a change node shared without a deep copy), and the bytes must stay where the user put them. If the worker dies (a bug, an exception nothing caught),
+ * every job in flight fails once with EWORKER, and the next job starts a new worker.
+ * NODE_RED_SCP_ENGINE=inline keeps the engine on Node-RED's thread (as before the worker; for comparisons).
+ */
+import path from 'path';
+import { SHARE_ENV, Worker } from 'worker_threads';
+import { TransferError } from '../errors';
+import type { PoolStats, SshEndpoint } from '../ssh/types';
+import type { UploadSource } from '../transfer';
+import { LocalEngine } from './local-engine';
+import { StreamPump } from './stream-pump';
+import type { ConnectionEvents, ConnectionSetup, Engine, EngineConnection, EngineJob, EngineResult, JobHooks, JobOrder } from './types';
+import { fromWireError, reviveBuffers, type HostMessage, type WorkerMessage } from './wire';
+
+interface PendingJob {
+  key: string;
+  host: string;
+  hooks: JobHooks;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  /** the job's stream payloads, read while the worker asks */
+  pumps: StreamPump[];
+  onAbort(): void;
+}
+
+interface PendingRequest {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface RegisteredConnection {
+  setup: ConnectionSetup;
+  events: ConnectionEvents;
+  stats: PoolStats | undefined;
+}
+
+function engineStopped(host: string | undefined, detail: string): TransferError {
+  return new TransferError('EWORKER', 'the transfer engine stopped while the work ran; the next message starts it again', { host, detail });
+}
+
+/** The engine in a worker thread. */
+export class WorkerEngine implements Engine {
+  private worker: Worker | undefined;
+  /** connection keys the current worker knows */
+  private readonly known = new Set<string>();
+  private readonly connections = new Map<string, RegisteredConnection>();
+  private readonly jobs = new Map<number, PendingJob>();
+  private readonly requests = new Map<number, PendingRequest>();
+  private readonly pumps = new Map<number, StreamPump>();
+  private nextId = 1;
+  private lastError: Error | undefined;
+
+  constructor(private readonly script = path.join(__dirname, 'worker-main.js')) {}
+
+  private post(message: HostMessage, transfer: ArrayBuffer[] = []): void {
+    const worker = this.start();
+    try {
+      worker.postMessage(message, transfer);
+    } catch {
+      // memory the runtime refuses to hand over: a copy then
+      worker.postMessage(message);
+    }
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.script, { env: SHARE_ENV, stdout: false, stderr: false });
+    this.worker = worker;
+    this.lastError = undefined;
+    // Idle, the worker must not keep Node-RED (or a test run) alive; ref()'d while work is in flight.
+    worker.unref();
+    worker.on('message', (message: WorkerMessage) => this.receive(message));
+    worker.on('error', (error: Error) => {
+      this.lastError = error;
+    });
+    worker.on('exit', (code) => this.stopped(worker, code));
+    return worker;
+  }
+
+  private busy(): void {
+    if (this.jobs.size + this.requests.size > 0) this.worker?.ref();
+    else this.worker?.unref();
+  }
+
+  /** The worker ended: everything in flight fails once; the next job starts a new one. */
+  private stopped(worker: Worker, code: number): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.known.clear();
+    const detail = this.lastError ? `${this.lastError.name}: ${this.lastError.message}` : `exit code ${code}`;
+    for (const [id, job] of [...this.jobs]) {
+      this.jobs.delete(id);
+      this.endJob(job, true);
+      job.reject(engineStopped(job.host, detail));
+    }
+    for (const [id, request] of [...this.requests]) {
+      this.requests.delete(id);
+      request.reject(engineStopped(undefined, detail));
+    }
+    for (const connection of this.connections.values()) {
+      connection.stats = undefined;
+      connection.events.onEngineStopped(detail);
+    }
+    this.busy();
+  }
+
+  private receive(message: WorkerMessage): void {
+    switch (message.t) {
+      case 'progress':
+        this.jobs.get(message.id)?.hooks.onProgress?.(message.event);
+        break;
+      case 'debug':
+        if (message.id !== undefined) this.jobs.get(message.id)?.hooks.debug?.(message.text);
+        else if (message.key !== undefined) this.connections.get(message.key)?.events.onDebug(message.text);
+        break;
+      case 'read':
+        this.pumps.get(message.stream)?.grant();
+        break;
+      case 'done':
+      case 'failed': {
+        const job = this.jobs.get(message.id);
+        if (!job) break;
+        this.jobs.delete(message.id);
+        this.endJob(job, message.t === 'failed');
+        if (message.t === 'done') job.resolve(reviveBuffers(message.result));
+        else job.reject(fromWireError(message.error));
+        this.busy();
+        break;
+      }
+      case 'reply':
+      case 'replyError': {
+        const request = this.requests.get(message.request);
+        if (!request) break;
+        this.requests.delete(message.request);
+        if (message.t === 'reply') request.resolve(reviveBuffers(message.value));
+        else request.reject(fromWireError(message.error));
+        this.busy();
+        break;
+      }
+      case 'state': {
+        const error = message.error ? fromWireError(message.error) : undefined;
+        this.connections.get(message.key)?.events.onState(message.state, error instanceof TransferError ? error : undefined);
+        break;
+      }
+      case 'warning':
+        this.connections.get(message.key)?.events.onWarning(message.warning);
+        break;
+      case 'closeFailed':
+        this.connections.get(message.key)?.events.onCloseFailed(message.detail);
+        break;
+      case 'stats': {
+        const connection = this.connections.get(message.key);
+        if (connection) connection.stats = message.stats;
+        break;
+      }
+    }
+  }
+
+  private endJob(job: PendingJob, failed: boolean): void {
+    job.hooks.signal.removeEventListener('abort', job.onAbort);
+    for (const pump of job.pumps) {
+      this.pumps.delete(pump.id);
+      pump.stop(failed);
+    }
+  }
+
+  private request<T>(message: (request: number) => HostMessage): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.requests.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.post(message(id));
+      this.busy();
+    });
+  }
+
+  /** The job as it crosses: stream sources as the ids of their pumps. */
+  private send(id: number, key: string, order: JobOrder, job: PendingJob): void {
+    let sent: JobOrder = order;
+    if (order.job.kind === 'upload' && order.job.request.sources.some((source) => source.kind === 'stream')) {
+      const sources = order.job.request.sources.map((source): UploadSource => {
+        if (source.kind !== 'stream') return source;
+        const pump = new StreamPump(this.nextId++, source.stream, (message, moved) => this.post(message, moved));
+        this.pumps.set(pump.id, pump);
+        job.pumps.push(pump);
+        return { ...source, stream: undefined, streamId: pump.id } as unknown as UploadSource;
+      });
+      sent = { ...order, job: { ...order.job, request: { ...order.job.request, sources } } };
+    }
+    this.post({ t: 'run', id, key, order: sent, progress: job.hooks.onProgress !== undefined, debug: job.hooks.debug !== undefined });
+  }
+
+  run(key: string, order: JobOrder, hooks: JobHooks): Promise<unknown> {
+    const connection = this.connections.get(key);
+    const host = `${order.endpoint.username}@${order.endpoint.host}:${order.endpoint.port}`;
+    if (!connection) return Promise.reject(new TransferError('EABORTED', 'the connection node was closed', { host }));
+    if (!this.known.has(key)) {
+      this.post({ t: 'connect', key, setup: connection.setup });
+      this.known.add(key);
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const job: PendingJob = {
+        key,
+        host,
+        hooks,
+        resolve,
+        reject,
+        pumps: [],
+        onAbort: () => {
+          if (this.jobs.has(id)) this.post({ t: 'abort', id });
+        },
+      };
+      this.jobs.set(id, job);
+      hooks.signal.addEventListener('abort', job.onAbort, { once: true });
+      try {
+        this.send(id, key, order, job);
+      } catch (error) {
+        // nothing crossed (a job the thread cannot carry): this job fails, nothing else does
+        this.jobs.delete(id);
+        this.endJob(job, true);
+        reject(new TransferError('EINVAL', 'the job cannot be handed to the transfer engine', { host, detail: (error as Error).message }));
+        return;
+      }
+      if (hooks.signal.aborted) job.onAbort();
+      this.busy();
+    });
+  }
+
+  connect(setup: ConnectionSetup, events: ConnectionEvents): EngineConnection {
+    const key = `c${this.nextId++}`;
+    const registered: RegisteredConnection = { setup, events, stats: undefined };
+    this.connections.set(key, registered);
+    return {
+      run: <Job extends EngineJob>(order: JobOrder<Job>, hooks: JobHooks) => this.run(key, order, hooks) as Promise<EngineResult<Job>>,
+      stats: () => registered.stats,
+      close: async () => {
+        this.connections.delete(key);
+        if (!this.known.has(key)) return;
+        this.known.delete(key);
+        const stats = await this.request<PoolStats | undefined>((request) => ({ t: 'close', key, request })).catch(() => undefined);
+        if (stats) registered.stats = stats;
+      },
+    };
+  }
+
+  test: Engine['test'] = (endpoint: SshEndpoint, options) => this.request((request) => ({ t: 'test', request, endpoint, options }));
+
+  /** The worker's heap in use after a full collection when Node-RED runs with --expose-gc (for the bench). */
+  heapUsed(): Promise<number | undefined> {
+    if (!this.worker) return Promise.resolve(undefined);
+    return this.request<number>((request) => ({ t: 'heap', request }));
+  }
+
+  /** Test hook: an exception nothing catches, in the worker. */
+  crash(): void {
+    if (this.worker) this.post({ t: 'crash' });
+  }
+
+  /** The worker thread's id while one runs (tests). */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+}
+
+let shared: Engine | undefined;
+
+/** The engine every connection node of this process shares. */
+export function engine(): Engine {
+  shared ??= process.env.NODE_RED_SCP_ENGINE === 'inline' ? new LocalEngine() : new WorkerEngine();
+  return shared;
+}
+
+/** The worker's heap after a forced collection, in bytes; undefined when the engine runs inline or has not started. */
+export function engineHeapUsed(): Promise<number | undefined> {
+  return shared instanceof WorkerEngine ? shared.heapUsed() : Promise.resolve(undefined);
+}
+
+/** The shared worker engine, for the fault tests (undefined when inline). */
+export function workerEngineForTests(): WorkerEngine | undefined {
+  const current = engine();
+  return current instanceof WorkerEngine ? current : undefined;
+}

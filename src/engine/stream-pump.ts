@@ -1,0 +1,109 @@
+/**
+ * A stream payload crossing into the worker: the host reads the caller's stream only while the worker's
+ * reader asks for more (back-pressure across the threads), and the worker sees an ordinary Readable.
+ * At most GRANT_BYTES travel unasked, so a fast stream and a slow server never pile up memory.
+ */
+import { Readable } from 'stream';
+import { TransferError } from '../errors';
+import { fromWireError, toWireError, type HostMessage, type WireError } from './wire';
+
+/** Bytes the host sends on one request of the reader. */
+export const GRANT_BYTES = 1024 * 1024;
+
+type Post = (message: HostMessage, transfer?: ArrayBuffer[]) => void;
+
+/** Host side: pumps one caller's stream into the worker. */
+export class StreamPump {
+  private credit = 0;
+  private finished = false;
+  private readonly onData = (chunk: unknown): void => this.send(chunk);
+  private readonly onEnd = (): void => {
+    this.finished = true;
+    this.post({ t: 'end', stream: this.id });
+  };
+  private readonly onError = (error: unknown): void => {
+    if (this.finished) return;
+    this.finished = true;
+    this.post({ t: 'streamError', stream: this.id, error: toWireError(error) });
+  };
+
+  constructor(
+    readonly id: number,
+    private readonly stream: Readable,
+    private readonly post: Post,
+  ) {
+    stream.on('error', this.onError);
+    stream.on('end', this.onEnd);
+    stream.on('data', this.onData);
+    stream.pause();
+    // A stream read to its end before the job started sends no 'end' again.
+    if (stream.readableEnded) this.onEnd();
+  }
+
+  /** The worker's reader asked for more. */
+  grant(): void {
+    if (this.finished) return;
+    this.credit = GRANT_BYTES;
+    this.stream.resume();
+  }
+
+  private send(chunk: unknown): void {
+    if (this.finished) return;
+    let bytes: Uint8Array;
+    if (typeof chunk === 'string') bytes = new Uint8Array(Buffer.from(chunk, 'utf8'));
+    // new Uint8Array(chunk) copies (Buffer#slice would not: it is a view)
+    else if (chunk instanceof Uint8Array) bytes = new Uint8Array(chunk);
+    else {
+      this.onError(new TransferError('EINVAL', 'the payload stream gave something other than bytes or text'));
+      this.stream.pause();
+      return;
+    }
+    // A copy of its own: the caller's chunk may be read by others (a stream piped twice).
+    this.post({ t: 'chunk', stream: this.id, data: bytes }, bytes.byteLength > 0 ? [bytes.buffer as ArrayBuffer] : []);
+    this.credit -= bytes.byteLength;
+    if (this.credit <= 0) this.stream.pause();
+  }
+
+  /** The job ended: stop reading; a stream the job did not read to its end is destroyed (as on the thread). */
+  stop(failed: boolean): void {
+    this.stream.off('data', this.onData);
+    this.stream.off('end', this.onEnd);
+    const ended = this.finished;
+    this.finished = true;
+    // The error listener stays: a destroyed or later failing stream must not crash Node-RED.
+    if (failed && !ended) this.stream.destroy();
+  }
+}
+
+/** Worker side: the stream the engine reads, fed by the host's pump. */
+export class PumpedStream extends Readable {
+  private asked = false;
+
+  constructor(
+    readonly id: number,
+    private readonly ask: (stream: number) => void,
+  ) {
+    super({ highWaterMark: GRANT_BYTES });
+    // The engine adds its own listeners; this one keeps an unread failure from becoming an uncaught one.
+    this.on('error', () => undefined);
+  }
+
+  override _read(): void {
+    if (this.asked) return;
+    this.asked = true;
+    this.ask(this.id);
+  }
+
+  chunk(data: Uint8Array): void {
+    this.asked = false;
+    this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  finish(): void {
+    this.push(null);
+  }
+
+  fail(error: WireError): void {
+    this.destroy(fromWireError(error));
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The engine's worker thread: the LocalEngine driven by messages from host.ts. Jobs, aborts, stream
+ * chunks and connection closes come in; results, progress (bytes coalesced to a few per second), pool
+ * state, warnings and counters go out. Nothing here outlives its job except the pools, which live until
+ * their connection node closes them (or this thread ends).
+ */
+import v8 from 'v8';
+import { parentPort } from 'worker_threads';
+import type { ProgressEvent, UploadSource } from '../transfer';
+import { LocalEngine } from './local-engine';
+import { PumpedStream } from './stream-pump';
+import type { EngineConnection, JobOrder } from './types';
+import { reviveBuffers, toWireError, transferablesIn, type HostMessage, type WorkerMessage } from './wire';
+
+/** 'bytes' progress of one job crosses at most this often (the nodes show it 4 times a second). */
+const PROGRESS_EVERY_MS = 100;
+/** How often the pools' counters are compared with what the host last saw. */
+const STATS_EVERY_MS = 250;
+
+const port = parentPort;
+if (!port) throw new Error('worker-main runs only as a worker thread');
+
+const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []): void => {
+  try {
+    port.postMessage(message, transfer);
+  } catch {
+    // memory the runtime will not hand over (an unusual Buffer): send a copy instead
+    port.postMessage(message);
+  }
+};
+
+const engine = new LocalEngine();
+const connections = new Map<string, { connection: EngineConnection; shown: string }>();
+const running = new Map<number, AbortController>();
+const streams = new Map<number, PumpedStream>();
+
+function reportStats(key: string): void {
+  const entry = connections.get(key);
+  const stats = entry?.connection.stats();
+  if (!entry || !stats) return;
+  const shown = JSON.stringify(stats);
+  if (shown === entry.shown) return;
+  entry.shown = shown;
+  post({ t: 'stats', key, stats });
+}
+
+const statsTimer = setInterval(() => {
+  for (const key of connections.keys()) reportStats(key);
+}, STATS_EVERY_MS);
+statsTimer.unref();
+
+/** Sends 'bytes' events at most every PROGRESS_EVERY_MS, the latest one; other events at once, in order. */
+function progressSender(id: number): { send(event: ProgressEvent): void; flush(): void } {
+  let pending: ProgressEvent | undefined;
+  let last = 0;
+  const flush = (): void => {
+    if (pending) post({ t: 'progress', id, event: pending });
+    pending = undefined;
+  };
+  return {
+    send(event) {
+      if (event.type !== 'bytes') {
+        flush();
+        post({ t: 'progress', id, event });
+        return;
+      }
+      pending = event;
+      const now = Date.now();
+      if (now - last >= PROGRESS_EVERY_MS) {
+        last = now;
+        flush();
+      }
+    },
+    flush,
+  };
+}
+
+/** The job's stream sources become PumpedStreams; its Buffers become Buffers again. */
+function receiveOrder(order: JobOrder): { order: JobOrder; pumped: PumpedStream[] } {
+  reviveBuffers(order);
+  const pumped: PumpedStream[] = [];
+  const uploads: UploadSource[] = order.job.kind === 'upload' ? order.job.request.sources : [];
+  for (const source of uploads) {
+    if (source.kind !== 'stream') continue;
+    const streamId = (source as unknown as { streamId: number }).streamId;
+    const stream = new PumpedStream(streamId, (stream) => post({ t: 'read', stream }));
+    streams.set(streamId, stream);
+    pumped.push(stream);
+    source.stream = stream;
+  }
+  return { order, pumped };
+}
+
+async function run(message: Extract<HostMessage, { t: 'run' }>): Promise<void> {
+  const { id, key } = message;
+  const controller = new AbortController();
+  running.set(id, controller);
+  const { order, pumped } = receiveOrder(message.order);
+  const progress = message.progress ? progressSender(id) : undefined;
+  try {
+    const entry = connections.get(key);
+    if (!entry) throw new Error(`no connection ${key} in the engine`);
+    const result = await entry.connection.run(order, {
+      signal: controller.signal,
+      ...(progress ? { onProgress: (event: ProgressEvent) => progress.send(event) } : {}),
+      ...(message.debug ? { debug: (text: string) => post({ t: 'debug', id, text }) } : {}),
+    });
+    progress?.flush();
+    reportStats(key);
+    // Downloaded Buffers were made here and nobody else holds them: handed over, not copied.
+    post({ t: 'done', id, result }, transferablesIn(result));
+  } catch (error) {
+    progress?.flush();
+    reportStats(key);
+    post({ t: 'failed', id, error: toWireError(error) });
+  } finally {
+    running.delete(id);
+    for (const stream of pumped) {
+      streams.delete(stream.id);
+      stream.destroy();
+    }
+  }
+}
+
+function connect(message: Extract<HostMessage, { t: 'connect' }>): void {
+  const { key } = message;
+  if (connections.has(key)) return;
+  const connection = engine.connect(message.setup, {
+    onState: (state, error) => post({ t: 'state', key, state, ...(error ? { error: toWireError(error) } : {}) }),
+    onWarning: (warning) => post({ t: 'warning', key, warning }),
+    onDebug: (text) => post({ t: 'debug', key, text }),
+    onCloseFailed: (detail) => post({ t: 'closeFailed', key, detail }),
+    // the host tells its nodes when this thread stops; nothing here outlives that
+    onEngineStopped: () => undefined,
+  });
+  connections.set(key, { connection, shown: '' });
+}
+
+async function reply(request: number, work: () => Promise<unknown>): Promise<void> {
+  try {
+    post({ t: 'reply', request, value: await work() });
+  } catch (error) {
+    post({ t: 'replyError', request, error: toWireError(error) });
+  }
+}
+
+function heapUsed(): number {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect) collect();
+  return v8.getHeapStatistics().used_heap_size;
+}
+
+port.on('message', (message: HostMessage) => {
+  switch (message.t) {
+    case 'connect':
+      connect(message);
+      break;
+    case 'run':
+      void run(message);
+      break;
+    case 'abort':
+      running.get(message.id)?.abort();
+      break;
+    case 'chunk':
+      streams.get(message.stream)?.chunk(message.data);
+      break;
+    case 'end':
+      streams.get(message.stream)?.finish();
+      break;
+    case 'streamError':
+      streams.get(message.stream)?.fail(message.error);
+      break;
+    case 'close': {
+      const entry = connections.get(message.key);
+      connections.delete(message.key);
+      void reply(message.request, async () => {
+        await entry?.connection.close();
+        return entry?.connection.stats();
+      });
+      break;
+    }
+    case 'test':
+      void reply(message.request, () => engine.test(reviveBuffers(message.endpoint), message.options));
+      break;
+    case 'heap':
+      void reply(message.request, () => Promise.resolve(heapUsed()));
+      break;
+    case 'crash':
+      // The fault test's hook: an exception nothing catches ends this thread, as a bug would.
+      setImmediate(() => {
+        throw new Error('the engine was told to fail (test hook)');
+      });
+      break;
+  }
+});
