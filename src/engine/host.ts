@@ -268,21 +268,33 @@ export class WorkerEngine implements Engine {
   }
 }
 
-let shared: Engine | undefined;
+let standard: Engine | undefined;
+let replacement: Engine | undefined;
 
 /** The engine every connection node of this process shares. */
 export function engine(): Engine {
-  shared ??= process.env.NODE_RED_SCP_ENGINE === 'inline' ? new LocalEngine() : new WorkerEngine();
-  return shared;
+  if (replacement) return replacement;
+  standard ??= process.env.NODE_RED_SCP_ENGINE === 'inline' ? new LocalEngine() : new WorkerEngine();
+  return standard;
+}
+
+/**
+ * Puts another engine behind the connection nodes set up from now on (undefined: the standard one again).
+ * For tests that stub modules on Node-RED's thread, which a worker would not see.
+ */
+export function setEngine(engineToUse: Engine | undefined): void {
+  replacement = engineToUse;
 }
 
 /** The worker's heap after a forced collection, in bytes; undefined when the engine runs inline or has not started. */
 export function engineHeapUsed(): Promise<number | undefined> {
-  return shared instanceof WorkerEngine ? shared.heapUsed() : Promise.resolve(undefined);
+  return standard instanceof WorkerEngine ? standard.heapUsed() : Promise.resolve(undefined);
 }
 
-/** The shared worker engine, for the fault tests (undefined when inline). */
+/** The standard worker engine, for the fault tests (undefined when inline). */
 export function workerEngineForTests(): WorkerEngine | undefined {
   const current = engine();
   return current instanceof WorkerEngine ? current : undefined;
 }
+
+export { LocalEngine };

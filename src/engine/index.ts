@@ -3,5 +3,5 @@
  * worker-main.ts) or on the caller's thread (local-engine.ts). Nothing here knows Node-RED.
  */
 export * from './types';
-export { engine, engineHeapUsed, workerEngineForTests, WorkerEngine } from './host';
+export { engine, engineHeapUsed, setEngine, workerEngineForTests, WorkerEngine } from './host';
 export { LocalEngine, serverKey } from './local-engine';

@@ -5,6 +5,7 @@
 import assert from 'assert';
 import { makeServerDir, sharedSshd, type SshdServer } from '../harness';
 import { connectionDef, helper, loadFlow, resultOf, send, uploadDef, useNodeRed } from './support';
+import { nodesEngine } from '../support/red';
 
 interface Spied {
   getCalls(): { args: unknown[]; thisValue: unknown }[];
@@ -21,6 +22,11 @@ describe('nodes: missing native crypto binding (real sshd)', function () {
   before(async function () {
     server = await sharedSshd();
     dir = await makeServerDir(server, 'nodes-crypto-binding');
+    // The binding is stubbed on this thread: the engine must run here too, not in its worker.
+    nodesEngine.setEngine(new nodesEngine.LocalEngine());
+  });
+  after(() => {
+    nodesEngine.setEngine(undefined);
   });
   beforeEach(() => {
     saved = crypto.bindingAvailable;

@@ -7,6 +7,8 @@
  * (results and caught errors alike), so a flow sees the whole fleet in one message.
  */
 import assert from 'assert';
+import { serverKey } from '../../src/engine';
+import type { SshEndpoint } from '../../src/ssh/types';
 import fs from 'fs';
 import path from 'path';
 import {
@@ -402,12 +404,12 @@ describe('nodes: a fleet behind one connection (two sshd on 18 addresses, Dropbe
   it('leftover temporary names are journalled per device: one file per (user, host, port), shared by messages naming the configured device', async function () {
     await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 'fleet journal' }, connection(fleet, { hostKeyPolicy: 'any' })], { conn: { password: fleet.password } });
     const conn = helper.getNode('conn') as unknown as {
-      deviceFor(msg: Msg): { label: string; acquire(signal: AbortSignal): Promise<{ leftovers: { file: string }; release(): void }> };
+      deviceFor(msg: Msg): { label: string; host: string; port: number; username: string };
     };
-    const journalOf = async (msg: Msg): Promise<string> => {
-      const session = await conn.deviceFor(msg).acquire(new AbortController().signal);
-      session.release();
-      return session.leftovers.file;
+    // The engine keeps one journal per server account under scp-leftovers/, named by serverKey of the device.
+    const journalOf = (msg: Msg): Promise<string> => {
+      const { host, port, username } = conn.deviceFor(msg);
+      return Promise.resolve(path.join(nodeRedUserDir(), 'scp-leftovers', `${serverKey({ host, port, username } as SshEndpoint)}.json`));
     };
     const configured = await journalOf({});
     const files = [

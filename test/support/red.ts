@@ -20,6 +20,9 @@ export const scpDownload = require(path.join(distNodes, 'scp-download.js')) as u
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const scpRemote = require(path.join(distNodes, 'scp-remote.js')) as unknown;
 export const allNodes = [scpConnection, scpUpload, scpDownload, scpRemote];
+/** The engine module those nodes use (dist/engine, not the test build's copy): its worker is theirs. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const nodesEngine = require(path.resolve(distNodes, '../engine/host.js')) as typeof import('../../src/engine/host');
 
 export type NodeDef = Record<string, unknown>;
 
