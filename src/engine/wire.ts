@@ -13,6 +13,8 @@ import type { ConnectionSetup, JobOrder } from './types';
 export interface WireError {
   name: string;
   message: string;
+  /** a system error's errno name (ENOENT, EMFILE, ...): the nodes map it onto a documented code */
+  code?: string;
   transfer?: { code: TransferErrorCode; summary: string; host?: string; path?: string; detail?: string; reason?: TransferErrorReason };
   /** a remote operation's per-path outcomes (src/remote/outcomes.ts PartialFailure) */
   outcomes?: unknown;
@@ -58,7 +60,10 @@ export function toWireError(error: unknown): WireError {
     if (outcomes !== undefined) wire.outcomes = outcomes;
     return wire;
   }
-  if (error instanceof Error) return { name: error.name, message: error.message };
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
   return { name: 'Error', message: String(error) };
 }
 
@@ -76,6 +81,7 @@ export function fromWireError(wire: WireError): Error {
   }
   const error = new Error(wire.message);
   error.name = wire.name;
+  if (wire.code !== undefined) Object.assign(error, { code: wire.code });
   return error;
 }
 
