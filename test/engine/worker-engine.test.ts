@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { WorkerEngine, type EngineConnection } from '../../src/engine';
+import { LocalEngine, WorkerEngine, type EngineConnection } from '../../src/engine';
 import { ownsItsMemory } from '../../src/engine/wire';
 import type { RemoteEntry } from '../../src/remote';
 import type { ProgressEvent } from '../../src/transfer';
@@ -220,6 +220,43 @@ describe('engine: a WorkerEngine against a real sshd', function () {
     assert.equal(value, undefined, 'the limited upload did not finish before the abort');
     assert.equal(error?.code, 'EABORTED', error?.message);
     assert.ok(!existsSync(remotePath), 'nothing at the final path');
+  });
+
+  it('a job whose signal is already aborted fails with EABORTED and leaves nothing at the final path', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const remotePath = `${dir.absolute}/pre-aborted.bin`;
+    const { error } = await outcomeOf(run(uploadJob([{ kind: 'buffer', data: randomBytes(100_000) }], remotePath), { signal: controller.signal }));
+    assert.equal(error?.code, 'EABORTED', error?.message);
+    assert.ok(!existsSync(remotePath));
+  });
+
+  it('a stream payload that fails midway fails the job as it does on the caller’s thread, nothing at the final path', async () => {
+    const failing = (): Readable => {
+      let sent = 0;
+      return new Readable({
+        read() {
+          if (sent < 3) {
+            sent += 1;
+            this.push(Buffer.alloc(100_000, sent));
+          } else this.destroy(Object.assign(new Error('the source disk went away'), { code: 'EIO' }));
+        },
+      });
+    };
+    const local = new LocalEngine().connect(setupIn(path.join(localDir, 'leftovers-local')), recordEvents());
+    try {
+      const onThread = await outcomeOf(
+        local.run(order(endpointOf(server), uploadJob([{ kind: 'stream', stream: failing(), size: 1_000_000 }], `${dir.absolute}/failing-local.bin`)), { signal: new AbortController().signal }),
+      );
+      const inWorker = await outcomeOf(run(uploadJob([{ kind: 'stream', stream: failing(), size: 1_000_000 }], `${dir.absolute}/failing-worker.bin`)));
+      assert.ok(onThread.error && inWorker.error, 'both fail');
+      assert.equal(inWorker.error.code, onThread.error.code, `${inWorker.error.message} / on the thread: ${onThread.error.message}`);
+      assert.equal((inWorker.error as { summary?: string }).summary, (onThread.error as { summary?: string }).summary);
+      assert.match(inWorker.error.message, /the source disk went away/);
+      assert.ok(!existsSync(`${dir.absolute}/failing-worker.bin`), 'nothing at the final path');
+    } finally {
+      await local.close();
+    }
   });
 
   it('stats() shows the pools’ counters, channels back to 0 once the jobs ended', async () => {
