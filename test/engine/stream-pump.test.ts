@@ -12,7 +12,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { TransferError } from '../../src/errors';
 import { GRANT_BYTES, PumpedStream, StreamPump } from '../../src/engine/stream-pump';
 import type { HostMessage } from '../../src/engine/wire';
-import { stalledStream } from './support';
+import { fastSource, stalledStream } from './support';
 
 const STREAM_ID = 7;
 
@@ -63,30 +63,6 @@ function wire(source: Readable): Wired {
       workerPort.close();
     },
   };
-}
-
-/** `total` bytes of random content in `chunkSize` chunks, made as fast as they are read; keeps its own hash. */
-function fastSource(total: number, chunkSize: number): { stream: Readable; sha256(): string; chunks: Buffer[] } {
-  const hash = createHash('sha256');
-  const chunks: Buffer[] = [];
-  let made = 0;
-  const stream = new Readable({
-    read() {
-      if (made >= total) {
-        this.push(null);
-        return;
-      }
-      const size = Math.min(chunkSize, total - made);
-      // Buffer.alloc owns its ArrayBuffer: the kind a careless pump would hand over and so empty
-      const chunk = Buffer.alloc(size);
-      for (let at = 0; at < size; at += 4) chunk.writeUInt32LE((made + at) * 2654435761 >>> 0, at);
-      made += size;
-      hash.update(chunk);
-      if (chunks.length < 64) chunks.push(chunk);
-      this.push(chunk);
-    },
-  });
-  return { stream, sha256: () => hash.digest('hex'), chunks };
 }
 
 /** Reads `reader` to its end one chunk at a time, slowly (a timer turn per chunk), returning the sha256. */

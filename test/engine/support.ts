@@ -3,23 +3,44 @@
  * recorded, job orders in the shape the nodes build them, a Readable that stops producing until told, and
  * a watch on unhandled rejections and uncaught exceptions while a test runs.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ConnectionEvents, ConnectionSetup, EngineJob, JobOrder } from '../../src/engine';
 import type { TransferError } from '../../src/errors';
 import type { PoolState, SshEndpoint, SshWarning } from '../../src/ssh/types';
 import type { UploadRequest, UploadSource } from '../../src/transfer';
+import { endpointFor } from '../ssh/helpers';
 
-/** The server's account, key auth, host key pinned by fingerprint, no keepalives. */
+/** The server's account, key auth, host key pinned by fingerprint, no keepalives (as the ssh tests build it). */
 export function endpointOf(server: { host: string; port: number; username: string; clientKey: string; hostKeyFingerprints: string[] }): SshEndpoint {
-  return {
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    auth: { privateKey: server.clientKey },
-    hostKey: { kind: 'fingerprint', fingerprints: server.hostKeyFingerprints },
-    readyTimeoutMs: 20_000,
-    keepaliveIntervalMs: 0,
-  };
+  return endpointFor(server, { privateKey: server.clientKey });
+}
+
+/**
+ * `total` bytes in `chunkSize` chunks, made as fast as they are read, with a hash of what it gave and its
+ * first 64 chunks. Each chunk is a Buffer.alloc of its own (it owns its ArrayBuffer: the kind a careless
+ * pump would hand over, and so empty for the caller).
+ */
+export function fastSource(total: number, chunkSize: number): { stream: Readable; sha256(): string; chunks: Buffer[] } {
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let made = 0;
+  const stream = new Readable({
+    read() {
+      if (made >= total) {
+        this.push(null);
+        return;
+      }
+      const chunk = Buffer.alloc(Math.min(chunkSize, total - made));
+      // cheap content that differs at every offset, so a lost, doubled or reordered chunk shows in the hash
+      for (let at = 0; at < chunk.length; at += 4) chunk.writeUInt32LE(((made + at) * 2654435761) >>> 0, at);
+      made += chunk.length;
+      hash.update(chunk);
+      if (chunks.length < 64) chunks.push(chunk);
+      this.push(chunk);
+    },
+  });
+  return { stream, sha256: () => hash.digest('hex'), chunks };
 }
 
 export function setupIn(leftoverDir: string): ConnectionSetup {

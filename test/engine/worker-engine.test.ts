@@ -17,7 +17,7 @@ import type { ProgressEvent } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
 import { eventually, useSharedSshd } from '../support';
 import { bufferDownload, directoryDownload } from '../transfer/support';
-import { endpointOf, order, outcomeOf, recordEvents, setupIn, uploadJob, type RecordedEvents } from './support';
+import { endpointOf, fastSource, order, outcomeOf, recordEvents, setupIn, uploadJob, type RecordedEvents } from './support';
 
 const MiB = 1024 * 1024;
 
@@ -96,27 +96,13 @@ describe('engine: a WorkerEngine against a real sshd', function () {
 
   it('uploads a fast 50 MiB stream of announced size, byte-exact', async () => {
     const SIZE = 50 * MiB;
-    const hash = createHash('sha256');
-    let made = 0;
-    const stream = new Readable({
-      read() {
-        if (made >= SIZE) {
-          this.push(null);
-          return;
-        }
-        const chunk = Buffer.alloc(Math.min(256 * 1024, SIZE - made));
-        for (let offset = 0; offset < chunk.length; offset += 4) chunk.writeUInt32LE(((made + offset) * 2654435761) >>> 0, offset);
-        made += chunk.length;
-        hash.update(chunk);
-        this.push(chunk);
-      },
-    });
+    const source = fastSource(SIZE, 256 * 1024);
     const remotePath = `${dir.absolute}/fast-stream.bin`;
-    const result = await run(uploadJob([{ kind: 'stream', stream, size: SIZE }], remotePath));
+    const result = await run(uploadJob([{ kind: 'stream', stream: source.stream, size: SIZE }], remotePath));
     assert.equal(result.bytes, SIZE);
     const stat = await fs.stat(remotePath);
     assert.equal(stat.size, SIZE);
-    assert.equal(await sha256OfFile(remotePath), hash.digest('hex'));
+    assert.equal(await sha256OfFile(remotePath), source.sha256());
   });
 
   it('downloads a file into memory: the result’s data is a Buffer, byte-exact', async () => {
