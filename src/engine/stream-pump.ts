@@ -15,10 +15,14 @@ type Post = (message: HostMessage, transfer?: ArrayBuffer[]) => void;
 /** Host side: pumps one caller's stream into the worker. */
 export class StreamPump {
   private credit = 0;
+  /** no more to send: the stream ended, failed, or the job stopped */
   private finished = false;
+  /** the caller's stream was read to its end */
+  private ended = false;
   private readonly onData = (chunk: unknown): void => this.send(chunk);
   private readonly onEnd = (): void => {
     this.finished = true;
+    this.ended = true;
     this.post({ t: 'end', stream: this.id });
   };
   private readonly onError = (error: unknown): void => {
@@ -58,9 +62,11 @@ export class StreamPump {
       this.stream.pause();
       return;
     }
-    // A copy of its own: the caller's chunk may be read by others (a stream piped twice).
-    this.post({ t: 'chunk', stream: this.id, data: bytes }, bytes.byteLength > 0 ? [bytes.buffer as ArrayBuffer] : []);
-    this.credit -= bytes.byteLength;
+    // A copy of its own: the caller's chunk may be read by others (a stream piped twice). Its size is taken
+    // before it is handed over: a moved buffer reads as empty.
+    const size = bytes.byteLength;
+    this.post({ t: 'chunk', stream: this.id, data: bytes }, size > 0 ? [bytes.buffer as ArrayBuffer] : []);
+    this.credit -= size;
     if (this.credit <= 0) this.stream.pause();
   }
 
@@ -68,16 +74,16 @@ export class StreamPump {
   stop(failed: boolean): void {
     this.stream.off('data', this.onData);
     this.stream.off('end', this.onEnd);
-    const ended = this.finished;
     this.finished = true;
     // The error listener stays: a destroyed or later failing stream must not crash Node-RED.
-    if (failed && !ended) this.stream.destroy();
+    if (failed && !this.ended) this.stream.destroy();
   }
 }
 
 /** Worker side: the stream the engine reads, fed by the host's pump. */
 export class PumpedStream extends Readable {
-  private asked = false;
+  /** bytes of the last grant not yet arrived: the reader asks again only once they have */
+  private owed = 0;
 
   constructor(
     readonly id: number,
@@ -89,13 +95,14 @@ export class PumpedStream extends Readable {
   }
 
   override _read(): void {
-    if (this.asked) return;
-    this.asked = true;
+    // The pump sends a whole grant unless the stream ends or fails first: one request per grant.
+    if (this.owed > 0) return;
+    this.owed = GRANT_BYTES;
     this.ask(this.id);
   }
 
   chunk(data: Uint8Array): void {
-    this.asked = false;
+    this.owed -= data.byteLength;
     this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   }
 
