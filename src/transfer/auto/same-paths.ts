@@ -24,7 +24,7 @@ import { randomBytes } from 'crypto';
 import type { SftpSession } from '../../sftp';
 import { quoteForShellBytes } from '../../shell-quote';
 import type { TransferError } from '../../errors';
-import { isValidUtf8 } from '../../text';
+import { cleanText, isValidUtf8 } from '../../text';
 import { Job } from '../job/job';
 import { bytes, runRemote } from '../scp/remote-exec';
 import { openSftp, sftpSubsystemRefused, unlinkQuietly } from '../sftp/sftp-channel';
@@ -36,6 +36,8 @@ export const PROBE_LIMIT_MS = 10_000;
 export const PROBE_FILE_PREFIX = '.scp-probe-';
 const MARKER = 'SCP-SAME-PATHS:';
 const ROOT_MARKER = 'SCP-SAME-ROOT:';
+/** OpenSSH's answer to a command on an SFTP-only account (ForceCommand internal-sftp). */
+const SFTP_ONLY = /sftp connections only/iu;
 /** More names than a root directory has: a listing past it is no proof. */
 const MAX_ROOT_ENTRIES = 4096;
 
@@ -76,7 +78,7 @@ export async function probeSamePaths(ctx: TransferContext): Promise<ProbeOutcome
 async function probe(job: Job): Promise<ProbeOutcome> {
   let opened: Awaited<ReturnType<typeof openSftp>>;
   try {
-    opened = await openSftp(job, '', true);
+    opened = await openSftp(job, '.', true);
   } catch (error) {
     if (!sftpSubsystemRefused(error)) throw error;
     learnTransport(job.channels, 'noSftp');
@@ -98,7 +100,11 @@ async function probe(job: Job): Promise<ProbeOutcome> {
     made = (await session.stat(name)) !== undefined;
     if (!made) await job.temporaries.gone();
     const shell = parseShell(reply.stdout);
-    if (!shell) return { kind: 'differ', why: 'the shell did not answer the probe' };
+    if (!shell) {
+      // OpenSSH's refusal for an SFTP-only account proves there is no scp either (as src/scp/no-scp.ts reads it).
+      if (SFTP_ONLY.test(`${cleanText(reply.stdout, 1024)} ${reply.stderr}`)) learnTransport(job.channels, 'noScp');
+      return { kind: 'differ', why: 'the shell did not answer the probe' };
+    }
     const difference = differences(home, content, created, made, sftpRoot, shell);
     return difference ? { kind: 'differ', why: difference } : { kind: 'same' };
   } finally {

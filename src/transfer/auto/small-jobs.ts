@@ -11,7 +11,7 @@
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job/job';
 import { SHARED_SESSION_MAX_BYTES } from '../sftp/sftp-channel';
-import { pathsVerdictOf, setPathsVerdict, type PathsVerdict } from '../transport-memory';
+import { knowsTransport, pathsVerdictOf, setPathsVerdict, type PathsVerdict } from '../transport-memory';
 import type { DownloadRequest, TransferContext } from '../types';
 import type { PlannedEntry, UploadPlan } from '../walk/upload-plan';
 import { probeSamePaths, type ProbeOutcome } from './same-paths';
@@ -32,7 +32,7 @@ export function smallDownloadCandidate(request: DownloadRequest, remote: Buffer)
 
 /**
  * True when this job, small, goes over SFTP: transport 'auto' and the server proved SFTP sees the shell's
- * paths. The first small job on a connection runs the probe; jobs that ask meanwhile wait for it (each
+ * paths (or, on the way, that it has no scp). The first small job on a connection runs the probe; jobs that ask meanwhile wait for it (each
  * within its own signal), later ones use the verdict.
  */
 export async function smallJobOverSftp(job: Job, ctx: TransferContext, small: boolean): Promise<boolean> {
@@ -43,7 +43,8 @@ export async function smallJobOverSftp(job: Job, ctx: TransferContext, small: bo
   }
   const probing = known instanceof Promise ? known : startProbe(ctx);
   const verdict = await untilStopped(job, probing);
-  return verdict?.kind === 'same';
+  // The probe's command may have met OpenSSH's refusal for an SFTP-only account: then SFTP it is, whatever the paths.
+  return verdict?.kind === 'same' || knowsTransport(ctx.channels, 'noScp');
 }
 
 function startProbe(ctx: TransferContext): Promise<PathsVerdict | undefined> {
