@@ -128,15 +128,15 @@ async function listRoot(session: SftpSession): Promise<string[]> {
   return entries.map((entry) => entry.filename).filter((name) => name !== '.' && name !== '..').sort();
 }
 
-/** One command: the shell's umask, user, start directory, the probe file's content (then removed), the names in `/`. */
+/** One command: the shell's umask, user, start directory, the probe file's content (then removed; an empty line when not found), the names in `/`. */
 function shellCommand(absolute: string): Buffer {
   const path = quoteForShellBytes(Buffer.from(absolute));
   return Buffer.concat([
-    bytes(`printf '%s\\n' '${MARKER}'; umask; id -u; pwd -P; cat -- `),
+    bytes(`printf '%s\\n' '${MARKER}'; umask; id -u; pwd -P; if cat -- `),
     path,
-    bytes(' && rm -f -- '),
+    bytes('; then rm -f -- '),
     path,
-    bytes(`; printf '\\n%s\\n' '${ROOT_MARKER}'; LC_ALL=C command ls -a /`),
+    bytes(`; else echo; fi; printf '\\n%s\\n' '${ROOT_MARKER}'; LC_ALL=C command ls -a /`),
   ]);
 }
 
