@@ -16,7 +16,7 @@ import type { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, forgetTransport, knowsTransport, upload, type TransferContext, type TransportChoice, type UploadRequest } from '../../src/transfer';
 import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, skipOrFail, startDropbear, startSshd } from '../harness';
-import { bufferDownload, context, countingProvider, poolProvider, randomData, sha256, sq } from './support';
+import { bufferDownload, context, countingProvider, poolProvider, randomData, sha256, sq, usePoolTo } from './support';
 import { useOwnSshd } from '../support';
 
 /** `Starting session` lines sshd logged (LogLevel VERBOSE) since `from`: one per exec channel or subsystem it started. */
@@ -52,11 +52,7 @@ async function probeFilesLeft(server: SshdServer, dir = '.'): Promise<string> {
 describe('transfer: auto moves small jobs to the kept SFTP session once SFTP proved it sees the shell paths (OpenSSH)', function () {
   this.timeout(60_000);
   const sshd = useOwnSshd();
-  let pool: SshPool;
-  before(() => {
-    pool = poolProvider(sshd);
-  });
-  after(async () => pool?.close());
+  const pool = usePoolTo(sshd);
 
   it('the first small job probes with one command; later small uploads and downloads start nothing on the server and give what SCP gives', async function () {
     const dir = await makeServerDir(sshd, 'auto-small');
@@ -234,12 +230,10 @@ exec unshare -rm sh -c 'mount --bind "$HOME/${elsewhere}" "$HOME" && cd "$HOME" 
   describe('internal-sftp -d: SFTP starts in another directory', function () {
     const start = `sftp-start-${randomBytes(4).toString('hex')}`;
     const sshd = useOwnSshd({ config: [`Subsystem sftp internal-sftp -d %d/${start}`] });
-    let pool: SshPool;
+    const pool = usePoolTo(sshd);
     before(async () => {
       await remoteText(sshd, `mkdir -p ${sq(start)}`);
-      pool = poolProvider(sshd);
     });
-    after(async () => pool?.close());
 
     it('auto keeps SCP: a relative path means the home, as over SCP', async function () {
       const { ctx, debug } = freshAuto(pool);
@@ -258,11 +252,7 @@ exec unshare -rm sh -c 'mount --bind "$HOME/${elsewhere}" "$HOME" && cd "$HOME" 
 
   describe('OpenSSH without an SFTP subsystem', function () {
     const sshd = useOwnSshd({ noSftp: true });
-    let pool: SshPool;
-    before(() => {
-      pool = poolProvider(sshd);
-    });
-    after(async () => pool?.close());
+    const pool = usePoolTo(sshd);
 
     it('auto uses SCP without an error and asks for SFTP no more', async function () {
       const dir = await makeServerDir(sshd, 'auto-nosftp');

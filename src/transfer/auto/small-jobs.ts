@@ -7,6 +7,10 @@
  * 4 ms over SFTP, 1 MiB 35 ms and 12 ms; from 2 MiB on SFTP needs a session (a process) of its own and
  * is no faster, and a 256 MiB file moved 1.5× (up) and 1.2× (down) faster over SCP. So bigger jobs, trees
  * and patterns stay on SCP, and so does anything SFTP cannot name (a path that is not UTF-8).
+ *
+ * The verdict lives as long as the provider (a redeploy makes a new one; forgetTransport forgets it): 'same'
+ * and 'differ' for good, a probe that could not tell until PROBE_RETRY_MS passed, and one cut short by a lost
+ * connection not at all (the next small job probes again).
  */
 import { isValidUtf8 } from '../../text';
 import type { Job } from '../job/job';
