@@ -90,7 +90,7 @@ async function probe(job: Job): Promise<ProbeOutcome> {
   let made = false;
   try {
     const home = await session.realpath('.');
-    if (!home.startsWith('/') || /[\0\n]/u.test(home)) return { kind: 'differ', why: `SFTP starts in "${home}"` };
+    if (!home.startsWith('/') || /[\0\n]/u.test(home)) return { kind: 'differ', why: `SFTP starts in "${cleanText(home)}"` };
     // Recorded first: should the connection drop now, a later job's sweep removes it.
     await job.temporaries.record([{ path: Buffer.from(name), kind: 'file' }]);
     made = true;
@@ -165,7 +165,7 @@ function differences(
   sftpRoot: string[],
   shell: ShellView,
 ): string | undefined {
-  if (shell.pwd !== home) return `the shell starts in "${shell.pwd}", SFTP in "${home}"`;
+  if (shell.pwd !== home) return `the shell starts in "${cleanText(shell.pwd)}", SFTP in "${cleanText(home)}"`;
   if (shell.content !== content) return "the shell did not find SFTP's probe file at the same path";
   if (stillThere) return "SFTP still sees the probe file the shell removed";
   if (!created || created.uid !== shell.uid) return 'SFTP creates files as another user';
