@@ -6,7 +6,7 @@
  * over the shell where there is one. Never imports Node-RED.
  */
 import { TransferError } from '../errors';
-import { Job, knowsTransport, learnTransport, remotePathOf, showRemote, stripTrailingSlashes, type TransportUsed } from '../transfer';
+import { Job, knowsTransport, learnTransport, remotePathOf, sftpSubsystemRefused, showRemote, stripTrailingSlashes, type TransportUsed } from '../transfer';
 import { isValidUtf8 } from '../text';
 import { entryFilter, sortAndLimit } from './entries';
 import { checkOutcomes, isPartialFailure, type Outcome } from './outcomes';
@@ -16,12 +16,6 @@ import { DEFAULT_MAX_ENTRIES, MAX_DEPTH_CAP, MAX_ENTRIES_CAP, type ListOptions, 
 
 export * from './types';
 export { isPartialFailure, type PartialFailure } from './outcomes';
-
-
-/** True for the pool's error when the server has no SFTP subsystem (OpenSSH without `Subsystem sftp`). */
-function sftpRefused(error: unknown): boolean {
-  return error instanceof TransferError && error.code === 'EPROTO' && /subsystem/i.test(`${error.detail ?? ''} ${error.summary}`);
-}
 
 function pathsOf(request: RemoteRequest): Buffer[] {
   switch (request.operation) {
@@ -106,7 +100,7 @@ export async function remote(ctx: RemoteContext, request: RemoteRequest): Promis
     try {
       return await run(job, 'sftp', request, true);
     } catch (error) {
-      if (!sftpRefused(error)) throw error;
+      if (!sftpSubsystemRefused(error)) throw error;
       learnTransport(ctx.channels, 'noSftp');
       return await run(job, 'scp', request, true);
     }

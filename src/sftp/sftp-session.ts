@@ -121,6 +121,11 @@ export class SftpSession {
     });
   }
 
+  /** The server's canonical absolute form of `path` (`.` is where its relative paths start). */
+  realpath(path: string): Promise<string> {
+    return this.call<string>(path, 'cannot resolve the remote path', (done) => this.sftp.realpath(path, (error, absolute) => done(error, absolute)));
+  }
+
   /** stat following symlinks; undefined when nothing is there. */
   stat(path: string): Promise<Stats | undefined> {
     return this.statOrMissing(path, 'stat');

@@ -1,10 +1,12 @@
 /**
  * The job interface the nodes call: `upload` and `download`, over SCP or SFTP per
- * `TransferContext.transport`. With 'auto' SCP is tried first; when the server proves it has no usable
- * scp (exit status 127, "not found", OpenSSH's "sftp connections only" refusal: src/scp/no-scp.ts) the
- * job runs over SFTP and the decision is remembered for that ChannelProvider, so later jobs go
- * straight to SFTP. Any other failure (a banner, a hostile reply) is that job's error and teaches
- * nothing: the next job tries SCP again.
+ * `TransferContext.transport`. With 'auto' a small job (auto/small-jobs.ts) goes over the SFTP session the
+ * connection keeps once the server proved that SFTP sees the shell's paths (auto/same-paths.ts, once per
+ * ChannelProvider); any other job tries SCP first. When the server proves it has no usable scp (exit
+ * status 127, "not found", OpenSSH's "sftp connections only" refusal: src/scp/no-scp.ts) the job runs
+ * over SFTP and the decision is remembered for that ChannelProvider, so later jobs go straight to SFTP.
+ * Any other failure (a banner, a hostile reply) is that job's error and teaches nothing: the next job
+ * tries SCP again.
  *
  * The transports are plug-ins: this module builds the one a job uses (scp/, sftp/) and hands it to the
  * walker (walk/upload-walk.ts, walk/download-walk.ts), which carries the job out the same way over both.
@@ -31,6 +33,7 @@ import { verifyUploads } from './link/verify-upload';
 import { resumeDownload, resumeUpload } from './link/resume';
 import { sweepOldParts } from './link/resume/sweep-parts';
 import { knowsTransport, learnTransport } from './transport-memory';
+import { smallDownloadCandidate, smallJobOverSftp, smallUpload } from './auto/small-jobs';
 import type { DownloadRequest, OverwritePolicy, TransferContext, TransferResult, TransportUsed, UploadRequest } from './types';
 
 export * from './types';
@@ -44,7 +47,7 @@ export { Glob, matchGlob } from '../glob';
 // What the remote toolbox (src/remote) builds on: it imports nothing past this file.
 export { Job } from './job/job';
 export { joinRemote, remotePathOf, showRemote, splitRemote, stripTrailingSlashes } from './remote-path';
-export { openSftp, sftpPath } from './sftp/sftp-channel';
+export { openSftp, sftpPath, sftpSubsystemRefused } from './sftp/sftp-channel';
 export { batchCommands, runRemote, type StdoutStream } from './scp/remote-exec';
 export { forgetTransport, knowsTransport, learnTransport } from './transport-memory';
 
@@ -107,7 +110,7 @@ export async function upload(ctx: TransferContext, request: UploadRequest): Prom
     };
     const uploadOverSftp = async (uploadPlan: UploadPlan): Promise<TransferResult> =>
       overSftp(await runUpload(job, request, uploadPlan, remote, SftpUploadTransport.forPlan(job, uploadPlan)), job, showRemote(remote));
-    if (firstTransport(ctx) === 'sftp') return await verified(await uploadOverSftp(plan));
+    if (firstTransport(ctx) === 'sftp' || (await smallJobOverSftp(job, ctx, smallUpload(plan, remote)))) return await verified(await uploadOverSftp(plan));
     const result = await runUpload(job, request, plan, remote, new ScpUploadTransport(job));
     if (result !== 'unavailable') return await verified(result);
     if (ctx.transport !== 'auto') throw noScp(job, shown);
@@ -154,6 +157,11 @@ async function downloadOnce(ctx: TransferContext, request: DownloadRequest): Pro
         host: job.host,
         path: shown,
       });
+    }
+    if (await smallJobOverSftp(job, ctx, smallDownloadCandidate(request, remote))) {
+      // 'unavailable': not one small regular file after all (big, missing, a directory): SCP as usual.
+      const small = await runDownload(job, request, remote, (plan) => openSftpDownload(job, request, plan, { smallOnly: true }));
+      if (small !== 'unavailable') return small;
     }
     const result = await runDownload(job, request, remote, (plan) => openScpDownload(job, request, plan));
     if (result !== 'unavailable') return result;

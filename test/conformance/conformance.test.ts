@@ -4,12 +4,14 @@
  * preserved), the same result, or the same error code and message (only the transport's name and the
  * rows' own directories are normalised). Each row also states what that outcome must be, so two
  * transports agreeing on something wrong still fail. Where the protocols truly differ the row says why
- * and asserts each side (the help documents it).
+ * and asserts each side (the help documents it). Rows marked `auto` run a third time with transport 'auto'
+ * (small jobs over the kept SFTP session once the server proved SFTP sees the shell's paths): the same
+ * outcome as the transport they name, over the transport they say auto picks.
  */
 import * as assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import type { ChannelProvider } from '../../src/ssh/types';
-import { download, upload, type TransportUsed } from '../../src/transfer';
+import { download, upload, type TransportChoice, type TransportUsed } from '../../src/transfer';
 import { type SshdServer, isRoot, makeServerDir, makeTempDir, runAsUser, skipOrFail, startSshd } from '../harness';
 import { poolProvider, useSharedPool } from '../transfer/support';
 import { DOWNLOAD_ROWS } from './download-rows';
@@ -23,7 +25,7 @@ import { killAt } from '../transfer/support';
 
 const TRANSPORTS: TransportUsed[] = ['scp', 'sftp'];
 
-async function runRow(row: Row, transport: TransportUsed, server: SshdServer, channels: () => Promise<ChannelProvider>): Promise<Outcome> {
+async function runRow(row: Row, transport: TransportChoice, server: SshdServer, channels: () => Promise<ChannelProvider>): Promise<Outcome> {
   const remote = await makeServerDir(server, `conform-${transport}`);
   const local = await makeTempDir(`conform-${transport}`);
   const source = await makeTempDir(`conform-src-${transport}`);
@@ -41,7 +43,7 @@ async function runRow(row: Row, transport: TransportUsed, server: SshdServer, ch
 }
 
 /** Runs the row on both transports; fails with every difference and every broken expectation at once. */
-async function conform(row: Row, server: SshdServer, channels: (transport: TransportUsed) => Promise<ChannelProvider>): Promise<void> {
+async function conform(row: Row, server: SshdServer, channels: (transport: TransportChoice) => Promise<ChannelProvider>): Promise<void> {
   const outcomes = {} as Record<TransportUsed, Outcome>;
   for (const transport of TRANSPORTS) outcomes[transport] = await runRow(row, transport, server, () => channels(transport));
   // CONFORM_DUMP=<file>: every row's two outcomes as JSON lines, to read the table whole.
@@ -60,10 +62,23 @@ async function conform(row: Row, server: SshdServer, channels: (transport: Trans
     attempt('SCP (actual) and SFTP (expected) differ', () => assert.deepEqual(outcomes.scp, outcomes.sftp));
     for (const transport of TRANSPORTS) attempt(`${transport} breaks the row's expectation`, () => row.expect(outcomes[transport]));
   }
+  let shownAuto = '';
+  if (row.auto) {
+    const { like, via } = row.auto;
+    const { via: used, ...auto } = await runRow(row, 'auto', server, () => channels('auto'));
+    shownAuto = `\n--- auto (via ${used ?? 'the error'}):\n${JSON.stringify(auto, null, 2)}`;
+    attempt(`auto (actual) and ${like} (expected) differ`, () => assert.deepEqual(eitherTransport(auto), eitherTransport(outcomes[like])));
+    if (!auto.error) attempt(`auto moved the data over ${used}, expected ${via}`, () => assert.equal(used, via));
+  }
   if (problems.length > 0) {
     const shown = TRANSPORTS.map((transport) => `--- ${transport}:\n${JSON.stringify(outcomes[transport], null, 2)}`).join('\n');
-    throw new Error(`${row.name}\n${problems.join('\n\n')}\n${shown}`);
+    throw new Error(`${row.name}\n${problems.join('\n\n')}\n${shown}${shownAuto}`);
   }
+}
+
+/** Either transport's name as the placeholder (auto's outcome cannot tell which one an error came from). */
+function eitherTransport(outcome: Outcome): Outcome {
+  return JSON.parse(JSON.stringify(outcome).replace(/\b(?:scp|sftp)\b/gi, '<transport>')) as Outcome;
 }
 
 describe('conformance: one behaviour, the same outcome over SCP and SFTP (real sshd)', function () {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { download } from '../../src/transfer';
 import { DEFAULT_LIMITS } from '../transfer/support';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, abortingAtOneMiB, downloadRequest, failsWith, names, succeeds } from './row';
+import { abortingAtOneMiB, AUTO_OVER_SCP, AUTO_OVER_SFTP, downloadRequest, failsWith, names, type Row, type RowEnv, succeeds } from './row';
 
 /** A remote tree with known modes and times: tree/{a.txt 0640, run.sh 0755, nested/b.txt, nested/deeper/c.txt, empty/}. */
 async function remoteTree(env: RowEnv): Promise<void> {
@@ -38,6 +38,7 @@ async function oldFiles(env: RowEnv): Promise<void> {
 function overwriteRow(overwrite: 'overwrite' | 'skip' | 'fail', expect: (outcome: Outcome) => void): Row {
   return {
     name: `download: overwrite "${overwrite}" onto an existing local file`,
+    auto: AUTO_OVER_SFTP,
     setup: oldFiles,
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/old.txt`, { overwrite })),
     expect,
@@ -85,6 +86,7 @@ function globRow(pattern: string, expected: string[]): Row {
 export const DOWNLOAD_ROWS: Row[] = [
   {
     name: 'download: one file into a buffer',
+    auto: AUTO_OVER_SFTP,
     setup: (env) => env.sh('printf buffered > one.txt'),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/one.txt`, { target: { kind: 'buffer', maxBytes: 100 } })),
     expect: (outcome) => {
@@ -94,6 +96,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: one file into a directory, preserve',
+    auto: AUTO_OVER_SFTP,
     times: true,
     setup: (env) => env.sh('printf kept > kept.txt && chmod 604 kept.txt && touch -d @1600000000 kept.txt'),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/kept.txt`, { preserve: true })),
@@ -105,6 +108,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: one file to a local file path',
+    auto: AUTO_OVER_SFTP,
     setup: (env) => env.sh('printf named > src.txt'),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/src.txt`, { target: { kind: 'file', path: join(env.local, 'dst.txt') } })),
     expect: (outcome) => {
@@ -114,6 +118,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: a tree, recursive, preserve',
+    auto: AUTO_OVER_SCP,
     times: true,
     setup: remoteTree,
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/tree`, { recursive: true, preserve: true, overwrite: 'fail' })),
@@ -144,23 +149,27 @@ export const DOWNLOAD_ROWS: Row[] = [
   limitRow('maxDirectories', { maxDirectories: 2 }),
   {
     name: 'download: limit of a buffer target (maxBytes)',
+    auto: AUTO_OVER_SFTP,
     setup: (env) => env.sh('head -c 5000 /dev/zero > big.bin'),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/big.bin`, { target: { kind: 'buffer', maxBytes: 4999 } })),
     expect: failsWith('ETOOBIG', '<remote>/big.bin'),
   },
   {
     name: 'download: missing remote file',
+    auto: AUTO_OVER_SCP,
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/missing.txt`)),
     expect: failsWith('ENOENT', '<remote>/missing.txt'),
   },
   {
     name: 'download: target is a directory (a remote directory without recursive)',
+    auto: AUTO_OVER_SCP,
     setup: remoteTree,
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/tree`)),
     expect: failsWith('EISDIR', '<remote>/tree'),
   },
   {
     name: 'download: a local directory in the way of the file',
+    auto: AUTO_OVER_SFTP,
     setup: async (env) => {
       await env.sh('printf x > x.txt');
       await fs.mkdir(join(env.local, 'x.txt', 'inner'), { recursive: true });
@@ -170,6 +179,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: permission denied on the file',
+    auto: AUTO_OVER_SFTP,
     setup: (env) => env.sh('printf secret > secret.txt && chmod 000 secret.txt'),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/secret.txt`)),
     restore: (env) => env.sh('chmod 644 secret.txt'),
@@ -185,6 +195,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   unreadableInTreeRow('an unreadable file', 'nested/b.txt', 0o644, failsWith('EACCES', '<remote>/tree/nested/b.txt')),
   {
     name: 'download: disk full on this machine (a small tmpfs)',
+    auto: AUTO_OVER_SCP,
     needsRoot: true,
     setup: async (env) => {
       await env.sh('head -c 2097152 /dev/zero > big.bin');
@@ -200,6 +211,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: a remote name that is not UTF-8, inside a tree',
+    auto: AUTO_OVER_SCP,
     setup: (env) => env.sh("mkdir d && printf latin1 > \"d/caf$(printf '\\351').txt\" && printf ok > d/ok.txt"),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/d`, { recursive: true })),
     expect: () => undefined,
@@ -219,6 +231,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   },
   {
     name: 'download: abort mid-transfer (AbortSignal): EABORTED, nothing left',
+    auto: AUTO_OVER_SCP,
     setup: (env) => env.sh('head -c 33554432 /dev/zero > big.bin'),
     act: (env) => download(abortingAtOneMiB(env), downloadRequest(env, `${env.remote.relative}/big.bin`)),
     expect: (outcome) => {
@@ -236,6 +249,7 @@ export const DOWNLOAD_ROWS: Row[] = [
   globRow('back\\slash', ['backslash']),
   {
     name: 'download: a single file whose name holds a newline',
+    auto: { like: 'sftp', via: 'sftp' },
     setup: (env) => env.sh("printf nl > 'two\nlines.txt'"),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/two\nlines.txt`)),
     expect: () => undefined,
@@ -269,7 +283,43 @@ export const DOWNLOAD_ROWS: Row[] = [
     },
   },
   {
+    name: 'download: one file by its name, then delete it',
+    auto: AUTO_OVER_SFTP,
+    setup: (env) => env.sh('printf one > a.log && printf stays > b.log'),
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/a.log`, { afterAction: { kind: 'delete' } })),
+    expect: (outcome) => {
+      succeeds(outcome);
+      assert.deepEqual(localNames(outcome), ['a.log']);
+      assert.deepEqual(names(outcome.remote), ['b.log']);
+      assert.ok(outcome.result?.files[0]?.endsWith(' removed'), String(outcome.result?.files));
+    },
+  },
+  {
+    name: 'download: one file by its name, then move it where the name is taken (a suffix)',
+    auto: AUTO_OVER_SFTP,
+    setup: (env) => env.sh('mkdir done && printf new > a.log && printf old > done/a.log'),
+    act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/a.log`, { afterAction: { kind: 'move', directory: `${env.remote.relative}/done` } })),
+    expect: (outcome) => {
+      succeeds(outcome);
+      assert.deepEqual(names(outcome.remote), ['done', 'done/a.log', 'done/a.log.1']);
+      assert.deepEqual(outcome.result?.files.map((file) => file.split(' ').pop()), ['movedTo=<remote>/done/a.log.1']);
+    },
+  },
+  {
+    // Neither transport expands a leading "~" (OpenSSH's scp and sftp-server take it as a name): with an
+    // expansion the file would be found in the home directory.
+    name: 'download: a path that starts with "~/" names a directory called "~"',
+    auto: AUTO_OVER_SCP,
+    setup: (env) => env.sh('printf here > f.txt'),
+    act: (env) => download(env.ctx(), downloadRequest(env, `~/${env.remote.relative}/f.txt`)),
+    expect: (outcome) => {
+      failsWith('ENOENT')(outcome);
+      assert.deepEqual(outcome.local, []);
+    },
+  },
+  {
     name: 'download: a glob, then delete each remote file fetched',
+    auto: AUTO_OVER_SCP,
     setup: (env) => env.sh('printf one > a.log && printf two > b.log && printf stays > c.txt'),
     act: (env) => download(env.ctx(), downloadRequest(env, `${env.remote.relative}/*.log`, { glob: true, afterAction: { kind: 'delete' } })),
     expect: (outcome) => {

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { FileLeftoverJournal, download, upload } from '../../src/transfer';
 import { resumeKey } from '../../src/transfer/link/resume/kept-parts';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, downloadRequest, names, succeeds, uploadRequest } from './row';
+import { AUTO_OVER_SCP, AUTO_OVER_SFTP, downloadRequest, names, type Row, type RowEnv, succeeds, uploadRequest } from './row';
 
 const LIMIT = { limitKiBps: 2048 };
 const CONTENT = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
@@ -45,6 +45,7 @@ function everyFileVerified(outcome: Outcome): void {
 export const LINK_ROWS: Row[] = [
   {
     name: 'link: bandwidth limit, upload of a local file',
+    auto: AUTO_OVER_SFTP,
     act: async (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/f.bin`, [{ kind: 'path', path: await sourceFile(env) }], { link: LIMIT })),
     expect: (outcome) => {
       succeeds(outcome);
@@ -62,6 +63,7 @@ export const LINK_ROWS: Row[] = [
   },
   {
     name: 'link: verify, upload of a payload and of a tree',
+    auto: AUTO_OVER_SCP,
     setup: async (env) => {
       await fs.mkdir(join(env.source, 'tree'));
       await fs.writeFile(join(env.source, 'tree', 'x'), 'x');
@@ -77,6 +79,7 @@ export const LINK_ROWS: Row[] = [
   },
   {
     name: 'link: verify, download into memory, to a file and by a pattern into a directory',
+    auto: AUTO_OVER_SCP,
     setup: (env) => env.sh(`head -c 1000 /dev/zero > a.log && printf b > b.log`),
     act: async (env) => {
       await download(env.ctx(), downloadRequest(env, `${env.remote.relative}/a.log`, { target: { kind: 'buffer', maxBytes: 2000 }, link: { verify: true } })).then(everyVerified);
@@ -102,6 +105,7 @@ export const LINK_ROWS: Row[] = [
   },
   {
     name: 'link: resume, upload continues a kept part on the server',
+    auto: AUTO_OVER_SCP,
     setup: async (env) => {
       env.memo.path = await sourceFile(env);
       // The part as a cut upload leaves it: its first bytes on the server (put there plainly, not resumed)...
@@ -148,6 +152,7 @@ export const LINK_ROWS: Row[] = [
   },
   {
     name: 'link: resume is ignored for a payload upload and a pattern download (no resumedFrom)',
+    auto: AUTO_OVER_SCP,
     setup: (env) => env.sh('printf a > a.txt'),
     act: async (env) => {
       await upload(env.ctx({ leftovers: journalOf(env) }), uploadRequest(`${env.remote.relative}/p.txt`, [{ kind: 'buffer', data: Buffer.from('p') }], { link: { resume: {} } })).then((result) => assert.equal(result.resumedFrom, undefined));

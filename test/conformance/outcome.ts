@@ -10,7 +10,7 @@ import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { TransferError } from '../../src/errors';
-import type { TransferResult, TransportUsed } from '../../src/transfer';
+import type { TransferResult, TransportChoice } from '../../src/transfer';
 import { type SshdServer, runAsUser } from '../harness';
 import { sq } from '../transfer/support';
 
@@ -29,6 +29,8 @@ export interface Outcome {
     resumedFrom?: number;
   };
   error?: { code: string; message: string };
+  /** transport 'auto' only: the transport that moved the data (the result's, before it is normalised) */
+  via?: string;
 }
 
 /** Where a row runs: replaced by placeholders so two transports' outcomes compare. */
@@ -38,7 +40,8 @@ export interface Places {
   local: string;
   /** upload sources */
   source: string;
-  transport: TransportUsed;
+  /** 'auto': either transport's name is normalised (which one moved the data is in Outcome.via) */
+  transport: TransportChoice;
 }
 
 /** A name as a reader sees it: text when it is UTF-8, with control bytes and others escaped. */
@@ -60,7 +63,7 @@ export function normalise(text: string, places: Places): string {
   }
   return out
     .replace(/\.(scp|sftp)-[0-9a-f]{16}\.part/g, '.<tmp>.part')
-    .replace(new RegExp(`\\b${places.transport}\\b`, 'gi'), '<transport>');
+    .replace(new RegExp(`\\b${places.transport === 'auto' ? '(?:scp|sftp)' : places.transport}\\b`, 'gi'), '<transport>');
 }
 
 function sha(data: Buffer): string {
@@ -170,7 +173,8 @@ export async function collect(
 ): Promise<{ outcome: Omit<Outcome, 'remote' | 'local'>; view: () => Promise<Pick<Outcome, 'remote' | 'local'>> }> {
   let outcome: Omit<Outcome, 'remote' | 'local'>;
   try {
-    outcome = { result: describeResult(await run(), places, withTimes) };
+    const result = await run();
+    outcome = { result: describeResult(result, places, withTimes), ...(places.transport === 'auto' ? { via: result.transport } : {}) };
   } catch (error) {
     outcome = { error: describeError(error, places) };
   }

@@ -12,7 +12,7 @@ import { download, downloadSeveralIntoMemory, upload, type AfterAction, type Dow
 import { isRoot } from '../harness';
 import { sq } from '../transfer/support';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, downloadRequest, failsWith, names, succeeds, uploadRequest } from './row';
+import { AUTO_OVER_SFTP, downloadRequest, failsWith, names, type Row, type RowEnv, succeeds, uploadRequest } from './row';
 
 type Target = 'payload' | 'directory';
 type Selection = 'glob' | 'tree';
@@ -112,6 +112,7 @@ const BIG = 8 * 1024 * 1024;
 const CHANGED_SOURCE_ROWS: Row[] = [
   {
     name: 'upload: a /proc file (stat says 0 bytes, it has more): ECHANGED naming the local path, nothing on the server',
+    auto: AUTO_OVER_SFTP,
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/status`, [{ kind: 'path', path: '/proc/self/stat' }])),
     expect: (outcome) => {
       failsWith('ECHANGED', '/proc/self/stat', 'changed while it was sent', 'more bytes than the 0')(outcome);

@@ -1,13 +1,13 @@
 /** The shape of one conformance row and the place it runs in. */
 import * as assert from 'node:assert/strict';
 import type { ChannelProvider } from '../../src/ssh/types';
-import type { DownloadRequest, TransferContext, TransferResult, TransportUsed, UploadRequest } from '../../src/transfer';
+import type { DownloadRequest, TransferContext, TransferResult, TransportChoice, TransportUsed, UploadRequest } from '../../src/transfer';
 import { type SshdServer, runAsUser } from '../harness';
 import { context, sq, directoryDownload } from '../transfer/support';
 import type { Outcome } from './outcome';
 
 export interface RowEnv {
-  transport: TransportUsed;
+  transport: TransportChoice;
   server: SshdServer;
   channels: ChannelProvider;
   /** the row's own remote directory (fresh per transport), relative to the user's home and absolute */
@@ -46,11 +46,27 @@ export interface Row {
    */
   protocolDifference?: { why: string; check(scp: Outcome, sftp: Outcome): void };
   /**
+   * Also run with transport 'auto' (which carries small jobs over the kept SFTP session once the server
+   * proved SFTP sees the shell's paths): its outcome must be `like`'s, and a job that succeeds ran `via`
+   * that transport.
+   */
+  auto?: AutoRun;
+  /**
    * The row states the right outcome but the code does not give it yet, for the reason named here: the
    * test then proves the row still fails (and fails itself once the row passes: remove the mark then).
    */
   awaits?: string;
 }
+
+export interface AutoRun {
+  like: TransportUsed;
+  via: TransportUsed;
+}
+
+/** A small job: 'auto' carries it over SFTP and must give what SCP gives. */
+export const AUTO_OVER_SFTP: AutoRun = { like: 'scp', via: 'sftp' };
+/** A job 'auto' leaves on SCP (big, a tree, a pattern, a name SFTP cannot carry). */
+export const AUTO_OVER_SCP: AutoRun = { like: 'scp', via: 'scp' };
 
 export function envFor(base: Omit<RowEnv, 'ctx' | 'sh' | 'memo'>): RowEnv {
   return {

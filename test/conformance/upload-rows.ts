@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { upload } from '../../src/transfer';
 import { runAsUser } from '../harness';
 import type { Outcome } from './outcome';
-import { type Row, type RowEnv, abortingAtOneMiB, failsWith, names, succeeds, uploadRequest } from './row';
+import { abortingAtOneMiB, AUTO_OVER_SCP, AUTO_OVER_SFTP, failsWith, names, type Row, type RowEnv, succeeds, uploadRequest } from './row';
 
 const MTIME = 1_600_000_000;
 
@@ -62,6 +62,7 @@ function leavesRemote(...expected: string[]): (outcome: Outcome) => void {
 function newlineNameRow(atomic: boolean): Row {
   return {
     name: `upload: a name with a newline (into a directory, ${atomic ? '' : 'not '}atomic)`,
+    auto: AUTO_OVER_SFTP,
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('nl', 'two\nlines.txt')], atomic ? {} : { atomic: false })),
     expect: leavesRemote('two\\nlines.txt'),
   };
@@ -75,6 +76,7 @@ async function oldFile(env: RowEnv): Promise<void> {
 function overwriteRow(overwrite: 'overwrite' | 'skip' | 'fail', atomic: boolean, expect: (outcome: Outcome) => void): Row {
   return {
     name: `upload: overwrite "${overwrite}" onto an existing 0600 file (atomic ${atomic})`,
+    auto: AUTO_OVER_SFTP,
     setup: oldFile,
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/old.txt`, [buffer('new content')], { overwrite, atomic })),
     expect,
@@ -84,16 +86,19 @@ function overwriteRow(overwrite: 'overwrite' | 'skip' | 'fail', atomic: boolean,
 export const UPLOAD_ROWS: Row[] = [
   {
     name: 'upload: one buffer to a new file name',
+    auto: AUTO_OVER_SFTP,
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/one.txt`, [buffer('one')])),
     expect: leavesRemote('one.txt'),
   },
   {
     name: 'upload: one named buffer into an existing directory',
+    auto: AUTO_OVER_SFTP,
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('named', 'named.txt')], { atomic: false })),
     expect: leavesRemote('named.txt'),
   },
   {
     name: 'upload: a local tree, preserve (modes and times), overwrite "fail"',
+    auto: AUTO_OVER_SCP,
     times: true,
     setup: (env) => makeLocalTree(env.source),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [tree(env)], { preserve: true, overwrite: 'fail' })),
@@ -124,6 +129,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: atomic placement leaves no temporary name and replaces in one step',
+    auto: AUTO_OVER_SFTP,
     setup: async (env) => {
       await env.sh('printf old > placed.txt && ln placed.txt hardlink.txt');
     },
@@ -137,6 +143,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: target is a directory (a directory in the way of the file)',
+    auto: AUTO_OVER_SFTP,
     setup: (env) => env.sh('mkdir -p x.txt/inner'),
     act: (env) => upload(env.ctx(), uploadRequest(env.remote.relative, [buffer('x', 'x.txt')])),
     expect: failsWith('EISDIR', '<remote>/x.txt'),
@@ -149,6 +156,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: missing remote directory',
+    auto: AUTO_OVER_SFTP,
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/missing/x.txt`, [buffer('x')])),
     expect: failsWith('ENOENT', '<remote>/missing'),
   },
@@ -159,6 +167,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: permission denied at the target directory (0555)',
+    auto: AUTO_OVER_SFTP,
     setup: (env) => env.sh('mkdir ro && chmod 555 ro'),
     act: (env) => upload(env.ctx(), uploadRequest(`${env.remote.relative}/ro`, [buffer('x', 'x.txt')])),
     restore: (env) => env.sh('chmod 755 ro'),
@@ -178,6 +187,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: disk full on the server (a small tmpfs)',
+    auto: AUTO_OVER_SCP,
     needsRoot: true,
     setup: async (env) => {
       const owner = (await runAsUser(env.server, 'echo "$(id -u):$(id -g)"')).stdout.toString().trim();
@@ -194,6 +204,7 @@ export const UPLOAD_ROWS: Row[] = [
   },
   {
     name: 'upload: a remote name that is not UTF-8',
+    auto: AUTO_OVER_SCP,
     act: (env) =>
       upload(env.ctx(), {
         ...uploadRequest('', [buffer('latin1')]),
@@ -210,10 +221,22 @@ export const UPLOAD_ROWS: Row[] = [
       },
     },
   },
+  {
+    // Neither transport expands a leading "~" (OpenSSH's scp and sftp-server take it as a name): with an
+    // expansion the file would land in the row's folder in the home directory.
+    name: 'upload: a path that starts with "~/" names a directory called "~"',
+    auto: AUTO_OVER_SFTP,
+    act: (env) => upload(env.ctx(), uploadRequest(`~/${env.remote.relative}/x.txt`, [buffer('x')])),
+    expect: (outcome) => {
+      failsWith('ENOENT')(outcome);
+      assert.deepEqual(outcome.remote, []);
+    },
+  },
   newlineNameRow(true),
   newlineNameRow(false),
   {
     name: 'upload: abort mid-transfer (AbortSignal): EABORTED, nothing left',
+    auto: AUTO_OVER_SCP,
     act: (env) => upload(abortingAtOneMiB(env), uploadRequest(env.remote.relative, [{ kind: 'buffer', data: Buffer.alloc(16 * 1024 * 1024, 3), name: 'big.bin' }])),
     expect: (outcome) => {
       failsWith('EABORTED')(outcome);

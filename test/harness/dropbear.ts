@@ -15,10 +15,17 @@ export interface DropbearOptions {
   args?: string[];
   /** listen on this port instead of a free one */
   port?: number;
+  /**
+   * no SFTP (a device built without sftp-server): Dropbear runs in a mount namespace of its own where
+   * /dev/null hides the sftp-server it would start
+   */
+  noSftp?: boolean;
 }
 
 const DROPBEAR = '/usr/sbin/dropbear';
 const DROPBEARKEY = '/usr/bin/dropbearkey';
+/** The sftp-server Debian's Dropbear starts for the SFTP subsystem (compiled in). */
+const DROPBEAR_SFTP_SERVER = '/usr/lib/sftp-server';
 
 export async function startDropbear(options: DropbearOptions = {}): Promise<SshdServer> {
   for (const program of [DROPBEAR, DROPBEARKEY]) {
@@ -47,16 +54,18 @@ export async function startDropbear(options: DropbearOptions = {}): Promise<Sshd
     }),
   );
 
-  const proc = await startOnFreePort(DROPBEAR, options.port, /Address already in use|Failed listening/i, (port) => ({
-    name: 'dropbear',
-    command: DROPBEAR,
-    args: [
+  const proc = await startOnFreePort(DROPBEAR, options.port, /Address already in use|Failed listening/i, (port) => {
+    const args = [
       '-F', '-E', '-m', '-w', '-j', '-k',
       '-p', `127.0.0.1:${port}`,
       '-P', path.join(dir, 'dropbear.pid'),
       ...hostKeyFiles.flatMap((f) => ['-r', f]),
       ...(options.args ?? []),
-    ],
-  }));
+    ];
+    if (!options.noSftp) return { name: 'dropbear', command: DROPBEAR, args };
+    // unshare and sh exec into Dropbear: the process the harness stops is Dropbear's.
+    const hide = `mount --bind /dev/null ${DROPBEAR_SFTP_SERVER} && exec "$0" "$@"`;
+    return { name: 'dropbear', command: 'unshare', args: ['--mount', '--propagation', 'private', 'sh', '-c', hide, DROPBEAR, ...args] };
+  });
   return serverHandle('dropbear', proc, user, keys, publicLines, publicLines.map(fingerprintOfPublicKeyLine));
 }

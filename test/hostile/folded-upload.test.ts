@@ -11,6 +11,7 @@ import assert from 'assert';
 import { TransferError } from '../../src/errors';
 import { SshPool } from '../../src/ssh';
 import { forgetTransport, upload, type OverwritePolicy, type TransportChoice } from '../../src/transfer';
+import { setPathsVerdict } from '../../src/transfer/transport-memory';
 import { FOLDED_PREFIX, foldedProbeCount, startFakeServer, unfoldUpload, type FakeServer } from '../harness';
 import { ServerSide } from './server-side';
 import { eventually } from '../support';
@@ -177,6 +178,8 @@ describe('hostile SCP server: replies to the folded single-file upload', functio
     received = [];
     // what auto learned from an earlier row (no scp: use SFTP) must not decide this one
     forgetTransport(pool);
+    // and the same-paths probe (test/transfer/auto-sftp.test.ts) is not what these rows test: as if it found SFTP's paths to differ
+    setPathsVerdict(pool, { kind: 'differ' });
     const before = fake.commands.length;
     let error: TransferError | undefined;
     try {

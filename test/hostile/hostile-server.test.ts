@@ -8,6 +8,7 @@ import assert from 'assert';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { download, type DownloadRequest, type TransportChoice } from '../../src/transfer';
+import { setPathsVerdict } from '../../src/transfer/transport-memory';
 import { HOSTILE_CASES, REMOTE_PATHS, type HostileCase } from './cases';
 import { eventually, useScriptedScpServer } from '../support';
 import { OK_CONTENT, OK_PATH, assertArena, assertRowFailure, makeArena, type HostileServer } from './support';
@@ -59,6 +60,8 @@ describe('hostile SCP server: every case through download()', function () {
     server.script = row.script;
     server.lastSide = undefined;
     const sftpBefore = server.sftpRequests;
+    // The same-paths probe (test/transfer/auto-sftp.test.ts) is not what these rows test: as if it found SFTP's paths to differ.
+    setPathsVerdict(pool, { kind: 'differ' });
 
     let peakRss = 0;
     const sample = (): void => {

@@ -1,9 +1,10 @@
 /**
  * Nothing per message stays behind (issue 10: no growth over 10,000 messages). After a warm-up, a few
  * hundred messages through scp upload and scp download (results and failures) leave the nodes'
- * listeners, the process's active handles and timers, the pool (no channel held, nothing queued) and the
- * leftover journal (no file) as they were, and every one of those messages can be garbage collected once
- * answered: a job, a listener, a timer or a map entry kept per message would hold its message.
+ * listeners, the process's active handles and timers, the pool (no channel held but the SFTP session the
+ * connection keeps, nothing queued) and the leftover journal (no file) as they were, and every one of those
+ * messages can be garbage collected once answered: a job, a listener, a timer or a map entry kept per
+ * message would hold its message.
  */
 import assert from 'assert';
 import crypto from 'crypto';
@@ -82,6 +83,8 @@ describe('nodes: nothing kept per message (real sshd)', function () {
     const ids = ['conn', 'up', 'down'];
     const listeners = listenerCounts(ids);
     const resources = activeResources();
+    // After the warm-up the connection keeps its SFTP session (transport 'auto' sends the small jobs over it): one channel, its own, not a message's.
+    const warm = conn.poolStats();
 
     for (let i = WARM_UP; i < WARM_UP + MESSAGES; i += 1) await one(i);
     await collectGarbage();
@@ -89,7 +92,8 @@ describe('nodes: nothing kept per message (real sshd)', function () {
     assert.deepStrictEqual(listenerCounts(ids), listeners, 'listeners on the nodes');
     assert.deepStrictEqual(activeResources(), resources, 'active handles and requests of the process');
     const stats = conn.poolStats();
-    assert.deepStrictEqual({ channels: stats.channels, queued: stats.queued }, { channels: 0, queued: 0 }, 'the pool holds nothing');
+    assert.ok(warm.channels <= 1, `after the warm-up the pool holds ${warm.channels} channels`);
+    assert.deepStrictEqual({ channels: stats.channels, queued: stats.queued }, { channels: warm.channels, queued: 0 }, 'the pool holds nothing more than after the warm-up');
     const journals = path.join(nodeRedUserDir(), 'scp-leftovers');
     assert.deepStrictEqual(fs.existsSync(journals) ? fs.readdirSync(journals) : [], [], 'the leftover journal holds no name');
     const kept = sent.filter((ref) => ref.deref() !== undefined).length;

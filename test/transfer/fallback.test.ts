@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import { SshPool } from '../../src/ssh';
 import { TransferError } from '../../src/errors';
 import { download, upload, type DownloadRequest, type TransportChoice, type UploadRequest } from '../../src/transfer';
+import { setPathsVerdict } from '../../src/transfer/transport-memory';
 import { type FakeExecHandler, makeServerDir, runAsUser, unfoldUpload } from '../harness';
 import { ServerSide } from '../hostile/server-side';
 import { type ScriptedSftp, listedTree, startScriptedSftp } from '../hostile/sftp-server';
@@ -103,6 +104,9 @@ describe('transfer: auto falls back to SFTP only on proof that there is no scp',
   });
   beforeEach(() => {
     next = {};
+    // These cases are about SCP's replies: the same-paths probe (test/transfer/auto-sftp.test.ts) would open an
+    // SFTP session of its own, so the pool starts each one as if it had found SFTP's paths to differ.
+    setPathsVerdict(pool, { kind: 'differ' });
   });
 
   async function rejectsWithoutFallback(job: Promise<unknown>, code: string, message: RegExp): Promise<void> {

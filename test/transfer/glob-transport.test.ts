@@ -6,11 +6,10 @@
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { ChannelProvider } from '../../src/ssh/types';
 import { TransferError } from '../../src/errors';
 import { download, upload } from '../../src/transfer';
 import { makeServerDir, makeTempDir, runAsUser } from '../harness';
-import { bufferDownload, context, sq, useSharedPool, directoryDownload, usePoolTo } from './support';
+import { bufferDownload, context, countingProvider, sq, useSharedPool, directoryDownload, usePoolTo } from './support';
 import { useOwnSshd } from '../support';
 
 const FILES = ['a.log', 'b.log', 'c.txt', '.hidden.log', 'x y.log', '-dash.log', "q'uote.log", 'n1.dat', 'n2.dat', 'n10.dat', 'log 1', 'log_1', 'log-1', 'back\\slash.txt', 'backslash.txt', 'café.txt'];
@@ -115,30 +114,12 @@ for (const transport of ['scp', 'sftp'] as const) {
   });
 }
 
-/** Counts what a provider is asked for, to prove where jobs go. */
-function counting(inner: ChannelProvider): ChannelProvider & { execs: number; sftps: number } {
-  const wrapper = {
-    label: inner.label,
-    execs: 0,
-    sftps: 0,
-    exec: (command: string | Buffer, options?: { signal?: AbortSignal }) => {
-      wrapper.execs += 1;
-      return inner.exec(command, options);
-    },
-    sftp: (options?: { signal?: AbortSignal }) => {
-      wrapper.sftps += 1;
-      return inner.sftp(options);
-    },
-  };
-  return wrapper;
-}
-
 describe('transfer: transport choice against an SFTP-only account (ForceCommand internal-sftp)', function () {
   const server = useOwnSshd({ config: ['ForceCommand internal-sftp'] });
   const pool = usePoolTo(server);
 
   it("'auto' falls back to SFTP for uploads and downloads, and later jobs go straight to SFTP", async function () {
-    const channels = counting(pool);
+    const channels = countingProvider(pool);
     const up = await upload(context(channels, { transport: 'auto' }), {
       sources: [{ kind: 'buffer', data: Buffer.from('via sftp') }],
       remotePath: 'auto.txt',
@@ -160,7 +141,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
 
   it("'auto' download falls back on a provider that has not learned it yet", async function () {
     await runAsUser(server, 'printf fresh > fresh.txt');
-    const channels = counting(pool);
+    const channels = countingProvider(pool);
     // A different provider object: nothing remembered for it.
     const down = await download(context(channels, { transport: 'auto' }), bufferDownload('fresh.txt', 100));
     assert.equal(down.transport, 'sftp');
@@ -169,7 +150,7 @@ describe('transfer: transport choice against an SFTP-only account (ForceCommand 
   });
 
   it("'scp' on that server fails with EPROTO naming the host", async function () {
-    const channels = counting(pool);
+    const channels = countingProvider(pool);
     await assert.rejects(
       upload(context(channels, { transport: 'scp' }), {
         sources: [{ kind: 'buffer', data: Buffer.from('x') }],

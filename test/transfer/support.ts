@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto';
 import { Client, type Algorithms, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { TransferError } from '../../src/errors';
 import { SshPool, type SshPoolOptions } from '../../src/ssh';
-import type { ChannelProvider, ExecLease, SftpLease } from '../../src/ssh/types';
+import type { ChannelProvider, ExecLease, SftpLease, SftpRequestOptions } from '../../src/ssh/types';
 import type { DownloadRequest, ProgressEvent, TransferContext } from '../../src/transfer/types';
 import { type SshdServer, sharedSshd } from '../harness';
 import { lateBound } from '../support/late';
@@ -174,6 +174,24 @@ export function usePoolTo(server: SshdServer): SshPool {
     pool.set(undefined);
   });
   return pool.value;
+}
+
+/** A provider that forwards to `inner` and counts what it is asked for (exec channels, SFTP sessions), to prove where jobs go. */
+export function countingProvider(inner: ChannelProvider): ChannelProvider & { execs: number; sftps: number } {
+  const wrapper = {
+    label: inner.label,
+    execs: 0,
+    sftps: 0,
+    exec: (command: string | Buffer, options?: { signal?: AbortSignal }) => {
+      wrapper.execs += 1;
+      return inner.exec(command, options);
+    },
+    sftp: (options?: SftpRequestOptions) => {
+      wrapper.sftps += 1;
+      return inner.sftp(options);
+    },
+  };
+  return wrapper;
 }
 
 /**

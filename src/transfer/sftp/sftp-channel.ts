@@ -16,6 +16,11 @@ export function sftpPath(remote: Buffer, job: Job): string {
   return remote.toString('utf8');
 }
 
+/** True for the pool's error when the server has no SFTP subsystem (OpenSSH without `Subsystem sftp`). */
+export function sftpSubsystemRefused(error: unknown): boolean {
+  return error instanceof TransferError && error.code === 'EPROTO' && /subsystem/i.test(`${error.detail ?? ''} ${error.summary}`);
+}
+
 /**
  * Up to this many bytes, an upload without directories or a single-file download uses the SFTP session its
  * connection keeps for small jobs (no channel open, no server process per job); a bigger one opens a session

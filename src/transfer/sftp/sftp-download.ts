@@ -13,7 +13,7 @@ import type { SftpLease } from '../../ssh/types';
 import { cleanText } from '../../text';
 import type { Job } from '../job/job';
 import type { DownloadPlan } from '../walk/download-target';
-import type { AfterOutcome, DownloadTransport, FetchedState, OpenedDownload, RemoteEntry } from '../walk/download-transport';
+import type { AfterOutcome, DownloadTransport, FetchedState, OpenedDownload, RemoteEntry, Unavailable } from '../walk/download-transport';
 import { sftpAfterAction } from './sftp-after-action';
 import { readRefused } from '../walk/refusal';
 import { joinRemote, showRemote } from '../remote-path';
@@ -226,32 +226,39 @@ class SftpEntries implements DownloadTransport {
 /**
  * A single small file comes over the connection's kept session; anything else (a big file, a pattern, a tree)
  * over a session of its own, so that the server reads its data in a process of its own while the small jobs
- * go on. Whether the file is small is learnt on the kept session, and that stat is not repeated.
+ * go on. Whether the file is small is learnt on the kept session, and that stat is not repeated. With
+ * `smallOnly` (transport 'auto': auto/small-jobs.ts) anything but one small regular file is 'unavailable'.
  */
 async function openForDownload(
   job: Job,
   request: DownloadRequest,
   plan: DownloadPlan,
-): Promise<{ lease: SftpLease; session: SftpSession; rootStat?: { stats: Stats | undefined } }> {
-  if (request.recursive || plan.select.kind === 'glob') return openSftp(job, plan.shown);
+  smallOnly: boolean,
+): Promise<{ lease: SftpLease; session: SftpSession; rootStat?: { stats: Stats | undefined } } | Unavailable> {
+  if (request.recursive || plan.select.kind === 'glob') return smallOnly ? 'unavailable' : openSftp(job, plan.shown);
   const kept = await openSftp(job, plan.shown, true);
   let rootStat: { stats: Stats | undefined };
   try {
     rootStat = { stats: await kept.session.stat(sftpPath(plan.remote, job)) };
   } catch (error) {
     kept.lease.release();
+    // SCP says what is wrong in its own words; a lost, frozen or stopped connection is the job's error.
+    if (smallOnly && !['ECONNRESET', 'ETIMEDOUT', 'EABORTED'].includes((error as TransferError).code)) return 'unavailable';
     throw error;
   }
   const size = rootStat.stats?.isFile() ? rootStat.stats.size : 0;
-  if (size <= SHARED_SESSION_MAX_BYTES) return { ...kept, rootStat };
+  if (size <= SHARED_SESSION_MAX_BYTES && (!smallOnly || rootStat.stats?.isFile())) return { ...kept, rootStat };
   kept.lease.release();
+  if (smallOnly) return 'unavailable';
   return { ...(await openSftp(job, plan.shown)), rootStat };
 }
 
 /** Opens the SFTP session for the plan: the download walker's transport over SFTP (see OpenedDownload). */
-export async function openSftpDownload(job: Job, request: DownloadRequest, plan: DownloadPlan): Promise<OpenedDownload> {
+export async function openSftpDownload(job: Job, request: DownloadRequest, plan: DownloadPlan, options: { smallOnly?: boolean } = {}): Promise<OpenedDownload | Unavailable> {
   sftpPath(plan.base, job);
-  const { lease, session, rootStat } = await openForDownload(job, request, plan);
+  const opened = await openForDownload(job, request, plan, options.smallOnly === true);
+  if (opened === 'unavailable') return opened;
+  const { lease, session, rootStat } = opened;
   const entries = new SftpEntries(job, request, plan, session, lease, rootStat);
   return {
     transport: entries,

@@ -23,8 +23,8 @@ import { passOverReason, surveyWalk } from './settle';
 
 export type { DownloadPlan, DownloadSelection };
 
-/** Opens a transport for the plan (openScpDownload, openSftpDownload). */
-export type OpenDownload = (plan: DownloadPlan) => Promise<OpenedDownload>;
+/** Opens a transport for the plan (openScpDownload, openSftpDownload); 'unavailable': it cannot serve this plan. */
+export type OpenDownload = (plan: DownloadPlan) => Promise<OpenedDownload | Unavailable>;
 
 export function planDownload(job: Job, request: DownloadRequest, remote: Buffer): DownloadPlan {
   const shown = showRemote(remote);
@@ -43,11 +43,13 @@ export function planDownload(job: Job, request: DownloadRequest, remote: Buffer)
 
 /**
  * Plans the download, opens the transport for the plan (`open`, picked by transfer/index.ts), walks it and
- * closes it; 'unavailable' when the server proved that transport cannot serve it.
+ * closes it; 'unavailable' when the server proved that transport cannot serve it (or, for the small jobs of
+ * transport 'auto', the SFTP session declined a plan that is not one small file).
  */
 export async function runDownload(job: Job, request: DownloadRequest, remote: Buffer, open: OpenDownload): Promise<TransferResult | Unavailable> {
   const plan = planDownload(job, request, remote);
   const opened = await open(plan);
+  if (opened === 'unavailable') return opened;
   try {
     return await walkDownload(job, request, plan, opened.transport);
   } catch (error) {
