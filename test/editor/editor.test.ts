@@ -784,7 +784,16 @@ describe('editor in a real browser (Node-RED + Chromium)', function () {
       await german.waitForFunction(() => RED.nodes.dirty() && !$('#red-ui-header-button-deploy').hasClass('disabled'));
       const startsBefore = redLog.split('Started flows').length;
       await german.click('#red-ui-header-button-deploy');
-      await eventually('the runtime to start the flows deployed from the German editor', () => redLog.split('Started flows').length > startsBefore || undefined);
+      // What the editor shows meanwhile (a confirm dialog, a conflict, a notification) names the cause of a deploy that never arrives.
+      let shown = '';
+      await eventually(
+        'the runtime to start the flows deployed from the German editor',
+        async () => {
+          shown = await german.evaluate(() => $('.ui-dialog:visible, .red-ui-notification:visible').map((_index: number, element: { innerText: string }) => element.innerText).get().join(' | '));
+          return redLog.split('Started flows').length > startsBefore || undefined;
+        },
+        { context: () => `the editor shows: ${shown || 'no dialog or notification'}; the runtime's log ends: ${redLog.slice(-600)}` },
+      );
       await eventually('the German status text', async () => (await statusLabelOf(german, anyUpload)) === de.upload.status.keyUnverified || undefined);
       assert.deepStrictEqual(
         await validationErrorsOf(german, { type: 'scp download', connection: anyConnection, target: 'file', localPath: '', localPathType: 'str' }),
