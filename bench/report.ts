@@ -108,6 +108,8 @@ function goalText(target: TargetResult): string {
 
 export function fmt(value: number, digits = 2): string {
   if (!Number.isFinite(value)) return '–';
+  // a tiny negative figure (heap growth of -0.001 MiB) reads 0.00, not -0.00
+  if (Math.abs(value) < 0.5 * 10 ** -digits) return (0).toFixed(digits);
   if (Math.abs(value) >= 100) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(Math.min(digits, 1));
   return value.toFixed(digits);

@@ -10,7 +10,7 @@ import { benchConfig, parseCases } from '../../bench/config';
 import type { Contender } from '../../bench/contenders/types';
 import { ENDPOINTS, benchFlow } from '../../bench/flows';
 import { PING_PATH, PingCollector, withoutPings } from '../../bench/ping';
-import { isMet, pingTable, renderMarkdown, verdict, type BenchReport, type CaseResult, type PingReport, type PingRow, type TargetResult } from '../../bench/report';
+import { fmt, isMet, pingTable, renderMarkdown, verdict, type BenchReport, type CaseResult, type PingReport, type PingRow, type TargetResult } from '../../bench/report';
 import { percentile } from '../../bench/stats';
 import { EXEC_SCP_O, NODES, NODES_INLINE, NODES_SFTP, SCP, pingTargets, targets } from '../../bench/targets';
 import type { SshdServer } from '../../test/harness';
@@ -143,6 +143,15 @@ describe('bench: the ping table and the stretch goal', () => {
     const text = renderMarkdown(report);
     assert.match(text, /\| big file download: x \| >= 1\.00 × \(stretch 1\.20 ×\) \| 1\.10 × \| met \(10% margin\); stretch not reached \|/);
     assert.match(text, /### Ping of an `http in` endpoint/);
+  });
+});
+
+describe('bench: numbers in the tables', () => {
+  it('a tiny negative figure reads 0.00, not -0.00; others keep their sign', () => {
+    assert.equal(fmt(-0.001), '0.00');
+    assert.equal(fmt(-0.01), '-0.01');
+    assert.equal(fmt(-3.625), '-3.63');
+    assert.equal(fmt(0.004, 1), '0.0');
   });
 });
 
