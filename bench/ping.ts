@@ -87,11 +87,6 @@ export async function pingIdle(baseUrl: string, everyMs: number, ms: number, cpu
  * Collects the pings of the copies of some contenders: `pinged(contender)` is the same contender with a
  * pinger running during each of its copies (started before the copy, stopped after its answer); the rows
  * pool every copy's pings per contender and direction.
- *
- * Answering a ping costs Node-RED CPU too (Node-RED's HTTP stack and two nodes: far more than the copy's
- * bookkeeping per second, on a loaded machine about 2 ms per ping). That cost is the probe's, not the copy's:
- * `cpuPerPing` (seconds, measured while Node-RED only answered pings) times the pings answered during a copy
- * is taken off that copy's CPU seconds, so the CPU targets compare the copy alone with OpenSSH's client.
  */
 export class PingCollector {
   private readonly rows = new Map<string, PingRow>();
@@ -100,7 +95,6 @@ export class PingCollector {
     private readonly baseUrl: string,
     private readonly everyMs: number,
     private readonly bytesPerCopy: number,
-    private readonly cpuPerPing = 0,
   ) {}
 
   pinged(contender: Contender): Contender {
@@ -117,9 +111,8 @@ export class PingCollector {
           throw error;
         }
         const run = await pinger.stop();
-        const corrected = withoutPings(sample, run.rttsMs.length * this.cpuPerPing);
-        this.add(contender.name, job.direction, run, corrected);
-        return corrected;
+        this.add(contender.name, job.direction, run, sample);
+        return sample;
       },
     };
   }
@@ -140,12 +133,4 @@ export class PingCollector {
     const rank = (row: PingRow): number => (row.direction === 'up' ? 0 : 1000) + order.indexOf(row.contender);
     return [...this.rows.values()].sort((a, b) => rank(a) - rank(b));
   }
-}
-
-/** The sample with the pings' share taken off the Node-RED CPU in it (never below zero). */
-export function withoutPings(sample: Sample, pingCpuSeconds: number): Sample {
-  const less = (seconds: number | undefined): number | undefined => (seconds === undefined ? undefined : Math.max(0, seconds - pingCpuSeconds));
-  const cpuSeconds = less(sample.cpuSeconds);
-  const nodeRedCpuSeconds = less(sample.nodeRedCpuSeconds);
-  return { ms: sample.ms, ...(cpuSeconds === undefined ? {} : { cpuSeconds }), ...(nodeRedCpuSeconds === undefined ? {} : { nodeRedCpuSeconds }) };
 }

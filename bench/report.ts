@@ -147,7 +147,8 @@ export function pingTable(ping: PingReport): string[] {
     '',
     ...table(['what runs', 'copies', 'copy time (median)', 'Node-RED CPU s/GiB (all threads)', 'pings', 'failed', 'ping p50', 'ping p99'], [idleRow, ...rows]),
     '',
-    "Percentiles over every ping of the row (all its copies pooled, nearest rank). Node-RED CPU: every thread of the process, less what answering the pings cost (per ping, measured while it idled); the exec node's row is Node-RED's share only, without scp's." + (failures.length ? ` First failed ping: ${String(failures[0]).slice(0, 160)}` : ''),
+    'Percentiles over every ping of the row (all its copies pooled, nearest rank). Node-RED CPU: every thread of the process, as measured, ' +
+      "answering the pings included (the exec node's row, Node-RED's share only without scp's, is little more than that)." + (failures.length ? ` First failed ping: ${String(failures[0]).slice(0, 160)}` : ''),
     '',
   ];
 }

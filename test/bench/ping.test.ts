@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { benchConfig, parseCases } from '../../bench/config';
 import type { Contender } from '../../bench/contenders/types';
 import { ENDPOINTS, benchFlow } from '../../bench/flows';
-import { PING_PATH, PingCollector, withoutPings } from '../../bench/ping';
+import { PING_PATH, PingCollector } from '../../bench/ping';
 import { fmt, isMet, pingTable, renderMarkdown, verdict, type BenchReport, type CaseResult, type PingReport, type PingRow, type TargetResult } from '../../bench/report';
 import { percentile } from '../../bench/stats';
 import { EXEC_SCP_O, NODES, NODES_INLINE, NODES_SFTP, SCP, pingTargets, targets } from '../../bench/targets';
@@ -253,18 +253,6 @@ describe('bench: the pinger', () => {
     assert.ok(rows[0].pingsMs.length >= 5 && rows[1].pingsMs.length >= 2);
     assert.ok(rows.every((r) => r.pingsMs.every((ms) => ms > 0)));
     assert.match(String(rows[0].firstFailure), /GET \/scp-bench-ping: 503/);
-  });
-
-  it("takes the pings' own CPU off a pinged copy's Node-RED CPU", async () => {
-    answered = 0;
-    failOn.clear();
-    const collector = new PingCollector(baseUrl, 5, GIB, 0.001);
-    const sample = await collector.pinged(contender(NODES, 4)).copy({ direction: 'down', local: '/a', remote: 'b', recursive: false });
-    const [only] = collector.result([NODES]);
-    assert.equal(sample.nodeRedCpuSeconds, 2 - only.pingsMs.length * 0.001);
-    assert.deepEqual(only.nodeRedCpuPerGiB, [sample.nodeRedCpuSeconds]);
-    assert.deepEqual(withoutPings({ ms: 5, cpuSeconds: 3, nodeRedCpuSeconds: 1 }, 0.25), { ms: 5, cpuSeconds: 2.75, nodeRedCpuSeconds: 0.75 });
-    assert.deepEqual(withoutPings({ ms: 5, cpuSeconds: 0.1 }, 0.25), { ms: 5, cpuSeconds: 0 });
   });
 
   it('a copy that fails ends its pinger and adds no row', async () => {
