@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchConfig } from './config';
 import type { Contender, CopyJob } from './contenders/types';
-import type { CaseResult, ContenderRow } from './report';
+import { sizeText, type CaseResult, type ContenderRow } from './report';
 import { rotate } from './stats';
 import * as check from './workspace';
 import type { Workspace } from './workspace';
@@ -48,10 +48,6 @@ async function measure(plan: Plan, contenders: Contender[], rounds: number, log:
     }
   }
   return { title: plan.title, ...(plan.bytes ? { bytes: plan.bytes } : {}), reference: contenders[0].name, rows: [...rows.values()] };
-}
-
-function sizeText(bytes: number): string {
-  return bytes >= 1024 * 1024 * 1024 ? `${bytes / (1024 * 1024 * 1024)} GiB` : `${bytes / (1024 * 1024)} MiB`;
 }
 
 export async function bigFileCases(ws: Workspace, config: BenchConfig, contenders: Contender[], log: (line: string) => void): Promise<CaseResult[]> {

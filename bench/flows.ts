@@ -6,11 +6,26 @@
  *   POST /bench/down-dir  {remotePath, localPath}                  → recursive download into a directory
  *   POST /bench/sftp/up, /bench/sftp/down                          → the same through a second connection node
  *                                                                     whose transport is 'sftp'
+ *   POST /bench/exec      {args}                                   → Node-RED's exec node runs OpenSSH's
+ *                                                                     `scp -O` (under /usr/bin/time) with these ends
+ *                                                                     → 200 {cpuSeconds of scp and its ssh} / 500
+ *   GET  /scp-bench-ping                                           → answered at once (bench/ping.ts)
  * Errors of the scp nodes go through a Catch node to a 500 answer carrying msg.error.
  */
+import { quoteForShell } from '../src/shell-quote';
 import type { SshdServer } from '../test/harness';
+import { TIME_FORMAT, scpOptions } from './contenders/scp';
+import { PING_PATH } from './ping';
 
-export const ENDPOINTS = { up: '/bench/up', down: '/bench/down', downDir: '/bench/down-dir', sftpUp: '/bench/sftp/up', sftpDown: '/bench/sftp/down' } as const;
+export const ENDPOINTS = {
+  up: '/bench/up',
+  down: '/bench/down',
+  downDir: '/bench/down-dir',
+  sftpUp: '/bench/sftp/up',
+  sftpDown: '/bench/sftp/down',
+  exec: '/bench/exec',
+  ping: PING_PATH,
+} as const;
 
 const TAB = 'be0c000000000001';
 const CONNECTION = 'be0c000000000002';
@@ -24,6 +39,58 @@ msg.remotePath = body.remotePath;
 if (body.localPath !== undefined) msg.localPath = body.localPath;
 msg.payload = body.content === undefined ? '' : Buffer.from(body.content, 'base64');
 return msg;`;
+
+// The exec node answers once, on its first output: stdout (which holds /usr/bin/time's line and, by `2>&1`,
+// whatever scp said) with msg.rc, the exit code.
+const EXEC_RESULT = `const said = String(msg.payload || '');
+const rc = msg.rc || { code: 0 };
+if (rc.code !== 0) {
+  msg.statusCode = 500;
+  msg.payload = { code: rc.code, message: said.slice(-2000) };
+  return msg;
+}
+const cpu = /BENCH_CPU ([\\d.]+) ([\\d.]+)/.exec(said);
+msg.payload = { cpuSeconds: cpu ? Number(cpu[1]) + Number(cpu[2]) : null };
+return msg;`;
+
+/** The exec node's command: OpenSSH's `scp -O` with its defaults, counted by /usr/bin/time; msg.payload adds the two ends. */
+function execCommand(server: SshdServer): string {
+  return ['/usr/bin/time', '-f', TIME_FORMAT, 'scp', ...scpOptions(server, { legacy: true })].map(quoteForShell).join(' ');
+}
+
+/** `http in` (POST /bench/exec) → arguments → exec node → its result → the shared response */
+function execEndpoint(server: SshdServer, response: string): object[] {
+  const at = { z: TAB, y: 480 };
+  return [
+    { id: 'be0c000000000301', type: 'http in', name: '', url: ENDPOINTS.exec, method: 'post', upload: false, wires: [['be0c000000000302']], ...at, x: 120 },
+    { id: 'be0c000000000302', type: 'function', name: 'scp ends', func: 'msg.payload = msg.payload.args;\nreturn msg;', outputs: 1, wires: [['be0c000000000303']], ...at, x: 300 },
+    {
+      id: 'be0c000000000303',
+      type: 'exec',
+      name: 'scp -O',
+      command: execCommand(server),
+      addpay: 'payload',
+      append: '2>&1',
+      useSpawn: 'false',
+      timer: '',
+      winHide: false,
+      oldrc: false,
+      wires: [['be0c000000000304'], [], []],
+      ...at,
+      x: 480,
+    },
+    { id: 'be0c000000000304', type: 'function', name: 'exec result', func: EXEC_RESULT, outputs: 1, wires: [[response]], ...at, x: 660 },
+  ];
+}
+
+/** `http in` (GET /scp-bench-ping) straight to its `http response`: what another flow of the user feels */
+function pingEndpoint(): object[] {
+  const at = { z: TAB, y: 560 };
+  return [
+    { id: 'be0c000000000401', type: 'http in', name: '', url: ENDPOINTS.ping, method: 'get', upload: false, wires: [['be0c000000000402']], ...at, x: 120 },
+    { id: 'be0c000000000402', type: 'http response', name: '', statusCode: '', headers: {}, wires: [], ...at, x: 300 },
+  ];
+}
 
 export function benchFlow(server: SshdServer): object[] {
   let y = 0;
@@ -75,5 +142,7 @@ export function benchFlow(server: SshdServer): object[] {
       ...at(660),
     },
     { id: RESPONSE, type: 'http response', name: '', statusCode: '', headers: {}, wires: [], ...at(840) },
+    ...execEndpoint(server, RESPONSE),
+    ...pingEndpoint(),
   ];
 }

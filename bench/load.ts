@@ -10,6 +10,7 @@ import { engineContext } from './contenders/engine';
 import type { BenchNodeRed, HeapFigures } from './contenders/node-red';
 import { ENDPOINTS } from './flows';
 import { rssBytes } from './proc';
+import { ENGINE, NODES, NODES_SFTP } from './targets';
 import { clearRemote, countRemoteFiles, type Workspace } from './workspace';
 
 export interface BurstResult {
@@ -44,8 +45,8 @@ export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNo
   const senders: [string, (i: number) => Promise<void>][] = [
     ...(
       [
-        ['Node-RED nodes', ENDPOINTS.up],
-        ['Node-RED nodes (sftp)', ENDPOINTS.sftpUp],
+        [NODES, ENDPOINTS.up],
+        [NODES_SFTP, ENDPOINTS.sftpUp],
       ] as const
     ).map(([contender, endpoint]): [string, (i: number) => Promise<void>] => [
       contender,
@@ -54,7 +55,7 @@ export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNo
         if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body}`);
       },
     ]),
-    ['engine alone', (i) => upload(engine, { sources: [{ kind: 'buffer', data: CONTENT }], remotePath: `${dir}/m${i}`, preserve: false, atomic: true, overwrite: 'overwrite' }).then(() => undefined)],
+    [ENGINE, (i) => upload(engine, { sources: [{ kind: 'buffer', data: CONTENT }], remotePath: `${dir}/m${i}`, preserve: false, atomic: true, overwrite: 'overwrite' }).then(() => undefined)],
   ];
   const results: BurstResult[] = [];
   try {
@@ -85,19 +86,27 @@ export async function burst(ws: Workspace, config: BenchConfig, nodeRed: BenchNo
 
 export interface SoakResult {
   messages: number;
+  /** messages answered when the warm figures were taken (half of them: the warm-up) */
+  warmAt: number;
   failures: number;
-  /** RSS after the first tenth of the messages (warm) and after all of them, as found (no collection forced) */
+  /** RSS after the warm-up and after all of the messages, as found (no collection forced) */
   warmRss: number;
   endRss: number;
-  /** heap used and RSS after a forced full garbage collection, at the same two points: what a leak grows */
+  /** heap used (Node-RED's thread, the engine worker's when there is one) and RSS after a forced full garbage collection, at the same two points: what a leak grows */
   warmHeap: HeapFigures;
   endHeap: HeapFigures;
 }
 
+/** Heap used after the forced collection: Node-RED's thread and, when the probe could read it, the engine's worker. */
+export function totalHeap(figures: HeapFigures): number {
+  return figures.heapUsed + (figures.engineHeapUsed ?? 0);
+}
+
 /**
  * Alternating 4 KiB uploads (from the payload) and downloads (to a file), `soakConcurrency` at a time: the
- * first tenth, then (all answered) the warm figures, the rest, the end figures. BENCH_HEAP_SNAPSHOTS=DIR
- * also writes a heap snapshot of Node-RED at both points, to diff by constructor when the heap grew.
+ * first half (the warm-up: pools, caches and V8's code settle), then (all answered) the warm figures, the
+ * rest, the end figures. BENCH_HEAP_SNAPSHOTS=DIR also writes a heap snapshot of Node-RED's thread at both
+ * points, to diff by constructor when the heap grew.
  */
 export async function soak(ws: Workspace, config: BenchConfig, nodeRed: BenchNodeRed, log: (line: string) => void): Promise<SoakResult> {
   const content = CONTENT.toString('base64');
@@ -127,14 +136,16 @@ export async function soak(ws: Workspace, config: BenchConfig, nodeRed: BenchNod
     if (snapshots) await nodeRed.snapshot(join(snapshots, `soak-${name}.heapsnapshot`));
     return { rss, heap };
   };
-  await runUntil(Math.floor(config.soak / 10));
+  const warmAt = Math.floor(config.soak / 2);
+  await runUntil(warmAt);
   const warm = await figures('warm');
   await runUntil(config.soak);
   const end = await figures('end');
-  const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+  const mib = (bytes: number | undefined): string => (bytes === undefined ? '–' : (bytes / 1048576).toFixed(2));
   log(
-    `  ${config.soak} messages: ${failures} failed, RSS ${mib(warm.rss)} → ${mib(end.rss)} MiB; ` +
-      `after a forced GC: heap ${mib(warm.heap.heapUsed)} → ${mib(end.heap.heapUsed)} MiB, RSS ${mib(warm.heap.rss)} → ${mib(end.heap.rss)} MiB`,
+    `  ${config.soak} messages: ${failures} failed, RSS ${mib(warm.rss)} → ${mib(end.rss)} MiB; after a forced GC at ${warmAt} and ${config.soak}: ` +
+      `heap ${mib(totalHeap(warm.heap))} → ${mib(totalHeap(end.heap))} MiB (Node-RED's thread ${mib(warm.heap.heapUsed)} → ${mib(end.heap.heapUsed)}, ` +
+      `engine's worker ${end.heap.engineNote ?? `${mib(warm.heap.engineHeapUsed)} → ${mib(end.heap.engineHeapUsed)}`}), RSS ${mib(warm.heap.rss)} → ${mib(end.heap.rss)} MiB`,
   );
-  return { messages: config.soak, failures, warmRss: warm.rss, endRss: end.rss, warmHeap: warm.heap, endHeap: end.heap };
+  return { messages: config.soak, warmAt, failures, warmRss: warm.rss, endRss: end.rss, warmHeap: warm.heap, endHeap: end.heap };
 }

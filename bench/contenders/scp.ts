@@ -19,8 +19,9 @@ export function scpName(variant: ScpVariant): string {
   return ['scp', ...(variant.legacy ? ['-O'] : []), ...(variant.cipher ? ['-c aes128-gcm'] : [])].join(' ');
 }
 
-export function scpContender(server: SshdServer, variant: ScpVariant): Contender {
-  const base = [
+/** scp's options for the bench's sshd (key, port, no known_hosts), before the two ends of a copy. */
+export function scpOptions(server: SshdServer, variant: ScpVariant): string[] {
+  return [
     ...(variant.legacy ? ['-O'] : []),
     ...(variant.cipher ? ['-c', variant.cipher] : []),
     '-q',
@@ -31,7 +32,16 @@ export function scpContender(server: SshdServer, variant: ScpVariant): Contender
     '-o', 'UserKnownHostsFile=/dev/null',
     '-o', 'LogLevel=ERROR',
   ];
-  const at = (remote: string): string => `${server.username}@${server.host}:${remote}`;
+}
+
+/** `user@host:path` of the bench's sshd */
+export function scpRemote(server: SshdServer, remote: string): string {
+  return `${server.username}@${server.host}:${remote}`;
+}
+
+export function scpContender(server: SshdServer, variant: ScpVariant): Contender {
+  const base = scpOptions(server, variant);
+  const at = (remote: string): string => scpRemote(server, remote);
   return {
     name: scpName(variant),
     recursive: true,
@@ -42,16 +52,27 @@ export function scpContender(server: SshdServer, variant: ScpVariant): Contender
   };
 }
 
+/**
+ * /usr/bin/time's report of the CPU seconds of scp: wait4() gives the child's own time plus that of the
+ * children it waited for, and scp waits for its ssh. The exec node's command prints the same line.
+ */
+export const TIME_FORMAT = 'BENCH_CPU %U %S';
 const TIME_LINE = /^BENCH_CPU ([\d.]+) ([\d.]+)$/m;
+
+/** user + system CPU seconds from /usr/bin/time's line in `output`, undefined without one */
+export function timedCpuSeconds(output: string): number | undefined {
+  const cpu = TIME_LINE.exec(output);
+  return cpu ? Number(cpu[1]) + Number(cpu[2]) : undefined;
+}
 
 function timedScp(args: string[]): Promise<Sample> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    execFile('/usr/bin/time', ['-f', 'BENCH_CPU %U %S', 'scp', ...args], { maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) => {
+    execFile('/usr/bin/time', ['-f', TIME_FORMAT, 'scp', ...args], { maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) => {
       const ms = elapsedMs(started);
       if (error) return reject(new Error(`scp ${args.join(' ')}: ${stderr || error.message}`));
-      const cpu = TIME_LINE.exec(stderr);
-      resolve({ ms, ...(cpu ? { cpuSeconds: Number(cpu[1]) + Number(cpu[2]) } : {}) });
+      const cpuSeconds = timedCpuSeconds(stderr);
+      resolve({ ms, ...(cpuSeconds === undefined ? {} : { cpuSeconds }) });
     });
   });
 }

@@ -16,6 +16,8 @@ export interface Sample {
   ms: number;
   /** user + system CPU seconds of the process that did the client's work, when known */
   cpuSeconds?: number;
+  /** user + system CPU seconds of the Node-RED process (all its threads), when the copy ran through it */
+  nodeRedCpuSeconds?: number;
 }
 
 export interface Contender {
