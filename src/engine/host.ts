@@ -12,7 +12,7 @@ import path from 'path';
 import { SHARE_ENV, Worker } from 'worker_threads';
 import { TransferError } from '../errors';
 import type { PoolStats, SshEndpoint } from '../ssh/types';
-import type { UploadSource } from '../transfer';
+import type { ProgressEvent, UploadSource } from '../transfer';
 import { LocalEngine } from './local-engine';
 import { StreamPump } from './stream-pump';
 import type { ConnectionEvents, ConnectionSetup, Engine, EngineConnection, EngineJob, EngineResult, JobHooks, JobOrder } from './types';
@@ -113,7 +113,7 @@ export class WorkerEngine implements Engine {
   private receive(message: WorkerMessage): void {
     switch (message.t) {
       case 'progress':
-        this.jobs.get(message.id)?.hooks.onProgress?.(message.event);
+        this.progress(message.id, message.events);
         break;
       case 'debug':
         if (message.id !== undefined) this.jobs.get(message.id)?.hooks.debug?.(message.text);
@@ -126,6 +126,7 @@ export class WorkerEngine implements Engine {
       case 'failed': {
         const job = this.jobs.get(message.id);
         if (!job) break;
+        this.progress(message.id, message.events);
         this.jobs.delete(message.id);
         this.endJob(job, message.t === 'failed');
         if (message.t === 'done') job.resolve(reviveBuffers(message.result));
@@ -160,6 +161,11 @@ export class WorkerEngine implements Engine {
         break;
       }
     }
+  }
+
+  private progress(id: number, events: ProgressEvent[]): void {
+    const onProgress = this.jobs.get(id)?.hooks.onProgress;
+    if (onProgress) for (const event of events) onProgress(event);
   }
 
   private endJob(job: PendingJob, failed: boolean): void {

@@ -34,9 +34,10 @@ export type HostMessage =
   | { t: 'crash' };
 
 export type WorkerMessage =
-  | { t: 'done'; id: number; result: unknown }
-  | { t: 'failed'; id: number; error: WireError }
-  | { t: 'progress'; id: number; event: ProgressEvent }
+  /** `events`: the job's progress not yet sent, delivered before the answer */
+  | { t: 'done'; id: number; result: unknown; events: ProgressEvent[] }
+  | { t: 'failed'; id: number; error: WireError; events: ProgressEvent[] }
+  | { t: 'progress'; id: number; events: ProgressEvent[] }
   | { t: 'debug'; id?: number; key?: string; text: string }
   | { t: 'state'; key: string; state: PoolState; error?: WireError }
   | { t: 'warning'; key: string; warning: SshWarning }

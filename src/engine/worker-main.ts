@@ -12,7 +12,7 @@ import { PumpedStream } from './stream-pump';
 import type { EngineConnection, JobOrder } from './types';
 import { reviveBuffers, toWireError, transferablesIn, type HostMessage, type WorkerMessage } from './wire';
 
-/** 'bytes' progress of one job crosses at most this often (the nodes show it 4 times a second). */
+/** A job's progress crosses at most this often (the nodes show it 4 times a second). */
 const PROGRESS_EVERY_MS = 100;
 /** How often the pools' counters are compared with what the host last saw. */
 const STATS_EVERY_MS = 250;
@@ -49,30 +49,37 @@ const statsTimer = setInterval(() => {
 }, STATS_EVERY_MS);
 statsTimer.unref();
 
-/** Sends 'bytes' events at most every PROGRESS_EVERY_MS, the latest one; other events at once, in order. */
-function progressSender(id: number): { send(event: ProgressEvent): void; flush(): void } {
-  let pending: ProgressEvent | undefined;
-  let last = 0;
-  const flush = (): void => {
-    if (pending) post({ t: 'progress', id, event: pending });
-    pending = undefined;
-  };
-  return {
-    send(event) {
-      if (event.type !== 'bytes') {
-        flush();
-        post({ t: 'progress', id, event });
-        return;
-      }
-      pending = event;
-      const now = Date.now();
-      if (now - last >= PROGRESS_EVERY_MS) {
-        last = now;
-        flush();
-      }
-    },
-    flush,
-  };
+/**
+ * A job's progress crosses in batches, at most one every PROGRESS_EVERY_MS, in order, each run of 'bytes'
+ * events reduced to its latest; what is left when the job ends rides on its answer. A small job's whole
+ * progress thus costs no message of its own (each message wakes Node-RED's thread).
+ */
+class ProgressBatch {
+  private events: ProgressEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly id: number) {}
+
+  add(event: ProgressEvent): void {
+    const last = this.events[this.events.length - 1];
+    if (event.type === 'bytes' && last?.type === 'bytes') this.events[this.events.length - 1] = event;
+    else this.events.push(event);
+    this.timer ??= setTimeout(() => this.flush(), PROGRESS_EVERY_MS);
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    if (this.events.length > 0) post({ t: 'progress', id: this.id, events: this.take() });
+  }
+
+  /** What is still to send, for the job's answer. */
+  take(): ProgressEvent[] {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const events = this.events;
+    this.events = [];
+    return events;
+  }
 }
 
 /** The job's stream sources become PumpedStreams; its Buffers become Buffers again. */
@@ -96,23 +103,21 @@ async function run(message: Extract<HostMessage, { t: 'run' }>): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
   const { order, pumped } = receiveOrder(message.order);
-  const progress = message.progress ? progressSender(id) : undefined;
+  const progress = message.progress ? new ProgressBatch(id) : undefined;
   try {
     const entry = connections.get(key);
     if (!entry) throw new Error(`no connection ${key} in the engine`);
     const result = await entry.connection.run(order, {
       signal: controller.signal,
-      ...(progress ? { onProgress: (event: ProgressEvent) => progress.send(event) } : {}),
+      ...(progress ? { onProgress: (event: ProgressEvent) => progress.add(event) } : {}),
       ...(message.debug ? { debug: (text: string) => post({ t: 'debug', id, text }) } : {}),
     });
-    progress?.flush();
     reportStats(key);
     // Downloaded Buffers were made here and nobody else holds them: handed over, not copied.
-    post({ t: 'done', id, result }, transferablesIn(result));
+    post({ t: 'done', id, result, events: progress?.take() ?? [] }, transferablesIn(result));
   } catch (error) {
-    progress?.flush();
     reportStats(key);
-    post({ t: 'failed', id, error: toWireError(error) });
+    post({ t: 'failed', id, error: toWireError(error), events: progress?.take() ?? [] });
   } finally {
     running.delete(id);
     for (const stream of pumped) {
