@@ -46,11 +46,16 @@ describe('examples: the fleet example in the real editor (Node-RED process, Chro
     page = await openEditor(browser, red.url, 'scp download', 800);
     await clickInject(page, named(flow, 'devices').id);
     const debugId = named(flow, 'fleet').id;
-    const message = await debugMessage(page, debugId);
-    // The array opens on a click of its header; its four lines are then shown one per row.
-    await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 5_000 });
+    const message = await debugMessage(page, debugId).catch((error: Error) => {
+      // Node-RED's log names a device job that failed or a node that broke; its absence, a job still running.
+      error.message += `\nNode-RED's log:\n${red?.log().slice(-4_000)}`;
+      throw error;
+    });
+    // The array opens on a click of its header; its four lines are then shown one per row. Bounds as wide as
+    // clickInject's: Chromium draws slowly on a loaded machine.
+    await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 30_000 });
     const rows = message.locator('.red-ui-debug-msg-object-entry .red-ui-debug-msg-type-string');
-    await rows.nth(fleet.expectedLines.length - 1).waitFor({ state: 'visible', timeout: 5_000 });
+    await rows.nth(fleet.expectedLines.length - 1).waitFor({ state: 'visible', timeout: 30_000 });
     const shown = (await rows.allInnerTexts()).map((text) => text.replace(/^"|"$/g, ''));
     assert.deepStrictEqual(shown, fleet.expectedLines);
     for (const [file, content] of fleet.expectedFiles) assert.strictEqual(fs.readFileSync(file, 'utf8'), content, file);

@@ -53,11 +53,11 @@ describe('examples: a remote listing in the debug sidebar (Node-RED process, Chr
     const debugId = named(flow, 'old logs').id;
     const message = await debugMessage(page, debugId);
     // The array opens on a click of its header, then its first entry, as a user looks into it.
-    await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 5_000 });
+    await message.locator('.red-ui-debug-msg-object-handle').first().click({ timeout: 30_000 });
     const entries = message.locator('.red-ui-debug-msg-object-entry .red-ui-debug-msg-object-handle');
     // The second entry first: its own handles then come after it, and the first entry stays the first handle.
-    await entries.nth(1).click({ timeout: 5_000 });
-    await entries.nth(0).click({ timeout: 5_000 });
+    await entries.nth(1).click({ timeout: 30_000 });
+    await entries.nth(0).click({ timeout: 30_000 });
     const text = await message.innerText();
     for (const expected of ['array[2]', 'pump-01.log', 'valve-07.log', '"file"', '48213', '1532', '420', String(now - 12 * DAY), String(now - 9 * DAY)]) {
       assert.ok(text.includes(expected), `the sidebar shows ${expected}:\n${text}`);

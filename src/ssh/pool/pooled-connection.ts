@@ -39,7 +39,10 @@ export interface ConnectionOwner {
 export class PooledConnection {
   /** channels open or being opened */
   channels = 0;
-  /** channels the server turned out to allow on this connection (its MaxSessions), once it refused one */
+  /**
+   * channels the server allows on this connection: its MaxSessions once it refused one, or fewer from the
+   * start for a server with a known bug (server-quirks.ts)
+   */
   serverLimit = Number.POSITIVE_INFINITY;
   /** after a refusal, no new channel on this connection before this time (the server frees sessions a moment after their close) */
   pausedUntil = 0;

@@ -9,6 +9,8 @@
 import { TransferError } from '../../errors';
 import { endpointLabel } from '../auth';
 import { SshConnection } from '../connection';
+import { serverQuirk } from '../server-quirks';
+import { remoteSoftwareVersion } from '../ssh2-internals';
 import type { ChannelProvider, ExecLease, PoolStats, SftpLease, SftpRequestOptions, SshEndpoint } from '../types';
 import { ConnectPolicy, copyError } from './connect-policy';
 import { openChannel, type OpenContext } from './open-channel';
@@ -35,6 +37,8 @@ export class SshPool implements ChannelProvider {
   private readonly context: ConnectionOwner & OpenContext;
   private connecting: AbortController | undefined;
   private maxChannelsSeen = 0;
+  /** the debug line about a server bug worked around was written (once per pool, not per connection) */
+  private quirkTold = false;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** idle connections we are closing: close() waits for them too */
@@ -238,6 +242,7 @@ export class SshPool implements ChannelProvider {
     }
     this.policy.succeeded();
     const connection = new PooledConnection(ssh, this.context);
+    this.workAround(connection);
     this.connections.push(connection);
     ssh.onClose((error) => this.onConnectionClosed(connection, error));
     this.reporter.state('connected');
@@ -245,6 +250,16 @@ export class SshPool implements ChannelProvider {
     this.pump();
     // A connection no request took closes when idle, like one whose channels all ended.
     connection.armIdleClose();
+  }
+
+  /** A server with a known bug (server-quirks.ts) gets fewer channels at once; the debug log says why, once. */
+  private workAround(connection: PooledConnection): void {
+    const quirk = serverQuirk(remoteSoftwareVersion(connection.ssh.client));
+    if (!quirk) return;
+    connection.serverLimit = Math.min(connection.serverLimit, quirk.maxChannels);
+    if (this.quirkTold) return;
+    this.quirkTold = true;
+    this.reporter.debug(`${this.label}: ${quirk.reason}`);
   }
 
   private connectFailed(error: unknown): void {
