@@ -26,6 +26,8 @@ interface PendingJob {
   reject(error: Error): void;
   /** the job's stream payloads, read while the worker asks */
   pumps: StreamPump[];
+  /** after an abort: answers the job should the worker never confirm it */
+  backstop?: NodeJS.Timeout;
   onAbort(): void;
 }
 
@@ -38,6 +40,20 @@ interface RegisteredConnection {
   setup: ConnectionSetup;
   events: ConnectionEvents;
   stats: PoolStats | undefined;
+}
+
+/** How long an aborted job may take to confirm the abort before the host answers it itself. */
+const ABORT_CONFIRM_MS = 30_000;
+/** How long closing a connection's pools in the worker may take before the host stops waiting. */
+const CLOSE_LIMIT_MS = 15_000;
+
+/** Calls a node's callback; what it throws must not reach the worker's message listener (it would end Node-RED). */
+function safely(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // the node's own fault; the engine carries on
+  }
 }
 
 function engineStopped(host: string | undefined, detail: string): TransferError {
@@ -79,6 +95,8 @@ export class WorkerEngine implements Engine {
     worker.on('error', (error: Error) => {
       this.lastError = error;
     });
+    // A message that could not be read on this side: its job is answered by the abort backstop or the worker's exit.
+    worker.on('messageerror', () => undefined);
     worker.on('exit', (code) => this.stopped(worker, code));
     return worker;
   }
@@ -94,18 +112,20 @@ export class WorkerEngine implements Engine {
     this.worker = undefined;
     this.known.clear();
     const detail = this.lastError ? `${this.lastError.name}: ${this.lastError.message}` : `exit code ${code}`;
+    const affected = new Set([...this.jobs.values()].map((job) => job.key));
     for (const [id, job] of [...this.jobs]) {
       this.jobs.delete(id);
-      this.endJob(job, true);
+      this.endJob(job);
       job.reject(engineStopped(job.host, detail));
     }
     for (const [id, request] of [...this.requests]) {
       this.requests.delete(id);
       request.reject(engineStopped(undefined, detail));
     }
-    for (const connection of this.connections.values()) {
+    for (const [key, connection] of this.connections) {
       connection.stats = undefined;
-      connection.events.onEngineStopped(detail);
+      // only the connections whose messages failed say so in the log
+      if (affected.has(key)) safely(() => connection.events.onEngineStopped(detail));
     }
     this.busy();
   }
@@ -116,8 +136,13 @@ export class WorkerEngine implements Engine {
         this.progress(message.id, message.events);
         break;
       case 'debug':
-        if (message.id !== undefined) this.jobs.get(message.id)?.hooks.debug?.(message.text);
-        else if (message.key !== undefined) this.connections.get(message.key)?.events.onDebug(message.text);
+        if (message.id !== undefined) {
+          const debug = this.jobs.get(message.id)?.hooks.debug;
+          if (debug) safely(() => debug(message.text));
+        } else if (message.key !== undefined) {
+          const events = this.connections.get(message.key)?.events;
+          if (events) safely(() => events.onDebug(message.text));
+        }
         break;
       case 'read':
         this.pumps.get(message.stream)?.grant();
@@ -128,7 +153,7 @@ export class WorkerEngine implements Engine {
         if (!job) break;
         this.progress(message.id, message.events);
         this.jobs.delete(message.id);
-        this.endJob(job, message.t === 'failed');
+        this.endJob(job);
         if (message.t === 'done') job.resolve(reviveBuffers(message.result));
         else job.reject(fromWireError(message.error));
         this.busy();
@@ -146,15 +171,20 @@ export class WorkerEngine implements Engine {
       }
       case 'state': {
         const error = message.error ? fromWireError(message.error) : undefined;
-        this.connections.get(message.key)?.events.onState(message.state, error instanceof TransferError ? error : undefined);
+        const events = this.connections.get(message.key)?.events;
+        if (events) safely(() => events.onState(message.state, error instanceof TransferError ? error : undefined));
         break;
       }
-      case 'warning':
-        this.connections.get(message.key)?.events.onWarning(message.warning);
+      case 'warning': {
+        const events = this.connections.get(message.key)?.events;
+        if (events) safely(() => events.onWarning(message.warning));
         break;
-      case 'closeFailed':
-        this.connections.get(message.key)?.events.onCloseFailed(message.detail);
+      }
+      case 'closeFailed': {
+        const events = this.connections.get(message.key)?.events;
+        if (events) safely(() => events.onCloseFailed(message.detail));
         break;
+      }
       case 'stats': {
         const connection = this.connections.get(message.key);
         if (connection) connection.stats = message.stats;
@@ -165,14 +195,15 @@ export class WorkerEngine implements Engine {
 
   private progress(id: number, events: ProgressEvent[]): void {
     const onProgress = this.jobs.get(id)?.hooks.onProgress;
-    if (onProgress) for (const event of events) onProgress(event);
+    if (onProgress) for (const event of events) safely(() => onProgress(event));
   }
 
-  private endJob(job: PendingJob, failed: boolean): void {
+  private endJob(job: PendingJob): void {
     job.hooks.signal.removeEventListener('abort', job.onAbort);
+    if (job.backstop) clearTimeout(job.backstop);
     for (const pump of job.pumps) {
       this.pumps.delete(pump.id);
-      pump.stop(failed);
+      pump.stop();
     }
   }
 
@@ -180,16 +211,32 @@ export class WorkerEngine implements Engine {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.requests.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.post(message(id));
+      try {
+        this.post(message(id));
+      } catch (error) {
+        // nothing crossed: no answer will come
+        this.requests.delete(id);
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
       this.busy();
     });
   }
 
-  /** The job as it crosses: stream sources as the ids of their pumps. */
+  /**
+   * The job as it crosses: stream sources as the ids of their pumps; a Buffer source copied once into memory
+   * of its own, which is handed over (a slice of a bigger buffer would otherwise drag all of it along).
+   */
   private send(id: number, key: string, order: JobOrder, job: PendingJob): void {
     let sent: JobOrder = order;
-    if (order.job.kind === 'upload' && order.job.request.sources.some((source) => source.kind === 'stream')) {
+    const transfer: ArrayBuffer[] = [];
+    if (order.job.kind === 'upload') {
       const sources = order.job.request.sources.map((source): UploadSource => {
+        if (source.kind === 'buffer' && source.data instanceof Uint8Array && source.data.byteLength > 0) {
+          const copy = new Uint8Array(source.data);
+          transfer.push(copy.buffer);
+          return { ...source, data: copy as Buffer };
+        }
         if (source.kind !== 'stream') return source;
         const pump = new StreamPump(this.nextId++, source.stream, (message, moved) => this.post(message, moved));
         this.pumps.set(pump.id, pump);
@@ -198,13 +245,15 @@ export class WorkerEngine implements Engine {
       });
       sent = { ...order, job: { ...order.job, request: { ...order.job.request, sources } } };
     }
-    this.post({ t: 'run', id, key, order: sent, progress: job.hooks.onProgress !== undefined, debug: job.hooks.debug !== undefined });
+    this.post({ t: 'run', id, key, order: sent, progress: job.hooks.onProgress !== undefined, debug: job.hooks.debug !== undefined }, transfer);
+    for (const pump of job.pumps) pump.start();
   }
 
   run(key: string, order: JobOrder, hooks: JobHooks): Promise<unknown> {
     const connection = this.connections.get(key);
     const host = `${order.endpoint.username}@${order.endpoint.host}:${order.endpoint.port}`;
     if (!connection) return Promise.reject(new TransferError('EABORTED', 'the connection node was closed', { host }));
+    if (hooks.signal.aborted) return Promise.reject(new TransferError('EABORTED', 'the node was closed', { host }));
     if (!this.known.has(key)) {
       this.post({ t: 'connect', key, setup: connection.setup });
       this.known.add(key);
@@ -219,7 +268,17 @@ export class WorkerEngine implements Engine {
         reject,
         pumps: [],
         onAbort: () => {
-          if (this.jobs.has(id)) this.post({ t: 'abort', id });
+          if (!this.jobs.has(id)) return;
+          this.post({ t: 'abort', id });
+          // The worker answers an aborted job once its clean-up ended; should that answer never come (a message
+          // it could not read), the job is answered here, so nothing waits on it forever.
+          job.backstop = setTimeout(() => {
+            if (!this.jobs.delete(id)) return;
+            this.endJob(job);
+            job.reject(new TransferError('EABORTED', 'the node was closed; the engine did not confirm the abort', { host }));
+            this.busy();
+          }, ABORT_CONFIRM_MS);
+          job.backstop.unref();
         },
       };
       this.jobs.set(id, job);
@@ -229,11 +288,10 @@ export class WorkerEngine implements Engine {
       } catch (error) {
         // nothing crossed (a job the thread cannot carry): this job fails, nothing else does
         this.jobs.delete(id);
-        this.endJob(job, true);
+        this.endJob(job);
         reject(new TransferError('EINVAL', 'the job cannot be handed to the transfer engine', { host, detail: (error as Error).message }));
         return;
       }
-      if (hooks.signal.aborted) job.onAbort();
       this.busy();
     });
   }
@@ -249,7 +307,14 @@ export class WorkerEngine implements Engine {
         this.connections.delete(key);
         if (!this.known.has(key)) return;
         this.known.delete(key);
-        const stats = await this.request<PoolStats | undefined>((request) => ({ t: 'close', key, request })).catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        const limit = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), CLOSE_LIMIT_MS);
+          timer.unref();
+        });
+        const closing = this.request<PoolStats | undefined>((request) => ({ t: 'close', key, request })).catch(() => undefined);
+        const stats = await Promise.race([closing, limit]);
+        clearTimeout(timer);
         if (stats) registered.stats = stats;
       },
     };

@@ -76,7 +76,8 @@ class LocalConnection implements EngineConnection {
     const lease = await this.devicePools().acquire(endpoint, hooks.signal);
     try {
       // One journal file per device: its leftovers are removed on that device, not on another.
-      const leftovers = leftoverJournalFor(path.join(this.setup.leftoverDir, `${serverKey(endpoint)}.json`), hooks.debug);
+      // (the journal is shared by every job of the device: its words go to the connection, not to one job)
+      const leftovers = leftoverJournalFor(path.join(this.setup.leftoverDir, `${serverKey(endpoint)}.json`), (text) => this.events.onDebug(text));
       const ctx: TransferContext = {
         channels: lease.pool,
         transport: order.transport,

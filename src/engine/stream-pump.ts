@@ -40,8 +40,17 @@ export class StreamPump {
     stream.on('end', this.onEnd);
     stream.on('data', this.onData);
     stream.pause();
-    // A stream read to its end before the job started sends no 'end' again.
+  }
+
+  /**
+   * Called once the job is on its way to the worker: a stream that failed, was destroyed or was read to its
+   * end before the job started sends no event again, so the worker hears of it now rather than after a timeout.
+   */
+  start(): void {
+    const stream = this.stream;
     if (stream.readableEnded) this.onEnd();
+    else if (stream.errored) this.onError(stream.errored);
+    else if (stream.destroyed) this.onError(new TransferError('EINVAL', 'the payload stream was closed before the upload started'));
   }
 
   /** The worker's reader asked for more. */
@@ -71,12 +80,12 @@ export class StreamPump {
   }
 
   /** The job ended: stop reading; a stream the job did not read to its end is destroyed (as on the thread). */
-  stop(failed: boolean): void {
+  stop(): void {
     this.stream.off('data', this.onData);
     this.stream.off('end', this.onEnd);
     this.finished = true;
     // The error listener stays: a destroyed or later failing stream must not crash Node-RED.
-    if (failed && !this.ended) this.stream.destroy();
+    if (!this.ended) this.stream.destroy();
   }
 }
 

@@ -17,8 +17,11 @@ const PROGRESS_EVERY_MS = 100;
 /** How often the pools' counters are compared with what the host last saw. */
 const STATS_EVERY_MS = 250;
 
-const port = parentPort;
-if (!port) throw new Error('worker-main runs only as a worker thread');
+function notInWorker(): never {
+  throw new Error('worker-main runs only as a worker thread');
+}
+
+const port = parentPort ?? notInWorker();
 
 const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []): void => {
   try {
@@ -69,7 +72,11 @@ class ProgressBatch {
 
   private flush(): void {
     this.timer = undefined;
-    if (this.events.length > 0) post({ t: 'progress', id: this.id, events: this.take() });
+    try {
+      if (this.events.length > 0) post({ t: 'progress', id: this.id, events: this.take() });
+    } catch {
+      // progress is a courtesy: the job's answer still comes
+    }
   }
 
   /** What is still to send, for the job's answer. */
@@ -98,26 +105,38 @@ function receiveOrder(order: JobOrder): { order: JobOrder; pumped: PumpedStream[
   return { order, pumped };
 }
 
+/** The job's answer; should even that not cross (a result the runtime cannot copy), a plain failure does. */
+function answer(message: Extract<WorkerMessage, { t: 'done' | 'failed' }>, transfer: ArrayBuffer[] = []): void {
+  try {
+    post(message, transfer);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    port.postMessage({ t: 'failed', id: message.id, events: [], error: { name: 'Error', message: `the result could not be sent to Node-RED's thread: ${why}` } });
+  }
+}
+
 async function run(message: Extract<HostMessage, { t: 'run' }>): Promise<void> {
   const { id, key } = message;
   const controller = new AbortController();
   running.set(id, controller);
-  const { order, pumped } = receiveOrder(message.order);
   const progress = message.progress ? new ProgressBatch(id) : undefined;
+  let pumped: PumpedStream[] = [];
   try {
+    const received = receiveOrder(message.order);
+    pumped = received.pumped;
     const entry = connections.get(key);
     if (!entry) throw new Error(`no connection ${key} in the engine`);
-    const result = await entry.connection.run(order, {
+    const result = await entry.connection.run(received.order, {
       signal: controller.signal,
       ...(progress ? { onProgress: (event: ProgressEvent) => progress.add(event) } : {}),
       ...(message.debug ? { debug: (text: string) => post({ t: 'debug', id, text }) } : {}),
     });
     reportStats(key);
     // Downloaded Buffers were made here and nobody else holds them: handed over, not copied.
-    post({ t: 'done', id, result, events: progress?.take() ?? [] }, transferablesIn(result));
+    answer({ t: 'done', id, result, events: progress?.take() ?? [] }, transferablesIn(result));
   } catch (error) {
     reportStats(key);
-    post({ t: 'failed', id, error: toWireError(error), events: progress?.take() ?? [] });
+    answer({ t: 'failed', id, error: toWireError(error), events: progress?.take() ?? [] });
   } finally {
     running.delete(id);
     for (const stream of pumped) {
@@ -145,7 +164,11 @@ async function reply(request: number, work: () => Promise<unknown>): Promise<voi
   try {
     post({ t: 'reply', request, value: await work() });
   } catch (error) {
-    post({ t: 'replyError', request, error: toWireError(error) });
+    try {
+      post({ t: 'replyError', request, error: toWireError(error) });
+    } catch {
+      port.postMessage({ t: 'replyError', request, error: { name: 'Error', message: 'the answer could not be sent' } });
+    }
   }
 }
 
@@ -154,6 +177,9 @@ function heapUsed(): number {
   if (collect) collect();
   return v8.getHeapStatistics().used_heap_size;
 }
+
+// A message this side could not read: its job is answered by the host's abort backstop or the node's close.
+port.on('messageerror', () => undefined);
 
 port.on('message', (message: HostMessage) => {
   switch (message.t) {

@@ -143,8 +143,11 @@ export = function register(RED: NodeAPI): void {
       return {
         ...address,
         label: deviceLabel(address),
-        run: <Job extends EngineJob>(job: Job, hooks: JobHooks) =>
-          devicePools().run({ endpoint, transport, idleTimeoutMs, deadlineMs: transferTimeoutMs, job }, hooks),
+        run: <Job extends EngineJob>(job: Job, hooks: JobHooks) => {
+          // a message still being read when the node closed must not open pools nobody would close
+          if (closed) return Promise.reject(new TransferError('EABORTED', 'the connection node was closed', { host: label }));
+          return devicePools().run({ endpoint, transport, idleTimeoutMs, deadlineMs: transferTimeoutMs, job }, hooks);
+        },
       };
     };
 
