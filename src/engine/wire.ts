@@ -5,7 +5,7 @@
  * Buffers that own their whole memory are handed over (transferred) rather than copied.
  */
 import { TRANSFER_ERROR_CODES, TransferError, type TransferErrorCode, type TransferErrorReason } from '../errors';
-import type { ConnectionReport, TestConnectionOptions } from '../ssh';
+import type { TestConnectionOptions } from '../ssh';
 import type { PoolState, PoolStats, SshEndpoint, SshWarning } from '../ssh/types';
 import type { ProgressEvent } from '../transfer';
 import type { ConnectionSetup, JobOrder } from './types';
@@ -47,8 +47,6 @@ export type WorkerMessage =
   | { t: 'replyError'; request: number; error: WireError }
   /** a pumped stream's reader wants more */
   | { t: 'read'; stream: number };
-
-export type TestReply = ConnectionReport;
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof TransferError) {
